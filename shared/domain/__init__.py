@@ -1,0 +1,38 @@
+"""Domain contracts: pydantic models and error types. No Azure imports here."""
+
+from shared.domain.errors import PermanentError, TransientError, TributaryError
+from shared.domain.jobs import TERMINAL_STATES, BatchOutcome, Counts, Job, JobState, StageCounters
+from shared.domain.messages import Envelope
+from shared.domain.models import (
+    SINK_STAGES,
+    BatchPayload,
+    Chunk,
+    DocumentRef,
+    Entity,
+    Extraction,
+    Record,
+    Relation,
+    Stage,
+)
+
+__all__ = [
+    "SINK_STAGES",
+    "TERMINAL_STATES",
+    "BatchOutcome",
+    "BatchPayload",
+    "Chunk",
+    "Counts",
+    "DocumentRef",
+    "Entity",
+    "Envelope",
+    "Extraction",
+    "Job",
+    "JobState",
+    "PermanentError",
+    "Record",
+    "Relation",
+    "Stage",
+    "StageCounters",
+    "TransientError",
+    "TributaryError",
+]

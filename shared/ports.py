@@ -1,0 +1,182 @@
+"""The ports every stage talks through. Adapters implement them; each passes its port's contract suite."""
+
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import BinaryIO, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.domain import (
+    BatchOutcome,
+    BatchPayload,
+    Chunk,
+    Counts,
+    DocumentRef,
+    Envelope,
+    Extraction,
+    Job,
+    JobState,
+    Stage,
+)
+
+
+class BlobInfo(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    container: str
+    path: str
+    size: int
+    etag: str
+    last_modified: datetime
+
+
+@runtime_checkable
+class BlobStore(Protocol):
+    account: str
+
+    def open_read(self, container: str, path: str) -> AbstractContextManager[BinaryIO]:
+        """A binary stream of the blob; callers read it in pieces, never whole."""
+        ...
+
+    def upload(self, container: str, path: str, data: bytes | BinaryIO) -> BlobInfo: ...
+
+    def download_bytes(self, container: str, path: str) -> bytes:
+        """Whole content: only for small blobs such as claim-check payloads."""
+        ...
+
+    def properties(self, container: str, path: str) -> BlobInfo: ...
+
+    def list_blobs(self, container: str, prefix: str = "") -> Iterator[BlobInfo]: ...
+
+    def delete(self, container: str, path: str) -> None:
+        """Deleting a missing blob is not an error (idempotent)."""
+        ...
+
+
+@runtime_checkable
+class Bus(Protocol):
+    def send(self, queue: str, envelopes: Sequence[Envelope]) -> None:
+        """Enqueue; a message whose MessageId was already accepted is dropped (duplicate detection)."""
+        ...
+
+
+@runtime_checkable
+class JobStore(Protocol):
+    def migrate(self) -> None:
+        """Create or upgrade the schema; safe to call on every start."""
+        ...
+
+    def create_job(self, job: Job) -> tuple[Job, bool]:
+        """Insert if absent. Returns the stored job and whether this call created it."""
+        ...
+
+    def get_job(self, job_id: str) -> Job | None: ...
+
+    def list_jobs(self, state: JobState | None = None, limit: int = 100) -> list[Job]:
+        """Newest first."""
+        ...
+
+    def transition(
+        self,
+        job_id: str,
+        to: JobState,
+        *,
+        allowed_from: Collection[JobState],
+        reason_code: str | None = None,
+        last_error: str | None = None,
+    ) -> bool:
+        """Compare-and-set the state; False when the job was not in one of `allowed_from`."""
+        ...
+
+    def set_batches_expected(self, job_id: str, batches: int) -> None: ...
+
+    def set_extractor(self, job_id: str, extractor: str) -> None: ...
+
+    def record_batch(
+        self,
+        job_id: str,
+        stage: Stage,
+        batch: int,
+        outcome: BatchOutcome,
+        counts: Counts | None = None,
+        reason_code: str | None = None,
+    ) -> bool:
+        """Insert the (job, stage, batch) marker if absent; only a new marker moves counters and totals.
+
+        Returns whether the marker was new. Atomic: concurrent calls for the same batch count once.
+        """
+        ...
+
+    def finish_if_complete(self, job_id: str) -> Job | None:
+        """Mark a processing job succeeded once every sink has settled every expected batch.
+
+        In the same transaction the document's committed version becomes the job's version. Returns the job
+        when this call finished it (exactly one caller wins), else None.
+        """
+        ...
+
+    def committed_version(self, document_id: str) -> str | None: ...
+
+    def close(self) -> None: ...
+
+
+class GraphCounts(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    documents: int
+    chunks: int
+    entities: int
+    relations: int
+
+
+@runtime_checkable
+class GraphSink(Protocol):
+    def ensure_schema(self) -> None:
+        """Unique constraints / indexes on the ids; idempotent."""
+        ...
+
+    def write_batch(self, document: DocumentRef, payload: BatchPayload) -> None:
+        """Upsert the document, its chunks, entities, mentions and relations (MERGE on ids)."""
+        ...
+
+    def counts(self) -> GraphCounts: ...
+
+    def close(self) -> None: ...
+
+
+class VectorHit(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    chunk_id: str
+    document_id: str
+    text: str
+    score: float
+
+
+@runtime_checkable
+class VectorSink(Protocol):
+    def upsert(self, chunks: Sequence[Chunk]) -> None:
+        """Merge-or-upload on chunk_id; every chunk carries its embedding."""
+        ...
+
+    def count(self) -> int: ...
+
+    def search(self, vector: Sequence[float], k: int = 5) -> list[VectorHit]: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    name: str
+    dimension: int
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+
+@runtime_checkable
+class Extractor(Protocol):
+    name: str
+
+    def extract(self, chunks: Sequence[Chunk]) -> Extraction: ...

@@ -1,0 +1,1 @@
+"""FalkorDB server fixtures (filled in by the graph work)."""

@@ -1,0 +1,1 @@
+"""PostgreSQL server fixtures (filled in by the job-store work)."""
