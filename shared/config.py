@@ -7,35 +7,37 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+ENV_PREFIX = "TRIBUTARY_"
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TRIBUTARY_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", env_ignore_empty=True)
 
-    data_dir: Path = Field(Path(".tributary"), description="all embedded-default state lives under this folder")
+    data_dir: Path = Field(Path(".tributary"), description="folder holding all state of the embedded default")
     storage_account: str = Field("local", description="account name used in document ids for the local folder")
 
-    incoming_container: str = "incoming"
-    work_container: str = Field("work", description="claim-check payloads")
+    incoming_container: str = Field("incoming", description="container whose new blobs are ingested")
+    work_container: str = Field("work", description="container for claim-check payloads between stages")
 
-    queue_enrich: str = "enrich"
-    queue_extract: str = "extract"
-    queue_graph: str = "graph"
-    queue_vector: str = "vector"
+    queue_enrich: str = Field("enrich", description="queue feeding the enrich stage")
+    queue_extract: str = Field("extract", description="queue feeding the extract stage")
+    queue_graph: str = Field("graph", description="queue feeding the graph sink")
+    queue_vector: str = Field("vector", description="queue feeding the vector sink")
 
-    job_store: Literal["sqlite", "postgres"] = "sqlite"
-    postgres_dsn: str | None = Field(None, description="libpq connection string; use managed identity on Azure")
+    job_store: Literal["sqlite", "postgres"] = Field("sqlite", description="where job state lives")
+    postgres_dsn: str | None = Field(None, description="libpq connection string when job_store is postgres")
 
-    file_max_bytes: int = Field(1 << 30, description="files above this fail with limits.file_too_large")
+    file_max_bytes: int = Field(1 << 30, description="larger files fail with limits.file_too_large")
     chunk_max_chars: int = Field(1200, description="longer records are split into several chunks")
     batch_max_chunks: int = Field(64, description="chunks per message batch")
     claim_check_bytes: int = Field(192_000, description="payloads above this travel as a blob pointer")
-    max_delivery_count: int = Field(10, description="deliveries before a message is dead-lettered")
+    max_delivery_count: int = Field(10, description="deliveries before a failing message is dead-lettered")
 
-    embedding_dimension: int = Field(256, description="dimension of the hashing embedder")
-    extraction_schema: Path | None = Field(None, description="YAML schema of entity and relation types")
+    embedding_dimension: int = Field(256, description="dimension of the hashing embedder's vectors")
+    extraction_schema: Path | None = Field(None, description="YAML schema of entity/relation types (packaged one)")
 
-    falkordb_graph: str = Field("tributary", description="graph (key) name inside FalkorDB")
-    vector_table: str = "chunks"
+    falkordb_graph: str = Field("tributary", description="graph name inside the embedded FalkorDB")
+    vector_table: str = Field("chunks", description="LanceDB table holding chunk vectors")
 
     @cached_property
     def queues(self) -> dict[str, str]:
@@ -46,3 +48,23 @@ class Settings(BaseSettings):
             "graph": self.queue_graph,
             "vector": self.queue_vector,
         }
+
+
+def sample_settings() -> dict[str, object]:
+    """The content of local.settings.sample.json: every setting with its default, and what it does."""
+    values: dict[str, str] = {
+        "FUNCTIONS_WORKER_RUNTIME": "python",
+        "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+    }
+    help_lines: dict[str, str] = {}
+    for name, field in Settings.model_fields.items():
+        key = f"{ENV_PREFIX}{name.upper()}"
+        values[key] = "" if field.default is None else str(field.default)
+        help_lines[key] = field.description or ""
+    return {"IsEncrypted": False, "Values": values, "SettingsHelp": help_lines}
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(sample_settings(), indent=2, ensure_ascii=False))

@@ -2,11 +2,13 @@
 
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.config import Settings
 from shared.domain import (
     BatchOutcome,
     BatchPayload,
@@ -180,3 +182,17 @@ class Extractor(Protocol):
     name: str
 
     def extract(self, chunks: Sequence[Chunk]) -> Extraction: ...
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Everything a stage handler may touch, wired once by the host (embedded, devhost or Azure)."""
+
+    blobs: BlobStore
+    bus: Bus
+    jobs: JobStore
+    graph: GraphSink
+    vectors: VectorSink
+    embedder: Embedder
+    extractor: Extractor
+    settings: Settings

@@ -2,7 +2,7 @@
 
 from shared.domain.errors import PermanentError, TransientError, TributaryError
 from shared.domain.jobs import TERMINAL_STATES, BatchOutcome, Counts, Job, JobState, StageCounters
-from shared.domain.messages import Envelope
+from shared.domain.messages import BlobEvent, Envelope
 from shared.domain.models import (
     SINK_STAGES,
     BatchPayload,
@@ -14,18 +14,21 @@ from shared.domain.models import (
     Relation,
     Stage,
 )
+from shared.domain.results import IngestOutcome, StageResult
 
 __all__ = [
     "SINK_STAGES",
     "TERMINAL_STATES",
     "BatchOutcome",
     "BatchPayload",
+    "BlobEvent",
     "Chunk",
     "Counts",
     "DocumentRef",
     "Entity",
     "Envelope",
     "Extraction",
+    "IngestOutcome",
     "Job",
     "JobState",
     "PermanentError",
@@ -33,6 +36,7 @@ __all__ = [
     "Relation",
     "Stage",
     "StageCounters",
+    "StageResult",
     "TransientError",
     "TributaryError",
 ]

@@ -31,3 +31,13 @@ class Envelope(BaseModel):
         if (self.payload is None) == (self.claim_check is None):
             raise ValueError("an envelope carries either a payload or a claim check, not both or neither")
         return self
+
+
+class BlobEvent(BaseModel):
+    """A BlobCreated notification, as Event Grid delivers it (only what ingest needs)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: str = Field(description="unique per upload; a redelivery keeps it")
+    container: str
+    path: str

@@ -1,0 +1,37 @@
+# Two entry points (README): `make demo` runs the samples through the pipeline, `make test` runs every test.
+# Both set up what they need themselves: a virtual environment with pinned packages, and for the tests
+# Debian's PostgreSQL server (the tests start and stop their own instance of it).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test lint postgres clean
+
+demo: $(STAMP)
+	$(BIN)/tributary ingest samples/
+	$(BIN)/tributary status --limit 20
+
+test: $(STAMP) postgres lint
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+$(STAMP): requirements.txt requirements-local.txt requirements-dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		echo "Installing Debian's postgresql package (the tests start their own server)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends postgresql; }
+
+clean:
+	rm -rf $(VENV) .tributary .pytest_cache .ruff_cache .hypothesis

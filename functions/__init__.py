@@ -1,0 +1,1 @@
+"""Thin trigger entry points, one blueprint per area: decode the trigger, call shared/, settle."""

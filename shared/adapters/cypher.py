@@ -1,0 +1,269 @@
+"""The Cypher core every graph adapter runs: batch MERGE statements, count queries and the dialect differences.
+
+Graph model::
+
+    (:Document {id, path, version, account, container})-[:HAS_CHUNK]->
+    (:Chunk {id, document_id, version, ordinal, text, locator})-[:MENTIONS]->
+    (:Entity:<Type> {id, type, name, aliases})-[:<RELATION_TYPE> {id, evidence}]->(:Entity)
+
+Every MERGE is keyed on an id (DESIGN.md §3), so a batch written twice changes nothing. Labels and
+relationship types cannot be query parameters, so they are validated before being formatted into a query.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, NamedTuple, TypeVar
+
+from shared.domain import BatchPayload, DocumentRef, Entity, PermanentError
+
+RELATION_TYPE_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
+LABEL_PATTERN = re.compile(r"^[A-Z][A-Za-z0-9_]{0,63}$")
+
+DOCUMENT, CHUNK, ENTITY = "Document", "Chunk", "Entity"
+KEYED_LABELS: tuple[str, ...] = (DOCUMENT, CHUNK, ENTITY)  # each has a unique `id`
+# An entity typed "Chunk" would become a :Chunk node and break the counts and the constraints.
+RESERVED_LABELS = frozenset(KEYED_LABELS)
+STRUCTURAL_RELATIONS = frozenset({"HAS_CHUNK", "MENTIONS"})
+
+T = TypeVar("T")
+
+
+class Statement(NamedTuple):
+    query: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between the Cypher servers the adapters talk to."""
+
+    name: str
+    index_ddl: str  # template over {label} and {name}: the statement that makes `id` unique (or indexed)
+    constraints_in_ddl: bool  # False: the adapter adds unique constraints through its own API after the index
+    integer_sums_as_floats: bool
+    has_temporal_functions: bool  # False: pass timestamps as parameters, never datetime()/date()
+    accepts_nul_in_strings: bool
+
+    def key_ddl(self, label: str) -> str:
+        """The statement keying `label` on `id` (not idempotent on every server: see the adapter)."""
+        return self.index_ddl.format(label=label, name=f"{label.lower()}_id")
+
+    def schema_statements(self) -> list[str]:
+        """`key_ddl` for every keyed label."""
+        return [self.key_ddl(label) for label in KEYED_LABELS]
+
+    def to_int(self, value: Any) -> int:
+        """An integer result, whichever numeric type the server returned it as."""
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise ValueError(f"{self.name} returned a non-integral count: {value}")
+            return int(value)
+        return int(value)
+
+    def text(self, value: str) -> str:
+        """A string the server accepts as a parameter."""
+        # FalkorDB's client inlines parameters into the query text, where a NUL ends the parse.
+        return value if self.accepts_nul_in_strings else value.replace("\x00", "\ufffd")
+
+
+FALKORDB = Dialect(
+    name="falkordb",
+    index_ddl="CREATE INDEX FOR (n:{label}) ON (n.id)",
+    constraints_in_ddl=False,
+    integer_sums_as_floats=True,
+    has_temporal_functions=False,
+    accepts_nul_in_strings=False,
+)
+
+NEO4J = Dialect(
+    name="neo4j",
+    index_ddl="CREATE CONSTRAINT {name} IF NOT EXISTS FOR (n:{label}) REQUIRE n.id IS UNIQUE",
+    constraints_in_ddl=True,
+    integer_sums_as_floats=False,
+    has_temporal_functions=True,
+    accepts_nul_in_strings=True,
+)
+
+
+def relation_type(value: str) -> str:
+    """`value` if it is a safe relationship type (UPPER_SNAKE), else PermanentError graph.invalid_type."""
+    if not RELATION_TYPE_PATTERN.fullmatch(value) or value in STRUCTURAL_RELATIONS:
+        raise PermanentError(
+            "graph.invalid_type",
+            f"relation type {value!r} must match {RELATION_TYPE_PATTERN.pattern} and not be HAS_CHUNK/MENTIONS",
+        )
+    return value
+
+
+def entity_label(value: str) -> str:
+    """`value` if it is a safe entity label (PascalCase), else PermanentError graph.invalid_type."""
+    if not LABEL_PATTERN.fullmatch(value) or value in RESERVED_LABELS:
+        raise PermanentError(
+            "graph.invalid_type",
+            f"entity type {value!r} must match {LABEL_PATTERN.pattern} and not be one of {sorted(RESERVED_LABELS)}",
+        )
+    return value
+
+
+# -- statements --
+
+_DOCUMENT_AND_CHUNKS = """
+MERGE (d:Document {id: $document.id})
+SET d.path = $document.path, d.version = $document.version,
+    d.account = $document.account, d.container = $document.container
+WITH d
+UNWIND $rows AS r
+MERGE (c:Chunk {id: r.id})
+SET c.document_id = r.document_id, c.version = r.version, c.ordinal = r.ordinal,
+    c.text = r.text, c.locator = r.locator
+MERGE (d)-[:HAS_CHUNK]->(c)
+"""
+
+# Aliases: the union of the stored and the new ones, in first-seen order, never repeating the name.
+_ENTITIES = """
+UNWIND $rows AS r
+MERGE (e:Entity {{id: r.id}})
+ON CREATE SET e.name = r.name, e.type = r.type
+SET e:{label},
+    e.aliases = reduce(acc = coalesce(e.aliases, []), a IN r.aliases |
+                       CASE WHEN a IN acc OR a = e.name THEN acc ELSE acc + [a] END)
+"""
+
+_MENTIONS = """
+UNWIND $rows AS r
+MATCH (c:Chunk {id: r.chunk_id})
+MATCH (e:Entity {id: r.entity_id})
+MERGE (c)-[:MENTIONS]->(e)
+"""
+
+# A relation whose endpoint is in no batch yet is skipped by the MATCH rather than inventing a bare entity.
+_RELATIONS = """
+UNWIND $rows AS r
+MATCH (s:Entity {{id: r.source_id}})
+MATCH (t:Entity {{id: r.target_id}})
+MERGE (s)-[x:{rel_type} {{id: r.id}}]->(t)
+SET x.evidence = coalesce(r.evidence, x.evidence)
+"""
+
+COUNT_QUERIES: dict[str, str] = {
+    "documents": "MATCH (n:Document) RETURN count(n)",
+    "chunks": "MATCH (n:Chunk) RETURN count(n)",
+    "entities": "MATCH (n:Entity) RETURN count(n)",
+    # Only entity-to-entity edges are relations; HAS_CHUNK and MENTIONS are structure.
+    "relations": "MATCH (:Entity)-[r]->(:Entity) RETURN count(r)",
+}
+
+
+def batch_statements(document: DocumentRef, payload: BatchPayload, dialect: Dialect) -> list[Statement]:
+    """The statements that upsert one batch, in order. The whole batch is validated before any is built."""
+    for chunk in payload.chunks:
+        if chunk.document_id != document.document_id:
+            raise PermanentError(
+                "graph.chunk_document_mismatch",
+                f"chunk {chunk.chunk_id} belongs to {chunk.document_id}, not {document.document_id}",
+            )
+    entities = _merge_entities(payload.entities)
+    relations = {relation.relation_id: relation for relation in payload.relations}
+    entities_by_label = _group(entities, lambda entity: entity_label(entity.type))
+    relations_by_type = _group(relations.values(), lambda relation: relation_type(relation.type))
+
+    text = dialect.text
+    statements = [
+        Statement(
+            _DOCUMENT_AND_CHUNKS,
+            {
+                "document": {
+                    "id": document.document_id,
+                    "path": text(document.path),
+                    "version": document.version,
+                    "account": text(document.account),
+                    "container": text(document.container),
+                },
+                "rows": [
+                    {
+                        "id": chunk.chunk_id,
+                        "document_id": chunk.document_id,
+                        "version": chunk.version,
+                        "ordinal": chunk.ordinal,
+                        "text": text(chunk.text),
+                        "locator": text(chunk.locator),
+                    }
+                    for chunk in payload.chunks
+                ],
+            },
+        )
+    ]
+    for label, group in entities_by_label.items():
+        rows = [
+            {
+                "id": entity.entity_id,
+                "type": entity.type,
+                "name": text(entity.name),
+                "aliases": _unique(text(alias) for alias in [entity.name, *entity.aliases]),
+            }
+            for entity in group
+        ]
+        statements.append(Statement(_ENTITIES.format(label=label), {"rows": rows}))
+    mentions = [
+        {"chunk_id": chunk_id, "entity_id": entity.entity_id}
+        for entity in entities
+        for chunk_id in _unique(entity.chunk_ids)
+    ]
+    if mentions:
+        statements.append(Statement(_MENTIONS, {"rows": mentions}))
+    for rel_type, group in relations_by_type.items():
+        rows = [
+            {
+                "id": relation.relation_id,
+                "source_id": relation.source_id,
+                "target_id": relation.target_id,
+                "evidence": None if relation.evidence is None else text(relation.evidence),
+            }
+            for relation in group
+        ]
+        statements.append(Statement(_RELATIONS.format(rel_type=rel_type), {"rows": rows}))
+    return statements
+
+
+def _merge_entities(entities: Iterable[Entity]) -> list[Entity]:
+    """One entity per id: the first one's name and type, the union of everyone's aliases and chunks."""
+    merged: dict[str, Entity] = {}
+    for entity in entities:
+        first = merged.get(entity.entity_id)
+        if first is None:
+            merged[entity.entity_id] = entity
+            continue
+        merged[entity.entity_id] = first.model_copy(
+            update={
+                "aliases": _unique([*first.aliases, entity.name, *entity.aliases]),
+                "chunk_ids": _unique([*first.chunk_ids, *entity.chunk_ids]),
+            }
+        )
+    return list(merged.values())
+
+
+def _group(items: Iterable[T], key: Callable[[T], str]) -> dict[str, list[T]]:
+    groups: dict[str, list[T]] = {}
+    for item in items:
+        groups.setdefault(key(item), []).append(item)
+    return groups
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+__all__ = [
+    "COUNT_QUERIES",
+    "FALKORDB",
+    "KEYED_LABELS",
+    "NEO4J",
+    "Dialect",
+    "Statement",
+    "batch_statements",
+    "entity_label",
+    "relation_type",
+]

@@ -1,0 +1,142 @@
+"""VectorSink over LanceDB, in-process: one table of chunks with their embeddings under a directory."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+import lancedb
+import pyarrow as pa
+
+from shared.domain import Chunk, PermanentError, TransientError
+from shared.ports import VectorHit
+
+_ID = "id"
+
+
+def chunk_schema(dimension: int) -> pa.Schema:
+    """Arrow schema of the chunk table; `vector` is a fixed-size float32 list so LanceDB can index it."""
+    return pa.schema(
+        [
+            pa.field(_ID, pa.string(), nullable=False),
+            pa.field("document_id", pa.string(), nullable=False),
+            pa.field("version", pa.string(), nullable=False),
+            pa.field("ordinal", pa.int64(), nullable=False),
+            pa.field("text", pa.string(), nullable=False),
+            pa.field("locator", pa.string(), nullable=False),
+            pa.field("vector", pa.list_(pa.float32(), dimension), nullable=False),
+        ]
+    )
+
+
+class LanceDBVectorSink:
+    """`VectorSink` on one LanceDB table; search scores are cosine similarity (1 = same direction)."""
+
+    def __init__(self, directory: Path | str, table: str = "chunks", dimension: int = 256) -> None:
+        self.directory = Path(directory)
+        self.table_name = table
+        self.dimension = dimension
+        self.schema = chunk_schema(dimension)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._db = lancedb.connect(str(self.directory))
+        try:
+            self._table = self._db.open_table(table)  # a second run sees what the first one wrote
+        except ValueError:  # "was not found"; exist_ok covers another worker creating it meanwhile
+            self._table = self._db.create_table(table, schema=self.schema, exist_ok=True)
+        if self._table.schema != self.schema:
+            raise PermanentError(
+                "vector.schema_mismatch",
+                f"table {table!r} in {self.directory} has {_describe(self._table.schema)}, "
+                f"expected {_describe(self.schema)}",
+            )
+
+    def upsert(self, chunks: Sequence[Chunk]) -> None:
+        """Merge-or-insert on chunk id; every chunk must carry a finite embedding of the table's dimension."""
+        latest = {chunk.chunk_id: chunk for chunk in chunks}  # LanceDB refuses two source rows for one id
+        if not latest:
+            return
+        for chunk in latest.values():
+            self._check_embedding(chunk)
+        rows = list(latest.values())
+        vectors = pa.array([value for chunk in rows for value in chunk.embedding or ()], type=pa.float32())
+        batch = pa.table(
+            {
+                _ID: [chunk.chunk_id for chunk in rows],
+                "document_id": [chunk.document_id for chunk in rows],
+                "version": [chunk.version for chunk in rows],
+                "ordinal": [chunk.ordinal for chunk in rows],
+                "text": [chunk.text for chunk in rows],
+                "locator": [chunk.locator for chunk in rows],
+                "vector": pa.FixedSizeListArray.from_arrays(vectors, self.dimension),
+            },
+            schema=self.schema,
+        )
+        try:
+            self._table.merge_insert(_ID).when_matched_update_all().when_not_matched_insert_all().execute(batch)
+        except OSError as error:  # disk full, permissions, a vanished directory: may clear up
+            raise TransientError("vector.unavailable", str(error)) from error
+
+    def count(self) -> int:
+        """Rows in the table (one per chunk id)."""
+        return int(self._table.count_rows())
+
+    def search(self, vector: Sequence[float], k: int = 5) -> list[VectorHit]:
+        """The `k` nearest chunks by cosine similarity, nearest first (zero vectors match nothing)."""
+        if len(vector) != self.dimension:
+            raise PermanentError("vector.bad_query", f"query has {len(vector)} dimensions, not {self.dimension}")
+        if k <= 0:
+            return []
+        result = (
+            self._table.search(list(vector))
+            .distance_type("cosine")
+            .select([_ID, "document_id", "text", "_distance"])
+            .limit(k)
+            .to_arrow()
+            .to_pylist()
+        )
+        return [
+            VectorHit(
+                chunk_id=row[_ID],
+                document_id=row["document_id"],
+                text=row["text"],
+                score=1.0 - float(row["_distance"]),  # LanceDB's cosine distance is 1 - cosine similarity
+            )
+            for row in result
+        ]
+
+    def optimize(self, older_than: timedelta = timedelta(0)) -> None:
+        """Compact the table's files and delete versions older than `older_than`.
+
+        Every upsert writes a new version, so call this at the end of a run. The default (drop every old
+        version) is only safe when no other reader or writer is using the table; pass a window otherwise.
+        """
+        with warnings.catch_warnings():
+            # LanceDB warns about exactly the concurrent-use caveat documented above.
+            warnings.filterwarnings("ignore", message=r"optimize\(cleanup_older_than=0\)", category=UserWarning)
+            self._table.optimize(cleanup_older_than=older_than, delete_unverified=older_than == timedelta(0))
+
+    def version_count(self) -> int:
+        """How many table versions are kept on disk (grows with every write until `optimize`)."""
+        return len(self._table.list_versions())
+
+    def close(self) -> None:
+        """Nothing to release: LanceDB holds no connection; kept for the port."""
+
+    def _check_embedding(self, chunk: Chunk) -> None:
+        embedding = chunk.embedding
+        if embedding is None:
+            raise PermanentError("vector.bad_embedding", f"chunk {chunk.chunk_id} has no embedding")
+        if len(embedding) != self.dimension:
+            raise PermanentError(
+                "vector.bad_embedding",
+                f"chunk {chunk.chunk_id} has {len(embedding)} dimensions, not {self.dimension}",
+            )
+        if not all(math.isfinite(value) for value in embedding):
+            raise PermanentError("vector.bad_embedding", f"chunk {chunk.chunk_id} has a NaN or infinite value")
+
+
+def _describe(schema: pa.Schema) -> str:
+    return ", ".join(f"{field.name}: {field.type}" for field in schema)

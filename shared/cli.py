@@ -1,0 +1,164 @@
+"""The `tributary` command: run files through the pipeline on the embedded default and inspect jobs."""
+
+import logging
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+from rich.table import Table
+
+from shared.config import Settings
+from shared.domain import BlobEvent, Job, JobState
+from shared.inprocess import run_blob
+from shared.runtime import embedded_runtime, open_job_store
+
+app = typer.Typer(
+    help="Tributary: files in blob storage to a knowledge graph and a vector index.", no_args_is_help=True
+)
+# Piped output (CI logs, files) gets a wide fixed width rather than rich's 80 columns, so tables stay readable.
+console = Console(width=None if sys.stdout.isatty() else 140)
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="state folder (default: TRIBUTARY_DATA_DIR)")]
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    settings = Settings()
+    return settings.model_copy(update={"data_dir": data_dir}) if data_dir else settings
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="files or folders to drop into the incoming container")],
+    data_dir: DataDir = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Drop files into the incoming container and run each through every stage, then print a summary."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR)
+    settings = _settings(data_dir)
+    files = collect_files(paths)
+    if not files:
+        console.print("[red]No files found.[/red]")
+        raise typer.Exit(2)
+    run_id = uuid.uuid4().hex
+    started = time.perf_counter()
+    finished: list[Job] = []
+    with embedded_runtime(settings) as runtime, _progress() as progress:
+        ports = runtime.ports
+        task = progress.add_task("ingest", total=sum(file.stat().st_size for file in files), name="")
+        for file, blob_path in files.items():
+            progress.update(task, name=blob_path)
+            with file.open("rb") as content:
+                ports.blobs.upload(settings.incoming_container, blob_path, content)
+            event = BlobEvent(event_id=f"{run_id}:{blob_path}", container=settings.incoming_container, path=blob_path)
+            outcome = run_blob(event, ports, runtime.bus)
+            job = ports.jobs.get_job(outcome.job_id)
+            assert job is not None, "ingest always records a job"
+            finished.append(job)
+            progress.advance(task, file.stat().st_size)
+        elapsed = time.perf_counter() - started
+        graph_counts = ports.graph.counts()
+        vector_count = ports.vectors.count()
+    _print_summary(finished, elapsed, graph_counts.model_dump() | {"vectors": vector_count})
+    if any(job.state is JobState.FAILED for job in finished):
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(
+    data_dir: DataDir = None,
+    state: Annotated[JobState | None, typer.Option(help="only jobs in this state")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+) -> None:
+    """List jobs, newest first, with their state and reason."""
+    store = open_job_store(_settings(data_dir))
+    try:
+        jobs = store.list_jobs(state=state, limit=limit)
+    finally:
+        store.close()
+    console.print(_jobs_table(jobs))
+
+
+def collect_files(paths: list[Path]) -> dict[Path, str]:
+    """Every regular file under the given paths, mapped to its blob name (folder name + relative path)."""
+    files: dict[Path, str] = {}
+    for path in paths:
+        if path.is_file():
+            files[path] = path.name
+        elif path.is_dir():
+            for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                files[file] = f"{path.resolve().name}/{file.relative_to(path).as_posix()}"
+    return files
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[name]}"),
+        console=console,
+        transient=True,
+    )
+
+
+def _print_summary(jobs: list[Job], elapsed: float, store_counts: dict[str, int]) -> None:
+    states = Counter(job.state.value for job in jobs)
+    megabytes = sum(job.size for job in jobs) / 1e6
+    summary = Table(title="Ingest summary", show_header=False)
+    summary.add_row("files", str(len(jobs)))
+    summary.add_row("jobs", ", ".join(f"{state}: {count}" for state, count in sorted(states.items())))
+    summary.add_row("chunks (this run)", str(sum(job.totals.chunks for job in jobs)))
+    for name, count in store_counts.items():
+        summary.add_row(f"{name} (in store)", str(count))
+    summary.add_row("MB", f"{megabytes:.3f}")
+    summary.add_row("seconds", f"{elapsed:.2f}")
+    summary.add_row("MB/s", f"{megabytes / elapsed:.3f}" if elapsed else "-")
+    console.print(_jobs_table(jobs, title="Files"))
+    console.print(summary)
+
+
+def _jobs_table(jobs: list[Job], title: str = "Jobs") -> Table:
+    table = Table(title=title)
+    table.add_column("path", overflow="fold")
+    table.add_column("state", no_wrap=True)
+    table.add_column("reason", overflow="fold")
+    for column in ("chunks", "entities", "relations"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("extractor", no_wrap=True)
+    table.add_column("job", no_wrap=True)
+    for job in jobs:
+        style = {"failed": "red", "succeeded": "green", "skipped": "dim"}.get(job.state.value, "")
+        table.add_row(
+            job.path,
+            f"[{style}]{job.state.value}[/{style}]" if style else job.state.value,
+            _reason(job),
+            str(job.totals.chunks),
+            str(job.totals.entities),
+            str(job.totals.relations),
+            job.extractor or "",
+            job.job_id[:12],
+        )
+    return table
+
+
+def _reason(job: Job) -> str:
+    if job.state is JobState.SKIPPED:
+        return f"{job.reason_code}"
+    if job.reason_code:
+        return f"{job.reason_code}: {job.last_error or ''}"[:80]
+    return ""
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

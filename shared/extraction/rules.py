@@ -1,0 +1,786 @@
+"""Rule-based extractor (DESIGN.md §5): typed mentions from the schema's cues, relations from trigger phrases.
+
+Deterministic, pure Python, no model: the fallback when the LLM is unavailable and the embedded default.
+A call reads its chunks twice. The first pass finds mentions (capitalised name sequences typed by honorifics,
+heads, suffixes, the gazetteer and patterns) and table-row cells; the second types what it can of the rest
+from the names typed anywhere in the batch, then links relations sentence by sentence and row by row.
+Precision matters more than recall: a relation needs a trigger phrase between two mentions whose types the
+schema allows, and nothing is ever emitted outside the schema's triples.
+"""
+
+import re
+import unicodedata
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from shared.domain import Chunk, Entity, Extraction, Relation
+from shared.domain.ids import canonical_name, entity_id, relation_id
+from shared.extraction.schema import (
+    NAME_PLACEHOLDER,
+    ROLE_PLACEHOLDER,
+    ExtractionSchema,
+    normalise_header,
+)
+
+EVIDENCE_LIMIT = 300
+MIN_WORDS_WITHOUT_CUE = 2  # a lone capitalised word is too often a sentence opener or a common noun
+MAX_UNTYPED_WORDS = 4
+MAX_GROUP_TOKENS = 16  # a longer capitalised run is a Title Case headline or junk, not a sequence of names
+MAX_CELL_LENGTH = 120  # a longer cell is prose, not a name
+COORDINATORS = frozenset({",", "and", ", and", "&", "as well as"})
+
+_TOKEN = re.compile(r"\w+(?:[-'’]\w+)*|&")
+_POSSESSIVE = re.compile(r"['’]s$", re.IGNORECASE)
+_WORD = re.compile(r"[\w-]+")
+_SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*\s+")
+_WORD_BEFORE = re.compile(r"([\w.]+)$")
+_MARKDOWN_BLOCK_START = re.compile(r"^(?:#{1,6}\s|[-*+>]\s|\d+[.)]\s|\|)")
+_HEADER_LINE = re.compile(r"^(?:\*\*|__)?(\w+(?: \w+){0,2}):(?:\*\*|__)?\s")
+_MARKDOWN_LINE_MARKER = re.compile(r"^(?:#{1,6}|[-*+>]|\d+[.)])\s+")
+# The text parser joins a paragraph's lines with spaces, so list items and table cells arrive inline.
+_INLINE_BREAK = re.compile(r"\s+[-*+]\s+(?=\S)|\s*\|\s*")
+_MARKDOWN_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_MARKDOWN_EMPHASIS = re.compile(r"\*\*|__|`")
+_FIELD = re.compile(r"^\s*([^:;]{1,40}):\s*(.*?)\s*$")
+
+
+# --- text units -------------------------------------------------------------------------------------------
+
+
+def split_sentences(text: str, abbreviations: frozenset[str] = frozenset()) -> list[str]:
+    """Sentences of a text: blank lines and Markdown structure end a block, then sentence ends split it."""
+    sentences: list[str] = []
+    for block in _blocks(unicodedata.normalize("NFC", text)):
+        for piece in _INLINE_BREAK.split(block):
+            sentences.extend(_sentences_in(_clean_markdown(piece), abbreviations))
+    return sentences
+
+
+def _blocks(text: str) -> Iterator[str]:
+    lines: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if lines and (not line or _starts_block(line)):
+            yield " ".join(lines)
+            lines = []
+        if line:
+            lines.append(_MARKDOWN_LINE_MARKER.sub("", line, count=1))
+        # Headings and table rows stand alone; a hard-wrapped paragraph line does not.
+        if lines and (line.startswith(("#", "|"))):
+            yield " ".join(lines)
+            lines = []
+    if lines:
+        yield " ".join(lines)
+
+
+def _starts_block(line: str) -> bool:
+    # Markdown headings, list items, quotes and table rows; and memo headers ("From: …", "**Attendees:** …"),
+    # whose capital keeps a hard-wrapped line such as "the calibration work: Kaito …" in its paragraph.
+    header = _HEADER_LINE.match(line)
+    return bool(_MARKDOWN_BLOCK_START.match(line) or (header and header.group(1)[:1].isupper()))
+
+
+def _clean_markdown(block: str) -> str:
+    block = _MARKDOWN_LINK.sub(r"\1", block)
+    block = _MARKDOWN_EMPHASIS.sub("", block)
+    return re.sub(r"\s+", " ", block).strip()
+
+
+def _sentences_in(block: str, abbreviations: frozenset[str]) -> list[str]:
+    sentences, start = [], 0
+    for end in _SENTENCE_END.finditer(block):
+        if _is_sentence_boundary(block, end, abbreviations):
+            sentences.append(block[start : end.end()].strip())
+            start = end.end()
+    if block[start:].strip():
+        sentences.append(block[start:].strip())
+    return sentences
+
+
+def _is_sentence_boundary(block: str, end: re.Match[str], abbreviations: frozenset[str]) -> bool:
+    following = block[end.end() : end.end() + 1]
+    starts_sentence = following.isupper() or following.isdigit() or following in "\"“'‘("
+    before = _WORD_BEFORE.search(block[: end.start()])
+    word = before.group(1) if before else ""
+    is_abbreviation = word.casefold() in abbreviations or (len(word) == 1 and word.isupper())
+    return bool(following) and starts_sentence and not is_abbreviation
+
+
+def _trim(text: str, limit: int = EVIDENCE_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+# --- tokens and mentions ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Token:
+    text: str
+    start: int
+    end: int
+
+    @property
+    def key(self) -> str:
+        return self.text.casefold()
+
+
+@dataclass(frozen=True)
+class _Mention:
+    start: int
+    end: int
+    name: str
+    type: str | None
+    words: int  # capitalised words in the name (particles and joiners not counted)
+
+
+def _tokens(sentence: str) -> list[_Token]:
+    tokens = []
+    for match in _TOKEN.finditer(sentence):
+        text = match.group()
+        possessive = _POSSESSIVE.search(text)
+        if possessive and possessive.start() > 0:
+            text = text[: possessive.start()]  # "Okafor's team" names Okafor
+        tokens.append(_Token(text, match.start(), match.start() + len(text)))
+    return tokens
+
+
+def _looks_like_name(text: str) -> bool:
+    # Every hyphen/apostrophe part capitalised: "Jean-Luc", "O'Neill" yes; "Lisbon-based", "Kick-off" no.
+    return all(part[:1].isupper() for part in re.split(r"[-'’]", text))
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    type: str
+    before: re.Pattern[str] | None
+    after: re.Pattern[str] | None
+    name_tail: str  # the words after {name}, capitalised, appended to the name
+
+
+def _compile_pattern(pattern: str, entity_type: str) -> _Pattern:
+    before_text, after_text = pattern.split(NAME_PLACEHOLDER)
+    before_words, after_words = before_text.split(), after_text.split()
+    before = after = None
+    if before_words:
+        before = re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, before_words)) + r"\s+$", re.IGNORECASE)
+    if after_words:
+        after = re.compile(r"^\s+" + r"\s+".join(map(re.escape, after_words)) + r"(?!\w)", re.IGNORECASE)
+    tail = " ".join(word[:1].upper() + word[1:] for word in after_words)
+    return _Pattern(entity_type, before, after, tail)
+
+
+@dataclass(frozen=True)
+class _Trigger:
+    """A trigger phrase found in a gap, with the relations it may express (in schema order)."""
+
+    start: int
+    end: int
+    candidates: tuple[tuple[str, bool], ...]  # (relation type, inverse)
+
+
+class _Cues:
+    """The schema's cues compiled once: word lookups, the gazetteer, patterns and one trigger regex."""
+
+    def __init__(self, schema: ExtractionSchema) -> None:
+        self.titles: dict[str, str] = {}  # honorific or role word -> the type it marks
+        self.roles: dict[str, str] = {}
+        self.heads: dict[str, str] = {}
+        self.suffixes: dict[str, str] = {}
+        self.gazetteer: dict[tuple[str, ...], str] = {}
+        self.patterns: list[_Pattern] = []
+        self.max_words: dict[str, int] = {}
+        for type_name, spec in schema.entity_types.items():
+            cues = spec.cues
+            self.max_words[type_name] = cues.max_tokens
+            for words, table in (
+                (cues.honorifics, self.titles),
+                (cues.roles, self.titles),
+                (cues.roles, self.roles),
+                (cues.heads, self.heads),
+                (cues.suffixes, self.suffixes),
+            ):
+                table.update((word.casefold(), type_name) for word in words)
+            for known in cues.gazetteer:
+                key = tuple(t.key for t in _tokens(unicodedata.normalize("NFC", known)))
+                self.gazetteer.setdefault(key, type_name)
+            self.patterns.extend(_compile_pattern(pattern, type_name) for pattern in cues.patterns)
+        self.longest_known = max((len(key) for key in self.gazetteer), default=0)
+        text = schema.text
+        self.stopwords = frozenset(word.casefold() for word in text.stopwords)
+        self.honorifics = frozenset(
+            word.casefold() for spec in schema.entity_types.values() for word in spec.cues.honorifics
+        )
+        self.abbreviations = frozenset(word.casefold() for word in text.abbreviations) | self.honorifics
+        self.particles = frozenset(word.casefold() for word in (*text.name_particles, "&"))
+        self.head_joiners = frozenset(word.casefold() for word in text.head_joiners)
+        self.pronouns = frozenset(word.casefold() for word in text.pronouns)
+        self.max_words_after_trigger = text.max_words_after_trigger
+        self._compile_triggers(schema)
+
+    def _compile_triggers(self, schema: ExtractionSchema) -> None:
+        role_words = sorted(self.roles, key=len, reverse=True)
+        role_pattern = "(?:" + "|".join(map(re.escape, role_words)) + ")" if role_words else "(?!)"
+        phrases: dict[str, list[tuple[str, bool]]] = {}
+        for relation_name, relation in schema.relation_types.items():
+            for inverse, triggers in ((False, relation.triggers), (True, relation.inverse_triggers)):
+                for phrase in triggers:
+                    phrases.setdefault(phrase.casefold(), []).append((relation_name, inverse))
+
+        def regex(phrase: str) -> str:
+            words = [role_pattern if w == ROLE_PLACEHOLDER else re.escape(w) for w in phrase.split()]
+            return r"\s+".join(words)
+
+        # Literal phrases before templated ones, longer before shorter: the alternation takes the first that
+        # matches at a position, and "is funded by" must win over "funded".
+        ordered = sorted(phrases, key=lambda p: (ROLE_PLACEHOLDER in p, -len(p)))
+        self._trigger_search = re.compile(
+            r"(?<!\w)(?:" + "|".join(regex(p) for p in ordered) + r")(?!\w)", re.IGNORECASE
+        )
+        self._trigger_phrases = [
+            (re.compile(regex(p), re.IGNORECASE), tuple(candidates)) for p, candidates in phrases.items()
+        ]
+
+    def is_coordination(self, gap: str) -> bool:
+        """Whether a gap only joins two names: "and", ",", also "and Dr." or "and engineer"."""
+        words = re.findall(r"[\w-]+|[,&]", gap.casefold())
+        while words and words[-1] in self.titles:
+            words.pop()  # the title belongs to the next name
+        return " ".join(words).replace(" ,", ",") in COORDINATORS
+
+    def last_trigger(self, gap: str) -> _Trigger | None:
+        """The trigger nearest the end of a gap, if few enough words follow it."""
+        matches = list(self._trigger_search.finditer(gap)) if self._trigger_phrases else []
+        if not matches:
+            return None
+        match = matches[-1]
+        if len(_WORD.findall(gap[match.end() :])) > self.max_words_after_trigger:
+            return None
+        candidates = tuple(
+            candidate
+            for phrase, phrase_candidates in self._trigger_phrases
+            if phrase.fullmatch(match.group())
+            for candidate in phrase_candidates
+        )
+        return _Trigger(match.start(), match.end(), candidates)
+
+
+class _MentionFinder:
+    """Finds capitalised name sequences in a sentence and types them by the schema's cues."""
+
+    def __init__(self, cues: _Cues) -> None:
+        self.cues = cues
+
+    def find(self, sentence: str) -> list[_Mention]:
+        """Mentions of one sentence, in order; untyped ones are kept for the second pass."""
+        mentions = []
+        for group in self._name_groups(sentence, _tokens(sentence)):
+            if len(group) > MAX_GROUP_TOKENS:
+                continue
+            for mention in self._classify(sentence, group):
+                mentions.append(self._by_pattern(sentence, mention) if mention.type is None else mention)
+        return mentions
+
+    def _is_name_word(self, token: _Token) -> bool:
+        return token.text[:1].isupper() and token.key not in self.cues.stopwords and _looks_like_name(token.text)
+
+    def _name_groups(self, sentence: str, tokens: list[_Token]) -> list[list[_Token]]:
+        groups: list[list[_Token]] = []
+        current: list[_Token] = []
+        for index, token in enumerate(tokens):
+            following = tokens[index + 1] if index + 1 < len(tokens) else None
+            extends_name = self._is_name_word(token) and (not current or self._continues(sentence, current[-1], token))
+            joins_name = bool(current) and self._is_connector(sentence, current[-1], token, following)
+            if extends_name or joins_name:
+                current.append(token)
+            else:
+                if current:
+                    groups.append(current)
+                current = [token] if self._is_name_word(token) else []
+        if current:
+            groups.append(current)
+        return groups
+
+    def _continues(self, sentence: str, previous: _Token, token: _Token) -> bool:
+        gap = sentence[previous.end : token.start]
+        return gap == " " or (gap == ". " and previous.key in self.cues.honorifics)  # "Dr. Zoë Okafor"
+
+    def _is_connector(self, sentence: str, previous: _Token, token: _Token, following: _Token | None) -> bool:
+        # "Rio de Janeiro", "Marsh & Pike", and "of"/"for" only after a head word: "University of Lisbon".
+        is_particle = token.key in self.cues.particles
+        is_joiner = token.key in self.cues.head_joiners and previous.key in self.cues.heads
+        return (
+            (is_particle or is_joiner)
+            and following is not None
+            and self._is_name_word(following)
+            and sentence[previous.end : token.start] == " "
+            and sentence[token.end : following.start] == " "
+        )
+
+    def _is_connector_token(self, token: _Token) -> bool:
+        return not self._is_name_word(token)
+
+    def _strip_connectors(self, group: list[_Token]) -> list[_Token]:
+        start, end = 0, len(group)
+        while start < end and self._is_connector_token(group[start]):
+            start += 1
+        while end > start and self._is_connector_token(group[end - 1]):
+            end -= 1
+        return group[start:end]
+
+    def _word_count(self, group: list[_Token]) -> int:
+        return sum(1 for token in group if not self._is_connector_token(token))
+
+    def _mention(self, sentence: str, group: list[_Token], entity_type: str | None) -> _Mention:
+        start, end = group[0].start, group[-1].end
+        return _Mention(start, end, sentence[start:end], entity_type, self._word_count(group))
+
+    def _first_words(self, group: list[_Token], count: int) -> int:
+        """Index just past the first `count` name words of the group."""
+        seen = 0
+        for index, token in enumerate(group):
+            seen += not self._is_connector_token(token)
+            if seen == count:
+                return index + 1
+        return len(group)
+
+    def _classify(self, sentence: str, group: list[_Token]) -> list[_Mention]:
+        group = self._strip_connectors(group)
+        if not group:
+            return []
+        titled = self._split_by_title(sentence, group)
+        if titled is not None:
+            return titled
+        for split in (self._split_by_head, self._split_by_suffix, self._split_by_gazetteer):
+            found = split(group)
+            if found is not None:
+                before, typed, entity_type, after = found
+                return [
+                    *self._classify(sentence, before),
+                    self._mention(sentence, typed, entity_type),
+                    *self._classify(sentence, after),
+                ]
+        if self._word_count(group) > MAX_UNTYPED_WORDS:
+            return []
+        return [self._mention(sentence, group, None)]
+
+    def _split_by_title(self, sentence: str, group: list[_Token]) -> list[_Mention] | None:
+        """'Dr Zoë Okafor', 'Managing Director Amara Nwosu': the last title word marks the name after it."""
+        titles = [index for index, token in enumerate(group) if token.key in self.cues.titles]
+        if not titles:
+            return None
+        if all(token.key in self.cues.titles for token in group if not self._is_connector_token(token)):
+            return []  # "Chief Scientist" alone names no one
+        last = titles[-1]
+        name = self._strip_connectors(group[last + 1 :])
+        if not name:
+            return None  # "Brightwater Labs CEO": the title trails a name typed by other cues
+        if self._split_by_head(name) or self._split_by_suffix(name):
+            # "CEO Brightwater Labs" is an organisation, whatever stands in front of it.
+            return [*self._classify(sentence, group[:last]), *self._classify(sentence, name)]
+        entity_type = self.cues.titles[group[last].key]
+        kept = self._first_words(name, self.cues.max_words[entity_type])
+        return [
+            *self._classify(sentence, group[:last]),
+            self._mention(sentence, name[:kept], entity_type),
+            *self._classify(sentence, name[kept:]),
+        ]
+
+    def _split_by_head(self, group: list[_Token]) -> tuple[list[_Token], list[_Token], str, list[_Token]] | None:
+        entity_type = self.cues.heads.get(group[0].key)
+        if entity_type is None or self._word_count(group) < 2:
+            return None
+        kept = self._first_words(group, self.cues.max_words[entity_type])
+        return [], group[:kept], entity_type, group[kept:]
+
+    def _split_by_suffix(self, group: list[_Token]) -> tuple[list[_Token], list[_Token], str, list[_Token]] | None:
+        for index, token in enumerate(group):
+            entity_type = self.cues.suffixes.get(token.key)
+            if index == 0 or entity_type is None:
+                continue
+            end = index + 1
+            while end < len(group) and self.cues.suffixes.get(group[end].key) == entity_type:
+                end += 1  # "Nordlicht Robotics GmbH": stacked suffixes stay in the name
+            start = end
+            while start > 0 and self._word_count(group[start - 1 : end]) <= self.cues.max_words[entity_type]:
+                start -= 1
+            return group[:start], group[start:end], entity_type, group[end:]
+        return None
+
+    def _split_by_gazetteer(self, group: list[_Token]) -> tuple[list[_Token], list[_Token], str, list[_Token]] | None:
+        keys = [token.key for token in group]
+        for length in range(min(self.cues.longest_known, len(group)), 0, -1):
+            for start in range(len(group) - length + 1):
+                entity_type = self.cues.gazetteer.get(tuple(keys[start : start + length]))
+                if entity_type is not None:
+                    return group[:start], group[start : start + length], entity_type, group[start + length :]
+        return None
+
+    def _by_pattern(self, sentence: str, mention: _Mention) -> _Mention:
+        for pattern in self.cues.patterns:
+            before_ok = pattern.before is None or pattern.before.search(sentence[: mention.start])
+            after = pattern.after.match(sentence[mention.end :]) if pattern.after else None
+            if before_ok and (pattern.after is None or after):
+                end = mention.end + (after.end() if after else 0)
+                name = f"{mention.name} {pattern.name_tail}".strip()
+                return replace(mention, end=end, name=name, type=pattern.type)
+        return mention
+
+
+# --- relations ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Link:
+    source: _Mention  # typed
+    relation: str
+    target: _Mention  # typed
+    moving: str  # which end a coordinated mention replaces: "source" or "target"
+
+    def replacing(self, mention: _Mention) -> tuple[_Mention, _Mention]:
+        return (mention, self.target) if self.moving == "source" else (self.source, mention)
+
+
+def _adopt_types(mentions: list[_Mention], links: list[_Link]) -> None:
+    by_span = {(m.start, m.end): m for link in links for m in (link.source, link.target)}
+    for index, mention in enumerate(mentions):
+        typed = by_span.get((mention.start, mention.end))
+        if mention.type is None and typed is not None:
+            mentions[index] = typed
+
+
+class _Linker:
+    """Relations inside one sentence: a trigger between two mentions whose types the schema allows."""
+
+    def __init__(self, schema: ExtractionSchema, cues: _Cues) -> None:
+        self.schema = schema
+        self.cues = cues
+
+    def links(self, sentence: str, mentions: list[_Mention]) -> list[_Link]:
+        """Every relation the sentence states between its mentions."""
+        links: list[_Link] = []
+        previous: list[_Link] = []
+        mentions = list(mentions)  # typed in place as links infer types, so later links can use them
+        for index in range(1, len(mentions)):
+            gap = sentence[mentions[index - 1].end : mentions[index].start]
+            if previous and self.cues.is_coordination(gap):
+                # "funds Project Heron and Project Kestrel": the next mention shares the previous relation.
+                current = [c for link in previous if (c := self._coordinate(link, mentions[index]))]
+            else:
+                current = self._triggered(sentence, mentions, index, gap)
+            links.extend(current)
+            previous = current
+            _adopt_types(mentions, current)
+        return links
+
+    def _triggered(self, sentence: str, mentions: list[_Mention], index: int, gap: str) -> list[_Link]:
+        trigger = self.cues.last_trigger(gap)
+        if trigger is None:
+            return []
+        trigger_start = mentions[index - 1].end + trigger.start
+        later = mentions[index]
+        # The other end is the nearest earlier mention that fits, never one behind a subject pronoun.
+        for position in range(index - 1, -1, -1):
+            earlier = mentions[position]
+            if self._pronoun_between(sentence, earlier.end, trigger_start):
+                return []
+            link = self._first_fit(earlier, later, trigger.candidates, adjacent=position == index - 1)
+            if link is not None:
+                return [link, *self._coordinated_partners(sentence, mentions, position, link)]
+        return []
+
+    def _pronoun_between(self, sentence: str, start: int, end: int) -> bool:
+        return any(word.casefold() in self.cues.pronouns for word in _WORD.findall(sentence[start:end]))
+
+    def _first_fit(
+        self, earlier: _Mention, later: _Mention, candidates: tuple[tuple[str, bool], ...], adjacent: bool
+    ) -> _Link | None:
+        for relation, inverse in candidates:
+            source, target = (later, earlier) if inverse else (earlier, later)
+            link = self._typed_link(
+                source, relation, target, moving="source" if inverse else "target", adjacent=adjacent
+            )
+            if link is not None:
+                return link
+        return None
+
+    def _coordinated_partners(self, sentence: str, mentions: list[_Mention], position: int, link: _Link) -> list[_Link]:
+        # "Zoë Okafor and Łukasz Nowak work at …": earlier mentions joined by "and" share the relation.
+        partners = []
+        fixed_end = "target" if link.moving == "source" else "source"  # the end found by the backward search
+        for index in range(position - 1, -1, -1):
+            if not self.cues.is_coordination(sentence[mentions[index].end : mentions[index + 1].start]):
+                break
+            source, target = (mentions[index], link.target) if fixed_end == "source" else (link.source, mentions[index])
+            partner = self._typed_link(source, link.relation, target, moving=link.moving, adjacent=True)
+            if partner is None:
+                break
+            partners.append(partner)
+        return partners
+
+    def _coordinate(self, link: _Link, mention: _Mention) -> _Link | None:
+        source, target = link.replacing(mention)
+        return self._typed_link(source, link.relation, target, moving=link.moving, adjacent=True)
+
+    def _typed_link(
+        self, source: _Mention, relation: str, target: _Mention, *, moving: str, adjacent: bool
+    ) -> _Link | None:
+        types = self._fit(source, relation, target, adjacent)
+        if types is None:
+            return None
+        return _Link(replace(source, type=types[0]), relation, replace(target, type=types[1]), moving)
+
+    def _fit(self, source: _Mention, relation: str, target: _Mention, adjacent: bool) -> tuple[str, str] | None:
+        """The (source type, target type) this relation gives the pair, or None when the schema refuses it.
+
+        An untyped mention takes its type from the relation only when it sits right next to the trigger,
+        has at least two words, and the schema leaves exactly one choice.
+        """
+        untyped = [mention for mention in (source, target) if mention.type is None]
+        if untyped and not (adjacent and all(m.words >= MIN_WORDS_WITHOUT_CUE for m in untyped)):
+            return None
+        fitting = list(
+            dict.fromkeys(
+                (pair.source, pair.target)
+                for pair in self.schema.relation_types[relation].between
+                if source.type in (None, pair.source) and target.type in (None, pair.target)
+            )
+        )
+        if len(fitting) == 1 or (fitting and not untyped):
+            return fitting[0]
+        return None
+
+
+# --- collecting -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _EntityDraft:
+    type: str
+    names: dict[str, None] = field(default_factory=dict)  # ordered sets: first seen first
+    chunk_ids: dict[str, None] = field(default_factory=dict)
+
+
+@dataclass
+class _RelationDraft:
+    source_id: str
+    type: str
+    target_id: str
+    evidence: str
+    chunk_ids: dict[str, None] = field(default_factory=dict)
+
+
+def _display_name(names: list[str]) -> str:
+    """The first surface form that is not all capitals: "São Paulo" rather than a dateline's "SÃO PAULO"."""
+    return next((name for name in names if not name.isupper()), names[0])
+
+
+class _Collector:
+    """Merges what a call finds: one entity per id, one relation per id, chunk ids and aliases unioned."""
+
+    def __init__(self, schema: ExtractionSchema) -> None:
+        self.schema = schema
+        self.entities: dict[str, _EntityDraft] = {}
+        self.relations: dict[str, _RelationDraft] = {}
+
+    def entity(self, entity_type: str, name: str, chunk_id: str) -> str | None:
+        if entity_type not in self.schema.entity_types or not canonical_name(name):
+            return None
+        key = entity_id(entity_type, name)
+        draft = self.entities.setdefault(key, _EntityDraft(entity_type))
+        draft.names[name] = None
+        draft.chunk_ids[chunk_id] = None
+        return key
+
+    def relation(
+        self,
+        source: tuple[str, str],
+        relation: str,
+        target: tuple[str, str],
+        chunk_id: str,
+        evidence: str,
+    ) -> None:
+        """Record a relation between (type, name) ends; the one gate that refuses triples outside the schema."""
+        if not self.schema.allows(source[0], relation, target[0]):
+            return
+        source_id, target_id = self.entity(*source, chunk_id), self.entity(*target, chunk_id)
+        if source_id is None or target_id is None or source_id == target_id:
+            return
+        if self.schema.relation_types[relation].symmetric and target_id < source_id:
+            source_id, target_id = target_id, source_id  # one edge whichever way round it was written
+        key = relation_id(source_id, relation, target_id)
+        draft = self.relations.setdefault(key, _RelationDraft(source_id, relation, target_id, _trim(evidence)))
+        draft.chunk_ids[chunk_id] = None
+
+    def extraction(self) -> Extraction:
+        entities = [
+            Entity(
+                entity_id=key,
+                type=draft.type,
+                name=_display_name(list(draft.names)),
+                aliases=[name for name in draft.names if name != _display_name(list(draft.names))],
+                chunk_ids=list(draft.chunk_ids),
+            )
+            for key, draft in self.entities.items()
+        ]
+        relations = [
+            Relation(
+                relation_id=key,
+                source_id=draft.source_id,
+                type=draft.type,
+                target_id=draft.target_id,
+                chunk_ids=list(draft.chunk_ids),
+                evidence=draft.evidence,
+            )
+            for key, draft in self.relations.items()
+        ]
+        return Extraction(entities=entities, relations=relations)
+
+
+# --- the extractor ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    text: str
+    mentions: list[_Mention]
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """What the first pass found in one chunk."""
+
+    chunk_id: str
+    cells: dict[str, tuple[str, str]]  # column role -> (entity type, name)
+    row_text: str
+    sentences: list[_Sentence]
+
+
+class RuleBasedExtractor:
+    """Extractor driven by the schema's cues and triggers: deterministic, offline, no model."""
+
+    name = "rules"
+
+    def __init__(self, schema: ExtractionSchema) -> None:
+        self.schema = schema
+        self._cues = _Cues(schema)
+        self._finder = _MentionFinder(self._cues)
+        self._linker = _Linker(schema, self._cues)
+        self._column_roles = {
+            normalise_header(header): role for role, column in schema.columns.items() for header in column.headers
+        }
+
+    def extract(self, chunks: Sequence[Chunk]) -> Extraction:
+        """Typed entities and allowed relations found in the chunks, merged by id."""
+        readings = [self._read(chunk) for chunk in chunks]
+        lexicon = self._lexicon(readings)
+        collector = _Collector(self.schema)
+        for reading in readings:
+            self._collect_row(reading, collector)
+            for sentence in reading.sentences:
+                self._collect_sentence(reading.chunk_id, sentence, lexicon, collector)
+        return collector.extraction()
+
+    # First pass.
+
+    def _read(self, chunk: Chunk) -> _Reading:
+        fields = chunk.fields or self._fields_in_text(chunk.text)
+        if not fields:
+            return _Reading(chunk.chunk_id, {}, "", self._sentences(chunk.text))
+        cells: dict[str, tuple[str, str]] = {}
+        prose: list[_Sentence] = []
+        for header, value in fields.items():
+            role = self._column_roles.get(normalise_header(header))
+            if role is None:
+                prose.extend(self._sentences(value))  # an unmapped cell may still name things
+                continue
+            entity_type = self.schema.columns[role].type
+            name = self._clean_cell(value, entity_type)
+            if name and role not in cells:
+                cells[role] = (entity_type, name)
+        row_text = chunk.text or "; ".join(f"{header}: {value}" for header, value in fields.items())
+        return _Reading(chunk.chunk_id, cells, row_text, prose)
+
+    def _sentences(self, text: str) -> list[_Sentence]:
+        return [
+            _Sentence(sentence, self._finder.find(sentence))
+            for sentence in split_sentences(text, self._cues.abbreviations)
+        ]
+
+    def _fields_in_text(self, text: str) -> dict[str, str]:
+        """A table row serialised as "header: value; header: value", when no fields came with the chunk."""
+        parts = [_FIELD.match(part) for part in text.split(";")]
+        if len(parts) < 2 or not all(parts):
+            return {}
+        fields = {match.group(1).strip(): match.group(2) for match in parts if match}
+        if not any(normalise_header(header) in self._column_roles for header in fields):
+            return {}
+        return fields
+
+    def _clean_cell(self, value: str, entity_type: str) -> str | None:
+        name = re.sub(r"\s+", " ", unicodedata.normalize("NFC", value)).strip().strip("\"'“”‘’")
+        while True:  # "Dr. Zoë Okafor" in a person column is Zoë Okafor
+            title = re.match(r"(\w+)\.?\s+", name)
+            if not title or self._cues.titles.get(title.group(1).casefold()) != entity_type:
+                break
+            name = name[title.end() :]
+        if not name or len(name) > MAX_CELL_LENGTH or not canonical_name(name):
+            return None
+        return name
+
+    def _lexicon(self, readings: list[_Reading]) -> dict[str, str]:
+        """Names typed anywhere in the batch (by a cue or a column) -> their type, when unambiguous."""
+        types: dict[str, set[str]] = {}
+        for reading in readings:
+            typed = [(m.type, m.name) for s in reading.sentences for m in s.mentions if m.type]
+            for entity_type, name in [*reading.cells.values(), *typed]:
+                types.setdefault(canonical_name(name), set()).add(entity_type)
+        return {name: next(iter(found)) for name, found in types.items() if len(found) == 1}
+
+    # Second pass.
+
+    def _collect_row(self, reading: _Reading, collector: _Collector) -> None:
+        for entity_type, name in reading.cells.values():
+            collector.entity(entity_type, name, reading.chunk_id)
+        for rule in self.schema.column_relations:
+            present = rule.source in reading.cells and rule.target in reading.cells
+            if present and not any(role in reading.cells for role in rule.unless):
+                collector.relation(
+                    reading.cells[rule.source],
+                    rule.type,
+                    reading.cells[rule.target],
+                    reading.chunk_id,
+                    reading.row_text,
+                )
+
+    def _collect_sentence(
+        self, chunk_id: str, sentence: _Sentence, lexicon: Mapping[str, str], collector: _Collector
+    ) -> None:
+        mentions = [self._typed(sentence.text, mention, lexicon) for mention in sentence.mentions]
+        for mention in mentions:
+            if mention.type is not None:
+                collector.entity(mention.type, mention.name, chunk_id)
+        for link in self._linker.links(sentence.text, mentions):
+            source = (link.source.type or "", link.source.name)
+            target = (link.target.type or "", link.target.name)
+            collector.relation(source, link.relation, target, chunk_id, sentence.text)
+
+    def _typed(self, sentence: str, mention: _Mention, lexicon: Mapping[str, str]) -> _Mention:
+        if mention.type is not None:
+            return mention
+        known = lexicon.get(canonical_name(mention.name))
+        if known is not None:
+            return replace(mention, type=known)
+        if mention.words >= MIN_WORDS_WITHOUT_CUE:
+            return replace(mention, type=self._role_nearby(sentence, mention))
+        return mention
+
+    def _role_nearby(self, sentence: str, mention: _Mention) -> str | None:
+        """The type a role word marks next to the name: "engineer Tomás Ferreira", "Zoë Okafor, chief …"."""
+        before = _WORD.findall(sentence[: mention.start])[-1:]
+        after = sentence[mention.end :]
+        apposition = re.split(r"[,.;:()]", after[1:], maxsplit=1)[0].split()[:4] if after[:1] == "," else []
+        for word in [*before, *apposition]:
+            entity_type = self._cues.roles.get(word.casefold())
+            if entity_type is not None:
+                return entity_type
+        return None

@@ -1,0 +1,46 @@
+"""Plain text and Markdown: one record per paragraph, streamed line by line."""
+
+import contextlib
+import io
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from shared.domain import PermanentError, Record
+from shared.parsing.limits import ParseLimits
+
+
+def parse_text(stream: BinaryIO, limits: ParseLimits) -> Iterator[Record]:
+    """Yield paragraphs (blank-line separated) with the line they start on."""
+    paragraph: list[str] = []
+    size = 0
+    start_line = 1
+    for line_number, line in enumerate(decoded_lines(stream), start=1):
+        stripped = line.strip()
+        if not stripped:
+            if paragraph:
+                yield Record(text=" ".join(paragraph), locator=f"line {start_line}")
+                paragraph, size = [], 0
+            continue
+        if not paragraph:
+            start_line = line_number
+        size += len(stripped)
+        if size > limits.max_field_chars:
+            raise PermanentError(
+                "limits.paragraph_too_large", f"paragraph at line {start_line} exceeds {limits.max_field_chars}"
+            )
+        paragraph.append(stripped)
+    if paragraph:
+        yield Record(text=" ".join(paragraph), locator=f"line {start_line}")
+
+
+def decoded_lines(stream: BinaryIO, newline: str | None = None) -> Iterator[str]:
+    """UTF-8 (BOM tolerated) lines; undecodable bytes are a permanent error, not silent replacement."""
+    reader = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline=newline)
+    try:
+        yield from reader
+    except UnicodeDecodeError as error:
+        raise PermanentError("parse.text.decode_error", f"invalid UTF-8 at byte {error.start}") from error
+    finally:
+        # The caller owns the underlying stream: detach so closing the wrapper never closes it.
+        with contextlib.suppress(ValueError):  # already closed by the caller: nothing to detach from
+            reader.detach()

@@ -1,0 +1,180 @@
+"""Ingest (the blob trigger's work): validate, record the job, parse in a stream and publish chunk batches."""
+
+import hashlib
+import uuid
+from datetime import UTC, datetime
+
+from shared.domain import (
+    BatchOutcome,
+    BatchPayload,
+    BlobEvent,
+    Counts,
+    DocumentRef,
+    IngestOutcome,
+    Job,
+    JobState,
+    PermanentError,
+    Stage,
+)
+from shared.domain.ids import document_id, job_id, skip_job_id
+from shared.parsing import SNIFF_BYTES, ParseLimits, parse, sniff_content_type
+from shared.pipeline.chunking import batched, chunk_records
+from shared.pipeline.envelopes import make_envelope
+from shared.ports import BlobInfo, Ports
+
+_READ_SIZE = 1 << 20
+_RESUMABLE = frozenset({JobState.QUEUED, JobState.PARSING})
+
+
+def ingest_blob(event: BlobEvent, ports: Ports) -> IngestOutcome:
+    """Handle one BlobCreated event. Bad content ends as a failed job; only transient errors propagate."""
+    info = ports.blobs.properties(event.container, event.path)
+    doc_id = document_id(ports.blobs.account, event.container, event.path)
+    if info.size > ports.settings.file_max_bytes:
+        # Refused before hashing: reading a huge blob only to refuse it would cost as much as parsing it.
+        error = PermanentError("limits.file_too_large", f"{info.size} bytes > {ports.settings.file_max_bytes}")
+        return _refuse(event, doc_id, f"etag:{info.etag}", info, error, ports)
+
+    version, head = _hash_and_head(event, ports)
+    base_version = ports.jobs.committed_version(doc_id)
+    if base_version == version:
+        return _skip(event, doc_id, version, info, ports, "content equals the committed version")
+
+    job, _ = ports.jobs.create_job(_new_job(event, doc_id, version, base_version, info))
+    if job.terminal:
+        return _skip(event, doc_id, version, info, ports, f"already {job.state} as job {job.job_id}")
+    if job.state not in _RESUMABLE:
+        # Parsing finished before a crash: everything it published is already on its way.
+        ports.jobs.finish_if_complete(job.job_id)
+        return _outcome(job.job_id, doc_id, event, job.state, info, batches=job.batches_expected or 0)
+
+    try:
+        content_type = sniff_content_type(head, event.path)
+        document = DocumentRef(
+            account=ports.blobs.account,
+            container=event.container,
+            path=event.path,
+            document_id=doc_id,
+            version=version,
+            size=info.size,
+            content_type=content_type,
+        )
+        ports.jobs.transition(job.job_id, JobState.PARSING, allowed_from=_RESUMABLE)
+        batches = _publish_batches(job, document, ports)
+    except PermanentError as error:
+        _fail(job.job_id, error, ports)
+        return _outcome(job.job_id, doc_id, event, JobState.FAILED, info, error=error)
+
+    ports.jobs.set_batches_expected(job.job_id, batches)
+    ports.jobs.transition(job.job_id, JobState.PROCESSING, allowed_from={JobState.PARSING})
+    # A file with no records has no batch left to wait for, so it can finish here.
+    finished = ports.jobs.finish_if_complete(job.job_id)
+    state = finished.state if finished else JobState.PROCESSING
+    return _outcome(job.job_id, doc_id, event, state, info, batches=batches)
+
+
+def _publish_batches(job: Job, document: DocumentRef, ports: Ports) -> int:
+    settings = ports.settings
+    limits = ParseLimits(max_bytes=settings.file_max_bytes)
+    batches = 0
+    with ports.blobs.open_read(document.container, document.path) as stream:
+        chunks = chunk_records(parse(stream, document.content_type, limits), document, settings.chunk_max_chars)
+        for batch_number, batch in enumerate(batched(chunks, settings.batch_max_chunks)):
+            envelope = make_envelope(
+                job_id=job.job_id,
+                document=document,
+                stage=Stage.ENRICH,
+                batch=batch_number,
+                payload=BatchPayload(chunks=batch),
+                tracking_id=job.tracking_id,
+                ports=ports,
+            )
+            ports.bus.send(settings.queues[Stage.ENRICH], [envelope])
+            ports.jobs.record_batch(job.job_id, Stage.PARSE, batch_number, BatchOutcome.DONE, Counts(chunks=len(batch)))
+            batches += 1
+    return batches
+
+
+def _hash_and_head(event: BlobEvent, ports: Ports) -> tuple[str, bytes]:
+    """sha256 of the whole content (the version) and its first bytes (for sniffing), in one streamed pass."""
+    digest = hashlib.sha256()
+    head = b""
+    with ports.blobs.open_read(event.container, event.path) as stream:
+        while block := stream.read(_READ_SIZE):
+            if len(head) < SNIFF_BYTES:
+                head += block[: SNIFF_BYTES - len(head)]
+            digest.update(block)
+    return digest.hexdigest(), head
+
+
+def _new_job(event: BlobEvent, doc_id: str, version: str, base_version: str | None, info: BlobInfo) -> Job:
+    now = datetime.now(UTC)
+    return Job(
+        job_id=job_id(doc_id, version, base_version),
+        document_id=doc_id,
+        path=f"{event.container}/{event.path}",
+        version=version,
+        base_version=base_version,
+        tracking_id=uuid.uuid4().hex,  # W3C trace-id shaped; telemetry replaces it with the ingest span's
+        size=info.size,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _skip(event: BlobEvent, doc_id: str, version: str, info: BlobInfo, ports: Ports, why: str) -> IngestOutcome:
+    """Record a no-op job for an upload whose content was already processed."""
+    template = _new_job(event, doc_id, version, None, info)
+    skip = template.model_copy(
+        update={
+            "job_id": skip_job_id(doc_id, version, event.event_id),
+            "state": JobState.SKIPPED,
+            "reason_code": "unchanged",
+            "last_error": why,
+        }
+    )
+    stored, _ = ports.jobs.create_job(skip)
+    return _outcome(stored.job_id, doc_id, event, JobState.SKIPPED, info, reason_code="unchanged", detail=why)
+
+
+def _refuse(
+    event: BlobEvent, doc_id: str, version: str, info: BlobInfo, error: PermanentError, ports: Ports
+) -> IngestOutcome:
+    base_version = ports.jobs.committed_version(doc_id)
+    job, _ = ports.jobs.create_job(_new_job(event, doc_id, version, base_version, info))
+    _fail(job.job_id, error, ports)
+    return _outcome(job.job_id, doc_id, event, JobState.FAILED, info, error=error)
+
+
+def _fail(job_id_: str, error: PermanentError, ports: Ports) -> None:
+    ports.jobs.transition(
+        job_id_,
+        JobState.FAILED,
+        allowed_from={JobState.QUEUED, JobState.PARSING, JobState.PROCESSING},
+        reason_code=error.reason_code,
+        last_error=error.detail[:2000],
+    )
+
+
+def _outcome(
+    job_id_: str,
+    doc_id: str,
+    event: BlobEvent,
+    state: JobState,
+    info: BlobInfo,
+    *,
+    batches: int = 0,
+    error: PermanentError | None = None,
+    reason_code: str | None = None,
+    detail: str | None = None,
+) -> IngestOutcome:
+    return IngestOutcome(
+        job_id=job_id_,
+        document_id=doc_id,
+        path=f"{event.container}/{event.path}",
+        state=state,
+        reason_code=error.reason_code if error else reason_code,
+        detail=error.detail if error else detail,
+        batches=batches,
+        size=info.size,
+    )

@@ -1,0 +1,95 @@
+"""Run one queued batch through its stage with the ordering that makes redelivery harmless (DESIGN.md §3).
+
+effects (idempotent) → send downstream (deterministic ids) → record the stage marker (insert-if-absent; counters
+move only when it is new) → finish the job if this was the last sink batch → the caller settles the message.
+"""
+
+from collections.abc import Callable
+
+from shared.domain import (
+    SINK_STAGES,
+    TERMINAL_STATES,
+    BatchOutcome,
+    BatchPayload,
+    DocumentRef,
+    Envelope,
+    JobState,
+    PermanentError,
+    Stage,
+    StageResult,
+)
+from shared.pipeline import enrich, extract, graph_sink, vector_sink
+from shared.pipeline.envelopes import make_envelope, open_payload
+from shared.pipeline.outputs import StageOutput
+from shared.ports import Ports
+
+Handler = Callable[[BatchPayload, DocumentRef, Ports], StageOutput]
+
+HANDLERS: dict[Stage, Handler] = {
+    Stage.ENRICH: enrich.handle,
+    Stage.EXTRACT: extract.handle,
+    Stage.GRAPH: graph_sink.handle,
+    Stage.VECTOR: vector_sink.handle,
+}
+
+NEXT_STAGES: dict[Stage, tuple[Stage, ...]] = {
+    Stage.PARSE: (Stage.ENRICH,),
+    Stage.ENRICH: (Stage.EXTRACT,),
+    Stage.EXTRACT: (Stage.GRAPH, Stage.VECTOR),
+    Stage.GRAPH: (),
+    Stage.VECTOR: (),
+}
+
+
+def process_message(envelope: Envelope, ports: Ports) -> StageResult:
+    """Run the envelope's stage; raises PermanentError or TransientError for the host to settle."""
+    if ports.jobs.get_job(envelope.job_id) is None:
+        raise PermanentError("message.unknown_job", envelope.job_id)
+    payload = open_payload(envelope, ports)
+    output = HANDLERS[envelope.stage](payload, envelope.document, ports)
+
+    sent = [send_downstream(envelope, next_stage, output.payload, ports) for next_stage in NEXT_STAGES[envelope.stage]]
+    if output.payload.extractor and envelope.stage is Stage.EXTRACT:
+        ports.jobs.set_extractor(envelope.job_id, output.payload.extractor)
+    marker_new = ports.jobs.record_batch(
+        envelope.job_id, envelope.stage, envelope.batch, BatchOutcome.DONE, output.counts
+    )
+    finished = ports.jobs.finish_if_complete(envelope.job_id) if envelope.stage in SINK_STAGES else None
+    return StageResult(
+        job_id=envelope.job_id,
+        stage=envelope.stage,
+        batch=envelope.batch,
+        sent=sent,
+        marker_new=marker_new,
+        job_finished=finished.state if finished else None,
+    )
+
+
+def send_downstream(envelope: Envelope, stage: Stage, payload: BatchPayload, ports: Ports) -> str:
+    """Send the payload on to `stage`; returns the deterministic message id."""
+    next_envelope = make_envelope(
+        job_id=envelope.job_id,
+        document=envelope.document,
+        stage=stage,
+        batch=envelope.batch,
+        payload=payload,
+        tracking_id=envelope.tracking_id,
+        traceparent=envelope.traceparent,
+        ports=ports,
+    )
+    ports.bus.send(ports.settings.queues[stage], [next_envelope])
+    return next_envelope.message_id
+
+
+def record_dead_letter(envelope: Envelope, reason_code: str, detail: str, ports: Ports) -> None:
+    """Account for a batch that will never complete, and fail its job with the reason."""
+    ports.jobs.record_batch(
+        envelope.job_id, envelope.stage, envelope.batch, BatchOutcome.DEAD_LETTERED, reason_code=reason_code
+    )
+    ports.jobs.transition(
+        envelope.job_id,
+        JobState.FAILED,
+        allowed_from=set(JobState) - TERMINAL_STATES,
+        reason_code=reason_code,
+        last_error=f"{envelope.stage} batch {envelope.batch}: {detail}"[:2000],
+    )

@@ -1,0 +1,664 @@
+"""The JobStore contract (shared/ports.py), run against every adapter: SQLite and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from multiprocessing.pool import Pool
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from shared.adapters.jobstore_sql import JobNotFoundError, SQLJobStore, load_migrations
+from shared.adapters.postgres_jobstore import PostgresJobStore
+from shared.adapters.sqlite_jobstore import SQLiteJobStore
+from shared.domain import SINK_STAGES, BatchOutcome, Counts, Job, JobState, Stage, StageCounters
+from shared.ports import JobStore
+
+# (backend, where): a path for SQLite, a DSN for PostgreSQL. Plain strings, so a spawned process can open it.
+Location = tuple[str, str]
+
+T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+BATCHES = 50
+THREADS = 8
+PROCESSES = 3
+
+
+def open_store(location: Location) -> SQLJobStore:
+    backend, where = location
+    return SQLiteJobStore(Path(where)) if backend == "sqlite" else PostgresJobStore(where)
+
+
+def location_of(store: SQLJobStore) -> Location:
+    if isinstance(store, SQLiteJobStore):
+        return ("sqlite", str(store.path))
+    assert isinstance(store, PostgresJobStore)
+    return ("postgres", store.dsn)
+
+
+def scalar(location: Location, sql: str) -> Any:
+    """One value read behind the store's back, to check what it wrote."""
+    backend, where = location
+    if backend == "sqlite":
+        with sqlite3.connect(where) as connection:
+            return connection.execute(sql).fetchone()[0]
+    with psycopg.connect(where) as connection:
+        row = connection.execute(sql).fetchone()
+        assert row is not None
+        return row[0]
+
+
+def make_job(job_id: str = "job-1", **overrides: Any) -> Job:
+    fields: dict[str, Any] = {
+        "job_id": job_id,
+        "document_id": f"doc-{job_id}",
+        "path": f"incoming/{job_id}.txt",
+        "version": f"v-{job_id}",
+        "tracking_id": "0af7651916cd43dd8448eb211c80319c",
+        "size": 1234,
+        "created_at": T0,
+        "updated_at": T0,
+    }
+    return Job(**(fields | overrides))
+
+
+def processing_job(store: JobStore, job_id: str = "job-1", *, expected: int | None = 2, **overrides: Any) -> Job:
+    """A job as ingest leaves it: parsed, `expected` batches published, now processing."""
+    store.create_job(make_job(job_id, **overrides))
+    assert store.transition(job_id, JobState.PARSING, allowed_from={JobState.QUEUED})
+    if expected is not None:
+        store.set_batches_expected(job_id, expected)
+    assert store.transition(job_id, JobState.PROCESSING, allowed_from={JobState.PARSING})
+    job = store.get_job(job_id)
+    assert job is not None
+    return job
+
+
+def settle_sinks(store: JobStore, job_id: str, batches: int, outcome: BatchOutcome = BatchOutcome.DONE) -> None:
+    for stage in SINK_STAGES:
+        for batch in range(batches):
+            store.record_batch(job_id, stage, batch, outcome)
+
+
+def stored(store: JobStore, job_id: str = "job-1") -> Job:
+    job = store.get_job(job_id)
+    assert job is not None
+    return job
+
+
+# --- fixtures ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SQLJobStore]:
+    """A store on an empty database, not migrated yet; one per backend."""
+    if request.param == "sqlite":
+        location: Location = ("sqlite", str(tmp_path / "jobs.sqlite"))
+    else:
+        location = ("postgres", request.getfixturevalue("fresh_postgres_dsn"))
+    with open_store(location) as store:
+        yield store
+
+
+@pytest.fixture
+def job_store(empty_store: SQLJobStore) -> SQLJobStore:
+    """A migrated store, ready for jobs; parametrised over every backend by `empty_store`."""
+    empty_store.migrate()
+    return empty_store
+
+
+# --- processes ---------------------------------------------------------------------------------------------
+
+
+_start_together: Any = None  # in a pool worker: the barrier shared by all workers
+
+
+def _init_worker(barrier: Any) -> None:
+    global _start_together
+    _start_together = barrier
+
+
+def _run_together(target: Callable[..., Any], *args: Any) -> Any:
+    _start_together.wait(timeout=60)  # every process starts its work at the same moment, to really overlap
+    return target(*args)
+
+
+@pytest.fixture(scope="module")
+def processes() -> Iterator[Pool]:
+    """Spawned worker processes, kept for the module: starting Python with these imports is the slow part."""
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(PROCESSES)  # passed at start-up: synchronisation objects cannot travel in tasks
+    with context.Pool(PROCESSES, initializer=_init_worker, initargs=(barrier,)) as pool:
+        yield pool
+
+
+def run_in_processes(pool: Pool, target: Callable[..., Any], args: list[tuple[Any, ...]]) -> list[Any]:
+    """Run target(*a) for each a, one per worker process, all at once; worker exceptions are re-raised here."""
+    assert len(args) == PROCESSES  # one task per worker, or the barrier would wait for ever
+    return pool.starmap(_run_together, [(target, *a) for a in args], chunksize=1)
+
+
+def migrate_at(location: Location) -> None:
+    with open_store(location) as store:
+        store.migrate()
+
+
+def record_every_batch(location: Location, job_id: str, seed: int) -> int:
+    """Record every sink batch of the job, in a shuffled order; returns how many markers were new."""
+    work = [(stage, batch) for stage in SINK_STAGES for batch in range(BATCHES)]
+    random.Random(seed).shuffle(work)
+    with open_store(location) as store:
+        return sum(
+            store.record_batch(job_id, stage, batch, BatchOutcome.DONE, batch_counts(batch)) for stage, batch in work
+        )
+
+
+def batch_counts(batch: int) -> Counts:
+    return Counts(chunks=batch + 1, entities=2, relations=1, bytes=100 * (batch + 1))
+
+
+def expected_totals() -> Counts:
+    """What recording every sink batch once adds up to."""
+    per_stage = [batch_counts(b) for b in range(BATCHES)] * len(SINK_STAGES)
+    return Counts(
+        chunks=sum(c.chunks for c in per_stage),
+        entities=sum(c.entities for c in per_stage),
+        relations=sum(c.relations for c in per_stage),
+        bytes=sum(c.bytes for c in per_stage),
+    )
+
+
+def assert_every_batch_counted_once(job: Job) -> None:
+    for stage in SINK_STAGES:
+        assert job.counters(stage) == StageCounters(done=BATCHES, dead_lettered=0)
+    assert job.totals == expected_totals()
+
+
+# --- schema ------------------------------------------------------------------------------------------------
+
+
+def test_migrate_twice_changes_nothing(job_store: SQLJobStore) -> None:
+    # GIVEN a migrated store holding a job
+    job_store.create_job(make_job())
+
+    # WHEN migrate runs again
+    job_store.migrate()
+
+    # THEN the job is still there and each migration is recorded once
+    assert job_store.get_job("job-1") is not None
+    location = location_of(job_store)
+    assert scalar(location, "SELECT COUNT(*) FROM schema_migrations") == len(load_migrations(location[0]))
+
+
+def test_migrate_from_several_processes_at_once(empty_store: SQLJobStore, processes: Pool) -> None:
+    # GIVEN an empty database
+    location = location_of(empty_store)
+
+    # WHEN three processes migrate it at the same moment
+    run_in_processes(processes, migrate_at, [(location,)] * PROCESSES)
+
+    # THEN all succeed, each migration is applied once, and the schema works
+    assert scalar(location, "SELECT COUNT(*) FROM schema_migrations") == len(load_migrations(location[0]))
+    _, created = empty_store.create_job(make_job())
+    assert created
+
+
+# --- jobs --------------------------------------------------------------------------------------------------
+
+
+def test_create_job_inserts_an_absent_job(job_store: JobStore) -> None:
+    # GIVEN a job the store has never seen
+    job = make_job(base_version="v-0", batches_expected=None, extractor=None)
+
+    # WHEN it is created
+    returned, created = job_store.create_job(job)
+
+    # THEN this call created it and every field round-trips (updated_at belongs to the store)
+    assert created
+    assert returned == stored(job_store)
+    assert returned.model_dump(exclude={"updated_at"}) == job.model_dump(exclude={"updated_at"})
+    assert returned.created_at.tzinfo == UTC
+    assert returned.updated_at.tzinfo == UTC
+
+
+def test_create_job_returns_the_stored_job_when_present(job_store: JobStore) -> None:
+    # GIVEN a stored job
+    first, _ = job_store.create_job(make_job())
+
+    # WHEN a different job with the same id is created
+    returned, created = job_store.create_job(make_job(path="elsewhere.txt", state=JobState.FAILED, size=9))
+
+    # THEN the stored job comes back unchanged and this call did not create it
+    assert not created
+    assert returned == first
+    assert stored(job_store) == first
+
+
+def test_create_job_rejects_naive_timestamps(job_store: JobStore) -> None:
+    # GIVEN a job whose timestamps carry no time zone
+    naive = make_job(created_at=datetime(2026, 1, 1), updated_at=datetime(2026, 1, 1))
+
+    # WHEN / THEN the store refuses to guess the zone
+    with pytest.raises(ValueError, match="timezone-aware"):
+        job_store.create_job(naive)
+
+
+def test_get_job_returns_none_for_an_unknown_job(job_store: JobStore) -> None:
+    assert job_store.get_job("no-such-job") is None
+
+
+def test_list_jobs_newest_first_by_state_with_limit(job_store: JobStore) -> None:
+    # GIVEN five jobs created a second apart, the odd ones failed
+    for i in range(5):
+        state = JobState.FAILED if i % 2 else JobState.QUEUED
+        job_store.create_job(make_job(f"job-{i}", created_at=T0 + timedelta(seconds=i), state=state))
+    job_store.record_batch("job-3", Stage.GRAPH, 0, BatchOutcome.DONE)
+
+    # WHEN / THEN all come newest first, a state filters, a limit cuts
+    assert [j.job_id for j in job_store.list_jobs()] == ["job-4", "job-3", "job-2", "job-1", "job-0"]
+    assert [j.job_id for j in job_store.list_jobs(JobState.FAILED)] == ["job-3", "job-1"]
+    assert [j.job_id for j in job_store.list_jobs(limit=2)] == ["job-4", "job-3"]
+    assert [j.job_id for j in job_store.list_jobs(JobState.SUCCEEDED)] == []
+    # and listed jobs carry their counters like get_job does
+    assert job_store.list_jobs(JobState.FAILED)[0] == stored(job_store, "job-3")
+    assert stored(job_store, "job-3").counters(Stage.GRAPH).done == 1
+
+
+def test_transition_moves_an_allowed_state(job_store: JobStore) -> None:
+    # GIVEN a queued job
+    before, _ = job_store.create_job(make_job())
+
+    # WHEN it moves to parsing from an allowed state
+    moved = job_store.transition("job-1", JobState.PARSING, allowed_from={JobState.QUEUED, JobState.PARSING})
+
+    # THEN the state changed and updated_at moved on
+    after = stored(job_store)
+    assert moved
+    assert after.state is JobState.PARSING
+    assert after.updated_at > before.updated_at
+    assert after.created_at == before.created_at
+
+
+def test_transition_refuses_a_state_not_allowed(job_store: JobStore) -> None:
+    # GIVEN a queued job
+    before, _ = job_store.create_job(make_job())
+
+    # WHEN a transition expects it to be processing
+    moved = job_store.transition("job-1", JobState.SUCCEEDED, allowed_from={JobState.PROCESSING}, reason_code="x")
+
+    # THEN nothing changed at all
+    assert not moved
+    assert stored(job_store) == before
+
+
+def test_transition_of_an_unknown_job_is_refused(job_store: JobStore) -> None:
+    assert not job_store.transition("no-such-job", JobState.FAILED, allowed_from=set(JobState))
+
+
+def test_transition_stores_reason_code_and_last_error(job_store: JobStore) -> None:
+    # GIVEN a processing job
+    processing_job(job_store)
+
+    # WHEN it fails with a reason
+    moved = job_store.transition(
+        "job-1",
+        JobState.FAILED,
+        allowed_from={JobState.PROCESSING},
+        reason_code="parse.xml.entities_forbidden",
+        last_error="line 3: entity declaration",
+    )
+
+    # THEN the reason and the error are stored with the state
+    job = stored(job_store)
+    assert moved
+    assert (job.state, job.reason_code, job.last_error) == (
+        JobState.FAILED,
+        "parse.xml.entities_forbidden",
+        "line 3: entity declaration",
+    )
+    assert job.terminal
+
+
+def test_set_batches_expected_and_extractor(job_store: JobStore) -> None:
+    # GIVEN a job
+    before, _ = job_store.create_job(make_job())
+
+    # WHEN parsing reports its batches and extraction its extractor
+    job_store.set_batches_expected("job-1", 7)
+    job_store.set_extractor("job-1", "rules")
+
+    # THEN both are stored and updated_at moved on
+    after = stored(job_store)
+    assert (after.batches_expected, after.extractor) == (7, "rules")
+    assert after.updated_at > before.updated_at
+
+
+def test_updates_to_an_unknown_job_raise(job_store: JobStore) -> None:
+    with pytest.raises(JobNotFoundError):
+        job_store.set_batches_expected("no-such-job", 1)
+    with pytest.raises(JobNotFoundError):
+        job_store.set_extractor("no-such-job", "rules")
+    with pytest.raises(JobNotFoundError):
+        job_store.record_batch("no-such-job", Stage.GRAPH, 0, BatchOutcome.DONE)
+
+
+def test_committed_version_of_an_unknown_document_is_none(job_store: JobStore) -> None:
+    job_store.create_job(make_job())
+
+    assert job_store.committed_version("no-such-document") is None
+    assert job_store.committed_version("doc-job-1") is None  # known, but nothing committed yet
+
+
+# --- record_batch ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("outcome", "counters"),
+    [
+        (BatchOutcome.DONE, StageCounters(done=1)),
+        (BatchOutcome.DEAD_LETTERED, StageCounters(dead_lettered=1)),
+    ],
+)
+def test_record_batch_new_marker_moves_counter_and_totals(
+    job_store: JobStore, outcome: BatchOutcome, counters: StageCounters
+) -> None:
+    # GIVEN a processing job
+    before = processing_job(job_store)
+
+    # WHEN a batch is recorded for the first time
+    new = job_store.record_batch("job-1", Stage.GRAPH, 0, outcome, Counts(chunks=3, entities=4, relations=5, bytes=6))
+
+    # THEN the marker is new, its outcome's counter moved and the counts were added
+    job = stored(job_store)
+    assert new
+    assert job.stages == {Stage.GRAPH: counters}
+    assert job.totals == Counts(chunks=3, entities=4, relations=5, bytes=6)
+    assert job.updated_at > before.updated_at
+
+
+def test_record_batch_again_changes_nothing(job_store: JobStore) -> None:
+    # GIVEN a recorded batch
+    processing_job(job_store)
+    job_store.record_batch("job-1", Stage.GRAPH, 0, BatchOutcome.DONE, Counts(chunks=3))
+    before = stored(job_store)
+
+    # WHEN the same (job, stage, batch) is recorded again, even with another outcome and counts
+    again = job_store.record_batch(
+        "job-1", Stage.GRAPH, 0, BatchOutcome.DEAD_LETTERED, Counts(chunks=99), reason_code="x"
+    )
+
+    # THEN it reports an old marker and nothing changed, not even updated_at
+    assert not again
+    assert stored(job_store) == before
+
+
+def test_record_batch_keeps_stages_and_batches_apart(job_store: JobStore) -> None:
+    # GIVEN a processing job
+    processing_job(job_store)
+
+    # WHEN batch 0 is recorded in two stages and batch 1 in one, without counts
+    results = [
+        job_store.record_batch("job-1", Stage.GRAPH, 0, BatchOutcome.DONE),
+        job_store.record_batch("job-1", Stage.VECTOR, 0, BatchOutcome.DONE),
+        job_store.record_batch("job-1", Stage.GRAPH, 1, BatchOutcome.DEAD_LETTERED, reason_code="graph.bad"),
+    ]
+
+    # THEN each is a marker of its own; no counts means zero counts
+    job = stored(job_store)
+    assert results == [True, True, True]
+    assert job.stages == {
+        Stage.GRAPH: StageCounters(done=1, dead_lettered=1),
+        Stage.VECTOR: StageCounters(done=1),
+    }
+    assert job.totals == Counts()
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    calls=st.lists(
+        st.tuples(st.sampled_from(list(Stage)), st.integers(0, 4), st.sampled_from(list(BatchOutcome))),
+        max_size=25,
+    )
+)
+def test_record_batch_counts_each_marker_once_whatever_the_sequence(
+    job_store: JobStore, calls: list[tuple[Stage, int, BatchOutcome]]
+) -> None:
+    # GIVEN a fresh job (the store is shared by the examples, the job is not)
+    job_id = f"job-{uuid.uuid4().hex}"  # not `random`: Hypothesis reseeds it for every example
+    job_store.create_job(make_job(job_id))
+
+    # WHEN any sequence of batches is recorded, repeats included
+    returned = [job_store.record_batch(job_id, s, b, o, Counts(chunks=1)) for s, b, o in calls]
+
+    # THEN only first sightings were new, and they alone moved counters and totals
+    first_outcome: dict[tuple[Stage, int], BatchOutcome] = {}
+    for stage, batch, outcome in calls:
+        first_outcome.setdefault((stage, batch), outcome)
+    assert sum(returned) == len(first_outcome)
+    expected: dict[Stage, StageCounters] = {}
+    for (stage, _), outcome in first_outcome.items():
+        counters = expected.setdefault(stage, StageCounters())
+        if outcome is BatchOutcome.DONE:
+            counters.done += 1
+        else:
+            counters.dead_lettered += 1
+    job = stored(job_store, job_id)
+    assert job.stages == expected
+    assert job.totals == Counts(chunks=len(first_outcome))
+
+
+# --- finish_if_complete ------------------------------------------------------------------------------------
+
+
+def test_finish_if_complete_succeeds_once_both_sinks_settled(job_store: JobStore) -> None:
+    # GIVEN a processing job of 2 batches, both done in both sinks
+    processing_job(job_store, expected=2)
+    settle_sinks(job_store, "job-1", 2)
+
+    # WHEN it is finished
+    finished = job_store.finish_if_complete("job-1")
+
+    # THEN it succeeded, its version is committed, and a second call does not finish it again
+    assert finished is not None
+    assert finished.state is JobState.SUCCEEDED
+    assert finished == stored(job_store)
+    assert job_store.committed_version("doc-job-1") == "v-job-1"
+    assert job_store.finish_if_complete("job-1") is None
+
+
+def test_finish_if_complete_with_no_batches(job_store: JobStore) -> None:
+    # GIVEN a processing job whose file had no records
+    processing_job(job_store, expected=0)
+
+    # WHEN / THEN there is nothing to wait for
+    finished = job_store.finish_if_complete("job-1")
+    assert finished is not None
+    assert finished.state is JobState.SUCCEEDED
+
+
+def _parsing_job_all_settled(store: JobStore) -> None:
+    store.create_job(make_job())
+    store.transition("job-1", JobState.PARSING, allowed_from={JobState.QUEUED})
+    store.set_batches_expected("job-1", 2)
+    settle_sinks(store, "job-1", 2)
+
+
+def _expected_unknown(store: JobStore) -> None:
+    processing_job(store, expected=None)
+    settle_sinks(store, "job-1", 2)
+
+
+def _only_graph_settled(store: JobStore) -> None:
+    processing_job(store, expected=2)
+    for batch in range(2):
+        store.record_batch("job-1", Stage.GRAPH, batch, BatchOutcome.DONE)
+
+
+def _vector_one_short(store: JobStore) -> None:
+    processing_job(store, expected=2)
+    settle_sinks(store, "job-1", 1)
+    store.record_batch("job-1", Stage.GRAPH, 1, BatchOutcome.DONE)
+
+
+def _sink_dead_lettered(store: JobStore) -> None:
+    processing_job(store, expected=2)
+    settle_sinks(store, "job-1", 1)
+    store.record_batch("job-1", Stage.GRAPH, 1, BatchOutcome.DEAD_LETTERED, reason_code="graph.rejected")
+    store.record_batch("job-1", Stage.VECTOR, 1, BatchOutcome.DONE)
+
+
+def _upstream_dead_lettered(store: JobStore) -> None:
+    processing_job(store, expected=2)
+    settle_sinks(store, "job-1", 2)
+    store.record_batch("job-1", Stage.EXTRACT, 1, BatchOutcome.DEAD_LETTERED, reason_code="extract.failed")
+
+
+@pytest.mark.parametrize(
+    "arrange",
+    [
+        pytest.param(_parsing_job_all_settled, id="not-processing-yet"),
+        pytest.param(_expected_unknown, id="batches-expected-unknown"),
+        pytest.param(_only_graph_settled, id="vector-sink-not-settled"),
+        pytest.param(_vector_one_short, id="a-vector-batch-missing"),
+        pytest.param(_sink_dead_lettered, id="dead-letter-in-a-sink"),
+        pytest.param(_upstream_dead_lettered, id="dead-letter-upstream"),
+    ],
+)
+def test_finish_if_complete_leaves_an_incomplete_job_alone(
+    job_store: JobStore, arrange: Callable[[JobStore], None]
+) -> None:
+    # GIVEN a job that is not complete, for one reason or another
+    arrange(job_store)
+    before = stored(job_store)
+
+    # WHEN finishing is attempted
+    finished = job_store.finish_if_complete("job-1")
+
+    # THEN nothing changes and no version is committed
+    assert finished is None
+    assert stored(job_store) == before
+    assert job_store.committed_version(before.document_id) is None
+
+
+def test_finish_if_complete_of_an_unknown_job(job_store: JobStore) -> None:
+    assert job_store.finish_if_complete("no-such-job") is None
+
+
+def test_finish_commits_only_over_the_base_version(job_store: JobStore) -> None:
+    # GIVEN two jobs of the same document, both built on "nothing committed yet"
+    document = {"document_id": "doc-1", "path": "incoming/doc-1.txt"}
+    processing_job(job_store, "job-a", expected=1, version="v-a", **document)
+    processing_job(job_store, "job-b", expected=1, version="v-b", **document)
+    settle_sinks(job_store, "job-a", 1)
+    settle_sinks(job_store, "job-b", 1)
+
+    # WHEN job-a finishes first, then job-b
+    assert job_store.finish_if_complete("job-a") is not None
+    finished_b = job_store.finish_if_complete("job-b")
+
+    # THEN job-b succeeds but does not overwrite the version committed over its base
+    assert finished_b is not None
+    assert finished_b.state is JobState.SUCCEEDED
+    assert job_store.committed_version("doc-1") == "v-a"
+
+    # AND a job built on v-a does commit over it
+    processing_job(job_store, "job-c", expected=1, version="v-c", base_version="v-a", **document)
+    settle_sinks(job_store, "job-c", 1)
+    assert job_store.finish_if_complete("job-c") is not None
+    assert job_store.committed_version("doc-1") == "v-c"
+
+
+# --- concurrency -------------------------------------------------------------------------------------------
+
+
+def test_threads_recording_the_same_batches_count_each_once(job_store: SQLJobStore) -> None:
+    # GIVEN a processing job of 50 batches
+    processing_job(job_store, expected=BATCHES)
+    location = location_of(job_store)
+
+    # WHEN 8 threads record every sink batch at once, through one store
+    start = threading.Barrier(THREADS)
+
+    def worker(seed: int) -> int:
+        work = [(stage, batch) for stage in SINK_STAGES for batch in range(BATCHES)]
+        random.Random(seed).shuffle(work)
+        start.wait(timeout=30)
+        return sum(
+            job_store.record_batch("job-1", stage, batch, BatchOutcome.DONE, batch_counts(batch))
+            for stage, batch in work
+        )
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        new_markers = sum(pool.map(worker, range(THREADS)))
+
+    # THEN every batch counted exactly once, and the job completes
+    assert new_markers == BATCHES * len(SINK_STAGES)
+    assert_every_batch_counted_once(stored(job_store))
+    assert scalar(location, "SELECT COUNT(*) FROM batch_markers") == BATCHES * len(SINK_STAGES)
+    assert job_store.finish_if_complete("job-1") is not None
+
+
+def test_processes_recording_the_same_batches_count_each_once(job_store: SQLJobStore, processes: Pool) -> None:
+    # GIVEN a processing job of 50 batches
+    processing_job(job_store, expected=BATCHES)
+    location = location_of(job_store)
+
+    # WHEN 3 processes, each with its own store, record every sink batch at once
+    new_markers = run_in_processes(
+        processes, record_every_batch, [(location, "job-1", seed) for seed in range(PROCESSES)]
+    )
+
+    # THEN every batch counted exactly once
+    assert sum(new_markers) == BATCHES * len(SINK_STAGES)
+    assert_every_batch_counted_once(stored(job_store))
+
+
+def test_racing_finishers_have_exactly_one_winner(job_store: SQLJobStore) -> None:
+    # GIVEN a complete processing job
+    processing_job(job_store, expected=3)
+    settle_sinks(job_store, "job-1", 3)
+
+    # WHEN 8 threads try to finish it at the same moment
+    start = threading.Barrier(THREADS)
+
+    def finisher(_: int) -> Job | None:
+        start.wait(timeout=30)
+        return job_store.finish_if_complete("job-1")
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        results = list(pool.map(finisher, range(THREADS)))
+
+    # THEN exactly one got the job back
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1
+    assert winners[0].state is JobState.SUCCEEDED
+    assert job_store.committed_version("doc-job-1") == "v-job-1"
+
+
+# --- lifecycle ---------------------------------------------------------------------------------------------
+
+
+def test_store_is_a_context_manager_and_close_is_idempotent(job_store: SQLJobStore) -> None:
+    # GIVEN a second store on the same database, used on two threads
+    with open_store(location_of(job_store)) as other:
+        other.create_job(make_job())
+        with ThreadPoolExecutor(1) as pool:
+            assert pool.submit(other.get_job, "job-1").result() is not None
+
+    # WHEN it is closed again after the with-block closed it
+    other.close()
+
+    # THEN nothing breaks, it refuses further work, and the data is there for others
+    with pytest.raises(RuntimeError, match="closed"):
+        other.get_job("job-1")
+    assert job_store.get_job("job-1") is not None

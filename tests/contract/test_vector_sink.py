@@ -1,0 +1,176 @@
+"""Contract suite for `VectorSink`: every vector adapter must pass it unchanged.
+
+Adapters run here: LanceDB (in-process). An adapter is added as another entry of `OPENERS`: a function that
+opens the sink on a location, so the suite can also check that reopening it sees the same rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from shared.adapters.lancedb_vectors import LanceDBVectorSink
+from shared.domain import Chunk, PermanentError
+from shared.domain.ids import chunk_id, document_id
+from shared.ports import VectorSink
+
+DIMENSION = 8
+DOCUMENT = document_id("testaccount", "incoming", "notes.txt")
+
+Opener = Callable[[Path], Any]
+OPENERS: dict[str, Opener] = {
+    "lancedb": lambda location: LanceDBVectorSink(location, "chunks", DIMENSION),
+}
+
+
+@pytest.fixture(params=sorted(OPENERS))
+def open_sink(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Any]]:
+    """Opens (or reopens) the adapter's sink on this test's own location."""
+    opened: list[Any] = []
+
+    def open_() -> Any:
+        opened.append(OPENERS[request.param](tmp_path / "vectors"))
+        return opened[-1]
+
+    yield open_
+    for sink in opened:
+        sink.close()
+
+
+@pytest.fixture
+def sink(open_sink: Callable[[], Any]) -> Any:
+    return open_sink()
+
+
+def axis(index: int, tilt: float = 0.0) -> list[float]:
+    """A unit vector along `index`, optionally tilted towards the next axis."""
+    vector = np.zeros(DIMENSION)
+    vector[index] = 1.0
+    vector[(index + 1) % DIMENSION] = tilt
+    return (vector / np.linalg.norm(vector)).tolist()
+
+
+def make_chunk(ordinal: int, text: str, embedding: list[float] | None, version: str = "v1") -> Chunk:
+    return Chunk(
+        chunk_id=chunk_id(DOCUMENT, version, ordinal),
+        document_id=DOCUMENT,
+        version=version,
+        ordinal=ordinal,
+        text=text,
+        locator=f"line {ordinal + 1}",
+        embedding=embedding,
+    )
+
+
+def three_chunks() -> list[Chunk]:
+    return [make_chunk(i, f"chunk {i}", axis(i)) for i in range(3)]
+
+
+def test_is_a_vector_sink(sink: Any) -> None:
+    assert isinstance(sink, VectorSink)
+
+
+def test_upsert_is_idempotent(sink: Any) -> None:
+    # GIVEN three chunks already upserted
+    chunks = three_chunks()
+    sink.upsert(chunks)
+    # WHEN the same chunks are upserted again (a redelivery), and an empty batch too
+    sink.upsert(chunks)
+    sink.upsert([])
+    # THEN there is still one row per chunk
+    assert sink.count() == 3
+
+
+def test_an_upsert_replaces_text_and_vector_of_the_same_id(sink: Any) -> None:
+    # GIVEN a stored chunk
+    sink.upsert(three_chunks())
+    # WHEN the same chunk id arrives with new text and a new vector
+    sink.upsert([make_chunk(0, "rewritten", axis(5))])
+    # THEN the row is replaced, not added
+    assert sink.count() == 3
+    [hit] = sink.search(axis(5), k=1)
+    assert (hit.chunk_id, hit.text) == (chunk_id(DOCUMENT, "v1", 0), "rewritten")
+    assert all(hit.text != "chunk 0" for hit in sink.search(axis(0), k=3))
+
+
+def test_the_same_id_twice_in_one_batch_keeps_the_last(sink: Any) -> None:
+    # GIVEN one batch naming the same chunk twice WHEN it is upserted
+    sink.upsert([make_chunk(0, "first", axis(0)), make_chunk(0, "second", axis(1))])
+    # THEN one row holds the later one
+    assert sink.count() == 1
+    assert sink.search(axis(1), k=1)[0].text == "second"
+
+
+@pytest.mark.parametrize(
+    "embedding",
+    [None, [], [0.1] * (DIMENSION - 1), [0.1] * (DIMENSION + 1), [math.nan] * DIMENSION, [math.inf] * DIMENSION],
+    ids=["missing", "empty", "too-short", "too-long", "nan", "inf"],
+)
+def test_a_bad_embedding_refuses_the_whole_batch(sink: Any, embedding: list[float] | None) -> None:
+    # GIVEN a batch where one chunk's embedding is missing or malformed
+    batch = [*three_chunks(), make_chunk(3, "bad", embedding)]
+    # WHEN it is upserted THEN it is refused with the reason code, and nothing is written
+    with pytest.raises(PermanentError) as refused:
+        sink.upsert(batch)
+    assert refused.value.reason_code == "vector.bad_embedding"
+    assert sink.count() == 0
+
+
+def test_search_returns_the_nearest_first(sink: Any) -> None:
+    # GIVEN chunks along three axes
+    sink.upsert(three_chunks())
+    # WHEN searching near axis 1, tilted slightly towards axis 2
+    hits = sink.search(axis(1, tilt=0.3), k=2)
+    # THEN the chunk on axis 1 comes first, then axis 2, with similarity scores (higher is closer)
+    assert [hit.text for hit in hits] == ["chunk 1", "chunk 2"]
+    assert hits[0].score > hits[1].score
+    assert hits[0].score == pytest.approx(1 / math.sqrt(1.09), abs=1e-5)  # cosine similarity
+    assert hits[0].document_id == DOCUMENT
+    # AND an exact match scores 1, and k caps the number of hits
+    assert sink.search(axis(0), k=1)[0].score == pytest.approx(1.0, abs=1e-5)
+    assert len(sink.search(axis(0), k=10)) == 3
+
+
+def test_reopening_the_location_sees_the_rows(open_sink: Callable[[], Any]) -> None:
+    # GIVEN rows written by one sink that is then closed (an earlier CLI run)
+    first = open_sink()
+    first.upsert(three_chunks())
+    first.close()
+    # WHEN the same location is opened again
+    second = open_sink()
+    # THEN it sees the rows, and upserts stay idempotent across the reopen
+    assert second.count() == 3
+    assert second.search(axis(2), k=1)[0].text == "chunk 2"
+    second.upsert(three_chunks())
+    assert second.count() == 3
+
+
+# -- LanceDB specifics --
+
+
+def test_lancedb_refuses_a_table_of_another_dimension(tmp_path: Path) -> None:
+    # GIVEN a table created for 8-dimensional vectors
+    LanceDBVectorSink(tmp_path, "chunks", 8).upsert(three_chunks())
+    # WHEN it is opened for 16 THEN that is refused with the reason code
+    with pytest.raises(PermanentError) as refused:
+        LanceDBVectorSink(tmp_path, "chunks", 16)
+    assert refused.value.reason_code == "vector.schema_mismatch"
+
+
+def test_lancedb_optimize_keeps_table_growth_bounded(tmp_path: Path) -> None:
+    # GIVEN a table written to several times (every write is a new version on disk)
+    sink = LanceDBVectorSink(tmp_path, "chunks", DIMENSION)
+    for text in ("a", "b", "c", "d"):
+        sink.upsert([make_chunk(0, text, axis(0)), make_chunk(1, text, axis(1))])
+    assert sink.version_count() > 4
+    # WHEN it is optimised at the end of a run
+    sink.optimize()
+    # THEN one version remains, with the latest rows
+    assert sink.version_count() == 1
+    assert sink.count() == 2
+    assert sink.search(axis(1), k=1)[0].text == "d"

@@ -1,0 +1,105 @@
+"""The whole pipeline on the embedded default, wired for one test: its own folder, job store, graph and table."""
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from shared.adapters.falkordb_graph import FalkorDBGraphSink
+from shared.adapters.falkordb_server import FalkorDBServer
+from shared.adapters.hashing_embedder import HashingEmbedder
+from shared.adapters.lancedb_vectors import LanceDBVectorSink
+from shared.adapters.local_blob import LocalFolderBlobStore
+from shared.adapters.memory_bus import InMemoryBus
+from shared.adapters.sqlite_jobstore import SQLiteJobStore
+from shared.config import Settings
+from shared.domain import BlobEvent, IngestOutcome, Job
+from shared.extraction.rules import RuleBasedExtractor
+from shared.extraction.schema import load_schema
+from shared.inprocess import run_blob
+from shared.ports import Ports
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+
+
+@dataclass
+class Pipeline:
+    """A wired pipeline plus helpers to drop files into it."""
+
+    ports: Ports
+    bus: InMemoryBus
+    run: int = 0
+
+    def drop(self, name: str, content: bytes) -> IngestOutcome:
+        """Upload a blob and run it through every stage, as one BlobCreated event."""
+        self.ports.blobs.upload(self.ports.settings.incoming_container, name, content)
+        return self.trigger(name)
+
+    def trigger(self, name: str) -> IngestOutcome:
+        self.run += 1
+        event = BlobEvent(
+            event_id=f"event-{self.run}-{name}", container=self.ports.settings.incoming_container, path=name
+        )
+        return run_blob(event, self.ports, self.bus)
+
+    def job(self, outcome: IngestOutcome) -> Job:
+        job = self.ports.jobs.get_job(outcome.job_id)
+        assert job is not None
+        return job
+
+    def store_counts(self) -> dict[str, int]:
+        return self.ports.graph.counts().model_dump() | {"vectors": self.ports.vectors.count()}
+
+
+PipelineFactory = Callable[..., Pipeline]
+
+
+@pytest.fixture
+def make_pipeline(tmp_path: Path, falkordb_server: FalkorDBServer) -> Iterator[PipelineFactory]:
+    """Build pipelines, each with its own folder, job store, graph and table; keyword arguments override
+    settings, and `wrap` may wrap the ports to inject faults."""
+    opened: list[tuple[Pipeline, FalkorDBGraphSink]] = []
+
+    def build(wrap: Callable[[Ports], Ports] | None = None, **overrides: object) -> Pipeline:
+        root = tmp_path / f"pipeline-{len(opened)}"
+        settings = Settings(data_dir=root, **overrides)
+        jobs = SQLiteJobStore(root / "jobs.sqlite")
+        jobs.migrate()
+        graph = FalkorDBGraphSink(falkordb_server.url, f"test_{uuid.uuid4().hex[:12]}")
+        graph.ensure_schema()
+        bus = InMemoryBus()
+        ports = Ports(
+            blobs=LocalFolderBlobStore(root / "blobs", "testaccount"),
+            bus=bus,
+            jobs=jobs,
+            graph=graph,
+            vectors=LanceDBVectorSink(root / "lancedb", "chunks", settings.embedding_dimension),
+            embedder=HashingEmbedder(settings.embedding_dimension),
+            extractor=RuleBasedExtractor(load_schema()),
+            settings=settings,
+        )
+        pipeline = Pipeline(ports=wrap(ports) if wrap else ports, bus=bus)
+        opened.append((pipeline, graph))
+        return pipeline
+
+    yield build
+    for pipeline, graph in opened:
+        pipeline.ports.jobs.close()
+        pipeline.ports.vectors.close()
+        graph.delete_graph()
+        graph.close()
+
+
+@pytest.fixture
+def pipeline(make_pipeline: PipelineFactory) -> Pipeline:
+    return make_pipeline()
+
+
+def sample_files() -> dict[str, bytes]:
+    return {
+        f"samples/{p.relative_to(SAMPLES).as_posix()}": p.read_bytes()
+        for p in sorted(SAMPLES.rglob("*"))
+        if p.is_file()
+    }
