@@ -34,12 +34,38 @@ class DocumentRef(Frozen):
     content_type: str
 
 
+class Mention(Frozen):
+    """An entity the input declares outright (a typed column, an email's From), rather than one guessed."""
+
+    type: str
+    name: str
+
+
+class Link(Frozen):
+    """A relation the input declares outright (two typed columns of one row, sender to recipient)."""
+
+    source: Mention
+    type: str
+    target: Mention
+
+
 class Record(Frozen):
     """One unit a parser yields, with where it came from in the file."""
 
     text: str
     locator: str = Field(description="source position: 'line 12', 'row 5', '/catalog/book[3]', 'part 2'")
     fields: dict[str, str] = Field(default_factory=dict)
+    metadata: dict[str, str] = Field(default_factory=dict, description="title, subject, section path, …")
+    mentions: list[Mention] = Field(default_factory=list)
+    links: list[Link] = Field(default_factory=list)
+
+
+class ParseIssue(Frozen):
+    """A problem with one part of a file (a ragged row, a bad JSON line) that does not fail the whole file."""
+
+    locator: str
+    reason_code: str
+    detail: str = ""
 
 
 class Chunk(Frozen):
@@ -50,6 +76,9 @@ class Chunk(Frozen):
     text: str
     locator: str
     fields: dict[str, str] = Field(default_factory=dict)
+    metadata: dict[str, str] = Field(default_factory=dict)
+    mentions: list[Mention] = Field(default_factory=list)
+    links: list[Link] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
     embedding: list[float] | None = None
 

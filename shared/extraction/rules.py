@@ -26,6 +26,8 @@ EVIDENCE_LIMIT = 300
 MIN_WORDS_WITHOUT_CUE = 2  # a lone capitalised word is too often a sentence opener or a common noun
 MAX_UNTYPED_WORDS = 4
 MAX_GROUP_TOKENS = 16  # a longer capitalised run is a Title Case headline or junk, not a sequence of names
+MAX_LOOKBACK = 8  # mentions searched back from a trigger for the relation's other end
+CONTEXT_CHARS = 80  # how far before a mention cue words are looked for; keeps every look-behind bounded
 MAX_CELL_LENGTH = 120  # a longer cell is prose, not a name
 COORDINATORS = frozenset({",", "and", ", and", "&", "as well as"})
 
@@ -100,7 +102,7 @@ def _sentences_in(block: str, abbreviations: frozenset[str]) -> list[str]:
 def _is_sentence_boundary(block: str, end: re.Match[str], abbreviations: frozenset[str]) -> bool:
     following = block[end.end() : end.end() + 1]
     starts_sentence = following.isupper() or following.isdigit() or following in "\"“'‘("
-    before = _WORD_BEFORE.search(block[: end.start()])
+    before = _WORD_BEFORE.search(block[max(0, end.start() - 40) : end.start()])
     word = before.group(1) if before else ""
     is_abbreviation = word.casefold() in abbreviations or (len(word) == 1 and word.isupper())
     return bool(following) and starts_sentence and not is_abbreviation
@@ -149,6 +151,9 @@ def _looks_like_name(text: str) -> bool:
     return all(part[:1].isupper() for part in re.split(r"[-'’]", text))
 
 
+_Split = tuple[list[_Token], list[_Token], str, list[_Token]]  # before, the typed name, its type, after
+
+
 @dataclass(frozen=True)
 class _Pattern:
     type: str
@@ -164,7 +169,7 @@ def _compile_pattern(pattern: str, entity_type: str) -> _Pattern:
     if before_words:
         before = re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, before_words)) + r"\s+$", re.IGNORECASE)
     if after_words:
-        after = re.compile(r"^\s+" + r"\s+".join(map(re.escape, after_words)) + r"(?!\w)", re.IGNORECASE)
+        after = re.compile(r"\s+" + r"\s+".join(map(re.escape, after_words)) + r"(?!\w)", re.IGNORECASE)
     tail = " ".join(word[:1].upper() + word[1:] for word in after_words)
     return _Pattern(entity_type, before, after, tail)
 
@@ -372,8 +377,8 @@ class _MentionFinder:
             return []  # "Chief Scientist" alone names no one
         last = titles[-1]
         name = self._strip_connectors(group[last + 1 :])
-        if not name:
-            return None  # "Brightwater Labs CEO": the title trails a name typed by other cues
+        if not name or (len(name) == 1 and name[0].key in self.cues.suffixes):
+            return None  # "Brightwater Labs CEO", "Executive Council": other cues type the whole group
         if self._split_by_head(name) or self._split_by_suffix(name):
             # "CEO Brightwater Labs" is an organisation, whatever stands in front of it.
             return [*self._classify(sentence, group[:last]), *self._classify(sentence, name)]
@@ -385,14 +390,14 @@ class _MentionFinder:
             *self._classify(sentence, name[kept:]),
         ]
 
-    def _split_by_head(self, group: list[_Token]) -> tuple[list[_Token], list[_Token], str, list[_Token]] | None:
+    def _split_by_head(self, group: list[_Token]) -> _Split | None:
         entity_type = self.cues.heads.get(group[0].key)
         if entity_type is None or self._word_count(group) < 2:
             return None
         kept = self._first_words(group, self.cues.max_words[entity_type])
         return [], group[:kept], entity_type, group[kept:]
 
-    def _split_by_suffix(self, group: list[_Token]) -> tuple[list[_Token], list[_Token], str, list[_Token]] | None:
+    def _split_by_suffix(self, group: list[_Token]) -> _Split | None:
         for index, token in enumerate(group):
             entity_type = self.cues.suffixes.get(token.key)
             if index == 0 or entity_type is None:
@@ -406,7 +411,7 @@ class _MentionFinder:
             return group[:start], group[start:end], entity_type, group[end:]
         return None
 
-    def _split_by_gazetteer(self, group: list[_Token]) -> tuple[list[_Token], list[_Token], str, list[_Token]] | None:
+    def _split_by_gazetteer(self, group: list[_Token]) -> _Split | None:
         keys = [token.key for token in group]
         for length in range(min(self.cues.longest_known, len(group)), 0, -1):
             for start in range(len(group) - length + 1):
@@ -417,10 +422,11 @@ class _MentionFinder:
 
     def _by_pattern(self, sentence: str, mention: _Mention) -> _Mention:
         for pattern in self.cues.patterns:
-            before_ok = pattern.before is None or pattern.before.search(sentence[: mention.start])
-            after = pattern.after.match(sentence[mention.end :]) if pattern.after else None
+            context = sentence[max(0, mention.start - CONTEXT_CHARS) : mention.start]
+            before_ok = pattern.before is None or pattern.before.search(context)
+            after = pattern.after.match(sentence, mention.end) if pattern.after else None
             if before_ok and (pattern.after is None or after):
-                end = mention.end + (after.end() if after else 0)
+                end = after.end() if after else mention.end
                 name = f"{mention.name} {pattern.name_tail}".strip()
                 return replace(mention, end=end, name=name, type=pattern.type)
         return mention
@@ -434,17 +440,21 @@ class _Link:
     source: _Mention  # typed
     relation: str
     target: _Mention  # typed
-    moving: str  # which end a coordinated mention replaces: "source" or "target"
+    moving: str  # the end at the later mention, "source" or "target"; the other end was found searching back
 
-    def replacing(self, mention: _Mention) -> tuple[_Mention, _Mention]:
+    def ends_with_later(self, mention: _Mention) -> tuple[_Mention, _Mention]:
+        """(source, target) with the later end replaced: "funds Project Heron and Project Kestrel"."""
         return (mention, self.target) if self.moving == "source" else (self.source, mention)
 
+    def ends_with_earlier(self, mention: _Mention) -> tuple[_Mention, _Mention]:
+        """(source, target) with the earlier end replaced: "Zoë Okafor and Łukasz Nowak work at …"."""
+        return (self.source, mention) if self.moving == "source" else (mention, self.target)
 
-def _adopt_types(mentions: list[_Mention], links: list[_Link]) -> None:
-    by_span = {(m.start, m.end): m for link in links for m in (link.source, link.target)}
-    for index, mention in enumerate(mentions):
-        typed = by_span.get((mention.start, mention.end))
-        if mention.type is None and typed is not None:
+
+def _adopt_types(mentions: list[_Mention], positions: dict[tuple[int, int], int], links: list[_Link]) -> None:
+    for typed in (end for link in links for end in (link.source, link.target)):
+        index = positions[typed.start, typed.end]
+        if mentions[index].type is None:
             mentions[index] = typed
 
 
@@ -460,6 +470,7 @@ class _Linker:
         links: list[_Link] = []
         previous: list[_Link] = []
         mentions = list(mentions)  # typed in place as links infer types, so later links can use them
+        positions = {(mention.start, mention.end): index for index, mention in enumerate(mentions)}
         for index in range(1, len(mentions)):
             gap = sentence[mentions[index - 1].end : mentions[index].start]
             if previous and self.cues.is_coordination(gap):
@@ -469,7 +480,7 @@ class _Linker:
                 current = self._triggered(sentence, mentions, index, gap)
             links.extend(current)
             previous = current
-            _adopt_types(mentions, current)
+            _adopt_types(mentions, positions, current)
         return links
 
     def _triggered(self, sentence: str, mentions: list[_Mention], index: int, gap: str) -> list[_Link]:
@@ -479,17 +490,19 @@ class _Linker:
         trigger_start = mentions[index - 1].end + trigger.start
         later = mentions[index]
         # The other end is the nearest earlier mention that fits, never one behind a subject pronoun.
-        for position in range(index - 1, -1, -1):
+        searched_from = trigger_start
+        for position in range(index - 1, max(index - 1 - MAX_LOOKBACK, -1), -1):
             earlier = mentions[position]
-            if self._pronoun_between(sentence, earlier.end, trigger_start):
+            if self._has_pronoun(sentence[earlier.end : searched_from]):
                 return []
+            searched_from = earlier.start
             link = self._first_fit(earlier, later, trigger.candidates, adjacent=position == index - 1)
             if link is not None:
                 return [link, *self._coordinated_partners(sentence, mentions, position, link)]
         return []
 
-    def _pronoun_between(self, sentence: str, start: int, end: int) -> bool:
-        return any(word.casefold() in self.cues.pronouns for word in _WORD.findall(sentence[start:end]))
+    def _has_pronoun(self, text: str) -> bool:
+        return any(word.casefold() in self.cues.pronouns for word in _WORD.findall(text))
 
     def _first_fit(
         self, earlier: _Mention, later: _Mention, candidates: tuple[tuple[str, bool], ...], adjacent: bool
@@ -506,11 +519,10 @@ class _Linker:
     def _coordinated_partners(self, sentence: str, mentions: list[_Mention], position: int, link: _Link) -> list[_Link]:
         # "Zoë Okafor and Łukasz Nowak work at …": earlier mentions joined by "and" share the relation.
         partners = []
-        fixed_end = "target" if link.moving == "source" else "source"  # the end found by the backward search
-        for index in range(position - 1, -1, -1):
+        for index in range(position - 1, max(position - 1 - MAX_LOOKBACK, -1), -1):
             if not self.cues.is_coordination(sentence[mentions[index].end : mentions[index + 1].start]):
                 break
-            source, target = (mentions[index], link.target) if fixed_end == "source" else (link.source, mentions[index])
+            source, target = link.ends_with_earlier(mentions[index])
             partner = self._typed_link(source, link.relation, target, moving=link.moving, adjacent=True)
             if partner is None:
                 break
@@ -518,7 +530,7 @@ class _Linker:
         return partners
 
     def _coordinate(self, link: _Link, mention: _Mention) -> _Link | None:
-        source, target = link.replacing(mention)
+        source, target = link.ends_with_later(mention)
         return self._typed_link(source, link.relation, target, moving=link.moving, adjacent=True)
 
     def _typed_link(
@@ -776,8 +788,8 @@ class RuleBasedExtractor:
 
     def _role_nearby(self, sentence: str, mention: _Mention) -> str | None:
         """The type a role word marks next to the name: "engineer Tomás Ferreira", "Zoë Okafor, chief …"."""
-        before = _WORD.findall(sentence[: mention.start])[-1:]
-        after = sentence[mention.end :]
+        before = _WORD.findall(sentence[max(0, mention.start - CONTEXT_CHARS) : mention.start])[-1:]
+        after = sentence[mention.end : mention.end + CONTEXT_CHARS]
         apposition = re.split(r"[,.;:()]", after[1:], maxsplit=1)[0].split()[:4] if after[:1] == "," else []
         for word in [*before, *apposition]:
             entity_type = self._cues.roles.get(word.casefold())

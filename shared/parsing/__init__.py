@@ -6,13 +6,16 @@ from typing import BinaryIO
 from shared.domain import PermanentError, Record
 from shared.parsing.delimited import parse_delimited
 from shared.parsing.limits import ParseLimits
+from shared.parsing.options import ParseOptions
 from shared.parsing.sniff import SNIFF_BYTES, sniff_content_type
 from shared.parsing.text import parse_text
 
-__all__ = ["SNIFF_BYTES", "ParseLimits", "parse", "sniff_content_type"]
+__all__ = ["SNIFF_BYTES", "ParseLimits", "ParseOptions", "parse", "sniff_content_type"]
 
 
-def parse(stream: BinaryIO, content_type: str, limits: ParseLimits) -> Iterator[Record]:
+def parse(
+    stream: BinaryIO, content_type: str, limits: ParseLimits, options: ParseOptions | None = None
+) -> Iterator[Record]:
     """Records of the stream, capped by `limits.max_records`."""
     records = _parser_for(stream, content_type, limits)
     for count, record in enumerate(records, start=1):

@@ -121,6 +121,7 @@ def test_honorific_and_organisation_suffix_type_the_mentions(extractor: RuleBase
         ("Managing Director Amara Nwosu opened the meeting.", ("Person", "Amara Nwosu")),
         ("The crew was led by engineer Tomás Ferreira.", ("Person", "Tomás Ferreira")),
         ("Pieter van Dijk, research director, spoke first.", ("Person", "Pieter van Dijk")),
+        ("The Executive Council met on Monday.", ("Organization", "Executive Council")),
     ],
 )
 def test_cues_type_entities(extractor: RuleBasedExtractor, text: str, expected: tuple[str, str]) -> None:
@@ -224,6 +225,7 @@ def test_coordinated_mentions_share_the_relation(extractor: RuleBasedExtractor) 
         extractor,
         "Verdant Shore Foundation funds Project Heron and Project Kestrel.",
         "Dr. Zoë Okafor and Dr. Tomás Ferreira work at Brightwater Labs.",
+        "Project Lumen and Project Osprey are sponsored by Coral Ledger Inc.",
     )
 
     assert triples(result) == {
@@ -231,6 +233,8 @@ def test_coordinated_mentions_share_the_relation(extractor: RuleBasedExtractor) 
         ("Verdant Shore Foundation", "FUNDS", "Project Kestrel"),
         ("Zoë Okafor", "WORKS_FOR", "Brightwater Labs"),
         ("Tomás Ferreira", "WORKS_FOR", "Brightwater Labs"),
+        ("Coral Ledger Inc", "FUNDS", "Project Lumen"),
+        ("Coral Ledger Inc", "FUNDS", "Project Osprey"),
     }
 
 
