@@ -6,11 +6,13 @@ from typing import BinaryIO
 
 from shared.domain import PermanentError, Record
 from shared.parsing.limits import ParseLimits
+from shared.parsing.options import ParseOptions
 from shared.parsing.text import decoded_lines
 
 
-def parse_delimited(stream: BinaryIO, limits: ParseLimits, delimiter: str = ",") -> Iterator[Record]:
+def parse_delimited(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> Iterator[Record]:
     """Yield each data row as 'header: value; …' text with the same pairs in `fields`."""
+    delimiter = options.delimiter or ","
     csv.field_size_limit(limits.max_field_chars)
     rows = csv.reader(decoded_lines(stream, newline=""), delimiter=delimiter)
     try:

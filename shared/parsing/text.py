@@ -7,9 +7,10 @@ from typing import BinaryIO
 
 from shared.domain import PermanentError, Record
 from shared.parsing.limits import ParseLimits
+from shared.parsing.options import ParseOptions
 
 
-def parse_text(stream: BinaryIO, limits: ParseLimits) -> Iterator[Record]:
+def parse_text(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> Iterator[Record]:
     """Yield paragraphs (blank-line separated) with the line they start on."""
     paragraph: list[str] = []
     size = 0

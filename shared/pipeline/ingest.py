@@ -14,6 +14,7 @@ from shared.domain import (
     Job,
     JobState,
     PermanentError,
+    Record,
     Stage,
 )
 from shared.domain.ids import document_id, job_id, skip_job_id
@@ -78,7 +79,8 @@ def _publish_batches(job: Job, document: DocumentRef, ports: Ports) -> int:
     limits = ParseLimits(max_bytes=settings.file_max_bytes)
     batches = 0
     with ports.blobs.open_read(document.container, document.path) as stream:
-        chunks = chunk_records(parse(stream, document.content_type, limits), document, settings.chunk_max_chars)
+        records = (item for item in parse(stream, document.content_type, limits) if isinstance(item, Record))
+        chunks = chunk_records(records, document, settings.chunk_max_chars)
         for batch_number, batch in enumerate(batched(chunks, settings.batch_max_chunks)):
             envelope = make_envelope(
                 job_id=job.job_id,
