@@ -2,8 +2,9 @@
 
 Deterministic, pure Python, no model: the fallback when the LLM is unavailable and the embedded default.
 A call reads its chunks twice. The first pass finds mentions (capitalised name sequences typed by honorifics,
-heads, suffixes, the gazetteer and patterns) and table-row cells; the second types what it can of the rest
-from the names typed anywhere in the batch, then links relations sentence by sentence and row by row.
+heads, suffixes, the gazetteer and patterns), table-row cells and what the parser declared; the second types
+what it can of the rest from the names typed anywhere in the batch, then links relations sentence by sentence
+and row by row.
 Precision matters more than recall: a relation needs a trigger phrase between two mentions whose types the
 schema allows, and nothing is ever emitted outside the schema's triples.
 """
@@ -13,7 +14,7 @@ import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from shared.domain import Chunk, Entity, Extraction, Relation
+from shared.domain import Chunk, Entity, Extraction, Link, Relation
 from shared.domain.ids import canonical_name, entity_id, relation_id
 from shared.extraction.schema import (
     NAME_PLACEHOLDER,
@@ -663,8 +664,10 @@ class _Reading:
 
     chunk_id: str
     cells: dict[str, tuple[str, str]]  # column role -> (entity type, name)
-    row_text: str
+    text: str  # the chunk text, evidence for row and declared relations
     sentences: list[_Sentence]
+    declared: list[tuple[str, str]] = field(default_factory=list)  # (type, name) the parser read off the input
+    declared_links: list[Link] = field(default_factory=list)
 
 
 class RuleBasedExtractor:
@@ -687,6 +690,7 @@ class RuleBasedExtractor:
         lexicon = self._lexicon(readings)
         collector = _Collector(self.schema)
         for reading in readings:
+            self._collect_declared(reading, collector)
             self._collect_row(reading, collector)
             for sentence in reading.sentences:
                 self._collect_sentence(reading.chunk_id, sentence, lexicon, collector)
@@ -695,9 +699,15 @@ class RuleBasedExtractor:
     # First pass.
 
     def _read(self, chunk: Chunk) -> _Reading:
+        reading = self._read_content(chunk)
+        reading.declared.extend((mention.type, mention.name) for mention in chunk.mentions)
+        reading.declared_links.extend(chunk.links)
+        return reading
+
+    def _read_content(self, chunk: Chunk) -> _Reading:
         fields = chunk.fields or self._fields_in_text(chunk.text)
         if not fields:
-            return _Reading(chunk.chunk_id, {}, "", self._sentences(chunk.text))
+            return _Reading(chunk.chunk_id, {}, chunk.text, self._sentences(chunk.text))
         cells: dict[str, tuple[str, str]] = {}
         prose: list[_Sentence] = []
         for header, value in fields.items():
@@ -709,8 +719,8 @@ class RuleBasedExtractor:
             name = self._clean_cell(value, entity_type)
             if name and role not in cells:
                 cells[role] = (entity_type, name)
-        row_text = chunk.text or "; ".join(f"{header}: {value}" for header, value in fields.items())
-        return _Reading(chunk.chunk_id, cells, row_text, prose)
+        text = chunk.text or "; ".join(f"{header}: {value}" for header, value in fields.items())
+        return _Reading(chunk.chunk_id, cells, text, prose)
 
     def _sentences(self, text: str) -> list[_Sentence]:
         return [
@@ -744,11 +754,20 @@ class RuleBasedExtractor:
         types: dict[str, set[str]] = {}
         for reading in readings:
             typed = [(m.type, m.name) for s in reading.sentences for m in s.mentions if m.type]
-            for entity_type, name in [*reading.cells.values(), *typed]:
+            for entity_type, name in [*reading.declared, *reading.cells.values(), *typed]:
                 types.setdefault(canonical_name(name), set()).add(entity_type)
         return {name: next(iter(found)) for name, found in types.items() if len(found) == 1}
 
     # Second pass.
+
+    def _collect_declared(self, reading: _Reading, collector: _Collector) -> None:
+        # What the parser read off the input's structure (an email's From, typed columns) needs no guessing;
+        # the collector still refuses types and triples outside the schema.
+        for entity_type, name in reading.declared:
+            collector.entity(entity_type, name, reading.chunk_id)
+        for link in reading.declared_links:
+            source, target = (link.source.type, link.source.name), (link.target.type, link.target.name)
+            collector.relation(source, link.type, target, reading.chunk_id, reading.text)
 
     def _collect_row(self, reading: _Reading, collector: _Collector) -> None:
         for entity_type, name in reading.cells.values():
@@ -761,7 +780,7 @@ class RuleBasedExtractor:
                     rule.type,
                     reading.cells[rule.target],
                     reading.chunk_id,
-                    reading.row_text,
+                    reading.text,
                 )
 
     def _collect_sentence(

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.domain import Chunk, Extraction
+from shared.domain import Chunk, Extraction, Link, Mention
 from shared.domain.ids import chunk_id, document_id, entity_id, relation_id
 from shared.extraction.rules import EVIDENCE_LIMIT, RuleBasedExtractor, split_sentences
 from shared.extraction.schema import ExtractionSchema, load_schema, parse_schema
@@ -394,6 +394,27 @@ def test_prose_in_an_unmapped_cell_is_still_read(extractor: RuleBasedExtractor) 
     result = extractor.extract([row])
 
     assert ("Tomás Ferreira", "MEMBER_OF", "Project Heron") in triples(result)
+
+
+def test_entities_and_links_the_parser_declared_are_kept_within_the_schema(extractor: RuleBasedExtractor) -> None:
+    # GIVEN a chunk whose parser declared two people, a link between them, and a link the schema refuses
+    sender, recipient = Mention(type="Person", name="Hannah Brandt"), Mention(type="Person", name="Łukasz Nowak")
+    chunk = make_chunks("Budget for the Gdańsk workshop attached.")[0].model_copy(
+        update={
+            "mentions": [sender, recipient, Mention(type="Spaceship", name="Kestrel One")],
+            "links": [
+                Link(source=recipient, type="REPORTS_TO", target=sender),
+                Link(source=sender, type="FUNDS", target=recipient),
+            ],
+        }
+    )
+
+    # WHEN it is extracted
+    result = extractor.extract([chunk])
+
+    # THEN the declared people and the allowed link are kept; unknown types and refused triples are not
+    assert typed_names(result) == {("Person", "Hannah Brandt"), ("Person", "Łukasz Nowak"), ("Place", "Gdańsk")}
+    assert triples(result) == {("Łukasz Nowak", "REPORTS_TO", "Hannah Brandt")}
 
 
 # --- merging and determinism ----------------------------------------------------------------------------------
