@@ -129,7 +129,7 @@ def _jobs_table(jobs: list[Job], title: str = "Jobs") -> Table:
     table.add_column("path", overflow="fold")
     table.add_column("state", no_wrap=True)
     table.add_column("reason", overflow="fold")
-    for column in ("chunks", "entities", "relations"):
+    for column in ("chunks", "entities", "relations", "issues"):
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("extractor", no_wrap=True)
     table.add_column("job", no_wrap=True)
@@ -142,6 +142,7 @@ def _jobs_table(jobs: list[Job], title: str = "Jobs") -> Table:
             str(job.totals.chunks),
             str(job.totals.entities),
             str(job.totals.relations),
+            str(job.issues),
             job.extractor or "",
             job.job_id[:12],
         )

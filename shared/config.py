@@ -35,6 +35,10 @@ class Settings(BaseSettings):
 
     embedding_dimension: int = Field(256, description="dimension of the hashing embedder's vectors")
     extraction_schema: Path | None = Field(None, description="YAML schema of entity/relation types (packaged one)")
+    ingestion_config: Path | None = Field(
+        None, description="YAML rules: blob path globs to parser options (packaged shared/ingestion.yaml)"
+    )
+    max_issues_per_file: int = Field(1000, description="more part-of-file issues fail it with limits.too_many_issues")
 
     falkordb_graph: str = Field("tributary", description="graph name inside the embedded FalkorDB")
     vector_table: str = Field("chunks", description="LanceDB table holding chunk vectors")

@@ -19,6 +19,7 @@ from shared.domain import (
     Extraction,
     Job,
     JobState,
+    ParseIssue,
     Stage,
 )
 
@@ -119,6 +120,15 @@ class JobStore(Protocol):
         ...
 
     def committed_version(self, document_id: str) -> str | None: ...
+
+    def record_issues(self, job_id: str, issues: Sequence[ParseIssue]) -> int:
+        """Insert each issue if absent, keyed on (job, locator, reason code), and add the number inserted to the
+        job's `issues` counter, in one transaction. Returns that number (a re-parse after a crash adds nothing)."""
+        ...
+
+    def list_issues(self, job_id: str, limit: int = 100) -> list[ParseIssue]:
+        """The job's issues in the order they were first recorded."""
+        ...
 
     def close(self) -> None: ...
 

@@ -12,7 +12,7 @@ import os
 import re
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self
 
-from shared.domain import SINK_STAGES, BatchOutcome, Counts, Job, JobState, Stage, StageCounters
+from shared.domain import SINK_STAGES, BatchOutcome, Counts, Job, JobState, ParseIssue, Stage, StageCounters
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -155,6 +155,7 @@ _JOB_COLUMNS: tuple[str, ...] = (
     "size",
     "batches_expected",
     "extractor",
+    "issues",
     "total_chunks",
     "total_entities",
     "total_relations",
@@ -195,6 +196,15 @@ _ADD_TO_TOTALS = (
     " total_relations = total_relations + :relations, total_bytes = total_bytes + :bytes, updated_at = :now"
     " WHERE job_id = :job_id"
 )
+_INSERT_ISSUE = (
+    "INSERT INTO job_issues (job_id, locator, reason_code, detail, ordinal, recorded_at)"
+    " VALUES (:job_id, :locator, :reason_code, :detail, :ordinal, :now)"
+    " ON CONFLICT (job_id, locator, reason_code) DO NOTHING"
+)
+_ADD_TO_ISSUES = "UPDATE jobs SET issues = issues + :added, updated_at = :now WHERE job_id = :job_id"
+# Long locators (deep XML paths) are cut: they are part of a primary key, and PostgreSQL's btree caps entry size.
+_MAX_LOCATOR = 500
+_MAX_DETAIL = 2000
 
 # The completion rule, from named parts (checked inside the UPDATE so that the check and the state change are
 # one atomic step; the state compare-and-set is what makes exactly one caller win).
@@ -512,6 +522,50 @@ class SQLJobStore(ABC):
             )
         return None if row is None else row[0]
 
+    # -- issues
+
+    def record_issues(self, job_id: str, issues: Sequence[ParseIssue]) -> int:
+        """Insert each issue if absent (job, locator, reason code) and add the number inserted to `jobs.issues`,
+        in one transaction; returns that number. Raises JobNotFoundError for an unknown job."""
+        now = self._now()
+        with self._tx(write=True) as tx:
+            row = tx.one("SELECT issues FROM jobs WHERE job_id = :job_id", job_id=job_id)
+            if row is None:
+                raise JobNotFoundError(job_id)
+            # Ordinals keep the order of the call (for list_issues); rows are inserted in key order, so concurrent
+            # writers of overlapping issues take their row locks in one order and never deadlock.
+            keyed: dict[tuple[str, str], tuple[int, str]] = {}
+            for issue in issues:
+                key = (issue.locator[:_MAX_LOCATOR], issue.reason_code)
+                keyed.setdefault(key, (row[0] + len(keyed), issue.detail[:_MAX_DETAIL]))
+            added = 0
+            for (locator, reason_code), (ordinal, detail) in sorted(keyed.items()):
+                added += tx.execute(
+                    _INSERT_ISSUE,
+                    job_id=job_id,
+                    locator=locator,
+                    reason_code=reason_code,
+                    detail=detail,
+                    ordinal=ordinal,
+                    now=now,
+                )
+            if added:
+                tx.execute(_ADD_TO_ISSUES, added=added, now=now, job_id=job_id)
+        return added
+
+    def list_issues(self, job_id: str, limit: int = 100) -> list[ParseIssue]:
+        """The job's issues in the order they were first recorded."""
+        if limit <= 0:
+            return []
+        with self._tx(write=False) as tx:
+            rows = tx.all(
+                "SELECT locator, reason_code, detail FROM job_issues WHERE job_id = :job_id"
+                " ORDER BY ordinal, locator, reason_code LIMIT :limit",
+                job_id=job_id,
+                limit=limit,
+            )
+        return [ParseIssue(locator=locator, reason_code=code, detail=detail) for locator, code, detail in rows]
+
     # -- helpers
 
     def _now(self) -> Any:
@@ -543,6 +597,7 @@ class SQLJobStore(ABC):
             "size": job.size,
             "batches_expected": job.batches_expected,
             "extractor": job.extractor,
+            "issues": job.issues,
             "total_chunks": job.totals.chunks,
             "total_entities": job.totals.entities,
             "total_relations": job.totals.relations,

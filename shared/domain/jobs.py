@@ -64,6 +64,7 @@ class Job(BaseModel):
     stages: dict[Stage, StageCounters] = Field(default_factory=dict)
     totals: Counts = Field(default_factory=Counts)
     extractor: str | None = None
+    issues: int = Field(default=0, description="part-of-file problems recorded (JobStore.list_issues)")
     created_at: datetime
     updated_at: datetime
 

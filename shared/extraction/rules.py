@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from shared.domain import Chunk, Entity, Extraction, Link, Relation
 from shared.domain.ids import canonical_name, entity_id, relation_id
+from shared.extraction.names import clean_name
 from shared.extraction.schema import (
     NAME_PLACEHOLDER,
     ROLE_PLACEHOLDER,
@@ -29,7 +30,6 @@ MAX_UNTYPED_WORDS = 4
 MAX_GROUP_TOKENS = 16  # a longer capitalised run is a Title Case headline or junk, not a sequence of names
 MAX_LOOKBACK = 8  # mentions searched back from a trigger for the relation's other end
 CONTEXT_CHARS = 80  # how far before a mention cue words are looked for; keeps every look-behind bounded
-MAX_CELL_LENGTH = 120  # a longer cell is prose, not a name
 COORDINATORS = frozenset({",", "and", ", and", "&", "as well as"})
 
 _TOKEN = re.compile(r"\w+(?:[-'’]\w+)*|&")
@@ -690,7 +690,6 @@ class RuleBasedExtractor:
         lexicon = self._lexicon(readings)
         collector = _Collector(self.schema)
         for reading in readings:
-            self._collect_declared(reading, collector)
             self._collect_row(reading, collector)
             for sentence in reading.sentences:
                 self._collect_sentence(reading.chunk_id, sentence, lexicon, collector)
@@ -739,15 +738,7 @@ class RuleBasedExtractor:
         return fields
 
     def _clean_cell(self, value: str, entity_type: str) -> str | None:
-        name = re.sub(r"\s+", " ", unicodedata.normalize("NFC", value)).strip().strip("\"'“”‘’")
-        while True:  # "Dr. Zoë Okafor" in a person column is Zoë Okafor
-            title = re.match(r"(\w+)\.?\s+", name)
-            if not title or self._cues.titles.get(title.group(1).casefold()) != entity_type:
-                break
-            name = name[title.end() :]
-        if not name or len(name) > MAX_CELL_LENGTH or not canonical_name(name):
-            return None
-        return name
+        return clean_name(value, entity_type, self._cues.titles)
 
     def _lexicon(self, readings: list[_Reading]) -> dict[str, str]:
         """Names typed anywhere in the batch (by a cue or a column) -> their type, when unambiguous."""
@@ -759,15 +750,6 @@ class RuleBasedExtractor:
         return {name: next(iter(found)) for name, found in types.items() if len(found) == 1}
 
     # Second pass.
-
-    def _collect_declared(self, reading: _Reading, collector: _Collector) -> None:
-        # What the parser read off the input's structure (an email's From, typed columns) needs no guessing;
-        # the collector still refuses types and triples outside the schema.
-        for entity_type, name in reading.declared:
-            collector.entity(entity_type, name, reading.chunk_id)
-        for link in reading.declared_links:
-            source, target = (link.source.type, link.source.name), (link.target.type, link.target.name)
-            collector.relation(source, link.type, target, reading.chunk_id, reading.text)
 
     def _collect_row(self, reading: _Reading, collector: _Collector) -> None:
         for entity_type, name in reading.cells.values():

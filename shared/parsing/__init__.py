@@ -1,17 +1,66 @@
 """Streaming parsers: each format is a generator of records (and of issues confined to one part of the file);
-`parse` picks one by the sniffed content type."""
+`parse` picks one by the sniffed content type and applies the column options to every record with fields."""
 
+import importlib
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from shared.domain import ParseIssue, PermanentError, Record
+from shared.parsing.columns import apply_columns, has_column_rules
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
-from shared.parsing.sniff import SNIFF_BYTES, sniff_content_type
+from shared.parsing.sniff import SNIFF_BYTES, Sniffed, sniff, sniff_content_type
 
-__all__ = ["SNIFF_BYTES", "ParseLimits", "ParseOptions", "Parser", "parse", "sniff_content_type"]
+__all__ = [
+    "CONTENT_TYPES",
+    "FORMATS",
+    "SNIFF_BYTES",
+    "ParseLimits",
+    "ParseOptions",
+    "Parser",
+    "Sniffed",
+    "parse",
+    "sniff",
+    "sniff_content_type",
+]
 
 Parser = Callable[[BinaryIO, ParseOptions, ParseLimits], Iterator[Record | ParseIssue]]
+
+# Content type -> (module, function). Modules are imported on first use: a worker parsing CSV never pays for the
+# HTML or email libraries.
+CONTENT_TYPES: dict[str, tuple[str, str]] = {
+    "text/csv": ("shared.parsing.delimited", "parse_delimited"),
+    "text/tab-separated-values": ("shared.parsing.delimited", "parse_tsv"),
+    "application/json": ("shared.parsing.jsonish", "parse_json"),
+    "application/x-ndjson": ("shared.parsing.jsonish", "parse_jsonl"),
+    "application/xml": ("shared.parsing.xml", "parse_xml"),
+    "message/rfc822": ("shared.parsing.email", "parse_eml"),
+    "application/mbox": ("shared.parsing.email", "parse_mbox"),
+    "text/html": ("shared.parsing.html", "parse_html"),
+    "text/markdown": ("shared.parsing.markdown", "parse_markdown"),  # paragraphs as plain text until it exists
+    "application/zip": ("shared.parsing.archive", "parse_zip"),
+    "text/plain": ("shared.parsing.text", "parse_text"),
+}
+
+# Used when a content type's own parser module is not installed, rather than refusing files we once read.
+FALLBACKS: dict[str, tuple[str, str]] = {"text/markdown": ("shared.parsing.text", "parse_text")}
+
+# `ParseOptions.format` (set by an ingestion rule) -> the content type it forces.
+FORMATS: dict[str, str] = {
+    "csv": "text/csv",
+    "tsv": "text/tab-separated-values",
+    "json": "application/json",
+    "jsonl": "application/x-ndjson",
+    "ndjson": "application/x-ndjson",
+    "xml": "application/xml",
+    "eml": "message/rfc822",
+    "mbox": "application/mbox",
+    "html": "text/html",
+    "markdown": "text/markdown",
+    "md": "text/markdown",
+    "zip": "application/zip",
+    "text": "text/plain",
+}
 
 
 def parse(
@@ -20,26 +69,37 @@ def parse(
     """Records and issues of the stream, capped by `limits.max_records`."""
     parser = _parser_for(content_type)
     options = options or ParseOptions()
-    if content_type == "text/tab-separated-values" and options.delimiter is None:
-        options = options.model_copy(update={"delimiter": "\t"})
+    columns = has_column_rules(options)
     records = 0
     for item in parser(stream, options, limits):
         if isinstance(item, Record):
             records += 1
             if records > limits.max_records:
                 raise PermanentError("limits.too_many_records", f"more than {limits.max_records} records")
+            if columns and item.fields:
+                item = apply_columns(item, options)
         yield item
 
 
 def _parser_for(content_type: str) -> Parser:
-    # Imported on use: a worker parsing CSV never pays for the HTML or email libraries.
-    match content_type:
-        case "text/csv" | "text/tab-separated-values":
-            from shared.parsing.delimited import parse_delimited
+    if content_type not in CONTENT_TYPES:
+        raise PermanentError("validate.unsupported_type", f"no parser for {content_type}")
+    candidates = [CONTENT_TYPES[content_type]]
+    if content_type in FALLBACKS:
+        candidates.append(FALLBACKS[content_type])
+    for module_name, function in candidates:
+        parser = _load(module_name, function)
+        if parser is not None:
+            return parser
+    raise PermanentError("validate.unsupported_type", f"no parser installed for {content_type}")
 
-            return parse_delimited
-        case "text/plain" | "text/markdown":
-            from shared.parsing.text import parse_text
 
-            return parse_text
-    raise PermanentError("validate.unsupported_type", f"no parser for {content_type}")
+def _load(module_name: str, function: str) -> Parser | None:
+    """The parser function, or None when its module (or the function in it) does not exist."""
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name != module_name:
+            raise  # a dependency of the parser is missing: a deployment bug, not bad input
+        return None
+    return cast(Parser | None, getattr(module, function, None))

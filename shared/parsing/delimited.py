@@ -1,40 +1,241 @@
-"""CSV / TSV: one record per row, the header naming the fields."""
+"""CSV / TSV: one record per row, the header naming the fields; cells kept verbatim, formulas flagged, never run.
+
+Decisions: a NUL in the text is replaced by U+FFFD and reported per row (`parse.csv.nul_byte`) rather than refusing
+the file: one stray NUL in a million-row export should not lose the other rows. Ragged rows keep every cell (extra
+cells get `column_N`, missing ones are empty) and are reported per row.
+"""
 
 import csv
+import re
+from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import chain
 from typing import BinaryIO
 
-from shared.domain import PermanentError, Record
+from shared.domain import ParseIssue, PermanentError, Record
+from shared.parsing.encoding import LineTooLongError, open_text
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
-from shared.parsing.text import decoded_lines
+
+DELIMITERS = ",;\t|"
+_SNIFF_LINES = 20
+_SNIFF_CHARS = 16 * 1024  # the sniffer's regexes backtrack: keep its sample small
+_FORMULA_STARTS = frozenset("=+-@\t\r")
+# What spreadsheet software would evaluate: =SUM(…), +A1, -cmd|…, @SUM(…); a leading tab or CR hides one.
+_FORMULA = re.compile(r"[=+\-@](?:[^\W\d_]|\()|[\t\r]")
 
 
-def parse_delimited(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> Iterator[Record]:
-    """Yield each data row as 'header: value; …' text with the same pairs in `fields`."""
-    delimiter = options.delimiter or ","
-    csv.field_size_limit(limits.max_field_chars)
-    rows = csv.reader(decoded_lines(stream, newline=""), delimiter=delimiter)
+def parse_delimited(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> Iterator[Record | ParseIssue]:
+    """Rows of a CSV/TSV file as Records ('header: value; …'), and issues confined to one row."""
+    if options.delimiter is not None and (len(options.delimiter) != 1 or options.delimiter in '"\r\n'):
+        raise PermanentError(
+            "parse.csv.invalid_delimiter", f"delimiter {options.delimiter!r} is not one plain character"
+        )
+    lines, issues = open_text(stream, options, limits, newline="")
+    yield from issues
+    # csv's field cap is process-global: set it for this parse, restore it after (on exhaustion or close).
+    previous_cap = csv.field_size_limit(limits.max_field_chars)
     try:
-        header = next(rows, None)
-        if header is None:
-            return
-        names = [name.strip() or f"column_{index + 1}" for index, name in enumerate(header)]
+        yield from _parse_rows(_Feed(lines, limits), options, limits)
+    finally:
+        csv.field_size_limit(previous_cap)
+
+
+def parse_tsv(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> Iterator[Record | ParseIssue]:
+    """Rows of a tab-separated file (tab unless `options.delimiter` says otherwise)."""
+    if options.delimiter is None:
+        options = options.model_copy(update={"delimiter": "\t"})
+    return parse_delimited(stream, options, limits)
+
+
+def sniff_delimiter(sample: str) -> str:
+    """The delimiter among , ; tab | that the sample's rows agree on, else a comma."""
+    try:
+        delimiter = csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+    except Exception:  # the sniffer is a heuristic: any failure of it means "use the default", never a failed file
+        return ","
+    return delimiter if delimiter in DELIMITERS else ","
+
+
+def formula_columns(fields: dict[str, str]) -> list[str]:
+    """Columns whose cell a spreadsheet would evaluate as a formula (kept verbatim, only flagged)."""
+    return [name for name, value in fields.items() if value[:1] in _FORMULA_STARTS and _FORMULA.match(value)]
+
+
+@dataclass
+class _Feed:
+    """Physical lines for `csv.reader`: NULs replaced (and their lines noted), one row's characters capped."""
+
+    lines: Iterator[str]
+    limits: ParseLimits
+    line_number: int = 0
+    row_chars: int = 0
+    nul_lines: deque[int] = field(default_factory=deque)
+
+    def generate(self) -> Iterator[str]:
+        cap = self.limits.max_line_chars
+        for line in self.lines:
+            self.line_number += 1
+            self.row_chars += len(line)
+            if self.row_chars > cap:
+                # One row's quoted fields can span many lines: bound what csv holds for a single row.
+                raise PermanentError("limits.row_too_large", f"row ending at line {self.line_number} exceeds {cap}")
+            if "\x00" in line:
+                self.nul_lines.append(self.line_number)
+                line = line.replace("\x00", "\ufffd")
+            yield line
+
+    def nul_before(self, line_number: int) -> bool:
+        """Whether a NUL was replaced on any line up to `line_number` not asked about before."""
+        found = False
+        while self.nul_lines and self.nul_lines[0] <= line_number:
+            self.nul_lines.popleft()
+            found = True
+        return found
+
+
+def _parse_rows(feed: _Feed, options: ParseOptions, limits: ParseLimits) -> Iterator[Record | ParseIssue]:
+    delimiter = options.delimiter or ","
+    try:
+        source = feed.generate()
+        sample = _sample(source)
+        feed.row_chars = 0  # the sample is bounded on its own; count rows from here
+        delimiter = options.delimiter or sniff_delimiter("".join(sample)[:_SNIFF_CHARS])
+        rows = csv.reader(chain(sample, source), delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
+        yield from _records(rows, feed, options, limits)
+    except LineTooLongError as error:
+        refined = _line_too_long(error, delimiter, limits)
+        if refined is None:
+            raise
+        raise refined from error
+
+
+def _sample(lines: Iterator[str]) -> list[str]:
+    sample: list[str] = []
+    size = 0
+    for line in lines:
+        sample.append(line)
+        size += len(line)
+        if len(sample) >= _SNIFF_LINES or size >= _SNIFF_CHARS:
+            break
+    return sample
+
+
+def _records(
+    rows: "csv._reader", feed: _Feed, options: ParseOptions, limits: ParseLimits
+) -> Iterator[Record | ParseIssue]:
+    names: list[str] = []
+    width = 0  # cells the header (or the first row) has
+    last_line = 0
+    try:
         for row in rows:
+            start, last_line = last_line + 1, rows.line_num
+            feed.row_chars = 0
+            if feed.nul_before(last_line):
+                yield ParseIssue(
+                    locator=f"row {start}", reason_code="parse.csv.nul_byte", detail="NUL replaced by U+FFFD"
+                )
             if not any(cell.strip() for cell in row):
                 continue
-            fields = _row_fields(names, row)
-            text = "; ".join(f"{name}: {value}" for name, value in fields.items() if value)
-            yield Record(text=text, locator=f"row {rows.line_num}", fields=fields)
+            if not names:
+                names, width, header_issues = _start_columns(row, start, options, limits)
+                yield from header_issues
+                if options.has_header:
+                    continue
+            if len(row) != width:  # only odd rows pay for the checks
+                row, row_issues = _fit(row, f"row {start}", names, width, limits)
+                yield from row_issues
+            yield _record(dict(zip(names, row, strict=False)), f"row {start}")
     except csv.Error as error:
-        reason = "limits.field_too_large" if "field larger" in str(error) else "parse.csv.malformed"
-        raise PermanentError(reason, f"line {rows.line_num}: {error}") from error
+        raise _csv_error(error, last_line + 1) from error
 
 
-def _row_fields(names: list[str], row: list[str]) -> dict[str, str]:
-    # Ragged rows keep every cell: extra cells get positional names rather than being dropped.
-    fields = {name: "" for name in names}
-    for index, value in enumerate(row):
-        key = names[index] if index < len(names) else f"column_{index + 1}"
-        fields[key] = value.strip()
-    return fields
+def _start_columns(
+    row: list[str], line: int, options: ParseOptions, limits: ParseLimits
+) -> tuple[list[str], int, list[ParseIssue]]:
+    issues = []
+    if len(row) > limits.max_fields:
+        detail = f"{len(row)} columns, only the first {limits.max_fields} kept"
+        issues.append(ParseIssue(locator=f"row {line}", reason_code="limits.too_many_fields", detail=detail))
+        row = row[: limits.max_fields]
+    if not options.has_header:
+        return [f"column_{index}" for index in range(1, len(row) + 1)], len(row), issues
+    names, renamed = unique_names(row)
+    if renamed:
+        detail = "blank or duplicate header names renamed: " + ", ".join(renamed)
+        issues.append(ParseIssue(locator=f"row {line}", reason_code="parse.csv.header_renamed", detail=detail[:1000]))
+    return names, len(names), issues
+
+
+def unique_names(header: list[str]) -> tuple[list[str], list[str]]:
+    """Header cells as unique column names (blank -> column_N, repeats -> name_2, …), and what was renamed."""
+    names: list[str] = []
+    seen: set[str] = set()
+    renamed: list[str] = []
+    for index, cell in enumerate(header, start=1):
+        wanted = cell.strip()
+        name = _unused(wanted or f"column_{index}", seen)
+        if name != wanted:
+            renamed.append(f"{wanted!r} -> {name!r}")
+        seen.add(name)
+        names.append(name)
+    return names, renamed
+
+
+def _unused(name: str, seen: set[str]) -> str:
+    candidate, suffix = name, 2
+    while candidate in seen:
+        candidate, suffix = f"{name}_{suffix}", suffix + 1
+    return candidate
+
+
+def _fit(
+    row: list[str], locator: str, names: list[str], width: int, limits: ParseLimits
+) -> tuple[list[str], list[ParseIssue]]:
+    """A ragged row padded or given extra column names (and cut at `max_fields`), with the issues it raises."""
+    issues = []
+    if len(row) > limits.max_fields:
+        detail = f"{len(row)} cells, only the first {limits.max_fields} kept"
+        issues.append(ParseIssue(locator=locator, reason_code="limits.too_many_fields", detail=detail))
+        row = row[: limits.max_fields]
+    if len(row) != width:
+        detail = f"{len(row)} cells where the header has {width}"
+        issues.append(ParseIssue(locator=locator, reason_code="parse.csv.ragged_row", detail=detail))
+        if len(row) > len(names):
+            _extend_names(names, len(row))
+        row = row + [""] * (width - len(row))
+    return row, issues
+
+
+def _extend_names(names: list[str], count: int) -> None:
+    # Extra cells of ragged rows get positional names; the list is shared, so later rows reuse them.
+    seen = set(names)
+    for index in range(len(names) + 1, count + 1):
+        name = _unused(f"column_{index}", seen)
+        seen.add(name)
+        names.append(name)
+
+
+def _record(fields: dict[str, str], locator: str) -> Record:
+    text = "; ".join([f"{name}: {stripped}" for name, value in fields.items() if (stripped := value.strip())])
+    formulas = formula_columns(fields)
+    metadata = {"formula_cells": ",".join(formulas)} if formulas else {}
+    return Record(text=text, locator=locator, fields=fields, metadata=metadata)
+
+
+def _csv_error(error: csv.Error, line: int) -> PermanentError:
+    if "field larger than field limit" in str(error):
+        return PermanentError("limits.field_too_large", f"row starting at line {line}: {error}")
+    return PermanentError("parse.csv.malformed", f"row starting at line {line}: {error}")
+
+
+def _line_too_long(error: LineTooLongError, delimiter: str, limits: ParseLimits) -> PermanentError | None:
+    # Name the cap the line actually breaks: one giant field (the usual hostile single-line file) or many cells.
+    try:
+        for _ in csv.reader([error.partial], delimiter=delimiter, strict=False):
+            pass
+    except csv.Error:
+        cap = limits.max_field_chars
+        return PermanentError("limits.field_too_large", f"line {error.line_number}: a field exceeds {cap} characters")
+    return None

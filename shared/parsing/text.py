@@ -1,11 +1,10 @@
 """Plain text and Markdown: one record per paragraph, streamed line by line."""
 
-import contextlib
-import io
 from collections.abc import Iterator
 from typing import BinaryIO
 
 from shared.domain import PermanentError, Record
+from shared.parsing.encoding import open_text
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
 
@@ -36,12 +35,6 @@ def parse_text(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> 
 
 def decoded_lines(stream: BinaryIO, newline: str | None = None) -> Iterator[str]:
     """UTF-8 (BOM tolerated) lines; undecodable bytes are a permanent error, not silent replacement."""
-    reader = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline=newline)
-    try:
-        yield from reader
-    except UnicodeDecodeError as error:
-        raise PermanentError("parse.text.decode_error", f"invalid UTF-8 at byte {error.start}") from error
-    finally:
-        # The caller owns the underlying stream: detach so closing the wrapper never closes it.
-        with contextlib.suppress(ValueError):  # already closed by the caller: nothing to detach from
-            reader.detach()
+    # Forced UTF-8 keeps this helper's strictness; `encoding.open_text` without a forced encoding also detects.
+    lines, _ = open_text(stream, ParseOptions(encoding="utf-8"), newline=newline)
+    yield from lines

@@ -10,10 +10,15 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 def chunk_records(records: Iterable[Record], document: DocumentRef, max_chars: int) -> Iterator[Chunk]:
-    """One chunk per record; a record longer than `max_chars` becomes several, split at sentence ends."""
+    """One chunk per record; a record longer than `max_chars` becomes several, split at sentence ends.
+
+    Every piece carries the record's metadata; its fields, declared mentions and links travel once, on the first
+    piece, so the extractor reads a very wide row once rather than once per piece (nothing is lost by splitting).
+    """
     ordinal = 0
     for record in records:
-        for piece in split_text(record.text, max_chars):
+        for index, piece in enumerate(split_text(record.text, max_chars)):
+            first = index == 0
             yield Chunk(
                 chunk_id=chunk_id(document.document_id, document.version, ordinal),
                 document_id=document.document_id,
@@ -21,7 +26,10 @@ def chunk_records(records: Iterable[Record], document: DocumentRef, max_chars: i
                 ordinal=ordinal,
                 text=piece,
                 locator=record.locator,
-                fields=record.fields,
+                fields=record.fields if first else {},
+                metadata=record.metadata,
+                mentions=record.mentions if first else [],
+                links=record.links if first else [],
             )
             ordinal += 1
 

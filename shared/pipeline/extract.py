@@ -1,12 +1,22 @@
-"""Extract: entities and relations of a batch, by whichever extractor the host wired in."""
+"""Extract: entities and relations of a batch, by whichever extractor the host wired in, plus what the input
+declared outright (typed columns, an email's From), whatever the extractor made of it."""
 
-from shared.domain import BatchPayload, DocumentRef
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+from shared.domain import BatchPayload, Chunk, DocumentRef, Entity, Extraction, Relation
+from shared.domain.ids import entity_id, relation_id
+from shared.extraction.names import clean_name, title_words
+from shared.extraction.schema import ExtractionSchema, load_schema
 from shared.pipeline.outputs import StageOutput
 from shared.ports import Ports
 
 
 def handle(payload: BatchPayload, document: DocumentRef, ports: Ports) -> StageOutput:
     extraction = ports.extractor.extract(payload.chunks)
+    schema, titles = _schema(ports.settings.extraction_schema)
+    extraction = merge_declared(extraction, payload.chunks, schema, titles)
     enriched = payload.model_copy(
         update={
             "entities": extraction.entities,
@@ -15,3 +25,68 @@ def handle(payload: BatchPayload, document: DocumentRef, ports: Ports) -> StageO
         }
     )
     return StageOutput(payload=enriched)
+
+
+@lru_cache(maxsize=8)
+def _schema(path: Path | None) -> tuple[ExtractionSchema, dict[str, str]]:
+    """Loaded once per process and path: the schema is fixed for the life of a worker."""
+    schema = load_schema(path)
+    return schema, title_words(schema)
+
+
+def merge_declared(
+    extraction: Extraction, chunks: Sequence[Chunk], schema: ExtractionSchema, titles: dict[str, str] | None = None
+) -> Extraction:
+    """The extraction with every declared mention and link of the chunks merged in by id (chunk ids unioned).
+
+    Types and triples outside the schema are left out: the ingestion config is checked against the schema when
+    it loads, so only a parser's own declarations could hit this.
+    """
+    titles = title_words(schema) if titles is None else titles
+    entities = {entity.entity_id: entity for entity in extraction.entities}
+    relations = {relation.relation_id: relation for relation in extraction.relations}
+    for chunk in chunks:
+        for mention in chunk.mentions:
+            _add_entity(entities, schema, titles, mention.type, mention.name, chunk.chunk_id)
+        for link in chunk.links:
+            if not schema.allows(link.source.type, link.type, link.target.type):
+                continue
+            source = _add_entity(entities, schema, titles, link.source.type, link.source.name, chunk.chunk_id)
+            target = _add_entity(entities, schema, titles, link.target.type, link.target.name, chunk.chunk_id)
+            if source is None or target is None or source == target:
+                continue
+            if schema.relation_types[link.type].symmetric and target < source:
+                source, target = target, source  # one edge whichever way round it was written, as the extractor does
+            _add_relation(relations, source, link.type, target, chunk)
+    return Extraction(entities=list(entities.values()), relations=list(relations.values()))
+
+
+def _add_entity(
+    entities: dict[str, Entity], schema: ExtractionSchema, titles: dict[str, str], type_: str, raw: str, chunk_id: str
+) -> str | None:
+    name = clean_name(raw, type_, titles) if type_ in schema.entity_types else None
+    if name is None:
+        return None
+    key = entity_id(type_, name)
+    found = entities.get(key)
+    if found is None:
+        entities[key] = Entity(entity_id=key, type=type_, name=name, chunk_ids=[chunk_id])
+    elif chunk_id not in found.chunk_ids:
+        entities[key] = found.model_copy(update={"chunk_ids": [*found.chunk_ids, chunk_id]})
+    return key
+
+
+def _add_relation(relations: dict[str, Relation], source: str, type_: str, target: str, chunk: Chunk) -> None:
+    key = relation_id(source, type_, target)
+    found = relations.get(key)
+    if found is None:
+        relations[key] = Relation(
+            relation_id=key,
+            source_id=source,
+            type=type_,
+            target_id=target,
+            chunk_ids=[chunk.chunk_id],
+            evidence=chunk.text[:300] or None,
+        )
+    elif chunk.chunk_id not in found.chunk_ids:
+        relations[key] = found.model_copy(update={"chunk_ids": [*found.chunk_ids, chunk.chunk_id]})

@@ -2,7 +2,10 @@
 
 import hashlib
 import uuid
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
 
 from shared.domain import (
     BatchOutcome,
@@ -13,12 +16,15 @@ from shared.domain import (
     IngestOutcome,
     Job,
     JobState,
+    ParseIssue,
     PermanentError,
     Record,
     Stage,
 )
 from shared.domain.ids import document_id, job_id, skip_job_id
-from shared.parsing import SNIFF_BYTES, ParseLimits, parse, sniff_content_type
+from shared.ingestion_config import IngestionConfig, load_ingestion_config
+from shared.parsing import FORMATS, SNIFF_BYTES, ParseLimits, ParseOptions, parse, sniff
+from shared.parsing.sniff import EXTENSION_MISMATCH
 from shared.pipeline.chunking import batched, chunk_records
 from shared.pipeline.envelopes import make_envelope
 from shared.ports import BlobInfo, Ports
@@ -49,20 +55,14 @@ def ingest_blob(event: BlobEvent, ports: Ports) -> IngestOutcome:
         ports.jobs.finish_if_complete(job.job_id)
         return _outcome(job.job_id, doc_id, event, job.state, info, batches=job.batches_expected or 0)
 
+    issues = _IssueLog(job.job_id, ports)
     try:
-        content_type = sniff_content_type(head, event.path)
-        document = DocumentRef(
-            account=ports.blobs.account,
-            container=event.container,
-            path=event.path,
-            document_id=doc_id,
-            version=version,
-            size=info.size,
-            content_type=content_type,
-        )
+        document, options = _resolve(event, doc_id, version, info, head, issues, ports)
         ports.jobs.transition(job.job_id, JobState.PARSING, allowed_from=_RESUMABLE)
-        batches = _publish_batches(job, document, ports)
+        batches = _publish_batches(job, document, options, issues, ports)
+        issues.flush()
     except PermanentError as error:
+        issues.flush()  # what was found before the file failed is still worth showing
         _fail(job.job_id, error, ports)
         return _outcome(job.job_id, doc_id, event, JobState.FAILED, info, error=error)
 
@@ -74,12 +74,71 @@ def ingest_blob(event: BlobEvent, ports: Ports) -> IngestOutcome:
     return _outcome(job.job_id, doc_id, event, state, info, batches=batches)
 
 
-def _publish_batches(job: Job, document: DocumentRef, ports: Ports) -> int:
+def _resolve(
+    event: BlobEvent, doc_id: str, version: str, info: BlobInfo, head: bytes, issues: "_IssueLog", ports: Ports
+) -> tuple[DocumentRef, ParseOptions]:
+    """The document with its sniffed content type, and the options the ingestion config gives its path."""
+    sniffed = sniff(head, event.path)
+    if sniffed.hint_mismatch:
+        issues.add(ParseIssue(locator="file", reason_code=EXTENSION_MISMATCH, detail=sniffed.hint_mismatch))
+    config = ingestion_config(ports.settings.ingestion_config, ports.settings.extraction_schema)
+    _, options = config.options_for(event.container, event.path)
+    # A rule may force the parser; the refusals in sniff (executables, binaries) stand whatever it says.
+    content_type = FORMATS[options.format] if options.format else sniffed.content_type
+    document = DocumentRef(
+        account=ports.blobs.account,
+        container=event.container,
+        path=event.path,
+        document_id=doc_id,
+        version=version,
+        size=info.size,
+        content_type=content_type,
+    )
+    return document, options
+
+
+@lru_cache(maxsize=8)
+def ingestion_config(path: Path | None, schema_path: Path | None) -> IngestionConfig:
+    """The ingestion config, loaded and validated once per process (an invalid one fails every file loudly)."""
+    return load_ingestion_config(path, schema_path)
+
+
+class _IssueLog:
+    """Issues of one file, capped, recorded in the job store in one go (insert-if-absent, so re-parses are safe)."""
+
+    def __init__(self, job_id_: str, ports: Ports) -> None:
+        self.job_id = job_id_
+        self.ports = ports
+        self.pending: list[ParseIssue] = []
+        self.seen = 0
+
+    def add(self, issue: ParseIssue) -> None:
+        self.seen += 1
+        cap = self.ports.settings.max_issues_per_file
+        if self.seen > cap:
+            raise PermanentError("limits.too_many_issues", f"more than {cap} issues; the last: {issue.reason_code}")
+        self.pending.append(issue)
+
+    def records(self, items: Iterable[Record | ParseIssue]) -> Iterator[Record]:
+        """The records of a parse, with its issues set aside here."""
+        for item in items:
+            if isinstance(item, ParseIssue):
+                self.add(item)
+            else:
+                yield item
+
+    def flush(self) -> None:
+        if self.pending:
+            self.ports.jobs.record_issues(self.job_id, self.pending)
+            self.pending = []
+
+
+def _publish_batches(job: Job, document: DocumentRef, options: ParseOptions, issues: _IssueLog, ports: Ports) -> int:
     settings = ports.settings
     limits = ParseLimits(max_bytes=settings.file_max_bytes)
     batches = 0
     with ports.blobs.open_read(document.container, document.path) as stream:
-        records = (item for item in parse(stream, document.content_type, limits) if isinstance(item, Record))
+        records = issues.records(parse(stream, document.content_type, limits, options))
         chunks = chunk_records(records, document, settings.chunk_max_chars)
         for batch_number, batch in enumerate(batched(chunks, settings.batch_max_chunks)):
             envelope = make_envelope(

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from shared.adapters.jobstore_sql import JobNotFoundError, SQLJobStore, load_migrations
 from shared.adapters.postgres_jobstore import PostgresJobStore
 from shared.adapters.sqlite_jobstore import SQLiteJobStore
-from shared.domain import SINK_STAGES, BatchOutcome, Counts, Job, JobState, Stage, StageCounters
+from shared.domain import SINK_STAGES, BatchOutcome, Counts, Job, JobState, ParseIssue, Stage, StageCounters
 from shared.ports import JobStore
 
 # (backend, where): a path for SQLite, a DSN for PostgreSQL. Plain strings, so a spawned process can open it.
@@ -576,6 +576,99 @@ def test_finish_commits_only_over_the_base_version(job_store: JobStore) -> None:
     settle_sinks(job_store, "job-c", 1)
     assert job_store.finish_if_complete("job-c") is not None
     assert job_store.committed_version("doc-1") == "v-c"
+
+
+# --- issues ------------------------------------------------------------------------------------------------
+
+
+def issue(locator: str, reason_code: str = "parse.csv.ragged_row", detail: str = "") -> ParseIssue:
+    return ParseIssue(locator=locator, reason_code=reason_code, detail=detail)
+
+
+def test_record_issues_inserts_them_and_counts_them_on_the_job(job_store: JobStore) -> None:
+    # GIVEN a parsing job
+    job_store.create_job(make_job())
+
+    # WHEN three issues are recorded, two on the same locator with different codes
+    added = job_store.record_issues(
+        "job-1", [issue("row 3"), issue("row 3", "parse.csv.bad_quote", "line 3: stray quote"), issue("file", "x.y")]
+    )
+
+    # THEN all three are stored in order and counted
+    assert added == 3
+    assert stored(job_store).issues == 3
+    assert job_store.list_issues("job-1") == [
+        issue("row 3"),
+        issue("row 3", "parse.csv.bad_quote", "line 3: stray quote"),
+        issue("file", "x.y"),
+    ]
+
+
+def test_record_issues_again_after_a_crash_counts_nothing_twice(job_store: JobStore) -> None:
+    # GIVEN a job with two issues recorded by a first parse
+    job_store.create_job(make_job())
+    job_store.record_issues("job-1", [issue("row 3"), issue("row 9")])
+
+    # WHEN a re-parse records them again, with one new one and a repeat inside the same call
+    added = job_store.record_issues("job-1", [issue("row 3"), issue("row 9"), issue("row 12"), issue("row 12")])
+
+    # THEN only the new one is added; the first detail recorded is the one kept
+    assert added == 1
+    assert stored(job_store).issues == 3
+    assert [i.locator for i in job_store.list_issues("job-1")] == ["row 3", "row 9", "row 12"]
+
+
+def test_record_issues_with_nothing_changes_nothing(job_store: JobStore) -> None:
+    job_store.create_job(make_job())
+    before = stored(job_store)
+    assert job_store.record_issues("job-1", []) == 0
+    assert stored(job_store) == before
+
+
+def test_list_issues_honours_the_limit_and_keeps_jobs_apart(job_store: JobStore) -> None:
+    job_store.create_job(make_job("job-1"))
+    job_store.create_job(make_job("job-2"))
+    job_store.record_issues("job-1", [issue(f"row {n}") for n in range(5)])
+    job_store.record_issues("job-2", [issue("line 1")])
+    assert [i.locator for i in job_store.list_issues("job-1", limit=2)] == ["row 0", "row 1"]
+    assert job_store.list_issues("job-1", limit=0) == []
+    assert job_store.list_issues("job-2") == [issue("line 1")]
+    assert job_store.list_issues("no-such-job") == []
+    assert stored(job_store, "job-2").issues == 1
+
+
+def test_long_locators_and_details_are_cut_not_refused(job_store: JobStore) -> None:
+    job_store.create_job(make_job())
+    assert job_store.record_issues("job-1", [issue("/a" * 5000, detail="d" * 10_000)]) == 1
+    [kept] = job_store.list_issues("job-1")
+    assert 0 < len(kept.locator) <= 500
+    assert 0 < len(kept.detail) <= 2000
+
+
+def test_record_issues_of_an_unknown_job_raises(job_store: JobStore) -> None:
+    with pytest.raises(JobNotFoundError):
+        job_store.record_issues("no-such-job", [issue("row 1")])
+
+
+def test_threads_recording_the_same_issues_count_each_once(job_store: SQLJobStore) -> None:
+    # GIVEN a job, and 8 threads that each record the same 40 issues in their own order
+    job_store.create_job(make_job())
+    issues = [issue(f"row {n}") for n in range(40)]
+    start = threading.Barrier(THREADS)
+
+    def worker(seed: int) -> int:
+        mine = issues[:]
+        random.Random(seed).shuffle(mine)
+        start.wait(timeout=30)
+        return sum(job_store.record_issues("job-1", mine[i : i + 10]) for i in range(0, len(mine), 10))
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        added = sum(pool.map(worker, range(THREADS)))
+
+    # THEN each issue was added once, and the counter agrees with the rows
+    assert added == 40
+    assert stored(job_store).issues == 40
+    assert scalar(location_of(job_store), "SELECT COUNT(*) FROM job_issues") == 40
 
 
 # --- concurrency -------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from shared.domain import Chunk, Extraction, Link, Mention
 from shared.domain.ids import chunk_id, document_id, entity_id, relation_id
 from shared.extraction.rules import EVIDENCE_LIMIT, RuleBasedExtractor, split_sentences
 from shared.extraction.schema import ExtractionSchema, load_schema, parse_schema
+from shared.pipeline.extract import merge_declared
 from shared.ports import Extractor
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -396,7 +397,7 @@ def test_prose_in_an_unmapped_cell_is_still_read(extractor: RuleBasedExtractor) 
     assert ("Tomás Ferreira", "MEMBER_OF", "Project Heron") in triples(result)
 
 
-def test_entities_and_links_the_parser_declared_are_kept_within_the_schema(extractor: RuleBasedExtractor) -> None:
+def test_declared_entities_and_links_are_kept_within_the_schema(extractor: RuleBasedExtractor) -> None:
     # GIVEN a chunk whose parser declared two people, a link between them, and a link the schema refuses
     sender, recipient = Mention(type="Person", name="Hannah Brandt"), Mention(type="Person", name="Łukasz Nowak")
     chunk = make_chunks("Budget for the Gdańsk workshop attached.")[0].model_copy(
@@ -409,8 +410,8 @@ def test_entities_and_links_the_parser_declared_are_kept_within_the_schema(extra
         }
     )
 
-    # WHEN it is extracted
-    result = extractor.extract([chunk])
+    # WHEN it is extracted, and the extract stage merges in what the parser declared
+    result = merge_declared(extractor.extract([chunk]), [chunk], extractor.schema)
 
     # THEN the declared people and the allowed link are kept; unknown types and refused triples are not
     assert typed_names(result) == {("Person", "Hannah Brandt"), ("Person", "Łukasz Nowak"), ("Place", "Gdańsk")}

@@ -1,0 +1,287 @@
+"""JSON and JSON Lines: array items (or `options.record_path` items) streamed one by one; one record per line.
+
+A record's `fields` are its scalar leaves flattened to dotted paths ("address.city", "tags.0"), as text.
+Decisions: leaves past `max_fields` are dropped and reported (`limits.too_many_fields`), never fatal. In a JSON
+document every other breach (depth, number length, field size) and any syntax error fails the file,
+since a streaming parser cannot resynchronise inside one document; in JSON Lines the same problems are confined to
+their line, which is skipped with a ParseIssue, and only a line too long to hold fails the file. Numbers keep their
+text (no float rounding); a literal longer than `max_number_digits` is refused (`limits.number_too_long`) because
+converting huge literals is quadratic and they are not data anyone indexes.
+"""
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+import ijson
+
+from shared.domain import ParseIssue, PermanentError, Record
+from shared.parsing.encoding import open_text, open_utf8
+from shared.parsing.limits import ParseLimits
+from shared.parsing.options import ParseOptions
+
+_BUF_SIZE = 64 * 1024
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _LineProblemError(Exception):
+    """A problem confined to one JSON Lines line: becomes a ParseIssue, the file goes on."""
+
+    def __init__(self, reason_code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason_code = reason_code
+        self.detail = detail
+
+
+def parse_json(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> Iterator[Record | ParseIssue]:
+    """Records of a JSON document: each item of the top-level array (or of `options.record_path`), else the whole."""
+    reader, issues = open_utf8(stream, options)
+    yield from issues
+    target = tuple(options.record_path.split(".")) if options.record_path else None
+    progress = _Progress()
+    try:
+        yield from _walk(_events(reader), target, limits, progress)
+    except (SystemError, ValueError, OverflowError) as error:
+        # ijson's C backend can hand an event back with a conversion error still pending; it surfaces here.
+        raise _conversion_error(error, reader) from error
+    if target is not None and not progress.matched:
+        detail = f"no value at record_path {options.record_path!r}"
+        yield ParseIssue(locator="file", reason_code="parse.json.record_path_not_found", detail=detail)
+
+
+def parse_jsonl(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> Iterator[Record | ParseIssue]:
+    """One record per non-blank line of a JSON Lines / NDJSON file; a bad line is reported and skipped."""
+    lines, issues = open_text(stream, options, limits, newline=None)
+    yield from issues
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        locator = f"line {number}"
+        try:
+            fields, truncated = flatten(_load_line(line, limits), limits)
+        except _LineProblemError as problem:
+            yield ParseIssue(locator=locator, reason_code=problem.reason_code, detail=problem.detail)
+            continue
+        yield from _emit(fields, truncated, locator, limits)
+
+
+def flatten(value: Any, limits: ParseLimits) -> tuple[dict[str, str], bool]:
+    """Scalar leaves of a decoded JSON value by dotted path (at most `max_fields`), and whether some were dropped."""
+    fields: dict[str, str] = {}
+    truncated = False
+    stack: list[tuple[str, Any, int]] = [("", value, 0)]
+    while stack:  # iterative: nesting depth must never become Python recursion
+        path, node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth + 1 > limits.max_depth:
+                raise _LineProblemError("parse.json.too_deep", f"nesting deeper than {limits.max_depth}")
+            children = node.items() if isinstance(node, dict) else enumerate(node)
+            items = [(f"{path}.{key}" if path else str(key), child, depth + 1) for key, child in children]
+            stack.extend(reversed(items))
+        elif len(fields) >= limits.max_fields:
+            truncated = True
+        else:
+            fields[path or "value"] = _leaf_text(node, limits)
+    return fields, truncated
+
+
+def _load_line(line: str, limits: ParseLimits) -> Any:
+    def number(literal: str) -> str:
+        if len(literal) > limits.max_number_digits:
+            raise _LineProblemError("limits.number_too_long", f"a number of {len(literal)} characters")
+        return literal  # kept as written: no float rounding, no int conversion
+
+    def constant(name: str) -> None:
+        raise _LineProblemError("parse.jsonl.bad_line", f"{name} is not valid JSON")
+
+    try:
+        return json.loads(line, parse_int=number, parse_float=number, parse_constant=constant)
+    except RecursionError as error:
+        raise _LineProblemError("parse.json.too_deep", "nesting too deep to decode") from error
+    except json.JSONDecodeError as error:
+        raise _LineProblemError("parse.jsonl.bad_line", f"{error.msg} at column {error.colno}") from error
+    except ValueError as error:  # any other refusal of the decoder
+        raise _LineProblemError("parse.jsonl.bad_line", str(error)[:200]) from error
+
+
+def _leaf_text(value: Any, limits: ParseLimits) -> str:
+    if value is None:
+        return ""
+    if value is True or value is False:
+        return "true" if value else "false"
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > limits.max_field_chars:
+        raise _LineProblemError(
+            "limits.field_too_large", f"a value of {len(text)} characters exceeds {limits.max_field_chars}"
+        )
+    return text
+
+
+def _emit(fields: dict[str, str], truncated: bool, locator: str, limits: ParseLimits) -> Iterator[Record | ParseIssue]:
+    if truncated:
+        detail = f"only the first {limits.max_fields} values kept"
+        yield ParseIssue(locator=locator, reason_code="limits.too_many_fields", detail=detail)
+    text = "; ".join([f"{key}: {value}" for key, value in fields.items() if value])
+    if not text:  # an empty object or all-null item has nothing to index
+        return
+    if not text.isascii() and _has_lone_surrogate(text):
+        # JSON escapes can spell half a UTF-16 pair ("\\ud800"); such text cannot be stored as UTF-8 downstream.
+        yield ParseIssue(locator=locator, reason_code="parse.json.lone_surrogate", detail="replaced by U+FFFD")
+        fields = {_without_surrogates(key): _without_surrogates(value) for key, value in fields.items()}
+        text = _without_surrogates(text)
+    yield Record(text=text, locator=locator, fields=fields)
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _without_surrogates(text: str) -> str:
+    # The decoder already joined every valid pair, so any surrogate code point left is a lone one.
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _events(reader: BinaryIO) -> Iterator[tuple[str, Any]]:
+    """ijson's parse events, its errors turned into PermanentErrors with the byte position reached."""
+    try:
+        yield from ijson.basic_parse(reader, use_float=False, buf_size=_BUF_SIZE)
+    except ijson.JSONError as error:
+        raise _syntax_error(error, reader) from error
+
+
+def _position(reader: BinaryIO) -> str:
+    # ijson reads ahead in chunks: the error lies before the end of what it has read.
+    return f"before byte {getattr(reader, 'delivered', '?')}"
+
+
+def _syntax_error(error: Exception, reader: BinaryIO) -> PermanentError:
+    raw = error.args[0] if error.args else ""
+    message = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    first_line = message.strip().splitlines()[0] if message.strip() else "invalid JSON"
+    if "UTF8" in first_line:
+        return PermanentError("parse.text.decode_error", f"{first_line} ({_position(reader)})")
+    return PermanentError("parse.json.invalid", f"{first_line} ({_position(reader)})")
+
+
+def _conversion_error(error: Exception, reader: BinaryIO) -> PermanentError:
+    # ijson converts integers itself; past CPython's 4300-digit cap it fails with a SystemError wrapping ValueError.
+    cause = f"{error} {error.__context__ or ''} {error.__cause__ or ''}"
+    if "integer string conversion" in cause:
+        return PermanentError("limits.number_too_long", f"an integer literal too long to convert ({_position(reader)})")
+    return PermanentError("parse.json.invalid", f"{type(error).__name__} ({_position(reader)})")
+
+
+class _Progress:
+    """What the walk found out that the caller reports after it: whether `record_path` matched anything."""
+
+    matched = False
+
+
+def _walk(
+    events: Iterator[tuple[str, Any]], target: tuple[str, ...] | None, limits: ParseLimits, progress: _Progress
+) -> Iterator[Record | ParseIssue]:
+    """Records from parse events; one flat loop with local state because it runs once per JSON token."""
+    arrays: list[bool] = []  # per open container: is it an array
+    keys: list[Any] = []  # per open container: current key (object) or index (array)
+    paths: list[str] = []  # per container open inside the record: its dotted path from the record root
+    fields: dict[str, str] | None = None  # the record being built, if any
+    truncated, locator, root = False, "", -1  # root: the level (open containers) the record's value sits at
+    max_depth, max_fields, max_digits, max_chars = (
+        limits.max_depth,
+        limits.max_fields,
+        limits.max_number_digits,
+        limits.max_field_chars,
+    )
+    for event, value in events:
+        if event == "map_key":
+            if len(value) > max_chars:
+                raise PermanentError("limits.field_too_large", f"an object key of {len(value)} characters")
+            keys[-1] = value
+            continue
+        if event == "end_map" or event == "end_array":
+            arrays.pop()
+            keys.pop()
+            if fields is not None:
+                if len(arrays) == root:
+                    yield from _emit(fields, truncated, locator, limits)
+                    fields = None
+                else:
+                    paths.pop()
+            continue
+        # A value starts: a container or a scalar.
+        if target is None:  # the first event: an array's items are the records, anything else is one record
+            target = ("item",) if event == "start_array" else ()
+        if arrays and arrays[-1]:
+            keys[-1] += 1
+        level = len(arrays)
+        if fields is None and level == len(target) and _at_target(target, arrays, keys):
+            progress.matched = True
+            fields, truncated, locator, root = {}, False, _json_path(arrays, keys), level
+        if fields is not None and level > root:
+            parent, key = (paths[-1] if level > root + 1 else ""), keys[-1]
+            path = f"{parent}.{key}" if parent else f"{key}"
+        else:
+            path = "value"
+        if event == "start_map" or event == "start_array":
+            if fields is not None and level > root:
+                paths.append(path)
+            is_array = event == "start_array"
+            arrays.append(is_array)
+            keys.append(-1 if is_array else None)
+            if level + 1 > max_depth:
+                raise PermanentError(
+                    "parse.json.too_deep", f"nesting deeper than {max_depth} at {_json_path(arrays, keys)}"
+                )
+            continue
+        text = _scalar_text(event, value, max_digits, max_chars, arrays, keys)
+        if fields is None:
+            continue
+        if len(fields) >= max_fields:
+            truncated = True
+        else:
+            fields[path] = text
+        if level == root:  # the record is this scalar itself
+            yield from _emit(fields, truncated, locator, limits)
+            fields = None
+
+
+def _scalar_text(event: str, value: Any, max_digits: int, max_chars: int, arrays: list[bool], keys: list[Any]) -> str:
+    if event == "string":
+        if len(value) > max_chars:
+            detail = f"a value of {len(value)} characters exceeds {max_chars} at {_json_path(arrays, keys)}"
+            raise PermanentError("limits.field_too_large", detail)
+        return value
+    if event == "number":
+        text = str(value)
+        if len(text) > max_digits:
+            raise PermanentError(
+                "limits.number_too_long", f"a number of {len(text)} characters at {_json_path(arrays, keys)}"
+            )
+        return text
+    if event == "boolean":
+        return "true" if value else "false"
+    return ""  # null
+
+
+def _at_target(target: tuple[str, ...], arrays: list[bool], keys: list[Any]) -> bool:
+    return all(part == ("item" if is_array else key) for part, is_array, key in zip(target, arrays, keys, strict=True))
+
+
+def _json_path(arrays: list[bool], keys: list[Any]) -> str:
+    parts = ["$"]
+    for is_array, key in zip(arrays, keys, strict=True):
+        if is_array:
+            parts.append(f"[{max(key, 0)}]")
+        elif key is None:
+            continue
+        elif _IDENTIFIER.match(key):
+            parts.append(f".{key}")
+        else:
+            parts.append(f"[{json.dumps(key)}]")
+    return "".join(parts)

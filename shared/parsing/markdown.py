@@ -1,0 +1,136 @@
+"""Markdown: one record per top-level block (paragraph, list, table, quote, code), under its heading path.
+
+Headings are structure, not records: they become `metadata["section"]` ("Intro > Goals") of the blocks below
+them. Code blocks are kept as records (`metadata["block"] = "code"`): they often hold the names and settings people
+search for. YAML front matter is one record (`block = "front_matter"`), never parsed as YAML.
+"""
+
+import re
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from shared.domain import PermanentError, Record
+from shared.parsing.html import html_to_text
+from shared.parsing.limits import ParseLimits
+from shared.parsing.options import ParseOptions
+
+_FRONT_MATTER_END = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
+_BLOCK_KINDS = {
+    "paragraph_open": "paragraph",
+    "bullet_list_open": "list",
+    "ordered_list_open": "list",
+    "table_open": "table",
+    "blockquote_open": "quote",
+}
+
+
+def parse_markdown(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> Iterator[Record]:
+    """Yield each top-level block with its heading path in `metadata['section']` and its first line as locator."""
+    source = _read(stream, options.encoding, limits)
+    source, front_matter = _split_front_matter(source)
+    if front_matter:
+        yield Record(text=front_matter, locator="line 1", metadata={"block": "front_matter"})
+    tokens = MarkdownIt("commonmark").enable("table").parse(source)
+    sections: list[str] = []
+    for first, kind, text in _blocks(tokens, sections):
+        if not text:
+            continue
+        if len(text) > limits.max_field_chars:
+            detail = f"block at line {first} exceeds {limits.max_field_chars}"
+            raise PermanentError("limits.paragraph_too_large", detail)
+        metadata = {"block": kind} | ({"section": " > ".join(sections)} if sections else {})
+        yield Record(text=text, locator=f"line {first}", metadata=metadata)
+
+
+def _read(stream: BinaryIO, encoding: str | None, limits: ParseLimits) -> str:
+    data = stream.read(limits.max_document_bytes + 1)
+    if len(data) > limits.max_document_bytes:
+        raise PermanentError("parse.markdown.too_large", f"Markdown is read whole: cap {limits.max_document_bytes}")
+    try:
+        return data.decode(encoding or "utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise PermanentError("parse.text.decode_error", f"invalid {error.encoding} at byte {error.start}") from error
+    except LookupError as error:
+        raise PermanentError("parse.text.unknown_encoding", str(error)) from error
+
+
+def _split_front_matter(source: str) -> tuple[str, str]:
+    """Front matter text, and the source with its lines blanked so every later line number stays true."""
+    if not source.startswith("---\n") and not source.startswith("---\r\n"):
+        return source, ""
+    end = _FRONT_MATTER_END.search(source, source.index("\n") + 1)
+    if end is None:
+        return source, ""
+    inner = source[source.index("\n") + 1 : end.start()]
+    consumed = source[: end.end()]
+    return "\n" * consumed.count("\n") + source[end.end() :], inner.strip()
+
+
+def _blocks(tokens: list[Token], sections: list[str]) -> Iterator[tuple[int, str, str]]:
+    """(first line, kind, text) per top-level block; `sections` is updated in place as headings pass."""
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        first = token.map[0] + 1 if token.map else 0
+        if token.type == "heading_open":
+            _enter_section(sections, int(token.tag[1:]), _inline_text(tokens[index + 1]))
+            index += 3
+            continue
+        if token.type in ("fence", "code_block"):
+            yield first, "code", token.content.strip()
+        elif token.type == "html_block":
+            yield first, "html", html_to_text(token.content)
+        elif token.type in _BLOCK_KINDS:
+            end = _closing(tokens, index)
+            yield first, _BLOCK_KINDS[token.type], _group_text(tokens[index:end])
+            index = end
+        index += 1
+
+
+def _enter_section(sections: list[str], level: int, title: str) -> None:
+    del sections[level - 1 :]
+    # A skipped level ('#' then '###') leaves no empty step in the path.
+    sections.append(title or "(untitled)")
+
+
+def _closing(tokens: list[Token], start: int) -> int:
+    depth = 0
+    for index in range(start, len(tokens)):
+        depth += tokens[index].nesting
+        if depth == 0:
+            return index
+    return len(tokens) - 1
+
+
+def _group_text(tokens: list[Token]) -> str:
+    """Lines of a block: one per paragraph or list item, table cells joined with ' | ' per row."""
+    lines: list[str] = []
+    row: list[str] | None = None
+    for token in tokens:
+        if token.type == "tr_open":
+            row = []
+        elif token.type == "tr_close" and row is not None:
+            lines.append(" | ".join(row))
+            row = None
+        elif token.type == "inline":
+            text = _inline_text(token)
+            if row is not None:
+                row.append(text)
+            elif text:
+                lines.append(text)
+        elif token.type in ("fence", "code_block") and token.content.strip():
+            lines.append(token.content.strip())
+    return "\n".join(lines)
+
+
+def _inline_text(token: Token) -> str:
+    parts: list[str] = []
+    for child in token.children or []:
+        if child.type in ("text", "code_inline", "image"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+    return " ".join("".join(parts).split())

@@ -1,0 +1,187 @@
+"""XML: streamed with defusedxml's iterparse, one record per record element, cleared as soon as it is yielded.
+
+Record rule: the elements whose local name is `options.record_element` (outermost match; namespaces ignored);
+without it, each direct child of the root element; a root without element children is itself the one record.
+"""
+
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+from xml.etree.ElementTree import Element, ParseError
+
+from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
+from defusedxml.ElementTree import DefusedXMLParser, iterparse
+
+from shared.domain import PermanentError, Record
+from shared.parsing.limits import ParseLimits
+from shared.parsing.options import ParseOptions
+
+
+class _RefusingParser(DefusedXMLParser):
+    """Refuses every DTD, but only at its end, so entity declarations inside it get their own reason code.
+
+    Nothing is expanded before the refusal: entity declarations raise as they are declared, and the DTD's
+    attribute defaults (an amplification vector of their own) never reach an element.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(forbid_dtd=False, forbid_entities=True, forbid_external=True)
+        self.parser.StartDoctypeDeclHandler = self._start_doctype
+        self.parser.EndDoctypeDeclHandler = self._end_doctype
+        self._declared_doctype: tuple[Any, Any, Any] = (None, None, None)
+
+    def _start_doctype(self, name: str, sysid: str | None, pubid: str | None, has_internal_subset: int) -> None:
+        self._declared_doctype = (name, sysid, pubid)
+
+    def _end_doctype(self) -> None:
+        raise DTDForbidden(*self._declared_doctype)
+
+
+_ERRORS: tuple[tuple[type[BaseException], str], ...] = (
+    (EntitiesForbidden, "parse.xml.entities_forbidden"),
+    (ExternalReferenceForbidden, "parse.xml.external_reference_forbidden"),
+    (DTDForbidden, "parse.xml.dtd_forbidden"),
+    (ParseError, "parse.xml.malformed"),
+    (UnicodeError, "parse.xml.malformed"),
+    (LookupError, "parse.xml.malformed"),  # an unknown declared encoding
+    (ValueError, "parse.xml.malformed"),
+    (RecursionError, "parse.xml.too_deep"),
+)
+
+
+def parse_xml(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> Iterator[Record]:
+    """Yield one record per record element, with its element path as locator (e.g. '/catalog/book[3]')."""
+    events = iterparse(stream, events=("start", "end"), parser=_RefusingParser())
+    walker = _Walker(options.record_element, limits)
+    try:
+        for event, element in events:
+            record = walker.start(element) if event == "start" else walker.end(element)
+            if record is not None:
+                yield record
+    except PermanentError:
+        raise
+    except tuple(error for error, _ in _ERRORS) as error:
+        raise PermanentError(_reason_for(error), str(error)[:500]) from error
+
+
+def _reason_for(error: BaseException) -> str:
+    return next(reason for kind, reason in _ERRORS if isinstance(error, kind))
+
+
+class _Walker:
+    """Tracks the element path and which open element is the current record."""
+
+    def __init__(self, record_element: str | None, limits: ParseLimits) -> None:
+        self._record_element = record_element
+        self._limits = limits
+        self._stack: list[tuple[Element, str, dict[str, int]]] = []  # element, path, child name counts
+        self._record_depth: int | None = None  # stack depth of the open record element
+        self._record_chars = 0
+        self._root_has_children = False
+
+    def start(self, element: Element) -> None:
+        if len(self._stack) >= self._limits.max_xml_depth:
+            raise PermanentError("parse.xml.too_deep", f"elements nest deeper than {self._limits.max_xml_depth}")
+        name = _local(element.tag)
+        if self._stack:
+            counts = self._stack[-1][2]
+            counts[name] = counts.get(name, 0) + 1
+            path = f"{self._stack[-1][1]}/{name}[{counts[name]}]"
+            self._root_has_children = True
+        else:
+            path = f"/{name}"
+        self._stack.append((element, path, {}))
+        if self._record_depth is None and self._is_record(name, len(self._stack)):
+            self._record_depth = len(self._stack)
+            self._record_chars = 0
+        return None
+
+    def end(self, element: Element) -> Record | None:
+        depth = len(self._stack)
+        _, path, _ = self._stack.pop()
+        if self._record_depth is not None:
+            self._record_chars += len(element.text or "") + len(element.tail or "")
+            if self._record_chars > self._limits.max_record_chars:
+                raise PermanentError(
+                    "limits.record_too_large", f"{path} holds more than {self._limits.max_record_chars}"
+                )
+        if self._record_depth == depth:
+            self._record_depth = None
+            record = _record(element, path, self._limits)
+            self._release(element)
+            return record
+        if self._record_depth is None:
+            # Outside any record: nothing below will ever be read again, so free it now.
+            is_lone_root = depth == 1 and self._record_element is None and not self._root_has_children
+            record = _record(element, path, self._limits) if is_lone_root else None
+            self._release(element)
+            return record
+        return None
+
+    def _is_record(self, name: str, depth: int) -> bool:
+        if self._record_element is not None:
+            return name == self._record_element
+        return depth == 2
+
+    def _release(self, element: Element) -> None:
+        element.clear()
+        if self._stack:
+            self._stack[-1][0].remove(element)
+
+
+def _local(tag: object) -> str:
+    # Comments and processing instructions have callables as tags; iterparse never yields them, but be safe.
+    text = tag if isinstance(tag, str) else "node"
+    return text.rsplit("}", 1)[-1]
+
+
+def _record(element: Element, path: str, limits: ParseLimits) -> Record | None:
+    fields, loose_text = _flatten(element)
+    for key, value in fields.items():
+        if len(value) > limits.max_field_chars:
+            raise PermanentError("limits.field_too_large", f"{path}/{key} exceeds {limits.max_field_chars}")
+    pairs = [f"{key.replace('@', '')}: {value}" for key, value in fields.items() if value and key != "text"]
+    text = "; ".join(part for part in (" ".join(loose_text), *pairs) if part)
+    if not text:
+        return None
+    return Record(text=text, locator=path, fields=fields)
+
+
+def _flatten(record: Element) -> tuple[dict[str, str], list[str]]:
+    """Leaf paths (relative to the record, '@name' for attributes) -> text, plus mixed content in document order."""
+    fields: dict[str, str] = {}
+    loose: list[str] = []
+    # Iterative, so a record nested up to the depth cap never meets the interpreter's recursion limit.
+    pending: list[tuple[Element, str] | str] = [(record, "")]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            loose.append(item)
+            continue
+        element, prefix = item
+        for attribute, value in element.attrib.items():
+            _add(fields, f"{prefix}@{_local(attribute)}", _squash(value))
+        children = list(element)
+        own_text = _squash(element.text)
+        if not children and prefix:
+            _add(fields, prefix.rstrip("/"), own_text)
+        elif own_text:
+            loose.append(own_text)
+            if not prefix and not children:
+                fields["text"] = own_text
+        for child in reversed(children):
+            if tail := _squash(child.tail):
+                pending.append(tail)
+            pending.append((child, f"{prefix}{_local(child.tag)}/"))
+    return fields, loose
+
+
+def _add(fields: dict[str, str], key: str, value: str) -> None:
+    # Repeated leaves (two <author>s) keep every value, '; '-joined, under one key.
+    if not value:
+        fields.setdefault(key, "")
+        return
+    fields[key] = f"{fields[key]}; {value}" if fields.get(key) else value
+
+
+def _squash(text: str | None) -> str:
+    return " ".join(text.split()) if text else ""
