@@ -57,7 +57,8 @@ def parse_embedded(
         if not head:
             return
         content_type = sniff_content_type(head, name)
-        records = parse(_Chained(head, stream), content_type, limits, ParseOptions())
+        # Buffered: a raw stream may return short reads, and whole-read parsers expect read(n) to mean n.
+        records = parse(io.BufferedReader(_Chained(head, stream)), content_type, limits, ParseOptions())
         for item in records:
             if isinstance(item, Record):
                 yield item.model_copy(

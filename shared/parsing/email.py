@@ -19,25 +19,31 @@ from typing import BinaryIO
 
 from shared.domain import Mention, ParseIssue, PermanentError, Record, TributaryError
 from shared.parsing.archive import nested_limits, parse_embedded, sanitize_name
-from shared.parsing.html import html_to_text
+from shared.parsing.html import html_to_text, read_whole
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
 
 MAX_HEADER_CHARS = 1000
+MAX_LISTED_ATTACHMENTS = 100
 _MBOX_LINE = 64 << 10  # read mbox lines in bounded pieces: a line may be as long as the file
 _MBOXRD_QUOTED = re.compile(rb"^>+From ")
 # The stdlib email package is lenient, but its header and MIME code still raises these on hostile input.
 _EMAIL_ERRORS = (MessageError, ValueError, IndexError, KeyError, TypeError, AttributeError, LookupError, AssertionError)
 _ADDRESS_HEADERS = ("from", "to", "cc")
+# metadata key -> header name
+_METADATA_HEADERS = (
+    ("subject", "subject"),
+    ("message_id", "message-id"),
+    ("date", "date"),
+    *((h, h) for h in _ADDRESS_HEADERS),
+)
 
 Items = Iterator[Record | ParseIssue]
 
 
 def parse_eml(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> Items:
     """Parse one RFC 822 message (.eml), read whole after a size check."""
-    data = stream.read(limits.max_document_bytes + 1)
-    if len(data) > limits.max_document_bytes:
-        raise PermanentError("parse.email.too_large", f"an email is read whole: cap {limits.max_document_bytes}")
+    data = read_whole(stream, limits.max_document_bytes, "parse.email.too_large")
     yield from _message_items(_parse_bytes(data), "", limits)
 
 
@@ -190,7 +196,7 @@ def _headers(message: Message, parts: _Parts) -> tuple[dict[str, str], list[Ment
     metadata: dict[str, str] = {}
     mentions: list[Mention] = []
     issues: list[tuple[str, str]] = []
-    for key, name in (("subject", "subject"), ("message_id", "message-id"), ("date", "date"), *_pairs()):
+    for key, name in _METADATA_HEADERS:
         try:
             value = _header_value(message, name)
             if name in _ADDRESS_HEADERS:
@@ -202,12 +208,11 @@ def _headers(message: Message, parts: _Parts) -> tuple[dict[str, str], list[Ment
             metadata[key] = value
     names = [name for _, name, _ in parts.attachments]
     if names:
-        metadata["attachments"] = "\n".join(names)
+        # Listed even when not parsed (past the count cap), but the list itself stays bounded.
+        shown = names[:MAX_LISTED_ATTACHMENTS]
+        extra = [f"… and {len(names) - len(shown)} more"] if len(names) > len(shown) else []
+        metadata["attachments"] = "\n".join(shown + extra)
     return metadata, _unique(mentions), issues
-
-
-def _pairs() -> tuple[tuple[str, str], ...]:
-    return tuple((name, name) for name in _ADDRESS_HEADERS)
 
 
 def _header_value(message: Message, name: str) -> str:

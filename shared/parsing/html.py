@@ -34,9 +34,7 @@ _HIDDEN = object()
 
 def parse_html(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> Iterator[Record]:
     """Yield one record per block of visible text, locator 'block N', with the title and the block's links."""
-    data = stream.read(limits.max_document_bytes + 1)
-    if len(data) > limits.max_document_bytes:
-        raise PermanentError("parse.html.too_large", f"HTML documents are read whole: cap {limits.max_document_bytes}")
+    data = read_whole(stream, limits.max_document_bytes, "parse.html.too_large")
     root = _tree(_decode(data, options.encoding))
     if root is None:
         return
@@ -46,6 +44,19 @@ def parse_html(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> 
         if links:
             metadata["links"] = "\n".join(links)
         yield Record(text=text, locator=f"block {number}", metadata=metadata)
+
+
+def read_whole(stream: BinaryIO, cap: int, reason: str) -> bytes:
+    """The whole stream for formats that cannot stream, refused with `reason` past `cap` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    # Loop: a raw stream's read(n) may return fewer than n bytes before the end.
+    while chunk := stream.read(min(cap + 1 - size, 1 << 20)):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > cap:
+            raise PermanentError(reason, f"read whole, so capped at {cap} bytes")
+    return b"".join(chunks)
 
 
 def html_to_text(markup: str) -> str:

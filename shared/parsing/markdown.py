@@ -13,7 +13,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from shared.domain import PermanentError, Record
-from shared.parsing.html import html_to_text
+from shared.parsing.html import html_to_text, read_whole
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
 
@@ -46,9 +46,7 @@ def parse_markdown(stream: BinaryIO, options: ParseOptions, limits: ParseLimits)
 
 
 def _read(stream: BinaryIO, encoding: str | None, limits: ParseLimits) -> str:
-    data = stream.read(limits.max_document_bytes + 1)
-    if len(data) > limits.max_document_bytes:
-        raise PermanentError("parse.markdown.too_large", f"Markdown is read whole: cap {limits.max_document_bytes}")
+    data = read_whole(stream, limits.max_document_bytes, "parse.markdown.too_large")
     try:
         return data.decode(encoding or "utf-8-sig")
     except UnicodeDecodeError as error:
@@ -75,7 +73,7 @@ def _blocks(tokens: list[Token], sections: list[str]) -> Iterator[tuple[int, str
     while index < len(tokens):
         token = tokens[index]
         first = token.map[0] + 1 if token.map else 0
-        if token.type == "heading_open":
+        if token.type == "heading_open" and index + 1 < len(tokens):
             _enter_section(sections, int(token.tag[1:]), _inline_text(tokens[index + 1]))
             index += 3
             continue

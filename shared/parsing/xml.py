@@ -54,8 +54,9 @@ def parse_xml(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> I
     walker = _Walker(options.record_element, limits)
     try:
         for event, element in events:
-            record = walker.start(element) if event == "start" else walker.end(element)
-            if record is not None:
+            if event == "start":
+                walker.start(element)
+            elif (record := walker.end(element)) is not None:
                 yield record
     except PermanentError:
         raise
@@ -65,6 +66,9 @@ def parse_xml(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> I
 
 def _reason_for(error: BaseException) -> str:
     return next(reason for kind, reason in _ERRORS if isinstance(error, kind))
+
+
+_NO_COUNTS: dict[str, int] = {}
 
 
 class _Walker:
@@ -81,6 +85,10 @@ class _Walker:
     def start(self, element: Element) -> None:
         if len(self._stack) >= self._limits.max_xml_depth:
             raise PermanentError("parse.xml.too_deep", f"elements nest deeper than {self._limits.max_xml_depth}")
+        if self._record_depth is not None:
+            # Inside a record only the record's own path matters: skip the bookkeeping (the hot path).
+            self._stack.append((element, "", _NO_COUNTS))
+            return
         name = _local(element.tag)
         if self._stack:
             counts = self._stack[-1][2]
@@ -90,20 +98,18 @@ class _Walker:
         else:
             path = f"/{name}"
         self._stack.append((element, path, {}))
-        if self._record_depth is None and self._is_record(name, len(self._stack)):
+        if self._is_record(name, len(self._stack)):
             self._record_depth = len(self._stack)
             self._record_chars = 0
-        return None
 
     def end(self, element: Element) -> Record | None:
         depth = len(self._stack)
         _, path, _ = self._stack.pop()
         if self._record_depth is not None:
-            self._record_chars += len(element.text or "") + len(element.tail or "")
+            self._record_chars += _size(element)
             if self._record_chars > self._limits.max_record_chars:
-                raise PermanentError(
-                    "limits.record_too_large", f"{path} holds more than {self._limits.max_record_chars}"
-                )
+                detail = f"a record holds more than {self._limits.max_record_chars}"
+                raise PermanentError("limits.record_too_large", detail)
         if self._record_depth == depth:
             self._record_depth = None
             record = _record(element, path, self._limits)
@@ -126,6 +132,12 @@ class _Walker:
         element.clear()
         if self._stack:
             self._stack[-1][0].remove(element)
+
+
+def _size(element: Element) -> int:
+    """Roughly the element's own serialised size: empty elements count too, so millions of <e/> still add up."""
+    attributes = sum(len(name) + len(value) for name, value in element.attrib.items())
+    return len(str(element.tag)) + len(element.text or "") + len(element.tail or "") + attributes
 
 
 def _local(tag: object) -> str:

@@ -141,6 +141,20 @@ def test_a_forward_only_stream_is_spooled_within_the_file_cap():
     assert raised.value.reason_code == "limits.file_too_large"
 
 
+def test_whole_read_members_are_not_cut_at_the_first_short_read():
+    # GIVEN an email and an HTML page bigger than one inflate chunk (needs the full registry)
+    email = b"From: a@example.com\nSubject: big\n\n" + b"word " * 5000
+    page = b"<html><body><p>" + b"x " * 9000 + b"</p><p>END</p></body></html>"
+    # WHEN parsed as archive members
+    result = items(zipped(("m.eml", email), ("p.html", page)))
+    # THEN each is read to its end
+    assert [(r.locator, len(r.text)) for r in result if isinstance(r, Record)] == [
+        ("member 1: m.eml / part 1", 24_999),
+        ("member 2: p.html / block 1", 17_999),
+        ("member 2: p.html / block 2", 3),
+    ]
+
+
 def test_zip_in_zip_is_parsed_and_nesting_counts_against_the_depth_cap():
     # Needs the full registry (application/zip sniffed and dispatched by shared.parsing.parse).
     inner = zipped(("deep.txt", b"deep text"))

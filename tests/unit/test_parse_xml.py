@@ -130,6 +130,10 @@ def test_depth_record_and_field_caps_are_enforced():
     assert reason_of(b"<r><v>" + b"x" * 101 + b"</v></r>", limits=ParseLimits(max_field_chars=100)) == (
         "limits.field_too_large"
     )
+    # empty elements count too: a record of a million <e/> cannot grow unseen
+    assert reason_of(b"<r><rec>" + b"<e/>" * 200 + b"</rec></r>", limits=ParseLimits(max_record_chars=100)) == (
+        "limits.record_too_large"
+    )
 
 
 def _expected() -> dict[str, dict[str, object]]:
