@@ -35,14 +35,14 @@ def parse_markdown(stream: BinaryIO, options: ParseOptions, limits: ParseLimits)
         yield Record(text=front_matter, locator="line 1", metadata={"block": "front_matter"})
     tokens = MarkdownIt("commonmark").enable("table").parse(source)
     sections: list[str] = []
-    for first, kind, text in _blocks(tokens, sections):
+    for first, kind, text, fields in _blocks(tokens, sections):
         if not text:
             continue
         if len(text) > limits.max_field_chars:
             detail = f"block at line {first} exceeds {limits.max_field_chars}"
             raise PermanentError("limits.paragraph_too_large", detail)
         metadata = {"block": kind} | ({"section": " > ".join(sections)} if sections else {})
-        yield Record(text=text, locator=f"line {first}", metadata=metadata)
+        yield Record(text=text, locator=f"line {first}", fields=fields, metadata=metadata)
 
 
 def _read(stream: BinaryIO, encoding: str | None, limits: ParseLimits) -> str:
@@ -67,8 +67,8 @@ def _split_front_matter(source: str) -> tuple[str, str]:
     return "\n" * consumed.count("\n") + source[end.end() :], inner.strip()
 
 
-def _blocks(tokens: list[Token], sections: list[str]) -> Iterator[tuple[int, str, str]]:
-    """(first line, kind, text) per top-level block; `sections` is updated in place as headings pass."""
+def _blocks(tokens: list[Token], sections: list[str]) -> Iterator[tuple[int, str, str, dict[str, str]]]:
+    """(first line, kind, text, fields) per top-level block (per row for tables); `sections` follows headings."""
     index = 0
     while index < len(tokens):
         token = tokens[index]
@@ -78,12 +78,16 @@ def _blocks(tokens: list[Token], sections: list[str]) -> Iterator[tuple[int, str
             index += 3
             continue
         if token.type in ("fence", "code_block"):
-            yield first, "code", token.content.strip()
+            yield first, "code", token.content.strip(), {}
         elif token.type == "html_block":
-            yield first, "html", html_to_text(token.content)
+            yield first, "html", html_to_text(token.content), {}
+        elif token.type == "table_open":
+            end = _closing(tokens, index)
+            yield from _table_rows(tokens[index:end])
+            index = end
         elif token.type in _BLOCK_KINDS:
             end = _closing(tokens, index)
-            yield first, _BLOCK_KINDS[token.type], _group_text(tokens[index:end])
+            yield first, _BLOCK_KINDS[token.type], _group_text(tokens[index:end]), {}
             index = end
         index += 1
 
@@ -103,21 +107,38 @@ def _closing(tokens: list[Token], start: int) -> int:
     return len(tokens) - 1
 
 
-def _group_text(tokens: list[Token]) -> str:
-    """Lines of a block: one per paragraph or list item, table cells joined with ' | ' per row."""
-    lines: list[str] = []
-    row: list[str] | None = None
+def _table_rows(tokens: list[Token]) -> Iterator[tuple[int, str, str, dict[str, str]]]:
+    """A table is data: one record per body row, its cells named by the header, as a CSV row would be."""
+    header: list[str] = []
+    for first, cells in _rows(tokens):
+        if not header:
+            header = [cell or f"column_{number}" for number, cell in enumerate(cells, start=1)]
+            continue
+        names = header + [f"column_{number}" for number in range(len(header) + 1, len(cells) + 1)]
+        fields = dict(zip(names, cells, strict=False))
+        text = "; ".join(f"{name}: {value}" for name, value in fields.items() if value)
+        yield first, "table_row", text, fields
+
+
+def _rows(tokens: list[Token]) -> Iterator[tuple[int, list[str]]]:
+    first, row = 0, None
     for token in tokens:
         if token.type == "tr_open":
-            row = []
+            first, row = (token.map[0] + 1 if token.map else 0), []
         elif token.type == "tr_close" and row is not None:
-            lines.append(" | ".join(row))
+            yield first, row
             row = None
-        elif token.type == "inline":
+        elif token.type == "inline" and row is not None:
+            row.append(_inline_text(token))
+
+
+def _group_text(tokens: list[Token]) -> str:
+    """Lines of a block: one per paragraph or list item."""
+    lines: list[str] = []
+    for token in tokens:
+        if token.type == "inline":
             text = _inline_text(token)
-            if row is not None:
-                row.append(text)
-            elif text:
+            if text:
                 lines.append(text)
         elif token.type in ("fence", "code_block") and token.content.strip():
             lines.append(token.content.strip())

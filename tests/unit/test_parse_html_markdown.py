@@ -155,12 +155,15 @@ def test_markdown_blocks_carry_their_section_path_and_first_line():
     # GIVEN a document with front matter, nested headings, a list, a table, code, a quote and raw HTML
     # WHEN parsed
     result = markdown(NOTES)
-    # THEN each top-level block is one record, under its heading path, located by its first line
+    table_row = next(r for r in result if r.metadata["block"] == "table_row")
+    assert table_row.fields == {"city": "Lisbon", "staff": "12"}
+    # THEN each top-level block is one record (a table one per body row, as data), under its heading path,
+    # located by its first line
     assert [(r.locator, r.metadata, r.text) for r in result] == [
         ("line 1", {"block": "front_matter"}, "title: Notes\nowner: Zoë"),
         ("line 7", {"block": "paragraph", "section": "Intro"}, "First paragraph continues here."),
         ("line 12", {"block": "list", "section": "Intro > Goals"}, "ship it\ntest code"),
-        ("line 15", {"block": "table", "section": "Intro > Goals"}, "city | staff\nLisbon | 12"),
+        ("line 17", {"block": "table_row", "section": "Intro > Goals"}, "city: Lisbon; staff: 12"),
         ("line 19", {"block": "code", "section": "Intro > Goals"}, 'print("kept")'),
         ("line 24", {"block": "quote", "section": "Intro > Goals > Risks"}, "quoted words"),
         ("line 27", {"block": "html", "section": "Intro > Goals > Risks"}, "raw html"),
