@@ -66,6 +66,9 @@ class Bus(Protocol):
 
 @runtime_checkable
 class JobStore(Protocol):
+    """Job state. Updates that address an unknown job raise LookupError (set_*, record_*); reads and
+    compare-and-set calls answer None/False instead. A None reason or error on `transition` keeps the stored one."""
+
     def migrate(self) -> None:
         """Create or upgrade the schema; safe to call on every start."""
         ...
