@@ -23,7 +23,7 @@ _CHUNK_CHARS = 64 * 1024
 _FALLBACK_ERRORS = "tributary.cp1252_as_latin1"
 
 # UTF-32 first: the UTF-32 LE mark begins with the UTF-16 LE one.
-_BOMS: tuple[tuple[bytes, str], ...] = (
+BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
     (codecs.BOM_UTF32_BE, "utf-32-be"),
     (codecs.BOM_UTF8, "utf-8"),
@@ -64,10 +64,10 @@ def detect_encoding(head: bytes, options: ParseOptions, at_eof: bool = False) ->
     """Choose the codec for a stream from its first bytes (`at_eof`: the head is the whole stream)."""
     if options.encoding:
         return _forced(head, options.encoding)
-    for bom, codec in _BOMS:
+    for bom, codec in BOMS:
         if head.startswith(bom) and _fits(head[len(bom) :], codec, at_eof):
             return Encoding(codec, bom_length=len(bom))
-    utf16 = _utf16_without_bom(head)
+    utf16 = utf16_without_bom(head)
     if utf16:
         return Encoding(utf16)
     if _is_utf8(head, at_eof):
@@ -137,7 +137,7 @@ def _forced(head: bytes, name: str) -> Encoding:
     if not getattr(info, "_is_text_encoding", True):  # base64, rot13, zlib…: codecs, but not text encodings
         raise PermanentError("parse.encoding.unknown", f"{name!r} is not a text encoding")
     codec = info.name
-    for bom, bom_codec in _BOMS:
+    for bom, bom_codec in BOMS:
         # A mark of the forced encoding itself is still a mark, not text.
         if head.startswith(bom) and codecs.lookup(bom_codec).name == codec:
             return Encoding(codec, bom_length=len(bom))
@@ -155,7 +155,8 @@ def _fits(data: bytes, codec: str, at_eof: bool) -> bool:
     return True
 
 
-def _utf16_without_bom(head: bytes) -> str | None:
+def utf16_without_bom(head: bytes) -> str | None:
+    """'utf-16-le'/'utf-16-be' when the head is UTF-16 text without a byte-order mark, else None."""
     sample = head[: 4096 & ~1]
     sample = sample[: len(sample) & ~1]
     pairs = len(sample) // 2

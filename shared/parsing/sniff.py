@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from shared.domain import PermanentError
+from shared.parsing.encoding import BOMS, utf16_without_bom
 
 SNIFF_BYTES = 8192
 
@@ -133,14 +134,6 @@ def _refusal(head: bytes) -> PermanentError | None:
 
 # --- text decoding -----------------------------------------------------------------------------------------
 
-_BOMS: tuple[tuple[bytes, str], ...] = (
-    # UTF-32 first: its little-endian BOM starts with UTF-16's.
-    (codecs.BOM_UTF32_LE, "utf-32-le"),
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
 _CONTROL_BYTES = frozenset(range(0x20)) - {0x09, 0x0A, 0x0C, 0x0D, 0x1B} | {0x7F}
 _MAX_CONTROL_SHARE = 0.01
 _MAX_HIGH_SHARE = 0.3
@@ -148,10 +141,10 @@ _MAX_HIGH_SHARE = 0.3
 
 def _decode_head(head: bytes) -> str | None:
     """The head as text, or None when it does not look like text in any encoding we read."""
-    for bom, encoding in _BOMS:
+    for bom, encoding in BOMS:
         if head.startswith(bom):
             return _decode(head[len(bom) :], encoding)
-    utf16 = _bomless_utf16(head)
+    utf16 = utf16_without_bom(head)
     if utf16:
         return _decode(head, utf16)
     if b"\x00" in head:
@@ -171,20 +164,6 @@ def _decode(data: bytes, encoding: str) -> str | None:
     except UnicodeDecodeError:
         return None
     return text if _mostly_printable(text) else None
-
-
-def _bomless_utf16(head: bytes) -> str | None:
-    """'utf-16-le'/'utf-16-be' when NULs sit at every other byte, as ASCII-range text in UTF-16 has them."""
-    sample = head[: len(head) & ~1][:1024]
-    if len(sample) < 4:
-        return None
-    even, odd = sample[0::2], sample[1::2]
-    even_nuls, odd_nuls = even.count(0) / len(even), odd.count(0) / len(odd)
-    if odd_nuls > 0.4 and even_nuls < 0.05:
-        return "utf-16-le"
-    if even_nuls > 0.4 and odd_nuls < 0.05:
-        return "utf-16-be"
-    return None
 
 
 def _mostly_printable(text: str) -> bool:

@@ -5,7 +5,6 @@ EXPECTED.yaml maps a file name to `{fails: <reason code>}` or `{succeeds: true, 
 (issues: the exact set of reason codes recorded on the job; empty or absent for none).
 """
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,24 +12,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.adapters.falkordb_graph import FalkorDBGraphSink
 from shared.adapters.falkordb_server import FalkorDBServer
-from shared.adapters.hashing_embedder import HashingEmbedder
-from shared.adapters.lancedb_vectors import LanceDBVectorSink
-from shared.adapters.local_blob import LocalFolderBlobStore
-from shared.adapters.memory_bus import InMemoryBus
-from shared.adapters.sqlite_jobstore import SQLiteJobStore
-from shared.config import Settings
 from shared.domain import IngestOutcome, JobState
-from shared.extraction.rules import RuleBasedExtractor
-from shared.extraction.schema import load_schema
-from shared.ports import Ports
-from tests.support.pipeline import Pipeline, PipelineFactory
+from tests.support.hostile import EXPECTED_FILE, HOSTILE
+from tests.support.pipeline import Pipeline, PipelineFactory, open_pipeline
 
 pytestmark = pytest.mark.falkordb
 
-HOSTILE = Path(__file__).resolve().parents[1] / "fixtures" / "hostile"
-EXPECTED_FILE = "EXPECTED.yaml"
 MINIMUM_CORPUS = 40
 
 GOOD_FILES = {
@@ -102,30 +90,10 @@ CASES, CORPUS_PROBLEMS = load_cases()
 
 @pytest.fixture(scope="module")
 def shared_pipeline(tmp_path_factory: pytest.TempPathFactory, falkordb_server: FalkorDBServer) -> Iterator[Pipeline]:
-    """One pipeline for the whole module (files go in under distinct names), built like `make_pipeline` builds its."""
-    root = tmp_path_factory.mktemp("hostile")
-    settings = Settings(data_dir=root)
-    jobs = SQLiteJobStore(root / "jobs.sqlite")
-    jobs.migrate()
-    graph = FalkorDBGraphSink(falkordb_server.url, f"test_{uuid.uuid4().hex[:12]}")
-    graph.ensure_schema()
-    bus = InMemoryBus()
-    vectors = LanceDBVectorSink(root / "lancedb", "chunks", settings.embedding_dimension)
-    ports = Ports(
-        blobs=LocalFolderBlobStore(root / "blobs", "testaccount"),
-        bus=bus,
-        jobs=jobs,
-        graph=graph,
-        vectors=vectors,
-        embedder=HashingEmbedder(settings.embedding_dimension),
-        extractor=RuleBasedExtractor(load_schema()),
-        settings=settings,
-    )
-    yield Pipeline(ports=ports, bus=bus)
-    jobs.close()
-    vectors.close()
-    graph.delete_graph()
-    graph.close()
+    """One pipeline for the whole module: files go in under distinct names, so they never meet."""
+    pipeline = open_pipeline(tmp_path_factory.mktemp("hostile"), falkordb_server.url)
+    yield pipeline
+    pipeline.close()
 
 
 def outcome_of(pipeline: Pipeline, outcome: IngestOutcome) -> tuple[JobState, str | None, frozenset[str]]:

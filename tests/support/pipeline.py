@@ -30,6 +30,7 @@ class Pipeline:
 
     ports: Ports
     bus: InMemoryBus
+    unwrapped: Ports  # the real adapters, for closing them whatever a test wrapped around them
     run: int = 0
 
     def drop(self, name: str, content: bytes) -> IngestOutcome:
@@ -49,6 +50,14 @@ class Pipeline:
         assert job is not None
         return job
 
+    def close(self) -> None:
+        self.unwrapped.jobs.close()
+        self.unwrapped.vectors.close()
+        graph = self.unwrapped.graph
+        assert isinstance(graph, FalkorDBGraphSink)
+        graph.delete_graph()
+        graph.close()
+
     def store_counts(self) -> dict[str, int]:
         return self.ports.graph.counts().model_dump() | {"vectors": self.ports.vectors.count()}
 
@@ -56,40 +65,43 @@ class Pipeline:
 PipelineFactory = Callable[..., Pipeline]
 
 
+def open_pipeline(
+    root: Path, falkordb_url: str, wrap: Callable[[Ports], Ports] | None = None, **overrides: object
+) -> Pipeline:
+    """A pipeline with its own folder, job store, graph and table under `root`; `wrap` may inject faults."""
+    settings = Settings(data_dir=root, **overrides)
+    jobs = SQLiteJobStore(root / "jobs.sqlite")
+    jobs.migrate()
+    graph = FalkorDBGraphSink(falkordb_url, f"test_{uuid.uuid4().hex[:12]}")
+    graph.ensure_schema()
+    bus = InMemoryBus()
+    ports = Ports(
+        blobs=LocalFolderBlobStore(root / "blobs", "testaccount"),
+        bus=bus,
+        jobs=jobs,
+        graph=graph,
+        vectors=LanceDBVectorSink(root / "lancedb", "chunks", settings.embedding_dimension),
+        embedder=HashingEmbedder(settings.embedding_dimension),
+        extractor=RuleBasedExtractor(load_schema()),
+        settings=settings,
+    )
+    return Pipeline(ports=wrap(ports) if wrap else ports, bus=bus, unwrapped=ports)
+
+
 @pytest.fixture
 def make_pipeline(tmp_path: Path, falkordb_server: FalkorDBServer) -> Iterator[PipelineFactory]:
     """Build pipelines, each with its own folder, job store, graph and table; keyword arguments override
     settings, and `wrap` may wrap the ports to inject faults."""
-    opened: list[tuple[Pipeline, FalkorDBGraphSink]] = []
+    opened: list[Pipeline] = []
 
     def build(wrap: Callable[[Ports], Ports] | None = None, **overrides: object) -> Pipeline:
-        root = tmp_path / f"pipeline-{len(opened)}"
-        settings = Settings(data_dir=root, **overrides)
-        jobs = SQLiteJobStore(root / "jobs.sqlite")
-        jobs.migrate()
-        graph = FalkorDBGraphSink(falkordb_server.url, f"test_{uuid.uuid4().hex[:12]}")
-        graph.ensure_schema()
-        bus = InMemoryBus()
-        ports = Ports(
-            blobs=LocalFolderBlobStore(root / "blobs", "testaccount"),
-            bus=bus,
-            jobs=jobs,
-            graph=graph,
-            vectors=LanceDBVectorSink(root / "lancedb", "chunks", settings.embedding_dimension),
-            embedder=HashingEmbedder(settings.embedding_dimension),
-            extractor=RuleBasedExtractor(load_schema()),
-            settings=settings,
-        )
-        pipeline = Pipeline(ports=wrap(ports) if wrap else ports, bus=bus)
-        opened.append((pipeline, graph))
+        pipeline = open_pipeline(tmp_path / f"pipeline-{len(opened)}", falkordb_server.url, wrap, **overrides)
+        opened.append(pipeline)
         return pipeline
 
     yield build
-    for pipeline, graph in opened:
-        pipeline.ports.jobs.close()
-        pipeline.ports.vectors.close()
-        graph.delete_graph()
-        graph.close()
+    for pipeline in opened:
+        pipeline.close()
 
 
 @pytest.fixture

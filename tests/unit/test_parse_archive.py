@@ -3,10 +3,8 @@
 import io
 import stat
 import zipfile
-from pathlib import Path
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,8 +13,9 @@ from shared.parsing import archive
 from shared.parsing.archive import parse_zip, sanitize_name
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
+from tests.support.hostile import HOSTILE, expected_outcomes
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hostile" / "archive"
+FIXTURES = HOSTILE / "archive"
 LIMITS = ParseLimits()
 
 
@@ -168,13 +167,9 @@ def test_zip_in_zip_is_parsed_and_nesting_counts_against_the_depth_cap():
     assert reason_of(data, ParseLimits(max_attachment_depth=0)) == "limits.attachment_depth"
 
 
-def _expected() -> dict[str, dict[str, object]]:
-    return yaml.safe_load((FIXTURES / "EXPECTED.yaml").read_text(encoding="utf-8"))
-
-
-@pytest.mark.parametrize("name", sorted(_expected()))
+@pytest.mark.parametrize("name", sorted(expected_outcomes("archive")))
 def test_hostile_fixture_outcome_matches_expected(name: str):
-    expected = _expected()[name]
+    expected = expected_outcomes("archive")[name]
     data = (FIXTURES / name).read_bytes()
     if "fails" in expected:
         assert reason_of(data) == expected["fails"]

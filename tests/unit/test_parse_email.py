@@ -2,10 +2,8 @@
 
 import io
 from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,8 +11,9 @@ from shared.domain import Mention, ParseIssue, PermanentError, Record, Tributary
 from shared.parsing.email import parse_eml, parse_mbox
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
+from tests.support.hostile import HOSTILE, expected_outcomes
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hostile" / "email"
+FIXTURES = HOSTILE / "email"
 LIMITS = ParseLimits()
 
 
@@ -208,13 +207,9 @@ def test_mbox_streams_message_by_message():
     assert stream.tell() < len(data) // 100
 
 
-def _expected() -> dict[str, dict[str, object]]:
-    return yaml.safe_load((FIXTURES / "EXPECTED.yaml").read_text(encoding="utf-8"))
-
-
-@pytest.mark.parametrize("name", sorted(_expected()))
+@pytest.mark.parametrize("name", sorted(expected_outcomes("email")))
 def test_hostile_fixture_outcome_matches_expected(name: str):
-    expected = _expected()[name]
+    expected = expected_outcomes("email")[name]
     data = (FIXTURES / name).read_bytes()
     parse = mbox if name.endswith(".mbox") else eml
     if "fails" in expected:

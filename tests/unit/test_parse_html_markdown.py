@@ -1,10 +1,8 @@
 """HTML (visible text by block, title, links never fetched) and Markdown (blocks under their heading path)."""
 
 import io
-from pathlib import Path
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,8 +11,9 @@ from shared.parsing.html import html_to_text, parse_html
 from shared.parsing.limits import ParseLimits
 from shared.parsing.markdown import parse_markdown
 from shared.parsing.options import ParseOptions
+from tests.support.hostile import HOSTILE, expected_outcomes
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hostile" / "html"
+FIXTURES = HOSTILE / "html"
 LIMITS = ParseLimits()
 
 
@@ -101,13 +100,9 @@ def test_hostile_markup_stays_linear():
     assert len(html(b"<p>x" * 50_000)) == 50_000
 
 
-def _expected() -> dict[str, dict[str, object]]:
-    return yaml.safe_load((FIXTURES / "EXPECTED.yaml").read_text(encoding="utf-8"))
-
-
-@pytest.mark.parametrize("name", sorted(_expected()))
+@pytest.mark.parametrize("name", sorted(expected_outcomes("html")))
 def test_hostile_html_fixture_outcome_matches_expected(name: str):
-    expected = _expected()[name]
+    expected = expected_outcomes("html")[name]
     data = (FIXTURES / name).read_bytes()
     if "fails" in expected:
         with pytest.raises(PermanentError) as raised:

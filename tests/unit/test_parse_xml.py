@@ -1,10 +1,8 @@
 """XML: defusedxml streaming, record elements, element paths as locators, hostile documents refused by reason."""
 
 import io
-from pathlib import Path
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -12,8 +10,9 @@ from shared.domain import ParseIssue, PermanentError, Record, TributaryError
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
 from shared.parsing.xml import parse_xml
+from tests.support.hostile import HOSTILE, expected_outcomes
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hostile" / "xml"
+FIXTURES = HOSTILE / "xml"
 LIMITS = ParseLimits()
 
 
@@ -136,14 +135,10 @@ def test_depth_record_and_field_caps_are_enforced():
     )
 
 
-def _expected() -> dict[str, dict[str, object]]:
-    return yaml.safe_load((FIXTURES / "EXPECTED.yaml").read_text(encoding="utf-8"))
-
-
-@pytest.mark.parametrize("name", sorted(_expected()))
+@pytest.mark.parametrize("name", sorted(expected_outcomes("xml")))
 def test_hostile_fixture_outcome_matches_expected(name: str):
     # GIVEN a crafted file and its promised outcome WHEN parsed directly THEN the outcome is exactly that
-    expected = _expected()[name]
+    expected = expected_outcomes("xml")[name]
     data = (FIXTURES / name).read_bytes()
     if "fails" in expected:
         assert reason_of(data) == expected["fails"]
