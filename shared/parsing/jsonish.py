@@ -55,12 +55,13 @@ def parse_jsonl(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) ->
     """One record per non-blank line of a JSON Lines / NDJSON file; a bad line is reported and skipped."""
     lines, issues = open_text(stream, options, limits, newline=None)
     yield from issues
+    decoder = _line_decoder(limits)  # built once: json.loads with hooks would build a decoder per line
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         locator = f"line {number}"
         try:
-            fields, truncated = flatten(_load_line(line, limits), limits)
+            fields, truncated = flatten(_load_line(decoder, line), limits)
         except _LineProblemError as problem:
             yield ParseIssue(locator=locator, reason_code=problem.reason_code, detail=problem.detail)
             continue
@@ -69,6 +70,13 @@ def parse_jsonl(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) ->
 
 def flatten(value: Any, limits: ParseLimits) -> tuple[dict[str, str], bool]:
     """Scalar leaves of a decoded JSON value by dotted path (at most `max_fields`), and whether some were dropped."""
+    if (
+        isinstance(value, dict)
+        and len(value) <= limits.max_fields
+        and not any(isinstance(child, dict | list) for child in value.values())
+    ):
+        # The common case, a flat object, skips the walk: same result, a fraction of the cost.
+        return {str(key) or "value": _leaf_text(child, limits) for key, child in value.items()}, False
     fields: dict[str, str] = {}
     truncated = False
     stack: list[tuple[str, Any, int]] = [("", value, 0)]
@@ -87,7 +95,7 @@ def flatten(value: Any, limits: ParseLimits) -> tuple[dict[str, str], bool]:
     return fields, truncated
 
 
-def _load_line(line: str, limits: ParseLimits) -> Any:
+def _line_decoder(limits: ParseLimits) -> json.JSONDecoder:
     def number(literal: str) -> str:
         if len(literal) > limits.max_number_digits:
             raise _LineProblemError("limits.number_too_long", f"a number of {len(literal)} characters")
@@ -96,8 +104,12 @@ def _load_line(line: str, limits: ParseLimits) -> Any:
     def constant(name: str) -> None:
         raise _LineProblemError("parse.jsonl.bad_line", f"{name} is not valid JSON")
 
+    return json.JSONDecoder(parse_int=number, parse_float=number, parse_constant=constant)
+
+
+def _load_line(decoder: json.JSONDecoder, line: str) -> Any:
     try:
-        return json.loads(line, parse_int=number, parse_float=number, parse_constant=constant)
+        return decoder.decode(line)
     except RecursionError as error:
         raise _LineProblemError("parse.json.too_deep", "nesting too deep to decode") from error
     except json.JSONDecodeError as error:
