@@ -14,8 +14,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Tr
 from rich.table import Table
 
 from shared.config import Settings
-from shared.domain import BlobEvent, Job, JobState
+from shared.domain import BlobEvent, Job, JobState, ParseIssue, Stage
 from shared.inprocess import run_blob
+from shared.ports import JobStore
 from shared.runtime import embedded_runtime, open_job_store
 
 app = typer.Typer(
@@ -82,6 +83,60 @@ def status(
     finally:
         store.close()
     console.print(_jobs_table(jobs))
+
+
+@app.command()
+def job(
+    job_id: Annotated[str, typer.Argument(help="a job id, or the first characters of one as `status` shows them")],
+    data_dir: DataDir = None,
+    issues: Annotated[int, typer.Option(min=0, help="how many issues to list")] = 50,
+) -> None:
+    """One job in full: state, reason, counters per stage, totals and the issues found in its file."""
+    store = open_job_store(_settings(data_dir))
+    try:
+        found = store.get_job(job_id) or _job_by_prefix(store, job_id)
+        listed = store.list_issues(found.job_id, limit=issues) if found else []
+    finally:
+        store.close()
+    if found is None:
+        console.print(f"[red]No job matches {job_id!r}.[/red]")
+        raise typer.Exit(2)
+    console.print(_job_report(found, listed))
+
+
+def _job_by_prefix(store: JobStore, prefix: str) -> Job | None:
+    # Local stores hold few enough jobs to scan; ids are hex, so a prefix of 8+ characters is unambiguous in practice.
+    matches = [job for job in store.list_jobs(limit=100_000) if job.job_id.startswith(prefix)]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _job_report(job: Job, issues: list[ParseIssue]) -> Table:
+    report = Table(title=f"Job {job.job_id}", show_header=False)
+    rows = {
+        "path": job.path,
+        "state": job.state.value,
+        "reason": job.reason_code or "",
+        "last error": job.last_error or "",
+        "version": job.version,
+        "replaces version": job.base_version or "",
+        "tracking id": job.tracking_id,
+        "bytes": str(job.size),
+        "batches expected": "" if job.batches_expected is None else str(job.batches_expected),
+        "stages (done / dead-lettered)": ", ".join(
+            f"{stage}: {job.counters(stage).done}/{job.counters(stage).dead_lettered}"
+            for stage in Stage
+            if stage in job.stages
+        ),
+        "totals": f"chunks {job.totals.chunks}, entities {job.totals.entities}, relations {job.totals.relations}",
+        "extractor": job.extractor or "",
+        "issues": str(job.issues),
+        "created / updated": f"{job.created_at:%Y-%m-%d %H:%M:%S} / {job.updated_at:%Y-%m-%d %H:%M:%S} UTC",
+    }
+    for name, value in rows.items():
+        report.add_row(name, value)
+    for issue in issues:
+        report.add_row(f"  {issue.locator}", f"{issue.reason_code}: {issue.detail}")
+    return report
 
 
 def collect_files(paths: list[Path]) -> dict[Path, str]:

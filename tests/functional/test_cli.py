@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.adapters.sqlite_jobstore import SQLiteJobStore
 from tests.support.pipeline import SAMPLES
 
 pytestmark = pytest.mark.falkordb
@@ -59,3 +60,20 @@ def test_ingest_exits_non_zero_when_a_file_fails_and_still_ingests_the_others(tm
     failed = tributary("status", "--state", "failed", data_dir=tmp_path / "data")
     assert "tool.csv" in failed.stdout
     assert "notes.txt" not in failed.stdout
+
+
+def test_job_shows_the_counters_and_the_issues_of_one_file(tmp_path: Path):
+    # GIVEN a CSV with two ragged rows, ingested
+    drop = tmp_path / "ragged.csv"
+    drop.write_bytes(b"name,company\nAda Lovelace,Acme Labs,extra\nGrace Hopper\n")
+    assert tributary("ingest", drop, data_dir=tmp_path / "data").returncode == 0
+    with SQLiteJobStore(tmp_path / "data" / "jobs.sqlite") as store:
+        (job,) = store.list_jobs()
+    # WHEN its report is asked for by the short id `status` shows
+    report = tributary("job", job.job_id[:12], data_dir=tmp_path / "data")
+    # THEN it shows the stage counters and each issue with its row
+    assert report.returncode == 0, report.stderr
+    assert "parse: 1/0, enrich: 1/0, extract: 1/0, graph: 1/0, vector: 1/0" in report.stdout
+    assert re.search(r"row 2\s*│ parse\.csv\.ragged_row", report.stdout)
+    assert re.search(r"row 3\s*│ parse\.csv\.ragged_row", report.stdout)
+    assert tributary("job", "nosuchjob", data_dir=tmp_path / "data").returncode == 2
