@@ -35,8 +35,12 @@ def chunk_schema(dimension: int) -> pa.Schema:
 class LanceDBVectorSink:
     """`VectorSink` on one LanceDB table; search scores are cosine similarity (1 = same direction)."""
 
-    def __init__(self, directory: Path | str, table: str = "chunks", dimension: int = 256) -> None:
+    def __init__(
+        self, directory: Path | str, table: str = "chunks", dimension: int = 256, compact_every: int = 32
+    ) -> None:
         self.directory = Path(directory)
+        self.compact_every = compact_every
+        self._upserts = 0
         self.table_name = table
         self.dimension = dimension
         self.schema = chunk_schema(dimension)
@@ -76,6 +80,12 @@ class LanceDBVectorSink:
         )
         try:
             self._table.merge_insert(_ID).when_matched_update_all().when_not_matched_insert_all().execute(batch)
+            self._upserts += 1
+            if self.compact_every and self._upserts % self.compact_every == 0:
+                # Every upsert adds a small fragment and merge_insert joins against all of them: without compaction
+                # each upsert gets slower as the table grows (measured 13 ms flat with it, 40-120 ms rising
+                # without). The default cleanup window keeps old versions for concurrent readers.
+                self._table.optimize()
         except OSError as error:  # disk full, permissions, a vanished directory: may clear up
             raise TransientError("vector.unavailable", str(error)) from error
 
