@@ -37,13 +37,10 @@ CONTENT_TYPES: dict[str, tuple[str, str]] = {
     "message/rfc822": ("shared.parsing.email", "parse_eml"),
     "application/mbox": ("shared.parsing.email", "parse_mbox"),
     "text/html": ("shared.parsing.html", "parse_html"),
-    "text/markdown": ("shared.parsing.markdown", "parse_markdown"),  # paragraphs as plain text until it exists
+    "text/markdown": ("shared.parsing.markdown", "parse_markdown"),
     "application/zip": ("shared.parsing.archive", "parse_zip"),
     "text/plain": ("shared.parsing.text", "parse_text"),
 }
-
-# Used when a content type's own parser module is not installed, rather than refusing files we once read.
-FALLBACKS: dict[str, tuple[str, str]] = {"text/markdown": ("shared.parsing.text", "parse_text")}
 
 # `ParseOptions.format` (set by an ingestion rule) -> the content type it forces.
 FORMATS: dict[str, str] = {
@@ -84,22 +81,5 @@ def parse(
 def _parser_for(content_type: str) -> Parser:
     if content_type not in CONTENT_TYPES:
         raise PermanentError("validate.unsupported_type", f"no parser for {content_type}")
-    candidates = [CONTENT_TYPES[content_type]]
-    if content_type in FALLBACKS:
-        candidates.append(FALLBACKS[content_type])
-    for module_name, function in candidates:
-        parser = _load(module_name, function)
-        if parser is not None:
-            return parser
-    raise PermanentError("validate.unsupported_type", f"no parser installed for {content_type}")
-
-
-def _load(module_name: str, function: str) -> Parser | None:
-    """The parser function, or None when its module (or the function in it) does not exist."""
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        if error.name != module_name:
-            raise  # a dependency of the parser is missing: a deployment bug, not bad input
-        return None
-    return cast(Parser | None, getattr(module, function, None))
+    module_name, function = CONTENT_TYPES[content_type]
+    return cast(Parser, getattr(importlib.import_module(module_name), function))
