@@ -14,7 +14,7 @@ def parse_text(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> 
     paragraph: list[str] = []
     size = 0
     start_line = 1
-    for line_number, line in enumerate(decoded_lines(stream), start=1):
+    for line_number, line in enumerate(decoded_lines(stream, encoding=options.encoding or "utf-8"), start=1):
         stripped = line.strip()
         if not stripped:
             if paragraph:
@@ -33,8 +33,8 @@ def parse_text(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> 
         yield Record(text=" ".join(paragraph), locator=f"line {start_line}")
 
 
-def decoded_lines(stream: BinaryIO, newline: str | None = None) -> Iterator[str]:
-    """UTF-8 (BOM tolerated) lines; undecodable bytes are a permanent error, not silent replacement."""
-    # Forced UTF-8 keeps this helper's strictness; `encoding.open_text` without a forced encoding also detects.
-    lines, _ = open_text(stream, ParseOptions(encoding="utf-8"), newline=newline)
+def decoded_lines(stream: BinaryIO, newline: str | None = None, encoding: str = "utf-8") -> Iterator[str]:
+    """Lines in `encoding` (UTF-8, BOM tolerated, by default); undecodable bytes are a permanent error."""
+    # A forced encoding keeps this helper strict; `encoding.open_text` without one would detect and fall back.
+    lines, _ = open_text(stream, ParseOptions(encoding=encoding), newline=newline)
     yield from lines

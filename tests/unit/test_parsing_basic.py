@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.domain import PermanentError, Record, TributaryError
-from shared.parsing import ParseLimits, parse, sniff_content_type
+from shared.parsing import ParseLimits, ParseOptions, parse, sniff_content_type
 
 LIMITS = ParseLimits()
 
@@ -98,3 +98,13 @@ def test_parsers_raise_only_project_errors_and_respect_caps(data: bytes, content
         return
     assert len(result) <= limits.max_records
     assert all(len(record.text) <= limits.max_field_chars * 2 for record in result)
+
+
+def test_text_honours_an_encoding_forced_by_the_ingestion_config():
+    # GIVEN Latin-1 text and a rule forcing that encoding WHEN parsed THEN it decodes instead of failing
+    latin1 = "café crème\n".encode("latin-1")
+    forced = list(parse(io.BytesIO(latin1), "text/plain", LIMITS, ParseOptions(encoding="latin-1")))
+    assert [r.text for r in forced] == ["café crème"]
+    with pytest.raises(PermanentError) as raised:
+        records(latin1, "text/plain")
+    assert raised.value.reason_code == "parse.text.decode_error"
