@@ -13,7 +13,7 @@ from shared.adapters.memory_bus import InMemoryBus
 from shared.config import Settings
 from shared.extraction.rules import RuleBasedExtractor
 from shared.extraction.schema import load_schema
-from shared.ports import JobStore, Ports
+from shared.ports import Bus, GraphSink, JobStore, Ports
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,20 @@ def open_job_store(settings: Settings) -> JobStore:
     return store
 
 
+def embedded_ports(settings: Settings, *, jobs: JobStore, graph: GraphSink, bus: Bus) -> Ports:
+    """The embedded default's ports around a job store, graph sink and bus the caller opened (and closes)."""
+    return Ports(
+        blobs=LocalFolderBlobStore(settings.data_dir / "blobs", settings.storage_account),
+        bus=bus,
+        jobs=jobs,
+        graph=graph,
+        vectors=LanceDBVectorSink(settings.data_dir / "lancedb", settings.vector_table, settings.embedding_dimension),
+        embedder=HashingEmbedder(settings.embedding_dimension),
+        extractor=RuleBasedExtractor(load_schema(settings.extraction_schema)),
+        settings=settings,
+    )
+
+
 @contextmanager
 def embedded_runtime(settings: Settings) -> Iterator[EmbeddedRuntime]:
     """All embedded ports, with the FalkorDB server started (or reused) under the data directory."""
@@ -52,17 +66,7 @@ def embedded_runtime(settings: Settings) -> Iterator[EmbeddedRuntime]:
         graph = FalkorDBGraphSink(server.url, settings.falkordb_graph)
         stack.callback(graph.close)
         graph.ensure_schema()
-        vectors = LanceDBVectorSink(settings.data_dir / "lancedb", settings.vector_table, settings.embedding_dimension)
-        stack.callback(vectors.close)
         bus = InMemoryBus()
-        ports = Ports(
-            blobs=LocalFolderBlobStore(settings.data_dir / "blobs", settings.storage_account),
-            bus=bus,
-            jobs=jobs,
-            graph=graph,
-            vectors=vectors,
-            embedder=HashingEmbedder(settings.embedding_dimension),
-            extractor=RuleBasedExtractor(load_schema(settings.extraction_schema)),
-            settings=settings,
-        )
+        ports = embedded_ports(settings, jobs=jobs, graph=graph, bus=bus)
+        stack.callback(ports.vectors.close)
         yield EmbeddedRuntime(ports=ports, bus=bus)

@@ -9,17 +9,13 @@ import pytest
 
 from shared.adapters.falkordb_graph import FalkorDBGraphSink
 from shared.adapters.falkordb_server import FalkorDBServer
-from shared.adapters.hashing_embedder import HashingEmbedder
-from shared.adapters.lancedb_vectors import LanceDBVectorSink
-from shared.adapters.local_blob import LocalFolderBlobStore
 from shared.adapters.memory_bus import InMemoryBus
 from shared.adapters.sqlite_jobstore import SQLiteJobStore
 from shared.config import Settings
 from shared.domain import BlobEvent, IngestOutcome, Job
-from shared.extraction.rules import RuleBasedExtractor
-from shared.extraction.schema import load_schema
 from shared.inprocess import run_blob
 from shared.ports import Ports
+from shared.runtime import embedded_ports
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
@@ -69,22 +65,13 @@ def open_pipeline(
     root: Path, falkordb_url: str, wrap: Callable[[Ports], Ports] | None = None, **overrides: object
 ) -> Pipeline:
     """A pipeline with its own folder, job store, graph and table under `root`; `wrap` may inject faults."""
-    settings = Settings(data_dir=root, **overrides)
+    settings = Settings(data_dir=root, storage_account="testaccount", **overrides)
     jobs = SQLiteJobStore(root / "jobs.sqlite")
     jobs.migrate()
     graph = FalkorDBGraphSink(falkordb_url, f"test_{uuid.uuid4().hex[:12]}")
     graph.ensure_schema()
     bus = InMemoryBus()
-    ports = Ports(
-        blobs=LocalFolderBlobStore(root / "blobs", "testaccount"),
-        bus=bus,
-        jobs=jobs,
-        graph=graph,
-        vectors=LanceDBVectorSink(root / "lancedb", "chunks", settings.embedding_dimension),
-        embedder=HashingEmbedder(settings.embedding_dimension),
-        extractor=RuleBasedExtractor(load_schema()),
-        settings=settings,
-    )
+    ports = embedded_ports(settings, jobs=jobs, graph=graph, bus=bus)
     return Pipeline(ports=wrap(ports) if wrap else ports, bus=bus, unwrapped=ports)
 
 
