@@ -8,7 +8,6 @@ in-process (FalkorDB, LanceDB, SQLite, hashing embedder, rule-based extractor), 
 
 import argparse
 import json
-import random
 import resource
 import sys
 import tempfile
@@ -18,47 +17,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from perf.make_corpus import make_file
 from shared.config import Settings
 from shared.domain import BlobEvent, JobState
 from shared.inprocess import run_blob
 from shared.runtime import embedded_runtime
 
-PEOPLE = ["Ada Okafor", "Łukasz Nowak", "Mira Castell", "Tomás Reyes", "Zoë Lindqvist", "Priya Raman", "Jon Hale"]
-ORGS = ["Acme Labs", "Nordlicht Systems GmbH", "Tidewater Foundation", "Coral Ledger Inc", "Heron University"]
-PLACES = ["Lisbon", "Oslo", "São Paulo", "Nairobi", "Toronto", "Kraków"]
+
+def make_corpus(folder: Path, megabytes: float) -> list[Path]:
+    """Prose and CSV files of about 1 MB each, alternating, from perf/make_corpus.py's generators."""
+    count = max(1, round(megabytes))
+    return [make_file("text" if i % 2 == 0 else "csv", 1, folder / str(i), seed=i) for i in range(count)]
 
 
-def make_corpus(folder: Path, megabytes: float, seed: int = 7) -> list[Path]:
-    """Half prose, half CSV, in files of about 1 MB."""
-    rng = random.Random(seed)
-    target = int(megabytes * 1_000_000)
-    written, files = 0, []
-    while written < target:
-        index = len(files)
-        path = folder / (f"memo-{index}.txt" if index % 2 == 0 else f"staff-{index}.csv")
-        with path.open("w", encoding="utf-8") as out:
-            if path.suffix == ".csv":
-                out.write("name,title,company,city\n")
-            size = 0
-            while size < 1_000_000:
-                line = _csv_row(rng) if path.suffix == ".csv" else _paragraph(rng)
-                out.write(line)
-                size += len(line.encode())
-        files.append(path)
-        written += path.stat().st_size
-    return files
-
-
-def _paragraph(rng: random.Random) -> str:
-    person, org, place = rng.choice(PEOPLE), rng.choice(ORGS), rng.choice(PLACES)
-    return (
-        f"{person} works at {org}, which is based in {place}. The team reviewed quarterly plans, "
-        f"discussed hiring and budget, and agreed on next steps for the {rng.randint(1, 99)}th milestone.\n\n"
-    )
-
-
-def _csv_row(rng: random.Random) -> str:
-    return f"{rng.choice(PEOPLE)},Engineer,{rng.choice(ORGS)},{rng.choice(PLACES)}\n"
+def _blob_name(file: Path, corpus: Path) -> str:
+    return file.relative_to(corpus).as_posix()
 
 
 def main() -> None:
@@ -76,11 +49,12 @@ def main() -> None:
         with embedded_runtime(settings) as runtime:
             ports = runtime.ports
             for file in files:
-                ports.blobs.upload(settings.incoming_container, file.name, file.read_bytes())
+                ports.blobs.upload(settings.incoming_container, _blob_name(file, corpus), file.read_bytes())
             started = time.perf_counter()
             jobs = []
             for file in files:
-                event = BlobEvent(event_id=uuid.uuid4().hex, container=settings.incoming_container, path=file.name)
+                name = _blob_name(file, corpus)
+                event = BlobEvent(event_id=uuid.uuid4().hex, container=settings.incoming_container, path=name)
                 jobs.append(ports.jobs.get_job(run_blob(event, ports, runtime.bus).job_id))
             elapsed = time.perf_counter() - started
             counts = ports.graph.counts()
