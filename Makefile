@@ -1,20 +1,21 @@
 # Two entry points (README): `make demo` runs the samples through the pipeline, `make test` runs every test.
-# Both set up what they need themselves: a virtual environment with pinned packages, and for the tests
-# Debian's PostgreSQL server (the tests start and stop their own instance of it).
+# Both set up what they need themselves: a virtual environment with pinned packages, Azurite from npm (pinned by
+# package-lock.json), and for the tests Debian's PostgreSQL server (the tests start and stop their own instance of it).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.package-lock.json
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test lint postgres clean
 
-demo: $(STAMP)
+demo: $(STAMP) $(NODE_STAMP)
 	$(BIN)/tributary ingest samples/
 	$(BIN)/tributary status --limit 20
 
-test: $(STAMP) postgres lint
+test: $(STAMP) $(NODE_STAMP) postgres lint
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -27,6 +28,12 @@ $(STAMP): requirements.txt requirements-local.txt requirements-dev.txt pyproject
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Azurite, the blob storage emulator the tests and the local host start (shared/adapters/azurite_server.py).
+# npm ci installs exactly the lock file; it writes the stamp itself, the touch only guarantees it is newer.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
 
 postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \

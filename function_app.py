@@ -2,7 +2,9 @@
 
 import azure.functions as func
 
-from functions import api
+from functions import api, ingest, stages
 
-app = func.FunctionApp()
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(api.bp)
+app.register_functions(ingest.bp)
+app.register_functions(stages.bp)

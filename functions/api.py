@@ -1,10 +1,12 @@
-"""HTTP operations API. Health for now; jobs, stats, trace and replay arrive with the Function app issue."""
+"""HTTP operations API: health (anonymous) and job status (function key)."""
 
 import json
 
 import azure.functions as func
 
 from shared.api_health import health_report
+from shared.api_jobs import ApiAnswer, get_job, list_jobs
+from shared.app_ports import app_ports
 
 bp = func.Blueprint()
 
@@ -13,3 +15,17 @@ bp = func.Blueprint()
 def health(req: func.HttpRequest) -> func.HttpResponse:
     report = health_report()
     return func.HttpResponse(json.dumps(report), mimetype="application/json", status_code=200)
+
+
+@bp.route(route="jobs/{job_id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def job_status(req: func.HttpRequest) -> func.HttpResponse:
+    return _json(get_job(app_ports().jobs, req.route_params["job_id"]))
+
+
+@bp.route(route="jobs", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def jobs(req: func.HttpRequest) -> func.HttpResponse:
+    return _json(list_jobs(app_ports().jobs, dict(req.params)))
+
+
+def _json(answer: ApiAnswer) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(answer.body), mimetype="application/json", status_code=answer.status)

@@ -1,9 +1,12 @@
 """End-to-end throughput of the embedded default on a generated corpus.
 
-    .venv/bin/python perf/bench_ingest.py --megabytes 20
+    .venv/bin/python perf/bench_ingest.py --megabytes 20          # stages called in process, in-memory queues
+    .venv/bin/python perf/bench_ingest.py --megabytes 20 --host   # the Function app in the local Functions host
 
 Generates text and CSV files of realistic shape (people, organisations, places), runs them through every stage
-in-process (FalkorDB, LanceDB, SQLite, hashing embedder, rule-based extractor), and prints MB/s, chunks/s and peak RSS.
+(FalkorDB, LanceDB, SQLite, hashing embedder, rule-based extractor), and prints MB/s, chunks/s and peak RSS.
+With `--host` the files go to Azurite and the app's own triggers run them through the durable local broker, as
+`tributary ingest` does; the clock starts once the files are uploaded.
 """
 
 import argparse
@@ -18,9 +21,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from perf.make_corpus import make_file
-from shared.config import Settings
-from shared.domain import BlobEvent, JobState
+from shared.app_ports import app_ports
+from shared.config import STORAGE_CONNECTION, Settings
+from shared.devhost.environment import app_settings
+from shared.devhost.host import APP_SCRIPT, DevHost
+from shared.devhost.local_services import local_services
+from shared.domain import BlobEvent, Job, JobState
 from shared.inprocess import run_blob
+from shared.ports import GraphCounts
 from shared.runtime import embedded_runtime
 
 
@@ -38,6 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--megabytes", type=float, default=20)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--host", action="store_true", help="run through the local Functions host (Azurite, broker)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="tributary-bench-") as scratch:
@@ -45,20 +54,42 @@ def main() -> None:
         corpus = root / "corpus"
         corpus.mkdir()
         files = make_corpus(corpus, args.megabytes)
-        settings = Settings(data_dir=root / "data")
-        with embedded_runtime(settings) as runtime:
-            ports = runtime.ports
-            for file in files:
-                ports.blobs.upload(settings.incoming_container, _blob_name(file, corpus), file.read_bytes())
-            started = time.perf_counter()
-            jobs = []
-            for file in files:
-                name = _blob_name(file, corpus)
-                event = BlobEvent(event_id=uuid.uuid4().hex, container=settings.incoming_container, path=name)
-                jobs.append(ports.jobs.get_job(run_blob(event, ports, runtime.bus).job_id))
-            elapsed = time.perf_counter() - started
-            counts = ports.graph.counts()
+        run = _run_through_host if args.host else _run_in_process
+        jobs, elapsed, counts = run(files, corpus, root / "data")
+    _report(args, jobs, elapsed, counts)
 
+
+def _run_in_process(files: list[Path], corpus: Path, data_dir: Path) -> tuple[list[Job], float, GraphCounts]:
+    settings = Settings(data_dir=data_dir)
+    with embedded_runtime(settings) as runtime:
+        ports = runtime.ports
+        for file in files:
+            ports.blobs.upload(settings.incoming_container, _blob_name(file, corpus), file.read_bytes())
+        started = time.perf_counter()
+        jobs = []
+        for file in files:
+            name = _blob_name(file, corpus)
+            event = BlobEvent(event_id=uuid.uuid4().hex, container=settings.incoming_container, path=name)
+            jobs.append(ports.jobs.get_job(run_blob(event, ports, runtime.bus).job_id))
+        elapsed = time.perf_counter() - started
+        return jobs, elapsed, ports.graph.counts()
+
+
+def _run_through_host(files: list[Path], corpus: Path, data_dir: Path) -> tuple[list[Job], float, GraphCounts]:
+    settings = app_settings(APP_SCRIPT.parent, {"TRIBUTARY_DATA_DIR": str(data_dir)})
+    with local_services(settings) as resolved, DevHost(APP_SCRIPT, settings=resolved) as host:
+        store = host.blob_store(STORAGE_CONNECTION)
+        for file in files:
+            with file.open("rb") as content:
+                store.upload(host.settings.incoming_container, _blob_name(file, corpus), content)
+        started = time.perf_counter()
+        host.run_until_idle(timeout=7200)
+        elapsed = time.perf_counter() - started
+        ports = app_ports()
+        return ports.jobs.list_jobs(limit=len(files)), elapsed, ports.graph.counts()
+
+
+def _report(args: argparse.Namespace, jobs: list[Job], elapsed: float, counts: GraphCounts) -> None:
     megabytes = sum(job.size for job in jobs) / 1e6
     chunks = sum(job.totals.chunks for job in jobs)
     figures = {

@@ -1,23 +1,30 @@
 """The `tributary` command: run files through the pipeline on the embedded default and inspect jobs."""
 
 import logging
+import os
 import sys
 import time
-import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.live import Live
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 from rich.table import Table
 
-from shared.config import Settings
-from shared.domain import BlobEvent, Job, JobState, ParseIssue, Stage
-from shared.inprocess import run_blob
+from shared.app_ports import app_ports
+from shared.config import STORAGE_CONNECTION, Settings
+from shared.devhost.environment import app_settings
+from shared.devhost.host import APP_SCRIPT, DevHost
+from shared.devhost.local_services import local_services
+from shared.domain import Job, JobState, ParseIssue, Stage
+from shared.domain.ids import document_id
 from shared.ports import JobStore
-from shared.runtime import embedded_runtime, open_job_store
+from shared.runtime import open_job_store
 
 app = typer.Typer(
     help="Tributary: files in blob storage to a knowledge graph and a vector index.", no_args_is_help=True
@@ -39,35 +46,97 @@ def ingest(
     data_dir: DataDir = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Drop files into the incoming container and run each through every stage, then print a summary."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR)
-    settings = _settings(data_dir)
+    """Drop files into the incoming container, let the local Functions host run every stage, print a summary."""
+    _configure_logging(logging.INFO if verbose else logging.ERROR)
     files = collect_files(paths)
     if not files:
         console.print("[red]No files found.[/red]")
         raise typer.Exit(2)
-    run_id = uuid.uuid4().hex
     started = time.perf_counter()
-    finished: list[Job] = []
-    with embedded_runtime(settings) as runtime, _progress() as progress:
-        ports = runtime.ports
-        task = progress.add_task("ingest", total=sum(file.stat().st_size for file in files), name="")
+    with _local_host(data_dir) as host, _progress() as progress:
+        store = host.blob_store(STORAGE_CONNECTION)
+        incoming = host.settings.incoming_container
+        task = progress.add_task("upload", total=sum(file.stat().st_size for file in files), name="")
         for file, blob_path in files.items():
             progress.update(task, name=blob_path)
             with file.open("rb") as content:
-                ports.blobs.upload(settings.incoming_container, blob_path, content)
-            event = BlobEvent(event_id=f"{run_id}:{blob_path}", container=settings.incoming_container, path=blob_path)
-            outcome = run_blob(event, ports, runtime.bus)
-            job = ports.jobs.get_job(outcome.job_id)
-            assert job is not None, "ingest always records a job"
-            finished.append(job)
+                store.upload(incoming, blob_path, content)
             progress.advance(task, file.stat().st_size)
+        progress.update(task, description="process", name="functions running")
+        host.run_until_idle(timeout=3600)
         elapsed = time.perf_counter() - started
-        graph_counts = ports.graph.counts()
-        vector_count = ports.vectors.count()
-    _print_summary(finished, elapsed, graph_counts.model_dump() | {"vectors": vector_count})
+        documents = {document_id(store.account, incoming, blob_path) for blob_path in files.values()}
+        finished = _latest_jobs(host.settings, documents)
+        ports = app_ports()
+        store_counts = ports.graph.counts().model_dump() | {"vectors": ports.vectors.count()}
+    _print_summary(finished, elapsed, store_counts)
     if any(job.state is JobState.FAILED for job in finished):
         raise typer.Exit(1)
+
+
+@app.command()
+def dev(
+    data_dir: DataDir = None,
+    port: Annotated[int, typer.Option(help="HTTP port of the local host")] = 7071,
+) -> None:
+    """Run the local Functions host: watch the incoming container, run the queues, serve the HTTP API."""
+    _configure_logging(logging.INFO)
+    with _local_host(data_dir, serve_http=True, http_port=port, keep_running=True) as host:
+        assert host.http is not None
+        keys_file = host.settings.data_dir / "devhost-keys.json"
+        console.print(f"HTTP API on {host.http.base_url}/api (function key in {keys_file})")
+        console.print(f"Storage: {os.environ[STORAGE_CONNECTION]}")
+        console.print(f"Drop files into its {host.settings.incoming_container!r} container; Ctrl-C stops the host.")
+        host.start()
+        try:
+            with Live(_queue_table(host.status()), console=console, refresh_per_second=2) as live:
+                while True:
+                    time.sleep(0.5)
+                    live.update(_queue_table(host.status()))
+        except KeyboardInterrupt:
+            console.print("Stopping: letting running functions finish.")
+
+
+def _configure_logging(level: int) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The Azure SDKs log every HTTP request at INFO: far too much for a terminal.
+    logging.getLogger("azure").setLevel(max(level, logging.WARNING))
+
+
+@contextmanager
+def _local_host(
+    data_dir: Path | None, *, serve_http: bool = False, http_port: int = 0, keep_running: bool = False
+) -> Iterator[DevHost]:
+    overrides = {"TRIBUTARY_DATA_DIR": str(data_dir)} if data_dir else {}
+    settings = app_settings(APP_SCRIPT.parent, overrides)
+    with (
+        local_services(settings, keep_running=keep_running) as resolved,
+        DevHost(APP_SCRIPT, settings=resolved, serve_http=serve_http, http_port=http_port) as host,
+    ):
+        yield host
+
+
+def _latest_jobs(settings: Settings, documents: set[str]) -> list[Job]:
+    """The newest job of each document this run dropped (a re-upload of unchanged content is a skipped job)."""
+    store = open_job_store(settings)
+    try:
+        latest: dict[str, Job] = {}
+        for job in store.list_jobs(limit=100_000):  # newest first
+            if job.document_id in documents and job.document_id not in latest:
+                latest[job.document_id] = job
+    finally:
+        store.close()
+    return sorted(latest.values(), key=lambda job: job.path)
+
+
+def _queue_table(status: dict[str, dict[str, int]]) -> Table:
+    table = Table(title="Queues")
+    table.add_column("queue")
+    for column in ("active", "scheduled", "locked", "dead_lettered"):
+        table.add_column(column, justify="right")
+    for queue, counts in status.items():
+        table.add_row(queue, *(str(counts[column]) for column in ("active", "scheduled", "locked", "dead_lettered")))
+    return table
 
 
 @app.command()

@@ -8,6 +8,9 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "TRIBUTARY_"
+# Connection setting names the bindings use (Functions convention: the value, or `<name>__...` for managed identity).
+STORAGE_CONNECTION = "AzureWebJobsStorage"
+SERVICEBUS_CONNECTION = "ServiceBusConnection"
 
 
 class Settings(BaseSettings):
@@ -40,6 +43,14 @@ class Settings(BaseSettings):
     )
     max_issues_per_file: int = Field(1000, description="more part-of-file issues fail it with limits.too_many_issues")
 
+    bus: Literal["devhost", "servicebus"] = Field(
+        "devhost", description="devhost: the local host's broker under data_dir; servicebus: the ServiceBusConnection"
+    )
+    devhost_lock_seconds: float = Field(
+        60.0, description="peek-lock duration of the local broker (entity LockDuration)"
+    )
+
+    falkordb_url: str | None = Field(None, description="redis:// URL of a FalkorDB; empty starts one under data_dir")
     falkordb_graph: str = Field("tributary", description="graph name inside the embedded FalkorDB")
     vector_table: str = Field("chunks", description="LanceDB table holding chunk vectors")
 
@@ -58,9 +69,13 @@ def sample_settings() -> dict[str, object]:
     """The content of local.settings.sample.json: every setting with its default, and what it does."""
     values: dict[str, str] = {
         "FUNCTIONS_WORKER_RUNTIME": "python",
-        "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+        STORAGE_CONNECTION: "UseDevelopmentStorage=true",
+        SERVICEBUS_CONNECTION: "",
     }
-    help_lines: dict[str, str] = {}
+    help_lines: dict[str, str] = {
+        STORAGE_CONNECTION: "storage for the incoming/work containers; Azurite locally, `__accountName` for identity",
+        SERVICEBUS_CONNECTION: "when TRIBUTARY_BUS=servicebus: a connection string, or `__fullyQualifiedNamespace`",
+    }
     for name, field in Settings.model_fields.items():
         key = f"{ENV_PREFIX}{name.upper()}"
         values[key] = "" if field.default is None else str(field.default)

@@ -2,18 +2,13 @@
 settle rules as the Functions host (complete on success, dead-letter a PermanentError at once, retry anything
 else up to the delivery cap, then dead-letter)."""
 
-import logging
 from collections.abc import Callable
 
 from shared.adapters.memory_bus import Delivery, InMemoryBus
 from shared.domain import BlobEvent, IngestOutcome, PermanentError, Stage, StageResult
+from shared.pipeline.delivery import MAX_DELIVERY_EXCEEDED, handle_delivery
 from shared.pipeline.ingest import ingest_blob
-from shared.pipeline.stages import process_message, record_dead_letter
 from shared.ports import Ports
-
-log = logging.getLogger(__name__)
-
-MAX_DELIVERY_EXCEEDED = "delivery.max_count_exceeded"
 
 
 def run_blob(event: BlobEvent, ports: Ports, bus: InMemoryBus, on_message: Callable[[], None] | None = None):
@@ -38,20 +33,14 @@ def drain(bus: InMemoryBus, ports: Ports, on_message: Callable[[], None] | None 
 
 def settle(delivery: Delivery, bus: InMemoryBus, ports: Ports) -> StageResult | None:
     """Deliver one message to its stage and settle it the way the Functions host would."""
-    envelope = delivery.envelope
     try:
-        return process_message(envelope, ports)
+        return handle_delivery(delivery.envelope, delivery.delivery_count, ports)
     except PermanentError as error:
-        record_dead_letter(envelope, error.reason_code, error.detail, ports)
+        # The in-memory bus can dead-letter at once, which a Python function on Azure cannot (see delivery.py).
         bus.dead_letter(delivery, error.reason_code, error.detail)
     except Exception as error:  # anything else is worth a retry, as the host abandons on an exception
-        log.warning(
-            "stage %s batch %s failed (delivery %s): %s", envelope.stage, envelope.batch, delivery.delivery_count, error
-        )
         if delivery.delivery_count >= ports.settings.max_delivery_count:
-            detail = f"{type(error).__name__}: {error}"
-            record_dead_letter(envelope, MAX_DELIVERY_EXCEEDED, detail, ports)
-            bus.dead_letter(delivery, MAX_DELIVERY_EXCEEDED, detail)
+            bus.dead_letter(delivery, MAX_DELIVERY_EXCEEDED, f"{type(error).__name__}: {error}")
         else:
             bus.abandon(delivery)
     return None

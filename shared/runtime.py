@@ -13,7 +13,7 @@ from shared.adapters.memory_bus import InMemoryBus
 from shared.config import Settings
 from shared.extraction.rules import RuleBasedExtractor
 from shared.extraction.schema import load_schema
-from shared.ports import Bus, GraphSink, JobStore, Ports
+from shared.ports import BlobStore, Bus, GraphSink, JobStore, Ports
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,15 @@ def open_job_store(settings: Settings) -> JobStore:
     return store
 
 
-def embedded_ports(settings: Settings, *, jobs: JobStore, graph: GraphSink, bus: Bus) -> Ports:
-    """The embedded default's ports around a job store, graph sink and bus the caller opened (and closes)."""
+def embedded_ports(
+    settings: Settings, *, jobs: JobStore, graph: GraphSink, bus: Bus, blobs: BlobStore | None = None
+) -> Ports:
+    """The embedded default's ports around a job store, graph sink and bus the caller opened (and closes).
+
+    Blobs default to a local folder (in-process runs); the Functions app passes its storage account's store.
+    """
     return Ports(
-        blobs=LocalFolderBlobStore(settings.data_dir / "blobs", settings.storage_account),
+        blobs=blobs or LocalFolderBlobStore(settings.data_dir / "blobs", settings.storage_account),
         bus=bus,
         jobs=jobs,
         graph=graph,

@@ -1,7 +1,10 @@
-"""Shared fixtures: real servers (PostgreSQL, FalkorDB) are started once per test session."""
+"""Shared fixtures: real servers (PostgreSQL, FalkorDB, Azurite) are started once per test session."""
 
 pytest_plugins = [
     "tests.support.postgres",
     "tests.support.falkordb",
     "tests.support.pipeline",
+    "tests.support.azurite",
+    "tests.support.bus",
+    "tests.support.devhost",
 ]

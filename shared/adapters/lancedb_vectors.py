@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 from collections.abc import Sequence
 from datetime import timedelta
@@ -41,6 +42,8 @@ class LanceDBVectorSink:
         self.directory = Path(directory)
         self.compact_every = compact_every
         self._upserts = 0
+        # The host runs stage functions in threads; concurrent commits on one table would conflict.
+        self._write_lock = threading.Lock()
         self.table_name = table
         self.dimension = dimension
         self.schema = chunk_schema(dimension)
@@ -78,16 +81,17 @@ class LanceDBVectorSink:
             },
             schema=self.schema,
         )
-        try:
-            self._table.merge_insert(_ID).when_matched_update_all().when_not_matched_insert_all().execute(batch)
-            self._upserts += 1
-            if self.compact_every and self._upserts % self.compact_every == 0:
-                # Every upsert adds a small fragment and merge_insert joins against all of them: without compaction
-                # each upsert gets slower as the table grows (measured 13 ms flat with it, 40-120 ms rising
-                # without). The default cleanup window keeps old versions for concurrent readers.
-                self._table.optimize()
-        except OSError as error:  # disk full, permissions, a vanished directory: may clear up
-            raise TransientError("vector.unavailable", str(error)) from error
+        with self._write_lock:
+            try:
+                self._table.merge_insert(_ID).when_matched_update_all().when_not_matched_insert_all().execute(batch)
+                self._upserts += 1
+                if self.compact_every and self._upserts % self.compact_every == 0:
+                    # Every upsert adds a small fragment and merge_insert joins against all of them: without compaction
+                    # each upsert gets slower as the table grows (measured 13 ms flat with it, 40-120 ms rising
+                    # without). The default cleanup window keeps old versions for concurrent readers.
+                    self._table.optimize()
+            except OSError as error:  # disk full, permissions, a vanished directory: may clear up
+                raise TransientError("vector.unavailable", str(error)) from error
 
     def count(self) -> int:
         """Rows in the table (one per chunk id)."""

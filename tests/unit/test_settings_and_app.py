@@ -4,6 +4,7 @@ from pathlib import Path
 import azure.functions as func
 
 from shared.config import Settings, sample_settings
+from shared.devhost.app_loader import load_app
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,15 +24,28 @@ def test_settings_read_environment_variables_by_name(monkeypatch):
     assert settings.extraction_schema is None
 
 
-def test_function_app_registers_the_health_endpoint():
-    # GIVEN the app as the Python worker finds it
-    import function_app
+def test_function_app_registers_every_trigger_with_settings_by_name():
+    # GIVEN the app as the Python worker indexes it (get_functions() once, through the local host's loader)
+    app = load_app(ROOT / "function_app.py")
+    triggers = {spec.name: spec.trigger for spec in app.functions}
 
-    functions = {f.get_function_name(): f for f in function_app.app.get_functions()}
-    health = functions["health"]
-    trigger = health.get_trigger().get_dict_repr()
-    assert (trigger["route"], [str(m) for m in trigger["methods"]]) == ("health", ["GET"])
-    # WHEN it is called THEN it answers with the status
-    response = health.get_user_function()(func.HttpRequest("GET", "/api/health", body=b""))
+    # THEN blob, Service Bus and HTTP triggers are there, with queue and container names taken from app settings
+    assert {name: trigger["type"] for name, trigger in triggers.items()} == {
+        "health": "httpTrigger",
+        "job_status": "httpTrigger",
+        "jobs": "httpTrigger",
+        "ingest": "blobTrigger",
+        "enrich": "serviceBusTrigger",
+        "extract": "serviceBusTrigger",
+        "graph": "serviceBusTrigger",
+        "vector": "serviceBusTrigger",
+    }
+    assert triggers["ingest"]["path"] == "%TRIBUTARY_INCOMING_CONTAINER%/{name}"
+    assert triggers["ingest"]["source"] == "EventGrid"
+    assert triggers["graph"]["queueName"] == "%TRIBUTARY_QUEUE_GRAPH%"
+    assert {triggers[name]["authLevel"] for name in ("job_status", "jobs")} == {"FUNCTION"}
+
+    # WHEN the health function is called THEN it answers with the status
+    response = app.function("health").user_function(func.HttpRequest("GET", "/api/health", body=b""))
     assert response.status_code == 200
     assert json.loads(response.get_body())["status"] == "ok"

@@ -1,0 +1,142 @@
+"""`Bus` on Azure Service Bus, through the `azure-servicebus` SDK (the output binding cannot set MessageId)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
+from typing import Any
+
+from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusMessageBatch, ServiceBusSender
+from azure.servicebus.exceptions import (
+    MessageSizeExceededError,
+    MessagingEntityDisabledError,
+    OperationTimeoutError,
+    ServiceBusAuthenticationError,
+    ServiceBusAuthorizationError,
+    ServiceBusCommunicationError,
+    ServiceBusConnectionError,
+    ServiceBusQuotaExceededError,
+    ServiceBusServerBusyError,
+)
+
+from shared.adapters.bus_messages import to_outgoing
+from shared.devhost.broker_models import MAX_MESSAGE_BYTES, MessageTooLargeError, OutgoingMessage
+from shared.domain import Envelope, TransientError
+
+# The errors the SDK itself marks retryable on a send, plus a full queue (consumers drain it): a later
+# redelivery of the stage message may succeed, so the stage should be retried rather than failed.
+RETRYABLE_ERRORS: tuple[type[Exception], ...] = (
+    ServiceBusConnectionError,
+    ServiceBusCommunicationError,
+    OperationTimeoutError,
+    ServiceBusServerBusyError,
+    ServiceBusAuthenticationError,
+    ServiceBusAuthorizationError,
+    MessagingEntityDisabledError,
+    ServiceBusQuotaExceededError,
+)
+
+
+def to_servicebus_message(message: OutgoingMessage) -> ServiceBusMessage:
+    """The SDK message for one outgoing message (MessageId, properties and schedule included)."""
+    return ServiceBusMessage(
+        message.body,
+        message_id=message.message_id,
+        application_properties=dict(message.application_properties),  # type: ignore[arg-type]
+        content_type=message.content_type,
+        subject=message.subject,
+        correlation_id=message.correlation_id,
+        scheduled_enqueue_time_utc=message.scheduled_enqueue_time,
+    )
+
+
+class ServiceBusBus:
+    """Sends envelopes to Service Bus queues, in as few size-limited batches as fit; one cached sender per queue.
+
+    A send that fails half-way may be retried whole: the queue's duplicate detection drops what already arrived.
+    """
+
+    def __init__(self, client: ServiceBusClient, *, credential: Any = None) -> None:
+        self.client = client
+        self._credential = credential  # closed with the bus when we created it
+        self._senders: dict[str, ServiceBusSender] = {}
+        # The SDK's clients, senders and batches are not thread-safe; the host sends from a pool of threads.
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_connection_setting(cls, name: str, environ: Mapping[str, str] | None = None) -> ServiceBusBus:
+        """Connect as a Functions binding would: setting `name` holds a connection string, else
+        `<name>__fullyQualifiedNamespace` names the namespace and an Entra ID credential is used
+        (`DefaultAzureCredential`, which tries managed identity before developer logins;
+        `<name>__clientId` picks a user-assigned identity)."""
+        environ = os.environ if environ is None else environ
+        if connection_string := environ.get(name):
+            return cls(ServiceBusClient.from_connection_string(connection_string))
+        namespace = environ.get(f"{name}__fullyQualifiedNamespace")
+        if not namespace:
+            raise ValueError(f"set {name} to a connection string, or {name}__fullyQualifiedNamespace to a namespace")
+        # Imported here: it takes ~0.2 s (a cold start pays it) and a connection string does not need it.
+        from azure.identity import DefaultAzureCredential
+
+        options = {"managed_identity_client_id": client_id} if (client_id := environ.get(f"{name}__clientId")) else {}
+        credential = DefaultAzureCredential(**options)
+        return cls(ServiceBusClient(namespace, credential), credential=credential)
+
+    def send(self, queue: str, envelopes: Sequence[Envelope]) -> None:
+        messages = [to_outgoing(envelope) for envelope in envelopes]
+        for message in messages:
+            if (size := message.size()) > MAX_MESSAGE_BYTES:
+                raise MessageTooLargeError(message.message_id, size)
+        if not messages:
+            return
+        with self._lock:
+            try:
+                self._send_batches(self._sender(queue), messages)
+            except RETRYABLE_ERRORS as error:
+                self._drop_sender(queue)  # start the next attempt on a fresh link
+                raise TransientError("bus.send_failed", f"{queue}: {type(error).__name__}: {error}") from error
+
+    def _send_batches(self, sender: ServiceBusSender, messages: Sequence[OutgoingMessage]) -> None:
+        # Fill every batch before sending any, so a message too large to send fails the call with nothing sent.
+        batches = [sender.create_message_batch()]
+        for message in messages:
+            if _try_add(batches[-1], message):
+                continue
+            if len(batches[-1]):  # full: start the next one
+                batches.append(sender.create_message_batch())
+                if _try_add(batches[-1], message):
+                    continue
+            # Alone over the limit once the SDK counts its own headers too.
+            raise MessageTooLargeError(message.message_id, message.size())
+        for batch in batches:
+            sender.send_messages(batch)
+
+    def _sender(self, queue: str) -> ServiceBusSender:
+        if queue not in self._senders:
+            self._senders[queue] = self.client.get_queue_sender(queue)
+        return self._senders[queue]
+
+    def _drop_sender(self, queue: str) -> None:
+        sender = self._senders.pop(queue, None)
+        if sender is not None:
+            with suppress(Exception):  # the link may be broken already; the send error is what matters
+                sender.close()
+
+    def close(self) -> None:
+        """Close every sender, the client and (when we made it) the credential."""
+        with self._lock:
+            for queue in list(self._senders):
+                self._drop_sender(queue)
+            self.client.close()
+            if self._credential is not None:
+                self._credential.close()
+
+
+def _try_add(batch: ServiceBusMessageBatch, message: OutgoingMessage) -> bool:
+    try:
+        batch.add_message(to_servicebus_message(message))
+    except MessageSizeExceededError:
+        return False
+    return True

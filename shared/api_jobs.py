@@ -1,0 +1,43 @@
+"""The jobs API's answers, independent of HTTP: a job by id, and jobs listed by state."""
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shared.domain import Job, JobState
+from shared.ports import JobStore
+
+
+class JobQuery(BaseModel):
+    """The query string of GET /api/jobs."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    state: JobState | None = None
+    limit: int = Field(50, ge=1, le=1000)
+
+
+class ApiAnswer(BaseModel):
+    """A status code and a JSON-ready body."""
+
+    status: int
+    body: dict
+
+
+def get_job(jobs: JobStore, job_id: str) -> ApiAnswer:
+    job = jobs.get_job(job_id)
+    if job is None:
+        return ApiAnswer(status=404, body={"error": "job.not_found", "job_id": job_id})
+    return ApiAnswer(status=200, body=_job_body(jobs, job))
+
+
+def list_jobs(jobs: JobStore, query: dict[str, str]) -> ApiAnswer:
+    try:
+        parsed = JobQuery.model_validate(query)
+    except ValidationError as error:
+        return ApiAnswer(status=400, body={"error": "request.invalid_query", "detail": error.errors(include_url=False)})
+    listed = jobs.list_jobs(state=parsed.state, limit=parsed.limit)
+    return ApiAnswer(status=200, body={"jobs": [job.model_dump(mode="json") for job in listed]})
+
+
+def _job_body(jobs: JobStore, job: Job) -> dict:
+    issues = jobs.list_issues(job.job_id, limit=100) if job.issues else []
+    return job.model_dump(mode="json") | {"issue_samples": [issue.model_dump(mode="json") for issue in issues]}

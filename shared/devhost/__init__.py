@@ -1,0 +1,1 @@
+"""The local Functions host (DESIGN.md §6)."""

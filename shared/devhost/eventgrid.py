@@ -1,0 +1,53 @@
+"""The blob extension's Event Grid webhook, `POST /runtime/webhooks/blobs?functionName=Host.Functions.<name>`.
+
+On Azure, Event Grid pushes BlobCreated events to this endpoint of the host; Core Tools users POST such an event by
+hand to trigger a `source=EventGrid` function locally. The local host serves it too, so both ways work here. The
+subscription handshake (`aeg-event-type: SubscriptionValidation`) is answered with the validation code. Azure guards
+the endpoint with the `blobs_extension` system key; here the master key stands for it.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import unquote, urlsplit
+
+from shared.devhost.blob_trigger import BlobTriggerWatcher
+from shared.devhost.http_server import HostHandler, HostKeys, HostRequest, HostResponse, is_authorized
+
+PATH = "/runtime/webhooks/blobs"
+BLOB_CREATED = "Microsoft.Storage.BlobCreated"
+
+
+def blob_webhook(watcher: BlobTriggerWatcher, keys: HostKeys) -> HostHandler:
+    def handle(request: HostRequest) -> HostResponse:
+        if request.method != "POST":
+            return HostResponse(404)
+        if not is_authorized("ADMIN", request.key, keys):
+            return HostResponse(401)
+        try:
+            events = json.loads(request.body)
+        except ValueError:
+            return HostResponse.json(400, {"error": "request.invalid_json"})
+        events = events if isinstance(events, list) else [events]
+        if request.headers.get("aeg-event-type") == "SubscriptionValidation":
+            return HostResponse.json(200, {"validationResponse": events[0]["data"]["validationCode"]})
+        function = request.query.get("functionName", "").removeprefix("Host.Functions.")
+        unknown = [
+            event.get("id")
+            for event in events
+            if event.get("eventType") == BLOB_CREATED and not _deliver(watcher, function, event["data"]["url"])
+        ]
+        if unknown:
+            return HostResponse.json(404, {"error": "webhook.no_matching_trigger", "events": unknown})
+        return HostResponse(202)
+
+    return handle
+
+
+def _deliver(watcher: BlobTriggerWatcher, function: str, url: str) -> bool:
+    # https://account.blob.core.windows.net/container/name, or path style (Azurite): http://host:port/account/container/name
+    segments = unquote(urlsplit(url).path).lstrip("/").split("/")
+    for start in (0, 1):
+        if len(segments) > start + 1 and watcher.deliver(function, segments[start], "/".join(segments[start + 1 :])):
+            return True
+    return False

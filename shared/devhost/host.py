@@ -1,0 +1,179 @@
+"""The local Functions host: loads the very same function_app.py and drives its triggers (DESIGN.md §6).
+
+One loop starts invocations on a thread pool: blob triggers from the storage account (Azurite locally), Service
+Bus triggers from the durable local broker, and, when asked, HTTP triggers on a real local server. State lives in
+files under the data directory (broker, blob receipts, keys), so a host killed mid-run and started again finishes
+the work: unsettled messages come back when their locks expire, unfinished blobs are delivered again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from shared.adapters.azure_blob import AzureBlobStore
+from shared.app_ports import broker_path, close_app_ports
+from shared.config import STORAGE_CONNECTION, Settings
+from shared.devhost import environment, eventgrid
+from shared.devhost.app_loader import LoadedApp, load_app
+from shared.devhost.blob_trigger import BlobTriggerWatcher
+from shared.devhost.broker import LocalBroker
+from shared.devhost.host_config import HostConfig, load_host_config
+from shared.devhost.http_server import HttpServer, load_or_create_keys
+from shared.devhost.invoke import invoke
+from shared.devhost.local_services import ensure_containers
+from shared.devhost.receipts import BlobReceipts
+from shared.devhost.servicebus_trigger import ServiceBusDispatcher
+from shared.ports import BlobStore
+
+log = logging.getLogger(__name__)
+
+APP_SCRIPT = Path(__file__).resolve().parents[2] / "function_app.py"
+_MESSAGE_POLL = 0.02  # seconds between broker polls when nothing started
+_BLOB_POLL = 0.5  # seconds between container listings (Event Grid pushes on Azure; listing is the local stand-in)
+
+
+class HostIdleTimeoutError(TimeoutError):
+    """`run_until_idle` ran out of time with work still pending."""
+
+
+class DevHost:
+    """Use as a context manager: `with DevHost(settings=...) as host: host.run_until_idle()` or `host.start()`."""
+
+    def __init__(
+        self,
+        script: Path = APP_SCRIPT,
+        *,
+        settings: Mapping[str, str] | None = None,
+        serve_http: bool = False,
+        http_port: int = 0,
+    ) -> None:
+        self.script = script.resolve()
+        self.app_settings = environment.app_settings(self.script.parent, settings)
+        self.serve_http = serve_http
+        self.http_port = http_port
+        self.config: HostConfig = load_host_config(self.script.parent / "host.json")
+        self.http: HttpServer | None = None
+        self._stack = ExitStack()
+        self._stores: dict[str, BlobStore] = {}
+        self._stopping = threading.Event()
+        self._loop_thread: threading.Thread | None = None
+        self._last_listing = 0.0
+
+    # -- lifecycle
+
+    def __enter__(self) -> Self:
+        try:
+            self._open()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None):
+        self.stop()
+
+    def _open(self) -> None:
+        self._stack.enter_context(environment.applied(self.app_settings))
+        self.settings = Settings()
+        self.app: LoadedApp = load_app(self.script)
+        resolve = environment.resolve  # reads the app settings just applied
+        self.broker = LocalBroker(
+            broker_path(self.settings),
+            lock_duration=self.settings.devhost_lock_seconds,
+            max_delivery_count=self.settings.max_delivery_count,
+        )
+        self._stack.callback(self.broker.close)
+        receipts = BlobReceipts(self.settings.data_dir / "devhost.sqlite")
+        self._stack.callback(receipts.close)
+        self._stack.callback(close_app_ports)  # after the pool drained (callbacks run in reverse order)
+        functions = list(self.app.functions)
+        bus_functions = len([spec for spec in functions if spec.trigger_type == "serviceBusTrigger"])
+        workers = self.config.service_bus.max_concurrent_calls * max(bus_functions, 1)
+        self.executor = ThreadPoolExecutor(workers + self.config.blobs.max_degree_of_parallelism, "devhost")
+        self._stack.callback(self.executor.shutdown, wait=True)
+        # The app's containers: the Bicep template creates them on Azure, the local host here.
+        ensure_containers(self.blob_store(STORAGE_CONNECTION), self.app_settings)
+        self.messages = ServiceBusDispatcher(functions, self.broker, self.config.service_bus, resolve, self.executor)
+        self.blobs = BlobTriggerWatcher(
+            functions, self.config.blobs, resolve, self.blob_store, receipts, self.broker, self.executor
+        )
+        if self.serve_http:
+            keys = load_or_create_keys(self.settings.data_dir, self.app_settings)
+            self.http = HttpServer(
+                self.app.by_trigger("httpTrigger"),
+                lambda spec, inputs: invoke(spec, inputs).result,
+                keys,
+                port=self.http_port,
+                route_prefix=self.config.http.route_prefix,
+            )
+            self.http.add_handler(eventgrid.PATH, eventgrid.blob_webhook(self.blobs, keys))
+            self.http.start()
+            self._stack.callback(self.http.stop)
+
+    def blob_store(self, connection: str) -> BlobStore:
+        """The storage account a binding's connection setting names (one client per connection)."""
+        if connection not in self._stores:
+            store = AzureBlobStore.from_connection_setting(connection)
+            self._stack.callback(store.close)
+            self._stores[connection] = store
+        return self._stores[connection]
+
+    def start(self) -> None:
+        """Run the trigger loop in the background until `stop()`."""
+        self._loop_thread = threading.Thread(target=self._loop, name="devhost-loop", daemon=True)
+        self._loop_thread.start()
+
+    def stop(self) -> None:
+        """Stop starting work, let running invocations finish, then close everything."""
+        self._stopping.set()
+        if self._loop_thread is not None:
+            self._loop_thread.join()
+        self._stack.close()
+
+    # -- running
+
+    def step(self) -> int:
+        """Start whatever can start now; returns how many invocations started."""
+        started = 0
+        now = time.monotonic()
+        if now - self._last_listing >= _BLOB_POLL:
+            self._last_listing = now
+            started += self.blobs.poll()
+        return started + self.messages.poll()
+
+    def run_until_idle(self, timeout: float = 300.0) -> None:
+        """Drive the triggers in this thread until no blob, message or invocation is left (or `timeout`)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.step() == 0 and self._idle():
+                self._last_listing = 0.0  # one last look at the containers before calling it done
+                if self.step() == 0 and self._idle():
+                    return
+            time.sleep(_MESSAGE_POLL)
+        raise HostIdleTimeoutError(f"work still pending after {timeout:.0f} s: {self.status()}")
+
+    def _idle(self) -> bool:
+        return not self.blobs.busy() and not self.messages.busy() and self.messages.pending() == 0
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                started = self.step()
+            except Exception:  # a storage hiccup must not end the host; the next round tries again
+                log.exception("trigger loop")
+                started = 0
+            if not started:
+                self._stopping.wait(_MESSAGE_POLL)
+
+    def status(self) -> dict[str, Any]:
+        """Queue counts per Service Bus queue (and the poison queue), for `tributary dev` and error messages."""
+        queues = [*self.messages.queues, "webjobs-blobtrigger-poison"]
+        return {queue: self.broker.counts(queue).model_dump() for queue in queues}

@@ -1,0 +1,47 @@
+"""The servers the embedded default needs, started by the project: Azurite (storage) and FalkorDB (graph).
+
+Each persists under the data directory and is reused when a previous run left it running; only a server started
+here is stopped here. The result is the app settings that point the functions at them, as a developer would
+write them into local.settings.json by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from shared.adapters.azure_blob import AzureBlobStore
+from shared.adapters.azurite_server import ensure_running as ensure_azurite
+from shared.adapters.falkordb_server import ensure_running as ensure_falkordb
+from shared.config import STORAGE_CONNECTION
+
+DEVELOPMENT_STORAGE = "UseDevelopmentStorage=true"
+
+
+@contextmanager
+def local_services(settings: Mapping[str, str], *, keep_running: bool = False) -> Iterator[dict[str, str]]:
+    """Start what `settings` leaves to the embedded default; yields the settings that reach it.
+
+    `keep_running` leaves servers started here running (for `tributary dev`, whose next run attaches to them).
+    """
+    data_dir = Path(settings.get("TRIBUTARY_DATA_DIR", ".tributary"))
+    resolved = dict(settings)
+    with ExitStack() as stack:
+        if settings.get(STORAGE_CONNECTION, DEVELOPMENT_STORAGE) == DEVELOPMENT_STORAGE:
+            azurite = ensure_azurite(data_dir / "azurite")
+            if azurite.started_here and not keep_running:
+                stack.callback(azurite.stop)
+            resolved[STORAGE_CONNECTION] = azurite.connection_string
+        if not settings.get("TRIBUTARY_FALKORDB_URL"):
+            falkordb = ensure_falkordb(data_dir / "falkordb")
+            if falkordb.started_here and not keep_running:
+                stack.callback(falkordb.stop)
+            resolved["TRIBUTARY_FALKORDB_URL"] = falkordb.url
+        yield resolved
+
+
+def ensure_containers(store: AzureBlobStore, settings: Mapping[str, str]) -> None:
+    """The containers the app reads and writes (on Azure the Bicep template creates them)."""
+    for key, default in (("TRIBUTARY_INCOMING_CONTAINER", "incoming"), ("TRIBUTARY_WORK_CONTAINER", "work")):
+        store.ensure_container(settings.get(key, default))

@@ -1,0 +1,53 @@
+"""One delivered stage message, accounted for in the job store whatever its fate (DESIGN.md §3).
+
+The host settles the message (complete on return, abandon on an exception, dead-letter at the delivery cap); this
+module makes sure the job store tells the same story: a batch that will never complete is marked dead-lettered with
+its reason and fails its job, so every job ends truthful.
+
+A Python function cannot dead-letter its own trigger message without the preview settlement extension, so a
+PermanentError fails the job at once and is raised again: the queue dead-letters the message once its delivery
+count reaches the cap, and the job store already holds the real reason.
+"""
+
+import logging
+
+from pydantic import ValidationError
+
+from shared.domain import Envelope, PermanentError, Stage, StageResult
+from shared.pipeline.stages import process_message, record_dead_letter
+from shared.ports import Ports
+
+log = logging.getLogger(__name__)
+
+MAX_DELIVERY_EXCEEDED = "delivery.max_count_exceeded"
+
+
+def handle_message_body(body: bytes | str, stage: Stage, delivery_count: int, ports: Ports) -> StageResult:
+    """A Service Bus trigger's whole job: decode the envelope, check it belongs to this queue's stage, run it."""
+    envelope = decode_envelope(body)
+    if envelope.stage is not stage:
+        # Running it would apply the wrong handler to the payload; it can never succeed here.
+        raise PermanentError("message.wrong_queue", f"a {envelope.stage} message reached the {stage} queue")
+    return handle_delivery(envelope, delivery_count, ports)
+
+
+def decode_envelope(body: bytes | str) -> Envelope:
+    """The envelope in a message body; a body that is not one can never succeed."""
+    try:
+        return Envelope.model_validate_json(body)
+    except ValidationError as error:
+        raise PermanentError("message.malformed", str(error)[:500]) from error
+
+
+def handle_delivery(envelope: Envelope, delivery_count: int, ports: Ports) -> StageResult:
+    """Run the envelope's stage; on failure record what the queue will do with it, then raise for the host."""
+    try:
+        return process_message(envelope, ports)
+    except PermanentError as error:
+        record_dead_letter(envelope, error.reason_code, error.detail, ports)
+        raise
+    except Exception as error:
+        log.warning("stage %s batch %s failed (delivery %s): %s", envelope.stage, envelope.batch, delivery_count, error)
+        if delivery_count >= ports.settings.max_delivery_count:
+            record_dead_letter(envelope, MAX_DELIVERY_EXCEEDED, f"{type(error).__name__}: {error}", ports)
+        raise

@@ -1,0 +1,153 @@
+"""The project-owned Azurite server: start and stop, reuse by later runs, persistence with a data directory."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.adapters import azurite_server
+from shared.adapters.azure_blob import AzureBlobStore
+from shared.adapters.azurite_server import STATE_FILE, AzuriteServer, ensure_running
+from shared.domain import TransientError
+from tests.support.azurite import azurite_client
+
+
+@pytest.fixture
+def servers() -> Iterator[list[AzuriteServer]]:
+    """Servers a test starts; whatever is still running at the end is stopped."""
+    started: list[AzuriteServer] = []
+    yield started
+    for server in started:
+        server.stop()
+
+
+def process_gone(pid: int, wait: float = 0.0) -> bool:
+    """No process and no zombie left with this pid (after up to `wait` s for init to reap an orphan)."""
+    deadline = time.monotonic() + wait
+    while Path(f"/proc/{pid}").exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def listening_ports(pid: int) -> set[tuple[str, int]]:
+    """(address, port) of every TCP socket the process listens on, from /proc (IPv4 and IPv6)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):  # node opens and closes descriptors while we look
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    found = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A = LISTEN
+                address, port = fields[1].split(":")
+                found.add((address, int(port, 16)))
+    return found
+
+
+def store_on(server: AzuriteServer) -> AzureBlobStore:
+    return AzureBlobStore(azurite_client(server))
+
+
+def test_an_in_memory_server_starts_serves_on_loopback_and_stops_clean(servers: list[AzuriteServer]) -> None:
+    # GIVEN a started in-memory server
+    server = AzuriteServer()
+    servers.append(server.start())
+    pid, log = server.pid, server.log_path
+    assert pid is not None
+    assert log is not None
+    assert log.exists()
+    assert server.started_here
+    assert server.is_running()
+    # THEN it serves blobs, and listens on its port on 127.0.0.1 only
+    store = store_on(server)
+    store.ensure_container("smoke")
+    assert store.upload("smoke", "a.txt", b"hi").size == 2
+    store.close()
+    assert listening_ports(pid) == {("0100007F", server.port)}
+    assert server.blob_endpoint == f"http://127.0.0.1:{server.port}/devstoreaccount1"
+    # WHEN it is stopped THEN the process is gone and reaped, and its scratch directory removed
+    server.stop()
+    assert process_gone(pid)
+    assert not log.parent.exists()
+    assert not server.is_running()
+
+
+def test_ensure_running_reuses_the_server_of_the_same_data_directory(
+    tmp_path: Path, servers: list[AzuriteServer]
+) -> None:
+    # GIVEN a CLI run (another process) that started a server and exited without stopping it
+    script = (
+        "import json, sys; from shared.adapters.azurite_server import ensure_running; "
+        "s = ensure_running(sys.argv[1]); print(json.dumps([s.pid, s.port, s.started_here]))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], cwd=root, capture_output=True, text=True, check=True
+    )
+    pid, port, started_there = json.loads(result.stdout)
+    assert started_there
+    # WHEN this process asks for the server of the same data directory
+    server = ensure_running(tmp_path)
+    servers.append(server)
+    # THEN it attaches to that one instead of starting another
+    assert (server.pid, server.port, server.started_here) == (pid, port, False)
+    assert server.is_running()
+    # AND starting a second server on that directory is refused
+    with pytest.raises(TransientError) as refused:
+        AzuriteServer(tmp_path).start()
+    assert refused.value.reason_code == "blob.server_already_running"
+    # AND stopping it through the attachment really stops it (the orphan is init's to reap)
+    server.stop()
+    assert process_gone(pid, wait=5.0)
+    assert not (tmp_path / STATE_FILE).exists()
+
+
+def test_blobs_persist_across_a_stop_and_start(tmp_path: Path, servers: list[AzuriteServer]) -> None:
+    # GIVEN a persistent server holding a blob
+    first = ensure_running(tmp_path)
+    servers.append(first)
+    store = store_on(first)
+    store.ensure_container("kept")
+    store.upload("kept", "nested/blob.txt", b"still here")
+    store.close()
+    # AND, after it stops, a record pointing at a dead process (as a crashed server leaves)
+    first.stop()
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (tmp_path / STATE_FILE).write_text(json.dumps({"pid": int(finished.stdout), "port": 9}))
+    # WHEN a run asks for the server of that data directory
+    second = ensure_running(tmp_path)
+    servers.append(second)
+    # THEN a new server is started and recorded, and the blob is back
+    assert second.started_here
+    assert second.port != 9
+    assert json.loads((tmp_path / STATE_FILE).read_text())["pid"] == second.pid
+    store = store_on(second)
+    assert store.download_bytes("kept", "nested/blob.txt") == b"still here"
+    store.close()
+    assert (tmp_path / "__blobstorage__").is_dir()  # Azurite kept its files in the data directory
+
+
+def test_a_missing_installation_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, servers: list[AzuriteServer]
+) -> None:
+    # GIVEN a checkout where `npm ci` never ran
+    monkeypatch.setattr(azurite_server, "REPO_ROOT", tmp_path)
+    # WHEN a server is started THEN the error names the fix, and nothing was spawned
+    server = AzuriteServer()
+    servers.append(server)
+    with pytest.raises(FileNotFoundError, match=r"Run `make` \(or `npm ci`\)"):
+        server.start()
+    assert server.pid is None

@@ -1,0 +1,60 @@
+"""The local Functions host on the test session's real servers (Azurite, FalkorDB), one data folder per test.
+
+Fixtures:
+- `host_settings` (function): app settings for a host of this test's own: data folder, containers, graph name,
+  and a short broker lock so redeliveries after a crash come quickly.
+- `open_host` (function): `open_host(**overrides)` opens a `DevHost` on those settings and closes it at the end.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.adapters.azure_blob import AzureBlobStore
+from shared.adapters.azurite_server import AzuriteServer
+from shared.adapters.falkordb_graph import FalkorDBGraphSink
+from shared.adapters.falkordb_server import FalkorDBServer
+from shared.config import STORAGE_CONNECTION
+from shared.devhost.host import DevHost
+
+HostFactory = Callable[..., DevHost]
+
+
+@pytest.fixture
+def host_settings(tmp_path: Path, azurite: AzuriteServer, falkordb_server: FalkorDBServer) -> Iterator[dict[str, str]]:
+    suffix = uuid.uuid4().hex[:12]
+    settings = {
+        "TRIBUTARY_DATA_DIR": str(tmp_path / "host"),
+        STORAGE_CONNECTION: azurite.connection_string,
+        "TRIBUTARY_FALKORDB_URL": falkordb_server.url,
+        "TRIBUTARY_FALKORDB_GRAPH": f"host_{suffix}",
+        "TRIBUTARY_INCOMING_CONTAINER": f"incoming-{suffix}",
+        "TRIBUTARY_WORK_CONTAINER": f"work-{suffix}",
+        "TRIBUTARY_DEVHOST_LOCK_SECONDS": "2",
+    }
+    yield settings
+    graph = FalkorDBGraphSink(falkordb_server.url, settings["TRIBUTARY_FALKORDB_GRAPH"])
+    graph.delete_graph()
+    graph.close()
+    store = AzureBlobStore.from_connection_setting(STORAGE_CONNECTION, {STORAGE_CONNECTION: azurite.connection_string})
+    for key in ("TRIBUTARY_INCOMING_CONTAINER", "TRIBUTARY_WORK_CONTAINER"):
+        store.service.delete_container(settings[key])
+    store.close()
+
+
+@pytest.fixture
+def open_host(host_settings: dict[str, str]) -> Iterator[HostFactory]:
+    opened: list[DevHost] = []
+
+    def build(**overrides: object) -> DevHost:
+        host = DevHost(settings=host_settings, **overrides)
+        opened.append(host.__enter__())
+        return host
+
+    yield build
+    for host in reversed(opened):
+        host.stop()
