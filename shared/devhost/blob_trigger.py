@@ -80,6 +80,7 @@ class BlobTriggerWatcher:
         self._lock = threading.Lock()
         self._in_flight: set[tuple[str, str, str]] = set()
         self._retry_at: dict[tuple[str, str, str], float] = {}
+        self._settled: dict[tuple[str, str, str], str] = {}  # blob -> the ETag whose receipt is done or poison
         self._watches = [_watch(spec, resolve, store_for) for spec in functions if spec.trigger_type == TRIGGER]
 
     def poll(self) -> int:
@@ -121,10 +122,16 @@ class BlobTriggerWatcher:
 
     def _due(self, key: tuple[str, str, str], info: BlobInfo) -> bool:
         with self._lock:
+            if self._settled.get(key) == info.etag:
+                return False  # known from an earlier round: no receipt lookup for every blob on every listing
             if key in self._in_flight or self._retry_at.get(key, 0.0) > time.monotonic():
                 return False
         receipt = self.receipts.get(*key)
-        return receipt is None or receipt.etag != info.etag or receipt.status is ReceiptStatus.FAILED
+        if receipt is not None and receipt.etag == info.etag and receipt.status is not ReceiptStatus.FAILED:
+            with self._lock:
+                self._settled[key] = info.etag
+            return False
+        return True
 
     def _run(self, watch: _Watch, info: BlobInfo) -> None:
         key = (watch.spec.name, watch.container, info.path)
