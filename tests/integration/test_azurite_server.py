@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +15,7 @@ from shared.adapters.azure_blob import AzureBlobStore
 from shared.adapters.azurite_server import STATE_FILE, AzuriteServer, ensure_running
 from shared.domain import TransientError
 from tests.support.azurite import azurite_client
+from tests.support.servers import ensure_running_in_another_process, listening_sockets, process_gone
 
 
 @pytest.fixture
@@ -27,34 +25,6 @@ def servers() -> Iterator[list[AzuriteServer]]:
     yield started
     for server in started:
         server.stop()
-
-
-def process_gone(pid: int, wait: float = 0.0) -> bool:
-    """No process and no zombie left with this pid (after up to `wait` s for init to reap an orphan)."""
-    deadline = time.monotonic() + wait
-    while Path(f"/proc/{pid}").exists():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
-def listening_ports(pid: int) -> set[tuple[str, int]]:
-    """(address, port) of every TCP socket the process listens on, from /proc (IPv4 and IPv6)."""
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        with contextlib.suppress(OSError):  # node opens and closes descriptors while we look
-            target = os.readlink(fd)
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
-    found = set()
-    for table in ("tcp", "tcp6"):
-        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] == "0A" and fields[9] in inodes:  # 0A = LISTEN
-                address, port = fields[1].split(":")
-                found.add((address, int(port, 16)))
-    return found
 
 
 def store_on(server: AzuriteServer) -> AzureBlobStore:
@@ -76,7 +46,7 @@ def test_an_in_memory_server_starts_serves_on_loopback_and_stops_clean(servers: 
     store.ensure_container("smoke")
     assert store.upload("smoke", "a.txt", b"hi").size == 2
     store.close()
-    assert listening_ports(pid) == {("0100007F", server.port)}
+    assert listening_sockets(pid) == {("0100007F", server.port)}
     assert server.blob_endpoint == f"http://127.0.0.1:{server.port}/devstoreaccount1"
     # WHEN it is stopped THEN the process is gone and reaped, and its scratch directory removed
     server.stop()
@@ -89,15 +59,7 @@ def test_ensure_running_reuses_the_server_of_the_same_data_directory(
     tmp_path: Path, servers: list[AzuriteServer]
 ) -> None:
     # GIVEN a CLI run (another process) that started a server and exited without stopping it
-    script = (
-        "import json, sys; from shared.adapters.azurite_server import ensure_running; "
-        "s = ensure_running(sys.argv[1]); print(json.dumps([s.pid, s.port, s.started_here]))"
-    )
-    root = Path(__file__).resolve().parents[2]
-    result = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path)], cwd=root, capture_output=True, text=True, check=True
-    )
-    pid, port, started_there = json.loads(result.stdout)
+    pid, port, started_there = ensure_running_in_another_process("shared.adapters.azurite_server", tmp_path)
     assert started_there
     # WHEN this process asks for the server of the same data directory
     server = ensure_running(tmp_path)

@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,10 +13,9 @@ import pytest
 from shared.adapters.falkordb_graph import FalkorDBGraphSink
 from shared.adapters.falkordb_server import STATE_FILE, FalkorDBServer, ensure_running
 from shared.domain import TransientError
+from tests.support.servers import ensure_running_in_another_process, listening_sockets, process_gone
 
 pytestmark = pytest.mark.falkordb
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -45,34 +41,6 @@ def read_markers(server: FalkorDBServer) -> tuple[list[str], dict[str, str]]:
     constraints = sink.unique_constraints()
     sink.close()
     return [row[0] for row in rows], constraints
-
-
-def process_gone(pid: int, wait: float = 0.0) -> bool:
-    """No process and no zombie left with this pid (after up to `wait` s for init to reap an orphan)."""
-    deadline = time.monotonic() + wait
-    while Path(f"/proc/{pid}").exists():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
-def listening_sockets(pid: int) -> set[tuple[str, int]]:
-    """(address, port) of every TCP socket the process listens on, from /proc (IPv4 and IPv6)."""
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        target = os.readlink(fd)
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    found = set()
-    for table in ("tcp", "tcp6"):
-        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
-            fields = line.split()
-            local, state, inode = fields[1], fields[3], fields[9]
-            if state == "0A" and inode in inodes:  # 0A = LISTEN
-                address, port = local.split(":")
-                found.add((address, int(port, 16)))
-    return found
 
 
 def test_data_survives_a_clean_stop_and_start(tmp_path: Path, servers: list[FalkorDBServer]) -> None:
@@ -136,14 +104,7 @@ def test_ensure_running_reuses_the_server_another_process_left_running(
     tmp_path: Path, servers: list[FalkorDBServer]
 ) -> None:
     # GIVEN a CLI run (another process) that started a server and exited without stopping it
-    script = (
-        "import json, sys; from shared.adapters.falkordb_server import ensure_running; "
-        "s = ensure_running(sys.argv[1]); print(json.dumps([s.pid, s.port, s.started_here]))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path)], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    pid, port, started_there = json.loads(result.stdout)
+    pid, port, started_there = ensure_running_in_another_process("shared.adapters.falkordb_server", tmp_path)
     assert started_there
     # WHEN this process asks for the server of the same data directory
     server = ensure_running(tmp_path)
