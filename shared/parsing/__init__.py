@@ -67,12 +67,12 @@ def parse(
     parser = _parser_for(content_type)
     options = options or ParseOptions()
     columns = has_column_rules(options)
-    records = 0
+    records, max_records = 0, limits.max_records  # a local: this loop runs once per record
     for item in parser(stream, options, limits):
         if isinstance(item, Record):
             records += 1
-            if records > limits.max_records:
-                raise PermanentError("limits.too_many_records", f"more than {limits.max_records} records")
+            if records > max_records:
+                raise PermanentError("limits.too_many_records", f"more than {max_records} records")
             if columns and item.fields:
                 item = apply_columns(item, options)
         yield item

@@ -11,12 +11,14 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import chain
+from operator import itemgetter
 from typing import BinaryIO
 
 from shared.domain import ParseIssue, PermanentError, Record
-from shared.parsing.encoding import LineTooLongError, open_text
+from shared.parsing.encoding import LineTooLongError, open_line_batches
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
+from shared.parsing.records import fast_record
 
 DELIMITERS = ",;\t|"
 _SNIFF_LINES = 20
@@ -24,6 +26,7 @@ _SNIFF_CHARS = 16 * 1024  # the sniffer's regexes backtrack: keep its sample sma
 _FORMULA_STARTS = frozenset("=+-@\t\r")
 # What spreadsheet software would evaluate: =SUM(…), +A1, -cmd|…, @SUM(…); a leading tab or CR hides one.
 _FORMULA = re.compile(r"[=+\-@](?:[^\W\d_]|\()|[\t\r]")
+_first_char = itemgetter(slice(0, 1))
 
 
 def parse_delimited(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> Iterator[Record | ParseIssue]:
@@ -32,12 +35,12 @@ def parse_delimited(stream: BinaryIO, options: ParseOptions, limits: ParseLimits
         raise PermanentError(
             "parse.csv.invalid_delimiter", f"delimiter {options.delimiter!r} is not one plain character"
         )
-    lines, issues = open_text(stream, options, limits, newline="")
+    batches, issues = open_line_batches(stream, options, limits)
     yield from issues
     # csv's field cap is process-global: set it for this parse, restore it after (on exhaustion or close).
     previous_cap = csv.field_size_limit(limits.max_field_chars)
     try:
-        yield from _parse_rows(_Feed(lines, limits), options, limits)
+        yield from _parse_rows(batches, options, limits)
     finally:
         csv.field_size_limit(previous_cap)
 
@@ -65,26 +68,54 @@ def formula_columns(fields: dict[str, str]) -> list[str]:
 
 @dataclass
 class _Feed:
-    """Physical lines for `csv.reader`: NULs replaced (and their lines noted), one row's characters capped."""
+    """Physical lines for `csv.reader`, a batch at a time: NULs replaced (their lines noted), one row's characters
+    capped, and whether a batch can hold a formula cell at all (most cannot: their rows skip the check).
 
-    lines: Iterator[str]
+    csv takes the lines through `itertools.chain` in C; this runs once per batch. The row loop keeps `row_start` (the
+    line the open row starts on): a row on several lines is measured when it ends, and a row still open when csv
+    moves to the next batch is measured then, so csv never holds more than the cap and one batch of one row.
+    """
+
+    batches: Iterator[tuple[list[str], str]]
+    delimiter: str
     limits: ParseLimits
-    line_number: int = 0
-    row_chars: int = 0
+    lines: list[str] = field(default_factory=list)  # the batch csv is reading
+    first: int = 1  # line number of lines[0]
+    row_start: int = 1
+    carried: int = 0  # characters of the open row in the batches before `lines`
+    formulas: bool = True  # whether a cell of `lines` may start with a formula character
     nul_lines: deque[int] = field(default_factory=deque)
 
-    def generate(self) -> Iterator[str]:
+    def generate(self) -> Iterator[list[str]]:
+        for lines, text in self.batches:
+            end = self.first + len(self.lines)  # the line after the batch csv has finished
+            spans = self.row_start < end  # a row is open across the boundary
+            self.carried = self.measure(self.row_start, end - 1) if spans else 0
+            # `text` holds every line but the first (see open_line_batches): searching both covers the batch.
+            self.formulas = (
+                may_hold_formulas(text, self.delimiter)
+                or may_hold_formulas(lines[0], self.delimiter)
+                or (spans and self.formulas)
+            )
+            if "\x00" in text or "\x00" in lines[0]:
+                lines = self._without_nuls(lines, end)
+            self.first, self.lines = end, lines
+            yield lines
+
+    def measure(self, start: int, end: int) -> int:
+        """Characters of the row on lines `start`..`end` (`end` in the current batch); raises over the cap."""
         cap = self.limits.max_line_chars
-        for line in self.lines:
-            self.line_number += 1
-            self.row_chars += len(line)
-            if self.row_chars > cap:
-                # One row's quoted fields can span many lines: bound what csv holds for a single row.
-                raise PermanentError("limits.row_too_large", f"row ending at line {self.line_number} exceeds {cap}")
-            if "\x00" in line:
-                self.nul_lines.append(self.line_number)
-                line = line.replace("\x00", "\ufffd")
-            yield line
+        begin = max(start, self.first)
+        total = self.carried if start < self.first else 0
+        window = self.lines[begin - self.first : end - self.first + 1]
+        size = total + sum(map(len, window))
+        if size > cap:
+            for number, line in enumerate(window, start=begin):
+                total += len(line)
+                if total > cap:
+                    # One row's quoted fields can span many lines: bound what csv holds for a single row.
+                    raise PermanentError("limits.row_too_large", f"row ending at line {number} exceeds {cap}")
+        return size
 
     def nul_before(self, line_number: int) -> bool:
         """Whether a NUL was replaced on any line up to `line_number` not asked about before."""
@@ -94,15 +125,41 @@ class _Feed:
             found = True
         return found
 
+    def _without_nuls(self, lines: list[str], first: int) -> list[str]:
+        clean = []
+        for number, line in enumerate(lines, start=first):
+            if "\x00" in line:
+                self.nul_lines.append(number)
+                line = line.replace("\x00", "\ufffd")
+            clean.append(line)
+        return clean
 
-def _parse_rows(feed: _Feed, options: ParseOptions, limits: ParseLimits) -> Iterator[Record | ParseIssue]:
+
+def may_hold_formulas(text: str, delimiter: str) -> bool:
+    """Whether a cell in these lines may start with a formula character: False is certain, True may be wrong.
+
+    One fast search per character (most files have none of = + - @ or a tab); searching for a character where a cell
+    starts (after a delimiter, a quote or a line end) would cost several searches and save little.
+    """
+    if any(char in text for char in "=+-@"):
+        return True
+    if "\t" in text and (delimiter != "\t" or '"\t' in text):  # with tabs as delimiters, only a quoted cell
+        return True
+    return "\r" in text and '"\r' in text  # a CR starts a cell only inside quotes: unquoted, it ends the line
+
+
+def _parse_rows(
+    batches: Iterator[tuple[list[str], str]], options: ParseOptions, limits: ParseLimits
+) -> Iterator[Record | ParseIssue]:
     delimiter = options.delimiter or ","
     try:
-        source = feed.generate()
-        sample = _sample(source)
-        feed.row_chars = 0  # the sample is bounded on its own; count rows from here
-        delimiter = options.delimiter or sniff_delimiter("".join(sample)[:_SNIFF_CHARS])
-        rows = csv.reader(chain(sample, source), delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
+        first = _first_batch(batches)
+        if options.delimiter is None:
+            sample = "".join(_sample(first[0]))[:_SNIFF_CHARS].replace("\x00", "\ufffd")
+            delimiter = sniff_delimiter(sample)
+        feed = _Feed(chain([first] if first[0] else [], batches), delimiter, limits)
+        lines = chain.from_iterable(feed.generate())
+        rows = csv.reader(lines, delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
         yield from _records(rows, feed, options, limits)
     except LineTooLongError as error:
         refined = _line_too_long(error, delimiter, limits)
@@ -111,7 +168,17 @@ def _parse_rows(feed: _Feed, options: ParseOptions, limits: ParseLimits) -> Iter
         raise refined from error
 
 
-def _sample(lines: Iterator[str]) -> list[str]:
+def _first_batch(batches: Iterator[tuple[list[str], str]]) -> tuple[list[str], str]:
+    # The sniffing sample comes from one batch: join the first ones if they are too small to hold it.
+    first: list[str] = []
+    for lines, _ in batches:
+        first.extend(lines)
+        if len(first) >= _SNIFF_LINES or sum(map(len, first)) >= _SNIFF_CHARS:
+            break
+    return first, "".join(first)
+
+
+def _sample(lines: list[str]) -> list[str]:
     sample: list[str] = []
     size = 0
     for line in lines:
@@ -125,28 +192,46 @@ def _sample(lines: Iterator[str]) -> list[str]:
 def _records(
     rows: "csv._reader", feed: _Feed, options: ParseOptions, limits: ParseLimits
 ) -> Iterator[Record | ParseIssue]:
+    """One flat loop with local state because it runs once per row; odd rows leave it for the slow paths."""
     names: list[str] = []
     width = 0  # cells the header (or the first row) has
+    template = ""  # "name: {}; …" for a row of `width` non-blank cells
     last_line = 0
+    nul_lines, strip, formula_starts = feed.nul_lines, str.strip, _FORMULA_STARTS
     try:
         for row in rows:
             start, last_line = last_line + 1, rows.line_num
-            feed.row_chars = 0
-            if feed.nul_before(last_line):
+            feed.row_start = last_line + 1
+            if last_line != start:
+                feed.measure(start, last_line)
+            if nul_lines and feed.nul_before(last_line):
                 yield ParseIssue(
                     locator=f"row {start}", reason_code="parse.csv.nul_byte", detail="NUL replaced by U+FFFD"
                 )
-            if not any(cell.strip() for cell in row):
+            stripped = list(map(strip, row))
+            if not any(stripped):
                 continue
             if not names:
                 names, width, header_issues = _start_columns(row, start, options, limits)
+                template = "; ".join(name.replace("{", "{{").replace("}", "}}") + ": {}" for name in names)
                 yield from header_issues
                 if options.has_header:
                     continue
             if len(row) != width:  # only odd rows pay for the checks
                 row, row_issues = _fit(row, f"row {start}", names, width, limits)
                 yield from row_issues
-            yield _record(dict(zip(names, row, strict=False)), f"row {start}")
+                stripped = list(map(strip, row))
+            fields = dict(zip(names, row))  # noqa: B905 -- lengths may differ; strict=False costs a keyword call a row
+            if len(row) == width and all(stripped):
+                text = template.format(*stripped)
+            else:
+                text = "; ".join([f"{name}: {value}" for name, value in zip(names, stripped, strict=False) if value])
+            metadata = {}
+            if feed.formulas and not formula_starts.isdisjoint(map(_first_char, row)):
+                formulas = formula_columns(fields)
+                if formulas:
+                    metadata["formula_cells"] = ",".join(formulas)
+            yield fast_record(text, f"row {start}", fields, metadata)
     except csv.Error as error:
         raise _csv_error(error, last_line + 1) from error
 
@@ -215,13 +300,6 @@ def _extend_names(names: list[str], count: int) -> None:
         name = _unused(f"column_{index}", seen)
         seen.add(name)
         names.append(name)
-
-
-def _record(fields: dict[str, str], locator: str) -> Record:
-    text = "; ".join([f"{name}: {stripped}" for name, value in fields.items() if (stripped := value.strip())])
-    formulas = formula_columns(fields)
-    metadata = {"formula_cells": ",".join(formulas)} if formulas else {}
-    return Record(text=text, locator=locator, fields=fields, metadata=metadata)
 
 
 def _csv_error(error: csv.Error, line: int) -> PermanentError:

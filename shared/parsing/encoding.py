@@ -1,17 +1,19 @@
 """Text encodings: detect one from the head of a byte stream, then decode incrementally without holding the file.
 
-Order of evidence: a forced `options.encoding`, a byte-order mark, the NUL pattern of UTF-16 without a BOM, strict
-UTF-8 over the head, and last a Windows-1252 fallback (reported as `parse.encoding.latin1_fallback`). The fallback is
-cp1252 rather than ISO-8859-1 because real non-UTF-8 files are mostly Excel/Windows exports (curly quotes, €); the five
-bytes cp1252 leaves undefined decode to their Latin-1 code points (as WHATWG's windows-1252 does), so it never fails.
+Order of evidence: a forced `options.encoding`, a byte-order mark, strict UTF-8 over a head that is not all ASCII,
+the NUL pattern of UTF-16 without a BOM, strict UTF-8 over an ASCII head, and last a Windows-1252 fallback (reported
+as `parse.encoding.latin1_fallback`). The fallback is cp1252 rather than ISO-8859-1 because real non-UTF-8 files are
+mostly Excel/Windows exports (curly quotes, €); the five bytes cp1252 leaves undefined decode to their Latin-1 code
+points (as WHATWG's windows-1252 does), so it never fails.
 """
 
 import codecs
 import contextlib
 import io
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from shared.domain import ParseIssue, PermanentError
 from shared.parsing.limits import ParseLimits
@@ -19,7 +21,14 @@ from shared.parsing.options import ParseOptions
 
 HEAD_BYTES = 64 * 1024
 FALLBACK_ENCODING = "cp1252"
+# Bytes read per batch of lines (unless a caller says): per-batch work is noise already, and a batch of tiny lines
+# stays a few MB of objects.
+BATCH_BYTES = 64 * 1024
 _CHUNK_CHARS = 64 * 1024
+# One line, cut after \n, \r or \r\n; or a last line without an end.
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+_T = TypeVar("_T", str, bytes)
+_NOT_LINE_ENDS = "\v\f\x1c\x1d\x1e\x85\u2028\u2029"  # where str.splitlines cuts but a file's lines do not end
 _FALLBACK_ERRORS = "tributary.cp1252_as_latin1"
 
 # UTF-32 first: the UTF-32 LE mark begins with the UTF-16 LE one.
@@ -67,10 +76,15 @@ def detect_encoding(head: bytes, options: ParseOptions, at_eof: bool = False) ->
     for bom, codec in BOMS:
         if head.startswith(bom) and _fits(head[len(bom) :], codec, at_eof):
             return Encoding(codec, bom_length=len(bom))
+    utf8 = _is_utf8(head, at_eof)
+    # Multi-byte UTF-8 sequences that all decode are evidence no NUL pattern outweighs: in a short head, a few NULs
+    # can look like UTF-16, and UTF-16 text seldom forms valid UTF-8 once it leaves ASCII.
+    if utf8 and not head.isascii():
+        return Encoding("utf-8")
     utf16 = utf16_without_bom(head)
     if utf16:
         return Encoding(utf16)
-    if _is_utf8(head, at_eof):
+    if utf8:
         return Encoding("utf-8")
     warning = ParseIssue(
         locator="file",
@@ -96,9 +110,63 @@ def open_text(
 def open_utf8(stream: BinaryIO, options: ParseOptions) -> tuple[BinaryIO, list[ParseIssue]]:
     """The stream as UTF-8 bytes without a BOM (re-encoded only when it is not UTF-8), and the encoding warnings."""
     reader, encoding = _open(stream, options)
-    if codecs.lookup(encoding.codec).name == "utf-8" and encoding.errors == "strict":
-        return reader, list(encoding.issues)  # already UTF-8: hand the bytes through untouched
-    return _Utf8Reencoder(reader, encoding), list(encoding.issues)
+    return _as_utf8(reader, encoding), list(encoding.issues)
+
+
+def open_line_batches(
+    stream: BinaryIO, options: ParseOptions, limits: ParseLimits, batch_bytes: int | None = None
+) -> tuple[Iterator[tuple[list[str], str]], list[ParseIssue]]:
+    """Decoded physical lines in lists of about `batch_bytes`, ends kept as written, and the encoding warnings.
+
+    The lines are `open_text`'s with newline="" (cut after \\n, \\r or \\r\\n, untranslated), handed out a batch
+    at a time so that a consumer whose per-line work is in C (csv) runs Python once per batch. Each list comes with
+    the text read for it, to search without joining the lines: it holds every line of the list but the first, which
+    may have begun in earlier reads (and it may end with the beginning of the next list). A line longer than
+    `limits.max_line_chars` raises `LineTooLongError` after the lines before it, before it is held whole.
+    """
+    reader, encoding = _open(stream, options)
+    batches = _text_batches(reader, encoding, limits.max_line_chars, batch_bytes or BATCH_BYTES)
+    return batches, list(encoding.issues)
+
+
+def open_utf8_line_batches(
+    stream: BinaryIO, options: ParseOptions, limits: ParseLimits, batch_bytes: int | None = None
+) -> tuple[Iterator[tuple[int, list[bytes]]], list[ParseIssue]]:
+    """Physical lines as UTF-8 bytes in lists, each list with the file offset of its first line; encoding warnings.
+
+    For decoders that take UTF-8 bytes (orjson): a UTF-8 file is handed through undecoded and *unchecked*, so the
+    consumer must decode any line its decoder refuses, and report bad bytes with `utf8_decode_error`; other encodings
+    are decoded and re-encoded (their decoding errors raise here). Lines are cut after \\n, \\r or \\r\\n, ends
+    kept; the cap is `open_text`'s with newline=None: characters, a line end counting as one.
+    """
+    reader, encoding = _open(stream, options)
+    source = _as_utf8(reader, encoding)
+    batches = _batches(
+        source.read,
+        b"",
+        _split_bytes,
+        _utf8_chars,
+        encoding.bom_length,
+        limits.max_line_chars,
+        batch_bytes or BATCH_BYTES,
+    )
+    return ((offset, lines) for offset, lines, _ in batches), list(encoding.issues)
+
+
+def utf8_decode_error(error: UnicodeDecodeError, line_offset: int) -> PermanentError:
+    """`parse.text.decode_error` for a line of `open_utf8_line_batches` that starts at byte `line_offset`."""
+    return PermanentError("parse.text.decode_error", f"invalid utf-8 at byte {line_offset + error.start}")
+
+
+def split_lines(text: str) -> list[str]:
+    """`text` cut after each \\n, \\r or \\r\\n, ends kept.
+
+    `str.splitlines` (C, fast) also cuts at \\v, \\f, \\x1c-\\x1e, \\x85, \\u2028 and \\u2029, which are data in
+    CSV and JSON: when one of those is in the text, a regex cuts instead.
+    """
+    if any(separator in text for separator in _NOT_LINE_ENDS):
+        return _LINE.findall(text)
+    return text.splitlines(keepends=True)
 
 
 def decode_error(error: UnicodeError, reader: "_HeadThenStream") -> PermanentError:
@@ -109,6 +177,12 @@ def decode_error(error: UnicodeError, reader: "_HeadThenStream") -> PermanentErr
     # reader has delivered up to, so the offset in the file is recoverable without re-reading.
     offset = reader.delivered - len(error.object) + error.start
     return PermanentError("parse.text.decode_error", f"invalid {error.encoding} at byte {offset}")
+
+
+def _as_utf8(reader: "_HeadThenStream", encoding: Encoding) -> BinaryIO:
+    if codecs.lookup(encoding.codec).name == "utf-8" and encoding.errors == "strict":
+        return reader  # already UTF-8: hand the bytes through untouched
+    return _Utf8Reencoder(reader, encoding)
 
 
 def _open(stream: BinaryIO, options: ParseOptions) -> tuple["_HeadThenStream", Encoding]:
@@ -205,6 +279,117 @@ def _lines(reader: "_HeadThenStream", encoding: Encoding, newline: str | None, m
         # finalised (closed, which never reaches the caller's stream either): nothing left to detach then.
         with contextlib.suppress(ValueError):
             text.detach()
+
+
+def _text_batches(
+    reader: "_HeadThenStream", encoding: Encoding, max_chars: int, batch_bytes: int
+) -> Iterator[tuple[list[str], str]]:
+    decoder = codecs.getincrementaldecoder(encoding.codec)(encoding.errors)
+
+    def read(size: int) -> str:
+        while True:  # "" only at the end: a read may hold nothing but part of a character
+            data = reader.read(size)
+            try:
+                text = decoder.decode(data, final=not data)
+            except UnicodeError as error:  # UTF-16/32 raise plain UnicodeError for a missing BOM
+                raise decode_error(error, reader) from error
+            if text or not data:
+                return text
+
+    for _, lines, text in _batches(read, "", split_lines, _chars, 0, max_chars, batch_bytes):
+        yield lines, text
+
+
+def _split_bytes(data: bytes) -> list[bytes]:
+    return data.splitlines(keepends=True)  # bytes.splitlines cuts at \n, \r and \r\n only
+
+
+def _chars(pieces: list[str]) -> int:
+    return sum(map(len, pieces))
+
+
+def _utf8_chars(pieces: list[bytes]) -> int:
+    # Only asked about a line already longer than the cap in bytes: exact, not fast. A \r\n counts as one.
+    line = b"".join(pieces)
+    return len(_utf8_text(line)) - line.endswith(b"\r\n")
+
+
+def _utf8_text(data: bytes) -> str:
+    # Not final: a character cut at the end of what is held so far is not counted (nor replaced) yet.
+    return codecs.utf_8_decode(data, "replace", False)[0]
+
+
+def _batches(
+    read: Callable[[int], _T],
+    empty: _T,
+    split: Callable[[_T], list[_T]],
+    chars: Callable[[list[_T]], int],
+    offset: int,
+    max_chars: int,
+    batch_bytes: int,
+) -> Iterator[tuple[int, list[_T], _T]]:
+    """Whole lines of what `read` returns (str or bytes; empty at the end), a list per read, with its offset and the
+    text read (see `open_line_batches`).
+
+    `chars` counts the characters of a line given in pieces; it is asked only about lines whose length (in code
+    units, never fewer than characters) exceeds `max_chars`.
+    """
+    newline, carriage_return = ("\n", "\r") if isinstance(empty, str) else (b"\n", b"\r")
+    pending: list[_T] = []  # the unfinished last line, in pieces
+    pending_size = 0
+    number = 0  # lines handed out
+    while True:
+        chunk = read(batch_bytes)
+        at_eof = not chunk
+        if pending and (at_eof or pending[-1].endswith(carriage_return)):
+            # At the end the unfinished line is whole; a final \r held back (it may begin a \r\n) is decided now.
+            chunk, pending, pending_size = empty.join([*pending, chunk]), [], 0
+        if not chunk:
+            return
+        lines = split(chunk)
+        if pending:
+            if len(lines) == 1 and not lines[0].endswith((newline, carriage_return)):
+                pending.append(chunk)  # still inside one long line: keep its pieces, join once
+                pending_size += len(chunk)
+                if pending_size > max_chars and chars(pending) > max_chars:
+                    raise LineTooLongError(number + 1, max_chars, _partial(pending, max_chars))
+                continue
+            lines[0] = empty.join([*pending, lines[0]])
+        size = pending_size + len(chunk)
+        pending, pending_size = [], 0
+        if not at_eof and not lines[-1].endswith(newline):  # unfinished, or a \r that may begin a \r\n
+            pending.append(lines.pop())
+            pending_size = len(pending[0])
+        if lines:
+            whole = size - pending_size
+            if whole > max_chars and max(map(len, lines)) > max_chars:
+                too_long = next((i for i, line in enumerate(lines) if chars([line]) > max_chars), None)
+                if too_long is not None:
+                    if too_long:
+                        yield offset, lines[:too_long], chunk
+                    raise LineTooLongError(number + too_long + 1, max_chars, _partial([lines[too_long]], max_chars))
+            yield offset, lines, chunk
+            number += len(lines)
+            offset += whole
+        if pending_size > max_chars and chars(pending) > max_chars:
+            raise LineTooLongError(number + 1, max_chars, _partial(pending, max_chars))
+        if at_eof:
+            return
+
+
+def _partial(pieces: list[str] | list[bytes], max_chars: int) -> str:
+    """The first `max_chars` + 1 characters of a line held in pieces, without joining all of it."""
+    wanted = max_chars + 1 if isinstance(pieces[0], str) else 4 * (max_chars + 1)  # UTF-8: up to 4 bytes a character
+    head, size = [], 0
+    for piece in pieces:
+        head.append(piece[: wanted - size])
+        size += len(head[-1])
+        if size >= wanted:
+            break
+    if isinstance(pieces[0], str):
+        return "".join(head)[: max_chars + 1]
+    # As `open_text` with newline=None would have read it: line ends translated.
+    return _utf8_text(b"".join(head)).replace("\r\n", "\n").replace("\r", "\n")[: max_chars + 1]
 
 
 class _Read1Stream(io.BufferedIOBase):

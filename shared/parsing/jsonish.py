@@ -7,6 +7,11 @@ since a streaming parser cannot resynchronise inside one document; in JSON Lines
 their line, which is skipped with a ParseIssue, and only a line too long to hold fails the file. Numbers keep their
 text (no float rounding); a literal longer than `max_number_digits` is refused (`limits.number_too_long`) because
 converting huge literals is quadratic and they are not data anyone indexes.
+
+JSON Lines is read twice over only where needed: orjson (C, on the undecoded UTF-8 bytes) reads every line, and a
+line it refuses, or whose record it cannot give exactly (a float, whose literal it does not keep; -0; any problem
+such as depth or size), is read again by the stdlib decoder with the hooks above, which alone decides the outcome.
+So the fast path changes speed, never results (tests/unit/test_parse_json.py compares the two on generated lines).
 """
 
 import json
@@ -15,15 +20,26 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 import ijson
+import orjson
 
 from shared.domain import ParseIssue, PermanentError, Record
-from shared.parsing.encoding import open_text, open_utf8
+from shared.parsing.encoding import open_utf8, open_utf8_line_batches, utf8_decode_error
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
+from shared.parsing.records import fast_record
 
 _BUF_SIZE = 64 * 1024
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# A -0 literal where a value starts (orjson reads it as the int 0, whose text would be "0").
+_NEGATIVE_ZERO = re.compile(rb"(?:^|[\[:,\s])-0(?![.eE0-9])")
+_CONTAINERS = (dict, list)
+_EXACT_RUN = 32  # lines read by the exact decoder alone after a float: a file with one usually has them throughout
+_INT_CHARS = 20  # the longest integer orjson returns as an int ("-9223372036854775808"); longer ones are floats
+
+
+class _InexactError(Exception):
+    """A value orjson decoded but cannot give as the stdlib decoder with our hooks would (a float's literal)."""
 
 
 class _LineProblemError(Exception):
@@ -53,27 +69,87 @@ def parse_json(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> 
 
 def parse_jsonl(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> Iterator[Record | ParseIssue]:
     """One record per non-blank line of a JSON Lines / NDJSON file; a bad line is reported and skipped."""
-    lines, issues = open_text(stream, options, limits, newline=None)
+    batches, issues = open_utf8_line_batches(stream, options, limits)
     yield from issues
     decoder = _line_decoder(limits)  # built once: json.loads with hooks would build a decoder per line
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        locator = f"line {number}"
-        try:
-            fields, truncated = flatten(_load_line(decoder, line), limits)
-        except _LineProblemError as problem:
-            yield ParseIssue(locator=locator, reason_code=problem.reason_code, detail=problem.detail)
-            continue
-        yield from _emit(fields, truncated, locator, limits)
+    loads, refused = orjson.loads, orjson.JSONDecodeError
+    # Lines up to this size take the flat shortcut: none of their strings can be over the cap (nor, with this many
+    # digits allowed, any integer orjson returns).
+    flat_size = limits.max_field_chars if limits.max_number_digits >= _INT_CHARS else -1
+    number = exact_run = 0  # exact_run: lines left to give to the exact decoder without trying orjson
+    for offset, lines in batches:
+        first = number + 1
+        for line in lines:
+            number += 1
+            if exact_run:
+                exact_run, fields = exact_run - 1, None
+            else:
+                try:
+                    fields = _fast_fields(loads(line), len(line) <= flat_size, limits)
+                except refused:
+                    fields = None
+                except _InexactError:  # a float: without this, float-heavy files would be decoded twice a line
+                    exact_run, fields = _EXACT_RUN, None
+            if fields is None or ("0" in fields.values() and b"-0" in line and _NEGATIVE_ZERO.search(line)):
+                try:
+                    yield from _exact_line(line, f"line {number}", decoder, limits)
+                except UnicodeDecodeError as error:
+                    raise utf8_decode_error(error, offset + sum(map(len, lines[: number - first]))) from error
+                continue
+            text = "; ".join([f"{key}: {value}" for key, value in fields.items() if value])
+            if text:  # orjson refuses lone surrogates, so the text is storable as it is
+                yield fast_record(text, f"line {number}", fields)
+
+
+def _fast_fields(value: Any, flat: bool, limits: ParseLimits) -> dict[str, str] | None:
+    """The fields of a line orjson decoded when they are certainly the exact path's (-0 aside), else None; raises
+    `_InexactError` for a float."""
+    if flat and type(value) is dict and "" not in value and len(value) <= limits.max_fields:
+        # The common case, a flat object of strings and integers: converted in place (orjson's dict is ours).
+        for key, child in value.items():
+            kind = type(child)
+            if kind is not str:
+                if kind is not int:
+                    break
+                value[key] = str(child)
+        else:
+            return value
+    try:
+        fields, truncated = flatten(value, limits)
+    except _LineProblemError:
+        return None  # the exact path finds (and reports) the problem as it always has
+    return None if truncated else fields
+
+
+def _exact_line(
+    line: bytes, locator: str, decoder: json.JSONDecoder, limits: ParseLimits
+) -> Iterator[Record | ParseIssue]:
+    """The record or issue of one line, by the stdlib decoder (raises UnicodeDecodeError on bytes not UTF-8)."""
+    text = line.decode("utf-8")
+    if not text.strip():
+        return
+    if text.endswith("\r\n"):  # as universal newlines would have handed the line over
+        text = text[:-2] + "\n"
+    elif text.endswith("\r"):
+        text = text[:-1] + "\n"
+    try:
+        fields, truncated = flatten(_load_line(decoder, text), limits)
+    except _LineProblemError as problem:
+        yield ParseIssue(locator=locator, reason_code=problem.reason_code, detail=problem.detail)
+        return
+    yield from _emit(fields, truncated, locator, limits)
 
 
 def flatten(value: Any, limits: ParseLimits) -> tuple[dict[str, str], bool]:
-    """Scalar leaves of a decoded JSON value by dotted path (at most `max_fields`), and whether some were dropped."""
+    """Scalar leaves of a decoded JSON value by dotted path (at most `max_fields`), and whether some were dropped.
+
+    Numbers come as their text (the stdlib decoder's hooks) or as ints (orjson); a float raises `_InexactError`.
+    """
+    max_depth, max_fields, max_chars = limits.max_depth, limits.max_fields, limits.max_field_chars
     if (
         isinstance(value, dict)
-        and len(value) <= limits.max_fields
-        and not any(isinstance(child, dict | list) for child in value.values())
+        and len(value) <= max_fields
+        and not any(isinstance(child, _CONTAINERS) for child in value.values())
     ):
         # The common case, a flat object, skips the walk: same result, a fraction of the cost.
         return {str(key) or "value": _leaf_text(child, limits) for key, child in value.items()}, False
@@ -82,14 +158,17 @@ def flatten(value: Any, limits: ParseLimits) -> tuple[dict[str, str], bool]:
     stack: list[tuple[str, Any, int]] = [("", value, 0)]
     while stack:  # iterative: nesting depth must never become Python recursion
         path, node, depth = stack.pop()
-        if isinstance(node, dict | list):
-            if depth + 1 > limits.max_depth:
-                raise _LineProblemError("parse.json.too_deep", f"nesting deeper than {limits.max_depth}")
+        if isinstance(node, _CONTAINERS):
+            if depth >= max_depth:
+                raise _LineProblemError("parse.json.too_deep", f"nesting deeper than {max_depth}")
             children = node.items() if isinstance(node, dict) else enumerate(node)
-            items = [(f"{path}.{key}" if path else str(key), child, depth + 1) for key, child in children]
+            depth += 1
+            items = [(f"{path}.{key}" if path else str(key), child, depth) for key, child in children]
             stack.extend(reversed(items))
-        elif len(fields) >= limits.max_fields:
+        elif len(fields) >= max_fields:
             truncated = True
+        elif type(node) is str and len(node) <= max_chars:  # the usual leaf, without a call
+            fields[path or "value"] = node
         else:
             fields[path or "value"] = _leaf_text(node, limits)
     return fields, truncated
@@ -123,12 +202,18 @@ def _leaf_text(value: Any, limits: ParseLimits) -> str:
         return ""
     if value is True or value is False:
         return "true" if value else "false"
-    text = value if isinstance(value, str) else str(value)
-    if len(text) > limits.max_field_chars:
+    if type(value) is int:  # only from orjson (the stdlib decoder's hooks keep numbers as their text)
+        text = str(value)
+        if len(text) > limits.max_number_digits:
+            raise _LineProblemError("limits.number_too_long", f"a number of {len(text)} characters")
+        return text
+    if not isinstance(value, str):  # a float from orjson: the value is its literal, which orjson did not keep
+        raise _InexactError
+    if len(value) > limits.max_field_chars:
         raise _LineProblemError(
-            "limits.field_too_large", f"a value of {len(text)} characters exceeds {limits.max_field_chars}"
+            "limits.field_too_large", f"a value of {len(value)} characters exceeds {limits.max_field_chars}"
         )
-    return text
+    return value
 
 
 def _emit(fields: dict[str, str], truncated: bool, locator: str, limits: ParseLimits) -> Iterator[Record | ParseIssue]:
@@ -143,7 +228,7 @@ def _emit(fields: dict[str, str], truncated: bool, locator: str, limits: ParseLi
         yield ParseIssue(locator=locator, reason_code="parse.json.lone_surrogate", detail="replaced by U+FFFD")
         fields = {_without_surrogates(key): _without_surrogates(value) for key, value in fields.items()}
         text = _without_surrogates(text)
-    yield Record(text=text, locator=locator, fields=fields)
+    yield fast_record(text, locator, fields)
 
 
 def _has_lone_surrogate(text: str) -> bool:

@@ -4,16 +4,26 @@ import contextlib
 import csv
 import io
 import tracemalloc
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from shared.domain import ParseIssue, PermanentError, Record, TributaryError
-from shared.parsing import parse
-from shared.parsing.delimited import formula_columns, parse_delimited, parse_tsv, sniff_delimiter
+from shared.parsing import encoding, parse
+from shared.parsing.delimited import (
+    formula_columns,
+    may_hold_formulas,
+    parse_delimited,
+    parse_tsv,
+    sniff_delimiter,
+)
+from shared.parsing.encoding import LineTooLongError, open_line_batches, open_text
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
+from shared.parsing.records import fast_record
 
 LIMITS = ParseLimits()
 DEFAULT = ParseOptions()
@@ -377,3 +387,141 @@ def test_cells_written_by_csv_writer_read_back_verbatim(rows: list[list[str]]):
     # THEN every row that has a non-blank cell comes back unchanged
     expected = [dict(zip("xyz", row, strict=True)) for row in rows if any(cell.strip() for cell in row)]
     assert [record.fields for record in result] == expected
+
+
+# --- the batched fast path ---------------------------------------------------------------------------------------
+
+
+def test_records_built_on_the_fast_path_are_indistinguishable_from_validated_ones():
+    # GIVEN the same values built both ways
+    fields, metadata = {"a": "1", "b": ""}, {"formula_cells": "b"}
+    pairs = [
+        (fast_record("a: 1", "row 2", dict(fields)), Record(text="a: 1", locator="row 2", fields=dict(fields))),
+        (
+            fast_record("a: 1", "row 2", dict(fields), dict(metadata)),
+            Record(text="a: 1", locator="row 2", fields=dict(fields), metadata=dict(metadata)),
+        ),
+    ]
+    for fast, validated in pairs:
+        # THEN they are equal, dump and copy alike, remember the same explicitly set fields, and stay frozen
+        assert fast == validated
+        assert fast.model_dump() == validated.model_dump()
+        assert fast.model_fields_set == validated.model_fields_set
+        assert fast.model_copy(update={"text": "x"}) == validated.model_copy(update={"text": "x"})
+        assert fast.mentions is not validated.mentions  # fresh containers, never shared between records
+        with pytest.raises(ValidationError):
+            fast.text = "changed"  # type: ignore[misc]
+
+
+def test_rows_in_the_sniffing_sample_are_capped_one_by_one():
+    # GIVEN 30 short rows that together exceed the row cap, and a file whose third row alone exceeds it
+    limits = ParseLimits(max_line_chars=100)
+    short_rows = b"a,b\n" + b"".join(b"%02d,ok\n" % n for n in range(30))
+    long_row = b'a,b\n1,"' + b"y\n" * 60 + b'"\n'
+    # WHEN parsed THEN only a row over the cap fails the file (the sample is not one row)
+    assert len(records(short_rows, limits=limits)) == 30
+    assert failure(long_row, limits=limits) == "limits.row_too_large"
+
+
+def test_a_row_spanning_batches_is_capped_as_a_whole():
+    # GIVEN batches of 64 bytes and a quoted cell running over many of them
+    limits = ParseLimits(max_line_chars=1000, max_field_chars=600)
+    cell = b'"' + b"y\n" * 250 + b'"'
+    data = b"a,b,c\n" + b",".join([cell, cell, cell]) + b"\n"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(encoding, "BATCH_BYTES", 64)
+        # THEN the row is refused as a whole, and one under the cap keeps its place
+        assert failure(data, limits=limits) == "limits.row_too_large"
+        assert [r.locator for r in records(b"a,b\n1," + cell + b"\n2,x\n", limits=limits)] == ["row 2", "row 253"]
+
+
+@pytest.mark.parametrize(
+    ("text", "delimiter", "possible"),
+    [
+        ("a,b\n1,2\n", ",", False),
+        ("a,b\n1,=SUM(A1)\n", ",", True),
+        ("a,b\n1,2024-01-05\n", ",", True),  # no real formula, but a '-': the rows are checked one by one
+        ("a\tb\n1\t2\n", "\t", False),  # tabs that are delimiters start no cell
+        ('a\tb\n1\t"\tx"\n', "\t", True),
+        ("a,b\r\n1,2\r\n", ",", False),  # CRs that end lines start no cell
+        ('a,b\r\n1,"\rx"\r\n', ",", True),
+    ],
+)
+def test_the_formula_prefilter_only_ever_errs_towards_checking(text: str, delimiter: str, possible: bool):
+    assert may_hold_formulas(text, delimiter) == possible
+
+
+def test_line_batches_keep_the_text_they_were_cut_from():
+    # GIVEN lines cut across reads of 8 bytes
+    data = "id,name\r\n1,Zoë\r2,\u2028x\n3,\x85y\n".encode()
+    batches, _ = open_line_batches(io.BytesIO(data), DEFAULT, LIMITS, batch_bytes=8)
+    seen = list(batches)
+    # THEN the lines are open_text's, and each batch's text holds every line of it but the first
+    assert [line for lines, _ in seen for line in lines] == list(open_text(io.BytesIO(data), DEFAULT, newline="")[0])
+    assert all(line in text for lines, text in seen for line in lines[1:])
+
+
+lines_text = st.lists(
+    st.sampled_from(["a", "é", "€", ",", '"', "\n", "\r", "\r\n", "\x85", "\u2028", "\v"]), max_size=80
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines_text, st.integers(min_value=1, max_value=40), st.sampled_from([3, 7, 50, 8 << 20]), st.booleans())
+def test_line_batches_cut_lines_as_open_text_does_for_any_batch_size(
+    pieces: list[str], batch_bytes: int, max_line_chars: int, utf16: bool
+):
+    data = "".join(pieces).encode("utf-16" if utf16 else "utf-8")
+    limits = ParseLimits(max_line_chars=max_line_chars)
+
+    def outcome(lines: Iterator[str]) -> list[object]:
+        seen: list[object] = []
+        try:
+            seen.extend(lines)
+        except LineTooLongError as error:
+            seen.append((error.line_number, error.partial))
+        return seen
+
+    batches, _ = open_line_batches(io.BytesIO(data), DEFAULT, limits, batch_bytes=batch_bytes)
+    expected = outcome(open_text(io.BytesIO(data), DEFAULT, limits, newline="")[0])
+    assert outcome(line for lines, _ in batches for line in lines) == expected
+
+
+batch_cell = st.sampled_from(
+    ["a", "b", "", " ", "1", "-1", "=SUM(A1)", "+A", "@x", "\tx", "\rx", "x\ny", "é€", "\x00", "z\n" * 40]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.lists(batch_cell, min_size=1, max_size=5), max_size=40),
+    st.sampled_from(["\n", "\r\n", "\r"]),
+    st.sampled_from([1, 16, 200]),
+    st.sampled_from([ParseLimits(), ParseLimits(max_line_chars=120, max_field_chars=40, max_fields=4)]),
+)
+def test_records_and_issues_do_not_depend_on_the_batch_size(
+    rows: list[list[str]], newline: str, batch_bytes: int, limits: ParseLimits
+):
+    # GIVEN a file with odd cells (formulas, NULs, multi-line cells, ragged rows) and any line ends
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator=newline).writerows(rows)
+    data = buffer.getvalue().encode()
+
+    def outcome() -> tuple[list[Record | ParseIssue], str | None]:
+        items: list[Record | ParseIssue] = []
+        try:
+            items.extend(parse_delimited(io.BytesIO(data), DEFAULT, limits))
+        except PermanentError as error:
+            return items, error.reason_code
+        return items, None
+
+    # WHEN parsed in one batch and in batches of a few bytes
+    whole = outcome()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(encoding, "BATCH_BYTES", batch_bytes)
+        batched = outcome()
+    # THEN the outcome is the same, and every formula cell is flagged whatever batch it came in
+    assert batched == whole
+    for item in whole[0]:
+        if isinstance(item, Record):
+            assert item.metadata.get("formula_cells", "") == ",".join(formula_columns(item.fields))

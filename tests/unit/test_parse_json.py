@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.domain import ParseIssue, PermanentError, Record, TributaryError
-from shared.parsing import parse
+from shared.parsing import encoding, jsonish, parse
 from shared.parsing.jsonish import parse_json, parse_jsonl
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
@@ -351,3 +351,90 @@ def test_flat_string_objects_read_back_unchanged(items: list[dict[str, str]]):
     result = run(json.dumps(items).encode())
     expected = [(f"$[{n}]", item) for n, item in enumerate(items) if any(item.values())]
     assert [(r.locator, r.fields) for r in result if isinstance(r, Record)] == expected
+
+
+# --- JSON Lines: the orjson fast path ----------------------------------------------------------------------------
+
+special_lines = st.sampled_from(
+    [
+        b'{"n": -0, "d": "2024-01-05"}',
+        b'{"n": [-0, 0], "m": 0}',
+        b'{"f": 2.50, "e": 1E+5, "g": -0.0}',
+        b'{"big": 123456789012345678901234567890, "max": 18446744073709551615, "min": -9223372036854775808}',
+        b'{"a": 1, "a": "twice", "": "blank key", "value": "clash"}',
+        b'{"s": "\\udc00 lone", "p": "\\ud83d\\ude00"}',
+        b'{"raw": "caf\xc3\xa9 \xe2\x80\xa8 \xc2\x85"}',
+        b"[1, [2, [3]], {}]",
+        b'"just a string"',
+        b"null",
+        b"  ",
+        b"NaN",
+        b'{"a": 1}{"b": 2}',
+        b'{"x": ' + b"9" * 30 + b"}",
+        b"\xef\xbb\xbf{}",
+    ]
+)
+jsonl_line = st.one_of(values.map(lambda value: json.dumps(value).encode()), special_lines)
+
+
+def outcome(data: bytes, limits: ParseLimits) -> list[object]:
+    seen: list[object] = []
+    try:
+        seen.extend((item, getattr(item, "model_fields_set", None)) for item in run_lines(data, limits))
+    except PermanentError as error:
+        seen.append((error.reason_code, error.detail))
+    return seen
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(jsonl_line, max_size=12),
+    st.lists(st.sampled_from([b"\n", b"\r\n", b"\r"]), min_size=12, max_size=12),
+    st.sampled_from([LIMITS, SMALL, ParseLimits(max_fields=2), ParseLimits(max_number_digits=5)]),
+)
+def test_the_orjson_fast_path_gives_exactly_what_the_stdlib_decoder_gives(
+    lines: list[bytes], ends: list[bytes], limits: ParseLimits
+):
+    # GIVEN lines of every kind: nested, floats, -0, huge integers, duplicate and blank keys, surrogates, garbage
+    data = b"".join(line + end for line, end in zip(lines, ends, strict=False))
+    # WHEN parsed as usual, and with every line sent to the exact (stdlib) decoder
+    fast = outcome(data, limits)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(jsonish, "_fast_fields", lambda *_: None)
+        exact = outcome(data, limits)
+    # THEN records, issues and failures are identical, down to which record fields were set
+    assert fast == exact
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(jsonl_line, max_size=12), st.sampled_from([1, 7, 64]))
+def test_jsonl_records_do_not_depend_on_the_batch_size(lines: list[bytes], batch_bytes: int):
+    data = b"\r\n".join(lines)
+    whole = outcome(data, LIMITS)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(encoding, "BATCH_BYTES", batch_bytes)
+        assert outcome(data, LIMITS) == whole
+
+
+def test_a_negative_zero_keeps_its_sign_on_the_fast_path():
+    [record] = run_lines(b'{"n": -0, "m": 0, "d": "2024-01-05", "i": [-0]}\n')
+    assert isinstance(record, Record)
+    assert record.fields == {"n": "-0", "m": "0", "d": "2024-01-05", "i.0": "-0"}
+
+
+def test_lines_with_floats_keep_their_literals_and_later_lines_are_still_exact():
+    # GIVEN float lines (read by the exact decoder for a while after the first) and then integer lines
+    data = b"".join(b'{"price": 2.50, "n": %d}\n' % n for n in range(40)) + b'{"n": -0, "m": 7}\n{"m": 8}\n'
+    result = run_lines(data)
+    # THEN every literal is kept as written
+    assert [r.fields for r in result[:2]] == [{"price": "2.50", "n": "0"}, {"price": "2.50", "n": "1"}]
+    assert [r.fields for r in result[-2:]] == [{"n": "-0", "m": "7"}, {"m": "8"}]
+
+
+def test_invalid_utf8_in_a_later_line_fails_the_file_with_its_absolute_byte_offset():
+    # GIVEN valid lines past the detection head and the first batch, then a Latin-1 byte
+    prefix = b'{"a": 1}\n' * 150_000
+    with pytest.raises(PermanentError) as raised:
+        run_lines(prefix + b'{"b": "caf\xe9"}\n')
+    assert raised.value.reason_code == "parse.text.decode_error"
+    assert f"at byte {len(prefix) + 10}" in raised.value.detail
