@@ -6,8 +6,12 @@ Graph model::
     (:Chunk {id, document_id, version, ordinal, text, locator})-[:MENTIONS]->
     (:Entity:<Type> {id, type, name, aliases})-[:<RELATION_TYPE> {id, evidence}]->(:Entity)
 
-Every MERGE is keyed on an id (DESIGN.md §3), so a batch written twice changes nothing. Labels and
-relationship types cannot be query parameters, so they are validated before being formatted into a query.
+Every MERGE is keyed on ids (DESIGN.md §3), so a batch written twice changes nothing: a node on its own `id`, a
+relation on its `id`, HAS_CHUNK and MENTIONS on their two ends (a chunk has one document; one MENTIONS per chunk
+and entity). The keyed labels and every relationship type with an `id` carry a unique constraint on it. Relation
+types are open-ended (they come from the extraction schema), so no schema lists them: each relation statement
+names its type, and the adapter keys the type before the first statement that writes it. Labels and relationship
+types cannot be query parameters, so they are validated before being formatted into a query.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ DOCUMENT, CHUNK, ENTITY = "Document", "Chunk", "Entity"
 KEYED_LABELS: tuple[str, ...] = (DOCUMENT, CHUNK, ENTITY)  # each has a unique `id`
 # An entity typed "Chunk" would become a :Chunk node and break the counts and the constraints.
 RESERVED_LABELS = frozenset(KEYED_LABELS)
-STRUCTURAL_RELATIONS = frozenset({"HAS_CHUNK", "MENTIONS"})
+STRUCTURAL_RELATIONS: tuple[str, ...] = ("HAS_CHUNK", "MENTIONS")  # keyed by their ends, with no `id`
 
 T = TypeVar("T")
 
@@ -34,6 +38,7 @@ T = TypeVar("T")
 class Statement(NamedTuple):
     query: str
     params: dict[str, Any]
+    keyed_relation: str | None = None  # the relationship type it MERGEs on `id`: the adapter keys it first
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,7 @@ class Dialect:
 
     name: str
     index_ddl: str  # template over {label} and {name}: the statement that makes `id` unique (or indexed)
+    relation_index_ddl: str  # template over {rel_type} and {name}: the same for a relationship type's `id`
     constraints_in_ddl: bool  # False: the adapter adds unique constraints through its own API after the index
     integer_sums_as_floats: bool
     has_temporal_functions: bool  # False: pass timestamps as parameters, never datetime()/date()
@@ -50,6 +56,10 @@ class Dialect:
     def key_ddl(self, label: str) -> str:
         """The statement keying `label` on `id` (not idempotent on every server: see the adapter)."""
         return self.index_ddl.format(label=label, name=f"{label.lower()}_id")
+
+    def relation_key_ddl(self, rel_type: str) -> str:
+        """The statement keying relationship type `rel_type` on `id` (not idempotent on every server either)."""
+        return self.relation_index_ddl.format(rel_type=rel_type, name=f"rel_{rel_type.lower()}_id")
 
     def schema_statements(self) -> list[str]:
         """`key_ddl` for every keyed label."""
@@ -72,6 +82,7 @@ class Dialect:
 FALKORDB = Dialect(
     name="falkordb",
     index_ddl="CREATE INDEX FOR (n:{label}) ON (n.id)",
+    relation_index_ddl="CREATE INDEX FOR ()-[r:{rel_type}]-() ON (r.id)",
     constraints_in_ddl=False,
     integer_sums_as_floats=True,
     has_temporal_functions=False,
@@ -81,6 +92,9 @@ FALKORDB = Dialect(
 NEO4J = Dialect(
     name="neo4j",
     index_ddl="CREATE CONSTRAINT {name} IF NOT EXISTS FOR (n:{label}) REQUIRE n.id IS UNIQUE",
+    # Neo4j 5.7+. Its MERGE locks both bound end nodes, so concurrent writers cannot duplicate an edge there; the
+    # constraint states the guarantee instead of leaving it implied, as it does for the nodes.
+    relation_index_ddl="CREATE CONSTRAINT {name} IF NOT EXISTS FOR ()-[r:{rel_type}]-() REQUIRE r.id IS UNIQUE",
     constraints_in_ddl=True,
     integer_sums_as_floats=False,
     has_temporal_functions=True,
@@ -110,6 +124,8 @@ def entity_label(value: str) -> str:
 
 # -- statements --
 
+# HAS_CHUNK and MENTIONS stay without properties or a variable: FalkorDB then checks them by their ends only,
+# resolving the type when the query runs (see falkordb_graph.py before adding either).
 _DOCUMENT_AND_CHUNKS = """
 MERGE (d:Document {id: $document.id})
 SET d.path = $document.path, d.version = $document.version,
@@ -140,12 +156,17 @@ MERGE (c)-[:MENTIONS]->(e)
 """
 
 # A relation whose endpoint is in no batch yet is skipped by the MATCH rather than inventing a bare entity.
+# Evidence: the first one stored stays, as the extractor keeps the first within a batch. So a redelivered batch
+# changes nothing (DESIGN.md §3), and a relation that comes back batch after batch is not rewritten (and
+# re-indexed) every time.
 _RELATIONS = """
 UNWIND $rows AS r
 MATCH (s:Entity {{id: r.source_id}})
 MATCH (t:Entity {{id: r.target_id}})
 MERGE (s)-[x:{rel_type} {{id: r.id}}]->(t)
-SET x.evidence = coalesce(r.evidence, x.evidence)
+WITH x, r
+WHERE x.evidence IS NULL AND r.evidence IS NOT NULL
+SET x.evidence = r.evidence
 """
 
 COUNT_QUERIES: dict[str, str] = {
@@ -224,7 +245,7 @@ def batch_statements(document: DocumentRef, payload: BatchPayload, dialect: Dial
             }
             for relation in group
         ]
-        statements.append(Statement(_RELATIONS.format(rel_type=rel_type), {"rows": rows}))
+        statements.append(Statement(_RELATIONS.format(rel_type=rel_type), {"rows": rows}, rel_type))
     return statements
 
 
@@ -261,6 +282,7 @@ __all__ = [
     "FALKORDB",
     "KEYED_LABELS",
     "NEO4J",
+    "STRUCTURAL_RELATIONS",
     "Dialect",
     "Statement",
     "batch_statements",

@@ -1,8 +1,24 @@
-"""GraphSink over FalkorDB with its native client (redis protocol); the Cypher comes from `cypher.py`."""
+"""GraphSink over FalkorDB with its native client (redis protocol); the Cypher comes from `cypher.py`.
+
+Relationship types and concurrent writers (FalkorDB 4.16, checked against the server the project installs):
+FalkorDB runs the write queries of a graph one at a time, so a MERGE sees every edge committed before it runs,
+with one exception. A relationship pattern whose edge the query needs (a property to match, a variable to SET)
+gets its type resolved when the query is planned, and a write query is planned before it waits for its turn. So
+if the type did not exist yet at that moment, the MERGE cannot see any edge of that type, even one another query
+committed meanwhile, and creates a second one: batches that brought a new relation type concurrently left
+duplicate relation ids. Hence, before the first statement that MERGEs a relation type, the sink creates the
+type's exact-match index on `id` (the type then exists before anything using it is planned) and the unique
+constraint that needs that index (a duplicate that gets through anyway fails as `graph.conflict` instead of being
+stored; retried, the MERGE finds the edge). HAS_CHUNK and MENTIONS MERGE no property and bind no variable, so
+FalkorDB checks them by their two ends, resolving the type when the query runs, and they are created before any
+batch anyway (`ensure_schema`); they carry no `id` and no index, which for MENTIONS, the most numerous edges,
+would more than double the graph's memory.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -12,13 +28,17 @@ from falkordb import FalkorDB, Graph
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from shared.adapters.cypher import COUNT_QUERIES, FALKORDB, KEYED_LABELS, batch_statements
+from shared.adapters.cypher import COUNT_QUERIES, FALKORDB, KEYED_LABELS, STRUCTURAL_RELATIONS, batch_statements
 from shared.domain import BatchPayload, DocumentRef, PermanentError, TransientError
 from shared.ports import GraphCounts
 
 # Server replies that mean "try again later" rather than "this query is wrong".
 _TRANSIENT_REPLIES = ("LOADING", "OOM", "BUSY", "TRYAGAIN", "Max pending queries exceeded")
 _CONSTRAINT_WAIT_SECONDS = 30.0  # constraints build asynchronously; on an empty graph it takes milliseconds
+_UNIQUE_VIOLATION = "unique constraint violation"  # "unique constraint violation, on edge of relationship-type X"
+_NODE, _RELATIONSHIP = "NODE", "RELATIONSHIP"  # FalkorDB's entity types in db.indexes() and GRAPH.CONSTRAINT
+
+_Key = tuple[str, str]  # (NODE or RELATIONSHIP, label or relationship type): what a unique `id` constraint is on
 
 
 class FalkorDBGraphSink:
@@ -33,37 +53,28 @@ class FalkorDBGraphSink:
         self._socket_timeout = socket_timeout
         self._db: FalkorDB | None = None
         self._graph: Graph | None = None
+        self._keyed_relations: set[str] = set()  # relation types this process has seen keyed on this graph
+        self._schema_lock = threading.Lock()  # one thread keys a new type; the others wait instead of repeating it
 
     # -- GraphSink --
 
     def ensure_schema(self) -> None:
-        """Exact-match index, then unique constraint, on `id` of Document, Chunk and Entity; idempotent."""
+        """Exact-match index, then unique constraint, on `id` of Document, Chunk and Entity; idempotent.
+
+        Also creates the HAS_CHUNK and MENTIONS types. Relation types are keyed on `id` by `write_batch`, before
+        the first statement that writes one.
+        """
         graph = self._connect()
-        with _translated("ensure_schema"):
-            indexed = {
-                row[0]
-                for row in graph.query(
-                    "CALL db.indexes() YIELD label, properties, entitytype "
-                    "WHERE entitytype = 'NODE' AND 'id' IN properties "
-                    "RETURN label"
-                ).result_set
-            }
-            # Check before creating: a refused GRAPH.CONSTRAINT is still written to the AOF and logged as
-            # CRITICAL on every restart.
-            for label in KEYED_LABELS:
-                if label not in indexed:
-                    _ignore_exists(graph.query, self.dialect.key_ddl(label))
-            constrained = self._unique_constraints(graph)
-            for label in KEYED_LABELS:
-                if label not in constrained:
-                    _ignore_exists(graph.execute_command, *_unique_id_constraint(graph.name, label))
-            self._wait_operational(graph)
+        with _translated("ensure_schema"), self._schema_lock:
+            self._ensure_keys(graph, [(_NODE, label) for label in KEYED_LABELS])
+            self._create_relationship_types(graph, STRUCTURAL_RELATIONS)
 
     def write_batch(self, document: DocumentRef, payload: BatchPayload) -> None:
         """Upsert the document, its chunks, entities, mentions and relations (MERGE on ids)."""
         statements = batch_statements(document, payload, self.dialect)  # validates before anything is written
         graph = self._connect()
-        with _translated("write_batch"):
+        with _translated("write_batch", conflict_is_transient=True):
+            self._ensure_relation_keys(graph, {s.keyed_relation for s in statements if s.keyed_relation is not None})
             for statement in statements:
                 graph.query(statement.query, statement.params)
 
@@ -88,14 +99,18 @@ class FalkorDBGraphSink:
             return graph.query(cypher, params).result_set
 
     def unique_constraints(self) -> dict[str, str]:
-        """Label → status ('OPERATIONAL', 'PENDING', 'FAILED') of the unique constraints on `id`."""
-        graph = self._connect()
-        with _translated("unique_constraints"):
-            return self._unique_constraints(graph)
+        """Label → status ('OPERATIONAL', 'PENDING', 'FAILED') of the unique constraints on nodes' `id`."""
+        return self._constraint_statuses(_NODE)
+
+    def unique_relation_constraints(self) -> dict[str, str]:
+        """Relationship type → status of the unique constraints on relationships' `id`."""
+        return self._constraint_statuses(_RELATIONSHIP)
 
     def delete_graph(self) -> None:
         """Drop the whole graph (tests, resets); deleting a graph that does not exist is not an error."""
         graph = self._connect()
+        with self._schema_lock:
+            self._keyed_relations.clear()  # the types go with the graph: key them again when next written
         with _translated("delete_graph"), contextlib.suppress(redis.ResponseError):
             graph.delete()  # "empty key" when the graph was never created
 
@@ -124,23 +139,72 @@ class FalkorDBGraphSink:
         self._graph = db.select_graph(self.graph_name)
         return self._graph
 
+    def _constraint_statuses(self, entity_type: str) -> dict[str, str]:
+        graph = self._connect()
+        with _translated("unique_constraints"):
+            statuses = self._unique_constraints(graph)
+        return {name: status for (kind, name), status in statuses.items() if kind == entity_type}
+
+    def _ensure_relation_keys(self, graph: Graph, rel_types: set[str]) -> None:
+        if rel_types <= self._keyed_relations:  # the common case: no round trip, no lock
+            return
+        with self._schema_lock:
+            missing = rel_types - self._keyed_relations
+            if missing:
+                self._ensure_keys(graph, [(_RELATIONSHIP, rel_type) for rel_type in sorted(missing)])
+
+    def _ensure_keys(self, graph: Graph, keys: list[_Key]) -> None:
+        """Exact-match index, then unique constraint, on `id` of each key; returns once all are operational."""
+        # Check before creating: a refused GRAPH.CONSTRAINT is still written to the AOF and logged as CRITICAL on
+        # every restart.
+        indexed = {
+            (str(kind), str(label))
+            for label, kind in graph.query(
+                "CALL db.indexes() YIELD label, properties, entitytype "
+                "WHERE 'id' IN properties "
+                "RETURN label, entitytype"
+            ).result_set
+        }
+        for kind, name in keys:
+            if (kind, name) not in indexed:
+                ddl = self.dialect.key_ddl(name) if kind == _NODE else self.dialect.relation_key_ddl(name)
+                _ignore_exists(graph.query, ddl)
+        constrained = self._unique_constraints(graph)
+        for kind, name in keys:
+            if (kind, name) not in constrained:
+                _ignore_exists(graph.execute_command, *_unique_id_constraint(graph.name, kind, name))
+        self._wait_operational(graph, keys)
+        self._keyed_relations.update(name for kind, name in keys if kind == _RELATIONSHIP)
+
     @staticmethod
-    def _unique_constraints(graph: Graph) -> dict[str, str]:
+    def _create_relationship_types(graph: Graph, rel_types: tuple[str, ...]) -> None:
+        """Make the types exist, so every query planned from now on resolves them (see the module docstring)."""
+        existing = {row[0] for row in graph.query("CALL db.relationshipTypes()").result_set}
+        missing = [rel_type for rel_type in rel_types if rel_type not in existing]
+        if missing:  # an edge of each, deleted at once: a type outlives its last edge
+            edges = ", ".join(f"(a)-[:{rel_type}]->(b)" for rel_type in missing)
+            graph.query(f"CREATE {edges} DETACH DELETE a, b")
+
+    @staticmethod
+    def _unique_constraints(graph: Graph) -> dict[_Key, str]:
         return {
-            str(item["label"]): str(item["status"])
+            (str(item["entitytype"]), str(item["label"])): str(item["status"])
             for item in graph.list_constraints()
-            if item["type"] == "UNIQUE" and item["entitytype"] == "NODE" and list(item["properties"]) == ["id"]
+            if item["type"] == "UNIQUE" and list(item["properties"]) == ["id"]
         }
 
-    def _wait_operational(self, graph: Graph) -> None:
+    def _wait_operational(self, graph: Graph, keys: list[_Key]) -> None:
         deadline = time.monotonic() + _CONSTRAINT_WAIT_SECONDS
         while True:
             statuses = self._unique_constraints(graph)
-            failed = [label for label in KEYED_LABELS if statuses.get(label) == "FAILED"]
+            failed = [name for kind, name in keys if statuses.get((kind, name)) == "FAILED"]
             if failed:
-                # The graph already holds duplicate ids: only a repair (or a reset) can fix that.
-                raise PermanentError("graph.constraint_failed", f"unique id constraint failed for {failed}")
-            if all(statuses.get(label) == "OPERATIONAL" for label in KEYED_LABELS):
+                # The graph already holds duplicate ids (written before the constraint existed): only removing
+                # them, or a reset, can fix that.
+                raise PermanentError(
+                    "graph.constraint_failed", f"unique id constraint failed for {failed}: the graph holds duplicates"
+                )
+            if all(statuses.get(key) == "OPERATIONAL" for key in keys):
                 return
             if time.monotonic() > deadline:
                 raise TransientError("graph.unavailable", f"constraints still building: {statuses}")
@@ -148,8 +212,12 @@ class FalkorDBGraphSink:
 
 
 @contextlib.contextmanager
-def _translated(operation: str) -> Iterator[None]:
-    """Map client errors onto the project's: unreachable/busy → TransientError, a refused query → Permanent."""
+def _translated(operation: str, *, conflict_is_transient: bool = False) -> Iterator[None]:
+    """Map client errors onto the project's: unreachable/busy → TransientError, a refused query → Permanent.
+
+    `conflict_is_transient`: the queries only MERGE on ids, so a unique constraint violation can only mean that
+    a concurrent writer created the same node or edge first; retried, the MERGE finds it.
+    """
     try:
         yield
     except (redis.ConnectionError, redis.TimeoutError) as error:  # BusyLoadingError is a ConnectionError
@@ -157,11 +225,13 @@ def _translated(operation: str) -> Iterator[None]:
     except redis.ResponseError as error:
         if str(error).startswith(_TRANSIENT_REPLIES):
             raise TransientError("graph.unavailable", f"{operation}: {error}") from error
+        if conflict_is_transient and str(error).startswith(_UNIQUE_VIOLATION):
+            raise TransientError("graph.conflict", f"{operation}: {error}") from error
         raise PermanentError("graph.query_failed", f"{operation}: {error}") from error
 
 
-def _unique_id_constraint(graph_name: str, label: str) -> tuple[Any, ...]:
-    return ("GRAPH.CONSTRAINT", "CREATE", graph_name, "UNIQUE", "NODE", label, "PROPERTIES", 1, "id")
+def _unique_id_constraint(graph_name: str, kind: str, name: str) -> tuple[Any, ...]:
+    return ("GRAPH.CONSTRAINT", "CREATE", graph_name, "UNIQUE", kind, name, "PROPERTIES", 1, "id")
 
 
 def _ignore_exists(create: Callable[..., Any], *args: Any) -> None:

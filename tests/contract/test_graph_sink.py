@@ -1,15 +1,19 @@
 """Contract suite for `GraphSink`: every graph adapter must pass it unchanged.
 
 Adapters run here: FalkorDB (always: the project starts its own server). Neo4j joins as another param when
-`NEO4J_URI` is set and its adapter exists. Besides the port, an adapter under test offers three helpers the
-suite uses to look behind the port: `query(cypher, params)`, `unique_constraints()` and `delete_graph()`.
+`NEO4J_URI` is set and its adapter exists. Besides the port, an adapter under test offers four helpers the
+suite uses to look behind the port: `query(cypher, params)`, `unique_constraints()` (label → status),
+`unique_relation_constraints()` (relationship type → status) and `delete_graph()`; `open_twin` below opens a
+second instance on the same graph, as another worker process would.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -44,6 +48,13 @@ def sink(request: pytest.FixtureRequest) -> Iterator[Any]:
             pytest.skip("neo4j: NEO4J_URI is not set (no Bolt server can run on this machine, DESIGN.md §7)")
         pytest.importorskip("shared.adapters.neo4j_graph", reason="neo4j: no Neo4j adapter yet")
         pytest.skip("neo4j: wire the Neo4j adapter's fixture here")
+
+
+def open_twin(sink: Any) -> Any:
+    """Another instance of the sink's adapter on the same graph: what a second worker process holds."""
+    if isinstance(sink, FalkorDBGraphSink):
+        return FalkorDBGraphSink(sink.target, sink.graph_name)
+    raise NotImplementedError(f"open_twin: add {type(sink).__name__} here")
 
 
 # -- test data, built with the real id helpers --
@@ -136,7 +147,19 @@ def test_ensure_schema_is_idempotent_and_leaves_unique_ids(sink: Any) -> None:
     sink.ensure_schema()
     # THEN each keyed label has exactly one working unique constraint on id, and the graph is still empty
     assert sink.unique_constraints() == {"Document": "OPERATIONAL", "Chunk": "OPERATIONAL", "Entity": "OPERATIONAL"}
+    assert sink.unique_relation_constraints() == {}
     assert sink.counts() == GraphCounts(documents=0, chunks=0, entities=0, relations=0)
+    assert sink.query("MATCH (n) RETURN count(n)") == [[0]]
+
+
+def test_a_relation_type_is_keyed_on_id_when_first_written(sink: Any) -> None:
+    # GIVEN a graph where no relation was ever written
+    assert sink.unique_relation_constraints() == {}
+    # WHEN a batch with a WORKS_FOR relation is written
+    document, payload = alice_works_for_acme()
+    sink.write_batch(document, payload)
+    # THEN that type has a working unique constraint on id
+    assert sink.unique_relation_constraints() == {"WORKS_FOR": "OPERATIONAL"}
 
 
 def test_write_batch_creates_the_nodes_edges_and_counts(sink: Any) -> None:
@@ -185,6 +208,8 @@ def test_write_batch_creates_the_nodes_edges_and_counts(sink: Any) -> None:
     assert mentioned == [[0], [1]]
     [[relation]] = sink.query("MATCH (:Person)-[r:WORKS_FOR]->(:Organization) RETURN properties(r)")
     assert dict(relation) == {"id": payload.relations[0].relation_id, "evidence": "Alice Smith works for Acme Corp."}
+    # AND the structural edges carry no properties: their ends key them
+    assert sink.query("MATCH ()-[r:HAS_CHUNK|MENTIONS]->() RETURN DISTINCT properties(r)") == [[{}]]
 
 
 def test_writing_the_same_batch_twice_changes_nothing(sink: Any) -> None:
@@ -219,6 +244,21 @@ def test_overlapping_batches_make_one_node_per_entity(sink: Any) -> None:
     )
     assert documents == [["reports/q1.txt"], ["reports/q2.txt"]]
     # AND the evidence the second batch did not carry is kept
+    assert sink.query("MATCH ()-[r:WORKS_FOR]->() RETURN r.evidence") == [["Alice Smith works for Acme Corp."]]
+
+
+def test_a_relation_keeps_the_first_evidence_stored(sink: Any) -> None:
+    # GIVEN a relation stored with its evidence
+    first_document, first = alice_works_for_acme()
+    sink.write_batch(first_document, first)
+    # WHEN the same relation comes from another document, with other evidence
+    second_document = make_document("reports/q2.txt")
+    chunks = make_chunks(second_document, ["Alice Smith still works for Acme Corp."])
+    alice = make_entity("Person", "Alice Smith", chunks)
+    acme = make_entity("Organization", "Acme Corp", chunks)
+    later = make_relation(alice, "WORKS_FOR", acme, evidence="Alice Smith still works for Acme Corp.")
+    sink.write_batch(second_document, BatchPayload(chunks=chunks, entities=[alice, acme], relations=[later]))
+    # THEN the first evidence stays, so the order batches arrive in (or a redelivery) cannot change it
     assert sink.query("MATCH ()-[r:WORKS_FOR]->() RETURN r.evidence") == [["Alice Smith works for Acme Corp."]]
 
 
@@ -330,7 +370,113 @@ def test_unique_constraints_reject_a_duplicate_id_created_behind_the_sinks_back(
         # THEN the server refuses it
         with pytest.raises(TributaryError, match=r"(?i)unique|already exists"):
             sink.query(f"CREATE (:{label} {{id: $id}})", {"id": node_id})
+    # AND so it does a second relation with an existing id, between the same entities
+    with pytest.raises(TributaryError, match=r"(?i)unique|already exists"):
+        sink.query("MATCH (a)-[r:WORKS_FOR]->(b) CREATE (a)-[:WORKS_FOR {id: r.id}]->(b)")
     assert sink.counts() == GraphCounts(documents=1, chunks=3, entities=2, relations=1)
+
+
+def test_a_relation_id_already_taken_is_a_retryable_conflict_not_a_second_edge(sink: Any) -> None:
+    # GIVEN a written batch, and an edge that took the id of Bob's WORKS_FOR relation but joins other entities,
+    # as a writer racing this one could leave
+    document, payload = alice_works_for_acme()
+    sink.write_batch(document, payload)
+    alice, acme = payload.entities
+    bob = make_entity("Person", "Bob Brown", payload.chunks[2:])
+    bob_works_for_acme = make_relation(bob, "WORKS_FOR", acme)
+    sink.query(
+        "MATCH (a:Entity {id: $acme}), (b:Entity {id: $alice}) CREATE (a)-[:WORKS_FOR {id: $id}]->(b)",
+        {"acme": acme.entity_id, "alice": alice.entity_id, "id": bob_works_for_acme.relation_id},
+    )
+    # WHEN a batch with Bob's relation is written
+    later = BatchPayload(chunks=payload.chunks, entities=[bob, acme], relations=[bob_works_for_acme])
+    with pytest.raises(TransientError) as conflict:
+        sink.write_batch(document, later)
+    # THEN it fails with a reason to retry, and no second edge with that id is stored
+    assert conflict.value.reason_code == "graph.conflict"
+    assert sink.query(
+        "MATCH ()-[r:WORKS_FOR {id: $id}]->() RETURN count(r)", {"id": bob_works_for_acme.relation_id}
+    ) == [[1]]
+
+
+# -- concurrency: many deliveries at once, as the Functions host runs them --
+
+ROUNDS = 8  # each round brings relationship types never written before: the moment duplicates used to appear
+DOCUMENTS_PER_ROUND = 4
+DELIVERY_ATTEMPTS = 5  # the host redelivers a message that failed with a TransientError
+
+
+def overlapping_batches(round_number: int) -> list[tuple[DocumentRef, BatchPayload]]:
+    """One batch per document; all of them mention the same people and organisations and relate them alike."""
+    batches = []
+    for number in range(DOCUMENTS_PER_ROUND):
+        document = make_document(f"round{round_number}/doc{number}.txt")
+        chunks = make_chunks(document, [f"round {round_number} doc {number} part {part}" for part in range(2)])
+        people = [make_entity("Person", f"Person {n}", chunks) for n in range(4)]
+        organisations = [make_entity("Organization", f"Organisation {n}", chunks) for n in range(4)]
+        relations = [
+            make_relation(person, f"WORKS_FOR_{round_number}", organisation, evidence="the same words everywhere")
+            for person in people
+            for organisation in organisations
+        ] + [make_relation(a, f"KNOWS_{round_number}", b) for a in people for b in people if a is not b]
+        batches.append((document, BatchPayload(chunks=chunks, entities=people + organisations, relations=relations)))
+    return batches
+
+
+def deliver(write: Callable[[DocumentRef, BatchPayload], None], document: DocumentRef, payload: BatchPayload) -> None:
+    """Write the batch as the host would: a TransientError is retried, a bounded number of times."""
+    for attempt in range(1, DELIVERY_ATTEMPTS + 1):
+        try:
+            write(document, payload)
+            return
+        except TransientError:
+            if attempt == DELIVERY_ATTEMPTS:
+                raise
+            time.sleep(0.01 * attempt)
+
+
+def test_concurrent_overlapping_batches_leave_one_edge_per_id(sink: Any) -> None:
+    # GIVEN the graph a sequential run leaves from rounds of overlapping batches
+    rounds = [overlapping_batches(number) for number in range(ROUNDS)]
+    for batches in rounds:
+        for document, payload in batches:
+            sink.write_batch(document, payload)
+    sequential = snapshot(sink)
+    sink.delete_graph()
+    sink.ensure_schema()
+    # WHEN each round's batches are delivered twice (at least once), through two sinks on the graph (two worker
+    # processes), all at the same moment, each by its own thread
+    twin = open_twin(sink)
+    try:
+        for batches in rounds:
+            deliveries = [(target, document, payload) for document, payload in batches for target in (sink, twin)]
+            start = threading.Barrier(len(deliveries))
+
+            def run(delivery: tuple[Any, DocumentRef, BatchPayload], start: threading.Barrier = start) -> None:
+                target, document, payload = delivery
+                start.wait(timeout=30)
+                deliver(target.write_batch, document, payload)
+
+            with ThreadPoolExecutor(len(deliveries)) as pool:
+                list(pool.map(run, deliveries))  # re-raises what a delivery raised
+    finally:
+        twin.close()
+    # THEN every edge exists once: one per relation id, one MENTIONS per (chunk, entity), one HAS_CHUNK per chunk
+    per_type = sink.query(
+        "MATCH (:Entity)-[r]->(:Entity) RETURN type(r), count(r), count(DISTINCT r.id) ORDER BY type(r)"
+    )
+    assert len(per_type) == 2 * ROUNDS
+    assert [row for row in per_type if row[1] != row[2]] == []
+    assert sink.query("MATCH (c:Chunk)-[r:MENTIONS]->(e:Entity) WITH c, e, count(r) AS n WHERE n > 1 RETURN c.id") == []
+    assert sink.query("MATCH (d:Document)-[r:HAS_CHUNK]->(c) WITH d, c, count(r) AS n WHERE n > 1 RETURN c.id") == []
+    # AND the graph, counts included, is the one the sequential run left
+    assert snapshot(sink) == sequential
+    assert sequential[0] == GraphCounts(
+        documents=ROUNDS * DOCUMENTS_PER_ROUND,
+        chunks=ROUNDS * DOCUMENTS_PER_ROUND * 2,
+        entities=8,
+        relations=ROUNDS * 28,
+    )
 
 
 # -- FalkorDB specifics --
@@ -354,3 +500,25 @@ def test_falkordb_stores_a_nul_character_as_a_replacement_character(graph_sink: 
     # WHEN it is written THEN it is stored with U+FFFD in its place instead of failing the batch
     graph_sink.write_batch(document, BatchPayload(chunks=make_chunks(document, ["before\x00after"])))
     assert graph_sink.query("MATCH (c:Chunk) RETURN c.text") == [["before\ufffdafter"]]
+
+
+@pytest.mark.falkordb
+def test_falkordb_a_graph_already_holding_duplicate_relation_ids_is_refused_with_the_reason(
+    graph_sink: FalkorDBGraphSink,
+) -> None:
+    # GIVEN a graph where two WORKS_FOR edges share an id before the type was ever keyed (a graph written before
+    # relationship types had unique constraints)
+    document, payload = alice_works_for_acme()
+    graph_sink.write_batch(document, payload.model_copy(update={"relations": []}))
+    alice, acme = payload.entities
+    for _ in range(2):
+        graph_sink.query(
+            "MATCH (a:Entity {id: $alice}), (b:Entity {id: $acme}) CREATE (a)-[:WORKS_FOR {id: $id}]->(b)",
+            {"alice": alice.entity_id, "acme": acme.entity_id, "id": payload.relations[0].relation_id},
+        )
+    # WHEN a batch with that type is written THEN the constraint cannot be built, and the batch fails for good
+    # with the reason, rather than writing edges that nothing keeps unique
+    with pytest.raises(PermanentError) as refused:
+        graph_sink.write_batch(document, payload)
+    assert refused.value.reason_code == "graph.constraint_failed"
+    assert graph_sink.unique_relation_constraints()["WORKS_FOR"] == "FAILED"
