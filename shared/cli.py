@@ -66,8 +66,8 @@ def ingest(
         host.run_until_idle(timeout=3600)
         elapsed = time.perf_counter() - started
         documents = {document_id(store.account, incoming, blob_path) for blob_path in files.values()}
-        finished = _latest_jobs(host.settings, documents)
-        ports = app_ports()
+        ports = app_ports()  # the ports the functions used, still open: no second job store to open and migrate
+        finished = _latest_jobs(ports.jobs, documents)
         store_counts = ports.graph.counts().model_dump() | {"vectors": ports.vectors.count()}
     _print_summary(finished, elapsed, store_counts)
     if any(job.state is JobState.FAILED for job in finished):
@@ -116,16 +116,12 @@ def _local_host(
         yield host
 
 
-def _latest_jobs(settings: Settings, documents: set[str]) -> list[Job]:
+def _latest_jobs(store: JobStore, documents: set[str]) -> list[Job]:
     """The newest job of each document this run dropped (a re-upload of unchanged content is a skipped job)."""
-    store = open_job_store(settings)
-    try:
-        latest: dict[str, Job] = {}
-        for job in store.list_jobs(limit=100_000):  # newest first
-            if job.document_id in documents and job.document_id not in latest:
-                latest[job.document_id] = job
-    finally:
-        store.close()
+    latest: dict[str, Job] = {}
+    for job in store.list_jobs(limit=100_000):  # newest first
+        if job.document_id in documents and job.document_id not in latest:
+            latest[job.document_id] = job
     return sorted(latest.values(), key=lambda job: job.path)
 
 

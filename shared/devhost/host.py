@@ -23,7 +23,7 @@ from shared.app_ports import broker_path, close_app_ports
 from shared.config import STORAGE_CONNECTION, Settings
 from shared.devhost import environment, eventgrid
 from shared.devhost.app_loader import LoadedApp, load_app
-from shared.devhost.blob_trigger import BlobTriggerWatcher
+from shared.devhost.blob_trigger import POISON_QUEUE, BlobTriggerWatcher
 from shared.devhost.broker import LocalBroker
 from shared.devhost.host_config import HostConfig, load_host_config
 from shared.devhost.http_server import HttpServer, load_or_create_keys
@@ -175,5 +175,5 @@ class DevHost:
 
     def status(self) -> dict[str, Any]:
         """Queue counts per Service Bus queue (and the poison queue), for `tributary dev` and error messages."""
-        queues = [*self.messages.queues, "webjobs-blobtrigger-poison"]
+        queues = [*self.messages.queues, POISON_QUEUE]
         return {queue: self.broker.counts(queue).model_dump() for queue in queues}
