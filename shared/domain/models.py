@@ -1,6 +1,9 @@
 """What flows through the pipeline: documents, records, chunks, entities and relations."""
 
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
+from types import MappingProxyType
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +19,7 @@ class Stage(StrEnum):
 
 
 SINK_STAGES: tuple[Stage, ...] = (Stage.GRAPH, Stage.VECTOR)
+NO_ENTRIES: Mapping[str, str] = MappingProxyType({})  # the immutable empty default of Record's mappings
 
 
 class Frozen(BaseModel):
@@ -49,15 +53,21 @@ class Link(Frozen):
     target: Mention
 
 
-class Record(Frozen):
-    """One unit a parser yields, with where it came from in the file."""
+class Record(NamedTuple):
+    """One unit a parser yields, with where it came from in the file.
+
+    A named tuple, not a pydantic model: parsers make one per CSV row or JSON line, millions a file, and a model's
+    construction cost more than the row's tokenizing (perf/README.md). It never crosses a process boundary; the
+    chunk made from it is the validated model. Immutable, and its empty defaults are immutable too, so no two
+    records can share a mutable default.
+    """
 
     text: str
-    locator: str = Field(description="source position: 'line 12', 'row 5', '/catalog/book[3]', 'part 2'")
-    fields: dict[str, str] = Field(default_factory=dict)
-    metadata: dict[str, str] = Field(default_factory=dict, description="title, subject, section path, …")
-    mentions: list[Mention] = Field(default_factory=list)
-    links: list[Link] = Field(default_factory=list)
+    locator: str  # source position: 'line 12', 'row 5', '/catalog/book[3]', 'part 2'
+    fields: Mapping[str, str] = NO_ENTRIES
+    metadata: Mapping[str, str] = NO_ENTRIES  # title, subject, section path, …
+    mentions: Sequence[Mention] = ()
+    links: Sequence[Link] = ()
 
 
 class ParseIssue(Frozen):

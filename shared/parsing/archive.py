@@ -61,9 +61,7 @@ def parse_embedded(
         records = parse(io.BufferedReader(_Chained(head, stream)), content_type, limits, ParseOptions())
         for item in records:
             if isinstance(item, Record):
-                yield item.model_copy(
-                    update={"locator": f"{locator} / {item.locator}", "metadata": {**item.metadata, label: name}}
-                )
+                yield item._replace(locator=f"{locator} / {item.locator}", metadata={**item.metadata, label: name})
             else:
                 yield item.model_copy(update={"locator": f"{locator} / {item.locator}"})
     except TributaryError as error:

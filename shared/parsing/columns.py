@@ -38,7 +38,7 @@ def apply_columns(record: Record, options: ParseOptions) -> Record:
         updates["mentions"] = _unique([*record.mentions, *mentions.values()])
     if links:
         updates["links"] = _unique([*record.links, *links])
-    return record.model_copy(update=updates) if updates else record
+    return record._replace(**updates) if updates else record
 
 
 def column_mentions(fields: "_FieldLookup", options: ParseOptions) -> dict[str, Mention]:

@@ -18,7 +18,7 @@ from shared.domain import ParseIssue, PermanentError, Record
 from shared.parsing.encoding import LineTooLongError, open_line_batches
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
-from shared.parsing.records import fast_record
+from shared.parsing.records import NO_ENTRIES, row_record
 
 DELIMITERS = ",;\t|"
 _SNIFF_LINES = 20
@@ -209,7 +209,8 @@ def _records(
                     locator=f"row {start}", reason_code="parse.csv.nul_byte", detail="NUL replaced by U+FFFD"
                 )
             stripped = list(map(strip, row))
-            if not any(stripped):
+            full = all(stripped)  # the usual row: every cell filled, so it is not blank unless it has no cell
+            if not (full and stripped) and not any(stripped):
                 continue
             if not names:
                 names, width, header_issues = _start_columns(row, start, options, limits)
@@ -221,17 +222,18 @@ def _records(
                 row, row_issues = _fit(row, f"row {start}", names, width, limits)
                 yield from row_issues
                 stripped = list(map(strip, row))
+                full = all(stripped)
             fields = dict(zip(names, row))  # noqa: B905 -- lengths may differ; strict=False costs a keyword call a row
-            if len(row) == width and all(stripped):
+            if full and len(row) == width:
                 text = template.format(*stripped)
             else:
                 text = "; ".join([f"{name}: {value}" for name, value in zip(names, stripped, strict=False) if value])
-            metadata = {}
             if feed.formulas and not formula_starts.isdisjoint(map(_first_char, row)):
                 formulas = formula_columns(fields)
                 if formulas:
-                    metadata["formula_cells"] = ",".join(formulas)
-            yield fast_record(text, f"row {start}", fields, metadata)
+                    yield Record(text, f"row {start}", fields, {"formula_cells": ",".join(formulas)})
+                    continue
+            yield row_record((text, f"row {start}", fields, NO_ENTRIES, (), ()))
     except csv.Error as error:
         raise _csv_error(error, last_line + 1) from error
 

@@ -26,7 +26,7 @@ from shared.domain import ParseIssue, PermanentError, Record
 from shared.parsing.encoding import open_utf8, open_utf8_line_batches, utf8_decode_error
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
-from shared.parsing.records import fast_record
+from shared.parsing.records import NO_ENTRIES, row_record
 
 _BUF_SIZE = 64 * 1024
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -98,7 +98,7 @@ def parse_jsonl(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) ->
                 continue
             text = "; ".join([f"{key}: {value}" for key, value in fields.items() if value])
             if text:  # orjson refuses lone surrogates, so the text is storable as it is
-                yield fast_record(text, f"line {number}", fields)
+                yield row_record((text, f"line {number}", fields, NO_ENTRIES, (), ()))
 
 
 def _fast_fields(value: Any, flat: bool, limits: ParseLimits) -> dict[str, str] | None:
@@ -228,7 +228,7 @@ def _emit(fields: dict[str, str], truncated: bool, locator: str, limits: ParseLi
         yield ParseIssue(locator=locator, reason_code="parse.json.lone_surrogate", detail="replaced by U+FFFD")
         fields = {_without_surrogates(key): _without_surrogates(value) for key, value in fields.items()}
         text = _without_surrogates(text)
-    yield fast_record(text, locator, fields)
+    yield Record(text, locator, fields)
 
 
 def _has_lone_surrogate(text: str) -> bool:

@@ -1,7 +1,8 @@
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.domain import DocumentRef, Record
+from shared.domain import DocumentRef, Mention, Record
 from shared.domain.ids import chunk_id
 from shared.pipeline.chunking import batched, chunk_records, split_text
 
@@ -36,3 +37,25 @@ def test_batched_keeps_order_and_sizes():
     batches = list(batched(chunks, 3))
     assert [len(b) for b in batches] == [3, 3, 1]
     assert [c for b in batches for c in b] == chunks
+
+
+def test_records_are_immutable_and_share_no_mutable_default():
+    # GIVEN two records built with every default
+    first, second = Record(text="a", locator="line 1"), Record(text="b", locator="line 2")
+    # THEN neither the record nor its default containers can be changed, so sharing the defaults is safe
+    with pytest.raises(AttributeError):
+        first.text = "changed"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        first.metadata["key"] = "value"  # type: ignore[index]
+    assert first.mentions == second.mentions == ()
+
+
+def test_a_chunk_gets_its_own_copies_of_a_records_containers():
+    # GIVEN a record with fields, metadata and a declared mention
+    ada = Mention(type="Person", name="Ada")
+    record = Record(text="name: Ada", locator="row 2", fields={"name": "Ada"}, metadata={"id": "7"}, mentions=[ada])
+    # WHEN it is chunked
+    (chunk,) = chunk_records([record], DOCUMENT, max_chars=100)
+    # THEN the chunk holds equal values in containers of its own
+    assert (chunk.fields, chunk.metadata, chunk.mentions) == ({"name": "Ada"}, {"id": "7"}, [ada])
+    assert chunk.fields is not record.fields

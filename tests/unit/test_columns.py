@@ -66,7 +66,7 @@ def test_column_names_match_case_insensitively_when_not_exact():
 
 def test_declared_mentions_of_the_parser_are_kept_and_not_duplicated():
     ada = Mention(type="Person", name="Ada")
-    record = row(name="Ada").model_copy(update={"mentions": [ada]})
+    record = row(name="Ada")._replace(mentions=[ada])
     assert apply_columns(record, ParseOptions(entity_columns={"name": "Person"})).mentions == [ada]
 
 

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
 
 from shared.domain import ParseIssue, PermanentError, Record, TributaryError
 from shared.parsing import encoding, parse
@@ -23,7 +22,6 @@ from shared.parsing.delimited import (
 from shared.parsing.encoding import LineTooLongError, open_line_batches, open_text
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
-from shared.parsing.records import fast_record
 
 LIMITS = ParseLimits()
 DEFAULT = ParseOptions()
@@ -387,30 +385,6 @@ def test_cells_written_by_csv_writer_read_back_verbatim(rows: list[list[str]]):
     # THEN every row that has a non-blank cell comes back unchanged
     expected = [dict(zip("xyz", row, strict=True)) for row in rows if any(cell.strip() for cell in row)]
     assert [record.fields for record in result] == expected
-
-
-# --- the batched fast path ---------------------------------------------------------------------------------------
-
-
-def test_records_built_on_the_fast_path_are_indistinguishable_from_validated_ones():
-    # GIVEN the same values built both ways
-    fields, metadata = {"a": "1", "b": ""}, {"formula_cells": "b"}
-    pairs = [
-        (fast_record("a: 1", "row 2", dict(fields)), Record(text="a: 1", locator="row 2", fields=dict(fields))),
-        (
-            fast_record("a: 1", "row 2", dict(fields), dict(metadata)),
-            Record(text="a: 1", locator="row 2", fields=dict(fields), metadata=dict(metadata)),
-        ),
-    ]
-    for fast, validated in pairs:
-        # THEN they are equal, dump and copy alike, remember the same explicitly set fields, and stay frozen
-        assert fast == validated
-        assert fast.model_dump() == validated.model_dump()
-        assert fast.model_fields_set == validated.model_fields_set
-        assert fast.model_copy(update={"text": "x"}) == validated.model_copy(update={"text": "x"})
-        assert fast.mentions is not validated.mentions  # fresh containers, never shared between records
-        with pytest.raises(ValidationError):
-            fast.text = "changed"  # type: ignore[misc]
 
 
 def test_rows_in_the_sniffing_sample_are_capped_one_by_one():

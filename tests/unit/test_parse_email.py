@@ -65,7 +65,7 @@ def test_body_becomes_a_record_with_headers_as_metadata_and_people_as_mentions()
         Mention(type="Person", name="bob"),
         Mention(type="Person", name="Tomás Ferreira"),
     ]
-    assert record.links == []
+    assert not record.links
 
 
 def test_alternatives_keep_the_plain_text_and_html_only_bodies_become_text():

@@ -380,7 +380,7 @@ jsonl_line = st.one_of(values.map(lambda value: json.dumps(value).encode()), spe
 def outcome(data: bytes, limits: ParseLimits) -> list[object]:
     seen: list[object] = []
     try:
-        seen.extend((item, getattr(item, "model_fields_set", None)) for item in run_lines(data, limits))
+        seen.extend(run_lines(data, limits))
     except PermanentError as error:
         seen.append((error.reason_code, error.detail))
     return seen
