@@ -59,7 +59,7 @@ def test_bad_files_fail_with_a_reason_while_the_rest_of_the_batch_succeeds(pipel
         "good/one.txt": b"Ada Lovelace works at Acme Labs in Paris.\n",
         "bad/program.csv": b"\x7fELF\x02\x01\x01\x00" + bytes(200),
         "bad/empty.txt": b"",
-        "bad/latin1.txt": b"ok line\n\n" + b"plain words " * 2000 + b"caf\xe9\n",  # broken past the sniffed head
+        "bad/latin1.txt": b"ok line\n\n" + b"plain words " * 6000 + b"caf\xe9\n",  # broken past the encoding head
         "good/two.csv": b"name,company\nGrace Hopper,Globex Corporation\n",
     }
     outcomes = {name: pipeline.drop(name, content) for name, content in files.items()}

@@ -11,7 +11,6 @@ from shared.domain import PermanentError, TributaryError
 from shared.parsing.encoding import HEAD_BYTES, LineTooLongError, detect_encoding, open_text, open_utf8
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
-from shared.parsing.text import decoded_lines
 
 DEFAULT = ParseOptions()
 
@@ -170,14 +169,6 @@ def test_open_utf8_hands_utf8_through_and_reencodes_the_rest():
     latin, issues = open_utf8(io.BytesIO(b'["caf\xe9"]'), DEFAULT)
     assert latin.read() == '["café"]'.encode()
     assert [issue.reason_code for issue in issues] == ["parse.encoding.latin1_fallback"]
-
-
-def test_decoded_lines_keeps_its_strict_utf8_contract():
-    assert list(decoded_lines(io.BytesIO(codecs.BOM_UTF8 + b"x\ny\n"))) == ["x\n", "y\n"]
-    with pytest.raises(PermanentError) as raised:
-        list(decoded_lines(io.BytesIO(b"ok\n" * 10 + b"\xff")))
-    assert raised.value.reason_code == "parse.text.decode_error"
-    assert "at byte 30" in raised.value.detail
 
 
 @settings(max_examples=150, deadline=None)

@@ -52,7 +52,7 @@ def test_text_yields_paragraphs_with_their_first_line():
 
 
 def test_text_with_invalid_utf8_later_in_the_file_fails_with_a_reason():
-    data = b"fine paragraph\n\n" + b"x" * 20000 + b"\xff\xfe broken\n"
+    data = b"fine paragraph\n\n" + b"x" * 70000 + b"\xff\xfe broken\n"  # past the 64 KB the encoding is read from
     with pytest.raises(PermanentError) as raised:
         records(data, "text/plain")
     assert raised.value.reason_code == "parse.text.decode_error"
@@ -102,10 +102,17 @@ def test_parsers_raise_only_project_errors_and_respect_caps(data: bytes, content
 
 
 def test_text_honours_an_encoding_forced_by_the_ingestion_config():
-    # GIVEN Latin-1 text and a rule forcing that encoding WHEN parsed THEN it decodes instead of failing
+    # GIVEN Latin-1 text and a rule forcing that encoding WHEN parsed THEN it decodes, with nothing to report
     latin1 = "café crème\n".encode("latin-1")
     forced = list(parse(io.BytesIO(latin1), "text/plain", LIMITS, ParseOptions(encoding="latin-1")))
-    assert [r.text for r in forced] == ["café crème"]
-    with pytest.raises(PermanentError) as raised:
-        records(latin1, "text/plain")
-    assert raised.value.reason_code == "parse.text.decode_error"
+    assert forced == [Record(text="café crème", locator="line 1")]
+
+
+def test_text_not_in_utf8_from_its_first_bytes_falls_back_to_windows_1252_with_a_warning():
+    # GIVEN a Windows-1252 text file with no rule for it
+    data = "Café au lait\n\n“Crème” brûlée\n".encode("cp1252")
+    # WHEN parsed THEN it decodes, and the guess is reported rather than silent
+    items = list(parse(io.BytesIO(data), "text/plain", LIMITS))
+    issues = [item.reason_code for item in items if not isinstance(item, Record)]
+    assert [r.text for r in items if isinstance(r, Record)] == ["Café au lait", "“Crème” brûlée"]
+    assert issues == ["parse.encoding.latin1_fallback"]
