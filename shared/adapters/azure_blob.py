@@ -32,6 +32,7 @@ from azure.storage.blob import BlobBlock, BlobClient, BlobServiceClient
 
 from shared.domain import PermanentError, TransientError
 from shared.ports import BlobInfo
+from shared.streams import read_up_to
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -153,7 +154,7 @@ class AzureBlobStore:
         return self.service.get_blob_client(container, path)
 
     def _upload_stream(self, blob: BlobClient, stream: BinaryIO) -> tuple[dict[str, Any], int]:
-        block = _read_up_to(stream, self.chunk_size)
+        block = read_up_to(stream.read, self.chunk_size)
         if len(block) < self.chunk_size:  # it all fits in one request
             return blob.upload_blob(block, overwrite=True), len(block)
         # Ids unique to this upload: a concurrent upload of the same name cannot mix its blocks into ours.
@@ -164,7 +165,7 @@ class AzureBlobStore:
             block_ids.append(f"{upload_id}-{len(block_ids):08d}")  # same length for every block, as Azure requires
             blob.stage_block(block_ids[-1], block)
             size += len(block)
-            block = _read_up_to(stream, self.chunk_size)
+            block = read_up_to(stream.read, self.chunk_size)
         return blob.commit_block_list([BlobBlock(block_id) for block_id in block_ids]), size
 
 
@@ -251,19 +252,6 @@ def _check_container(container: str) -> None:
         raise PermanentError(
             "blob.invalid_container", f"{container[:100]!r}: 3-63 lowercase letters, digits and single hyphens"
         )
-
-
-def _read_up_to(stream: BinaryIO, size: int) -> bytes:
-    """Exactly `size` bytes unless the stream ends first (a raw stream may return fewer per read)."""
-    pieces = []
-    remaining = size
-    while remaining > 0:
-        piece = stream.read(remaining)
-        if not piece:
-            break
-        pieces.append(piece)
-        remaining -= len(piece)
-    return b"".join(pieces)
 
 
 def _connection_section(name: str, environ: Mapping[str, str]) -> tuple[str | None, dict[str, str]]:

@@ -18,6 +18,7 @@ from typing import BinaryIO, TypeVar
 from shared.domain import ParseIssue, PermanentError
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
+from shared.streams import read_up_to
 
 HEAD_BYTES = 64 * 1024
 FALLBACK_ENCODING = "cp1252"
@@ -186,21 +187,9 @@ def _as_utf8(reader: "_HeadThenStream", encoding: Encoding) -> BinaryIO:
 
 
 def _open(stream: BinaryIO, options: ParseOptions) -> tuple["_HeadThenStream", Encoding]:
-    head = _read_head(stream)
+    head = read_up_to(stream.read, HEAD_BYTES)  # a read may return less than asked before the end
     encoding = detect_encoding(head, options, at_eof=len(head) < HEAD_BYTES)
     return _HeadThenStream(head, stream, skip=encoding.bom_length), encoding
-
-
-def _read_head(stream: BinaryIO) -> bytes:
-    parts: list[bytes] = []
-    size = 0
-    while size < HEAD_BYTES:  # a read may return less than asked before the end (sockets, blob downloads)
-        part = stream.read(HEAD_BYTES - size)
-        if not part:
-            break
-        parts.append(part)
-        size += len(part)
-    return b"".join(parts)
 
 
 def _forced(head: bytes, name: str) -> Encoding:
@@ -404,14 +393,7 @@ class _Read1Stream(io.BufferedIOBase):
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
             return b"".join(iter(lambda: self.read1(_CHUNK_CHARS), b""))
-        parts: list[bytes] = []
-        while size > 0:
-            part = self.read1(size)
-            if not part:
-                break
-            parts.append(part)
-            size -= len(part)
-        return b"".join(parts)
+        return read_up_to(self.read1, size)
 
 
 class _HeadThenStream(_Read1Stream):
