@@ -15,4 +15,8 @@ __all__ = ["NO_ENTRIES", "row_record"]
 
 RecordValues = tuple[str, str, Mapping[str, str], Mapping[str, str], tuple[()], tuple[()]]
 
+# The tuple is built by position: a field added to or moved in Record would shift every value. Fail at import.
+if Record._fields != ("text", "locator", "fields", "metadata", "mentions", "links"):
+    raise ImportError("shared.parsing.records: Record's fields changed; update RecordValues and its callers")
+
 row_record: Callable[[RecordValues], Record] = partial(tuple.__new__, Record)

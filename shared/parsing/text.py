@@ -1,4 +1,4 @@
-"""Plain text and Markdown: one record per paragraph, streamed line by line."""
+"""Plain text: one record per paragraph, streamed line by line."""
 
 from collections.abc import Iterator
 from typing import BinaryIO

@@ -22,6 +22,7 @@ from shared.parsing.delimited import (
 from shared.parsing.encoding import LineTooLongError, open_line_batches, open_text
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
+from shared.parsing.records import NO_ENTRIES, row_record
 
 LIMITS = ParseLimits()
 DEFAULT = ParseOptions()
@@ -499,3 +500,12 @@ def test_records_and_issues_do_not_depend_on_the_batch_size(
     for item in whole[0]:
         if isinstance(item, Record):
             assert item.metadata.get("formula_cells", "") == ",".join(formula_columns(item.fields))
+
+
+def test_records_built_in_the_row_loops_equal_ones_built_by_name():
+    # GIVEN the same values built positionally in C and by keyword
+    fast = row_record(("a: 1", "row 2", {"a": "1"}, NO_ENTRIES, (), ()))
+    named = Record(text="a: 1", locator="row 2", fields={"a": "1"})
+    # THEN they are the same kind of record with the same value in every field
+    assert type(fast) is Record
+    assert fast._asdict() == named._asdict()
