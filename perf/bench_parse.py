@@ -145,6 +145,7 @@ def main() -> None:
         "cpu r.",
     )
     widths = (6, 7, 8, 10, 10, 8, 8, 6, 8, 8, 6, 6)
+    ours_width = sum(widths[:8]) + 7  # our eight columns and the spaces between them: where a floor's columns start
     print(" ".join(f"{name:>{width}}" for name, width in zip(columns, widths, strict=True)), "  ±floor")
     rows = []
     for kind in args.formats:
@@ -170,7 +171,7 @@ def main() -> None:
             )
             for index, floor in enumerate(floors):
                 figures = best(floor_runs[floor])
-                lead = "" if index == 0 else " " * 68
+                lead = "" if index == 0 else " " * ours_width
                 if "error" in figures:
                     print(f"{lead} {floor:>8} error: {figures['error']}")
                     continue
