@@ -29,7 +29,7 @@ $(STAMP): requirements.txt requirements-local.txt requirements-dev.txt pyproject
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-# Azurite, the blob storage emulator the tests and the local host start (shared/adapters/azurite_server.py).
+# Azurite, the blob storage emulator the tests and the local host start (shared/devhost/servers/azurite.py).
 # npm ci installs exactly the lock file; it writes the stamp itself, the touch only guarantees it is newer.
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

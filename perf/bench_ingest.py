@@ -27,9 +27,9 @@ from shared.devhost.environment import app_settings
 from shared.devhost.host import APP_SCRIPT, DevHost
 from shared.devhost.local_services import local_services
 from shared.domain import BlobEvent, Job, JobState
-from shared.inprocess import run_blob
 from shared.ports import GraphCounts
 from shared.runtime import embedded_runtime
+from tests.support.inprocess import run_blob
 
 
 def make_corpus(folder: Path, megabytes: float) -> list[Path]:

@@ -60,8 +60,8 @@ def _bus(settings: Settings, stack: ExitStack) -> Bus:
         servicebus = ServiceBusBus.from_connection_setting(SERVICEBUS_CONNECTION)
         stack.callback(servicebus.close)
         return servicebus
-    from shared.adapters.broker_bus import BrokerBus
     from shared.devhost.broker import LocalBroker
+    from shared.devhost.broker_bus import BrokerBus
 
     broker = LocalBroker(
         broker_path(settings),
@@ -80,6 +80,6 @@ def broker_path(settings: Settings) -> Path:
 def _falkordb_url(settings: Settings) -> str:
     if settings.falkordb_url:
         return settings.falkordb_url
-    from shared.adapters.falkordb_server import ensure_running
+    from shared.devhost.servers.falkordb import ensure_running
 
     return ensure_running(settings.data_dir / "falkordb").url

@@ -11,6 +11,8 @@ ENV_PREFIX = "TRIBUTARY_"
 # Connection setting names the bindings use (Functions convention: the value, or `<name>__...` for managed identity).
 STORAGE_CONNECTION = "AzureWebJobsStorage"
 SERVICEBUS_CONNECTION = "ServiceBusConnection"
+# Read by our own code only (no binding uses it), with the same section rules (shared/connections.py).
+COSMOS_CONNECTION = "CosmosConnection"
 
 
 class Settings(BaseSettings):
@@ -27,8 +29,17 @@ class Settings(BaseSettings):
     queue_graph: str = Field("graph", description="queue feeding the graph sink")
     queue_vector: str = Field("vector", description="queue feeding the vector sink")
 
-    job_store: Literal["sqlite", "postgres"] = Field("sqlite", description="where job state lives")
+    job_store: Literal["sqlite", "postgres", "cosmos"] = Field(
+        "sqlite", description="where job state lives: sqlite (local only), postgres, cosmos (CosmosConnection)"
+    )
     postgres_dsn: str | None = Field(None, description="libpq connection string when job_store is postgres")
+    postgres_auth: Literal["password", "entra"] = Field(
+        "password", description="password: as in the DSN; entra: a Microsoft Entra token (managed identity)"
+    )
+    postgres_client_id: str | None = Field(
+        None, description="client id of the user-assigned identity for Entra authentication (empty: system-assigned)"
+    )
+    cosmos_database: str = Field("tributary", description="Cosmos DB database of the job store")
 
     file_max_bytes: int = Field(1 << 30, description="larger files fail with limits.file_too_large")
     chunk_max_chars: int = Field(1200, description="longer records are split into several chunks")
@@ -50,7 +61,12 @@ class Settings(BaseSettings):
         60.0, description="peek-lock duration of the local broker (entity LockDuration)"
     )
 
-    falkordb_url: str | None = Field(None, description="redis:// URL of a FalkorDB; empty starts one under data_dir")
+    graph: Literal["falkordb"] = Field("falkordb", description="graph sink: falkordb (needs TRIBUTARY_FALKORDB_URL)")
+    vectors: Literal["lancedb"] = Field("lancedb", description="vector sink: lancedb (local disk: local only)")
+    embedder: Literal["hashing"] = Field("hashing", description="embedder: hashing (deterministic, offline)")
+    extractor: Literal["rules"] = Field("rules", description="extractor: rules (offline, schema-driven)")
+
+    falkordb_url: str | None = Field(None, description="redis:// URL of a FalkorDB (the local host starts one)")
     falkordb_graph: str = Field("tributary", description="graph name inside the embedded FalkorDB")
     vector_table: str = Field("chunks", description="LanceDB table holding chunk vectors")
 

@@ -5,15 +5,15 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 from shared.adapters.falkordb_graph import FalkorDBGraphSink
-from shared.adapters.falkordb_server import ensure_running
 from shared.adapters.hashing_embedder import HashingEmbedder
 from shared.adapters.lancedb_vectors import LanceDBVectorSink
 from shared.adapters.local_blob import LocalFolderBlobStore
-from shared.adapters.memory_bus import InMemoryBus
 from shared.config import Settings
+from shared.devhost.servers.falkordb import ensure_running
 from shared.extraction.rules import RuleBasedExtractor
 from shared.extraction.schema import load_schema
 from shared.ports import BlobStore, Bus, GraphSink, JobStore, Ports
+from tests.support.memory_bus import InMemoryBus
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from azure.core.exceptions import (
 )
 from azure.storage.blob import BlobBlock, BlobClient, BlobServiceClient
 
+from shared.connections import connection_section, token_credential
 from shared.domain import PermanentError, TransientError
 from shared.ports import BlobInfo
 from shared.streams import read_up_to
@@ -76,7 +77,7 @@ class AzureBlobStore:
         `__clientSecret`, else DefaultAzureCredential, which tries managed identity before developer logins).
         `client_options` go to the BlobServiceClient (e.g. `retry_total`).
         """
-        value, children = _connection_section(name, os.environ if environ is None else environ)
+        value, children = connection_section(name, os.environ if environ is None else environ)
         if value:
             return cls(BlobServiceClient.from_connection_string(value, **client_options))
         if children.get("accountname"):
@@ -88,7 +89,7 @@ class AzureBlobStore:
                 f"storage connection {name!r} is not configured: set {name} to a connection string, or "
                 f"{name}__blobServiceUri / {name}__serviceUri (or {name}__accountName) for an identity-based one"
             )
-        credential = _token_credential(children)
+        credential = token_credential(children)
         return cls(BlobServiceClient(url, credential=credential, **client_options), credential=credential)
 
     def ensure_container(self, container: str) -> None:
@@ -252,35 +253,3 @@ def _check_container(container: str) -> None:
         raise PermanentError(
             "blob.invalid_container", f"{container[:100]!r}: 3-63 lowercase letters, digits and single hyphens"
         )
-
-
-def _connection_section(name: str, environ: Mapping[str, str]) -> tuple[str | None, dict[str, str]]:
-    """(value, children) of the first configuration section that exists for `name`, as the Functions host looks.
-
-    Keys are case-insensitive (.NET configuration) and `__` separates levels in environment variables. Children are
-    keyed in lower case.
-    """
-    settings = {key.lower(): value for key, value in environ.items()}
-    for candidate in (f"AzureWebJobs{name}", name):
-        for key in (f"ConnectionStrings__{candidate}".lower(), candidate.lower()):
-            value = settings.get(key, "").strip() or None
-            prefix = f"{key}__"
-            children = {k[len(prefix) :]: v.strip() for k, v in settings.items() if k.startswith(prefix) and v.strip()}
-            if value or children:
-                return value, children
-    return None, {}
-
-
-def _token_credential(children: Mapping[str, str]) -> TokenCredential:
-    """The credential Microsoft.Extensions.Azure builds from a connection section (certificates aside)."""
-    from azure.identity import ClientSecretCredential, DefaultAzureCredential, ManagedIdentityCredential
-
-    client_id = children.get("clientid")
-    if children.get("credential", "").lower() == "managedidentity":
-        return ManagedIdentityCredential(client_id=client_id)
-    tenant_id, secret = children.get("tenantid"), children.get("clientsecret")
-    if tenant_id and client_id and secret:
-        return ClientSecretCredential(tenant_id, client_id, secret)
-    if children.get("clientcertificate"):
-        raise ValueError("certificate credentials from the certificate store are not supported here")
-    return DefaultAzureCredential()

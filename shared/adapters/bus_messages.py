@@ -1,7 +1,7 @@
 """One mapping between the pipeline's `Envelope` and a bus message, shared by every Bus adapter and the host."""
 
-from shared.devhost.broker_models import OutgoingMessage, PropertyValue
 from shared.domain import Envelope
+from shared.domain.bus import OutgoingMessage, PropertyValue
 
 CONTENT_TYPE = "application/json"
 

@@ -22,8 +22,9 @@ from azure.servicebus.exceptions import (
 )
 
 from shared.adapters.bus_messages import to_outgoing
-from shared.devhost.broker_models import MAX_MESSAGE_BYTES, MessageTooLargeError, OutgoingMessage
+from shared.connections import connection_section, token_credential
 from shared.domain import Envelope, TransientError
+from shared.domain.bus import MAX_MESSAGE_BYTES, MessageTooLargeError, OutgoingMessage
 
 # The errors the SDK itself marks retryable on a send, plus a full queue (consumers drain it): a later
 # redelivery of the stage message may succeed, so the stage should be retried rather than failed.
@@ -67,21 +68,16 @@ class ServiceBusBus:
 
     @classmethod
     def from_connection_setting(cls, name: str, environ: Mapping[str, str] | None = None) -> ServiceBusBus:
-        """Connect as a Functions binding would: setting `name` holds a connection string, else
-        `<name>__fullyQualifiedNamespace` names the namespace and an Entra ID credential is used
-        (`DefaultAzureCredential`, which tries managed identity before developer logins;
-        `<name>__clientId` picks a user-assigned identity)."""
-        environ = os.environ if environ is None else environ
-        if connection_string := environ.get(name):
-            return cls(ServiceBusClient.from_connection_string(connection_string))
-        namespace = environ.get(f"{name}__fullyQualifiedNamespace")
+        """Connect as the Functions Service Bus extension does (shared.connections): setting `name` holds a
+        connection string, else `<name>__fullyQualifiedNamespace` names the namespace, reached with a token
+        credential (`__credential=managedidentity` + `__clientId` for a user-assigned identity)."""
+        value, children = connection_section(name, os.environ if environ is None else environ)
+        if value:
+            return cls(ServiceBusClient.from_connection_string(value))
+        namespace = children.get("fullyqualifiednamespace")
         if not namespace:
             raise ValueError(f"set {name} to a connection string, or {name}__fullyQualifiedNamespace to a namespace")
-        # Imported here: it takes ~0.2 s (a cold start pays it) and a connection string does not need it.
-        from azure.identity import DefaultAzureCredential
-
-        options = {"managed_identity_client_id": client_id} if (client_id := environ.get(f"{name}__clientId")) else {}
-        credential = DefaultAzureCredential(**options)
+        credential = token_credential(children)
         return cls(ServiceBusClient(namespace, credential), credential=credential)
 
     def send(self, queue: str, envelopes: Sequence[Envelope]) -> None:

@@ -1,42 +1,32 @@
-"""The local broker's vocabulary: messages going in and out, queue counts, and its two errors.
+"""The local broker's vocabulary: messages delivered, queue counts, and the lock-lost error.
 
-Named after Service Bus's own (MessageId, DeliveryCount, DeadLetterReason, …) so code that settles a message reads
-the same against the local broker and the real service.
+The outgoing side (OutgoingMessage, the size limit, MaxDeliveryCountExceeded) is shared with the Service Bus adapter
+and lives in shared.domain.bus.
 """
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from shared.domain import PermanentError, TributaryError
+from shared.domain import TributaryError
+from shared.domain.bus import (
+    DEAD_LETTER_MAX_DELIVERY,
+    MAX_MESSAGE_BYTES,
+    MessageTooLargeError,
+    OutgoingMessage,
+    PropertyValue,
+)
 
-# Standard tier: 256 KB per message, body and properties together (Premium allows more; we mirror Standard).
-MAX_MESSAGE_BYTES = 256 * 1024
-
-DEAD_LETTER_MAX_DELIVERY = "MaxDeliveryCountExceeded"  # the reason Service Bus itself writes
-
-PropertyValue = str | int | float | bool
-
-
-class OutgoingMessage(BaseModel):
-    """A message to enqueue; `scheduled_enqueue_time` in the future keeps it invisible until then."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    body: bytes
-    message_id: str = Field(min_length=1, max_length=128)  # Service Bus caps MessageId at 128 characters
-    application_properties: dict[str, PropertyValue] = Field(default_factory=dict)
-    content_type: str | None = None
-    subject: str | None = None
-    correlation_id: str | None = None
-    scheduled_enqueue_time: AwareDatetime | None = None
-
-    def size(self) -> int:
-        """Bytes counted against the size limit: the body plus every property, as UTF-8."""
-        texts = [self.message_id, self.content_type, self.subject, self.correlation_id]
-        for key, value in self.application_properties.items():
-            texts += [key, str(value)]
-        return len(self.body) + sum(len(text.encode()) for text in texts if text is not None)
+__all__ = [
+    "DEAD_LETTER_MAX_DELIVERY",
+    "MAX_MESSAGE_BYTES",
+    "MessageLockLostError",
+    "MessageTooLargeError",
+    "OutgoingMessage",
+    "PropertyValue",
+    "QueueCounts",
+    "ReceivedMessage",
+]
 
 
 class ReceivedMessage(BaseModel):
@@ -71,16 +61,6 @@ class QueueCounts(BaseModel):
     scheduled: int
     locked: int
     dead_lettered: int
-
-
-class MessageTooLargeError(PermanentError, ValueError):
-    """Over the Standard-tier size limit: resending cannot help, so it is permanent."""
-
-    def __init__(self, message_id: str, size: int) -> None:
-        self.size = size
-        super().__init__(
-            "bus.message_too_large", f"message {message_id} is {size} bytes; the limit is {MAX_MESSAGE_BYTES}"
-        )
 
 
 class MessageLockLostError(TributaryError):

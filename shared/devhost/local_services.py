@@ -12,9 +12,9 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from shared.adapters.azure_blob import AzureBlobStore
-from shared.adapters.azurite_server import ensure_running as ensure_azurite
-from shared.adapters.falkordb_server import ensure_running as ensure_falkordb
 from shared.config import STORAGE_CONNECTION
+from shared.devhost.servers.azurite import ensure_running as ensure_azurite
+from shared.devhost.servers.falkordb import ensure_running as ensure_falkordb
 
 DEVELOPMENT_STORAGE = "UseDevelopmentStorage=true"
 

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from shared.adapters.azure_blob import CHUNK_SIZE, AzureBlobStore
-from shared.adapters.azurite_server import ACCOUNT_NAME, AzuriteServer
 from shared.adapters.local_blob import LocalFolderBlobStore
+from shared.devhost.servers.azurite import ACCOUNT_NAME, AzuriteServer
 from shared.domain import PermanentError, TransientError
 from shared.ports import BlobStore
 from tests.support.azurite import azurite_client, unique_container_name

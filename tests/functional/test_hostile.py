@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.adapters.falkordb_server import FalkorDBServer
+from shared.devhost.servers.falkordb import FalkorDBServer
 from shared.domain import IngestOutcome, JobState
 from tests.support.hostile import EXPECTED_FILE, HOSTILE
 from tests.support.pipeline import Pipeline, PipelineFactory, open_pipeline

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.adapters import azurite_server
 from shared.adapters.azure_blob import AzureBlobStore
-from shared.adapters.azurite_server import STATE_FILE, AzuriteServer, ensure_running
+from shared.devhost.servers import azurite as azurite_server
+from shared.devhost.servers.azurite import STATE_FILE, AzuriteServer, ensure_running
 from shared.domain import TransientError
 from tests.support.azurite import azurite_client
 from tests.support.servers import ensure_running_in_another_process, listening_sockets, process_gone
@@ -59,7 +59,7 @@ def test_ensure_running_reuses_the_server_of_the_same_data_directory(
     tmp_path: Path, servers: list[AzuriteServer]
 ) -> None:
     # GIVEN a CLI run (another process) that started a server and exited without stopping it
-    pid, port, started_there = ensure_running_in_another_process("shared.adapters.azurite_server", tmp_path)
+    pid, port, started_there = ensure_running_in_another_process("shared.devhost.servers.azurite", tmp_path)
     assert started_there
     # WHEN this process asks for the server of the same data directory
     server = ensure_running(tmp_path)

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from shared.adapters.broker_bus import BrokerBus
 from shared.adapters.sqlite_jobstore import SQLiteJobStore
 from shared.app_ports import app_ports
 from shared.config import STORAGE_CONNECTION
 from shared.devhost.blob_trigger import POISON_QUEUE
+from shared.devhost.broker_bus import BrokerBus
 from shared.devhost.broker_models import DEAD_LETTER_MAX_DELIVERY
 from shared.devhost.host import DevHost
 from shared.domain import Envelope, JobState, PermanentError, Stage, TransientError

@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from shared.adapters.falkordb_graph import FalkorDBGraphSink
-from shared.adapters.falkordb_server import AOF_DIR, COMPACT_ABOVE_BYTES, STATE_FILE, FalkorDBServer, ensure_running
+from shared.devhost.servers.falkordb import AOF_DIR, COMPACT_ABOVE_BYTES, STATE_FILE, FalkorDBServer, ensure_running
 from shared.domain import TransientError
 from tests.support.servers import ensure_running_in_another_process, listening_sockets, process_gone
 
@@ -196,7 +196,7 @@ def test_ensure_running_reuses_the_server_another_process_left_running(
     tmp_path: Path, servers: list[FalkorDBServer]
 ) -> None:
     # GIVEN a CLI run (another process) that started a server and exited without stopping it
-    pid, port, started_there = ensure_running_in_another_process("shared.adapters.falkordb_server", tmp_path)
+    pid, port, started_there = ensure_running_in_another_process("shared.devhost.servers.falkordb", tmp_path)
     assert started_there
     # WHEN this process asks for the server of the same data directory
     server = ensure_running(tmp_path)

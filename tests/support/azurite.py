@@ -17,7 +17,7 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 
 from shared.adapters.azure_blob import AzureBlobStore
-from shared.adapters.azurite_server import AzuriteServer
+from shared.devhost.servers.azurite import AzuriteServer
 
 
 def unique_container_name() -> str:

@@ -28,10 +28,10 @@ from azure.servicebus import (
     ServiceBusSubQueue,
 )
 
-from shared.adapters.broker_bus import BrokerBus
 from shared.adapters.bus_messages import to_outgoing
 from shared.adapters.servicebus_bus import ServiceBusBus, to_servicebus_message
 from shared.devhost.broker import LocalBroker, ReceivedMessage
+from shared.devhost.broker_bus import BrokerBus
 from shared.domain import Envelope
 from shared.ports import Bus
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from shared.adapters.azure_blob import AzureBlobStore
-from shared.adapters.azurite_server import AzuriteServer
 from shared.adapters.falkordb_graph import FalkorDBGraphSink
-from shared.adapters.falkordb_server import FalkorDBServer
 from shared.config import STORAGE_CONNECTION
 from shared.devhost.host import DevHost
+from shared.devhost.servers.azurite import AzuriteServer
+from shared.devhost.servers.falkordb import FalkorDBServer
 
 HostFactory = Callable[..., DevHost]
 

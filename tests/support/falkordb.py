@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from shared.adapters.falkordb_graph import FalkorDBGraphSink
-from shared.adapters.falkordb_server import FalkorDBServer
+from shared.devhost.servers.falkordb import FalkorDBServer
 
 
 @pytest.fixture(scope="session")

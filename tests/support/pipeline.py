@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 from shared.adapters.falkordb_graph import FalkorDBGraphSink
-from shared.adapters.falkordb_server import FalkorDBServer
-from shared.adapters.memory_bus import InMemoryBus
 from shared.adapters.sqlite_jobstore import SQLiteJobStore
 from shared.config import Settings
+from shared.devhost.servers.falkordb import FalkorDBServer
 from shared.domain import BlobEvent, IngestOutcome, Job
-from shared.inprocess import run_blob
 from shared.ports import Ports
 from shared.runtime import embedded_ports
+from tests.support.inprocess import run_blob
+from tests.support.memory_bus import InMemoryBus
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 

@@ -1,5 +1,5 @@
-from shared.adapters.memory_bus import InMemoryBus
 from shared.domain import BatchPayload, DocumentRef, Envelope, Stage
+from tests.support.memory_bus import InMemoryBus
 
 DOCUMENT = DocumentRef(
     account="a", container="c", path="p", document_id="d", version="v", size=1, content_type="text/plain"

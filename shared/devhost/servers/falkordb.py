@@ -40,7 +40,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from shared.adapters.local_server import HOST, LocalServer, ServerKind, command_line, wait_for
+from shared.devhost.servers.local_server import HOST, LocalServer, ServerKind, command_line, wait_for
 
 STATE_FILE = "falkordb.server.json"
 LOCK_FILE = "falkordb.lock"

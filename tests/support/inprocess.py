@@ -4,11 +4,11 @@ else up to the delivery cap, then dead-letter)."""
 
 from collections.abc import Callable
 
-from shared.adapters.memory_bus import Delivery, InMemoryBus
 from shared.domain import BlobEvent, IngestOutcome, PermanentError, Stage, StageResult
 from shared.pipeline.delivery import MAX_DELIVERY_EXCEEDED, handle_delivery
 from shared.pipeline.ingest import ingest_blob
 from shared.ports import Ports
+from tests.support.memory_bus import Delivery, InMemoryBus
 
 
 def run_blob(event: BlobEvent, ports: Ports, bus: InMemoryBus, on_message: Callable[[], None] | None = None):

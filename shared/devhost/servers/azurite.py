@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Self
 
-from shared.adapters.local_server import HOST, LocalServer, ServerKind, command_line, wait_for
+from shared.devhost.servers.local_server import HOST, LocalServer, ServerKind, command_line, wait_for
 
 ACCOUNT_NAME = "devstoreaccount1"
 # Azurite's well-known development account key: public, documented by Microsoft, identical on every machine.

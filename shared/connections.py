@@ -1,0 +1,58 @@
+"""Connection settings read the way the Functions host reads a binding's `connection=` (identity-based or not).
+
+A connection named `X` is a configuration section: `X` itself (or `AzureWebJobsX`, or under `ConnectionStrings__`)
+holds a connection string, or its children `X__serviceUri`, `X__fullyQualifiedNamespace`, `X__accountEndpoint`, ...
+name the resource, reached with a token credential: `X__credential=managedidentity` (+ `X__clientId` for a
+user-assigned identity), or `X__tenantId` + `X__clientId` + `X__clientSecret`, else `DefaultAzureCredential`
+(managed identity before developer logins). The SDK clients the code builds read exactly these names, so one
+setting serves the trigger and the code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
+
+def connection_section(name: str, environ: Mapping[str, str]) -> tuple[str | None, dict[str, str]]:
+    """(value, children) of the first configuration section that exists for `name`, as the Functions host looks.
+
+    Keys are case-insensitive (.NET configuration) and `__` separates levels in environment variables. Children are
+    keyed in lower case.
+    """
+    settings = {key.lower(): value for key, value in environ.items()}
+    for candidate in (f"AzureWebJobs{name}", name):
+        for key in (f"ConnectionStrings__{candidate}".lower(), candidate.lower()):
+            value = settings.get(key, "").strip() or None
+            prefix = f"{key}__"
+            children = {k[len(prefix) :]: v.strip() for k, v in settings.items() if k.startswith(prefix) and v.strip()}
+            if value or children:
+                return value, children
+    return None, {}
+
+
+def is_configured(name: str, environ: Mapping[str, str]) -> bool:
+    """Whether the connection `name` has a value or any child setting."""
+    value, children = connection_section(name, environ)
+    return bool(value or children)
+
+
+def token_credential(children: Mapping[str, str]) -> TokenCredential:
+    """The credential Microsoft.Extensions.Azure builds from a connection section (certificates aside)."""
+    # Imported here: it takes ~0.2 s (a cold start pays it) and a connection string does not need it.
+    from azure.identity import ClientSecretCredential, DefaultAzureCredential, ManagedIdentityCredential
+
+    client_id = children.get("clientid")
+    if children.get("credential", "").lower() == "managedidentity":
+        return ManagedIdentityCredential(client_id=client_id)
+    tenant_id, secret = children.get("tenantid"), children.get("clientsecret")
+    if tenant_id and client_id and secret:
+        return ClientSecretCredential(tenant_id, client_id, secret)
+    if children.get("clientcertificate"):
+        raise ValueError("certificate credentials from the certificate store are not supported here")
+    if client_id:
+        return DefaultAzureCredential(managed_identity_client_id=client_id)
+    return DefaultAzureCredential()
