@@ -13,8 +13,8 @@ bp = func.Blueprint()
 
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def health(req: func.HttpRequest) -> func.HttpResponse:
-    report = health_report()
-    return func.HttpResponse(json.dumps(report), mimetype="application/json", status_code=200)
+    status, report = health_report()
+    return func.HttpResponse(json.dumps(report), mimetype="application/json", status_code=status)
 
 
 @bp.route(route="jobs/{job_id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)

@@ -16,20 +16,26 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from perf.make_corpus import make_file
+from shared.adapters.falkordb_graph import FalkorDBGraphSink
+from shared.adapters.sqlite_jobstore import SQLiteJobStore
 from shared.app_ports import app_ports
 from shared.config import STORAGE_CONNECTION, Settings
 from shared.devhost.environment import app_settings
 from shared.devhost.host import APP_SCRIPT, DevHost
 from shared.devhost.local_services import local_services
+from shared.devhost.servers.falkordb import ensure_running as ensure_falkordb
 from shared.domain import BlobEvent, Job, JobState
-from shared.ports import GraphCounts
-from shared.runtime import embedded_runtime
+from shared.ports import GraphCounts, Ports
 from tests.support.inprocess import run_blob
+from tests.support.memory_bus import InMemoryBus
+from tests.support.pipeline import in_process_ports
 
 
 def make_corpus(folder: Path, megabytes: float) -> list[Path]:
@@ -61,8 +67,7 @@ def main() -> None:
 
 def _run_in_process(files: list[Path], corpus: Path, data_dir: Path) -> tuple[list[Job], float, GraphCounts]:
     settings = Settings(data_dir=data_dir)
-    with embedded_runtime(settings) as runtime:
-        ports = runtime.ports
+    with _in_process_runtime(settings) as (ports, bus):
         for file in files:
             ports.blobs.upload(settings.incoming_container, _blob_name(file, corpus), file.read_bytes())
         started = time.perf_counter()
@@ -70,9 +75,29 @@ def _run_in_process(files: list[Path], corpus: Path, data_dir: Path) -> tuple[li
         for file in files:
             name = _blob_name(file, corpus)
             event = BlobEvent(event_id=uuid.uuid4().hex, container=settings.incoming_container, path=name)
-            jobs.append(ports.jobs.get_job(run_blob(event, ports, runtime.bus).job_id))
+            jobs.append(ports.jobs.get_job(run_blob(event, ports, bus).job_id))
         elapsed = time.perf_counter() - started
         return jobs, elapsed, ports.graph.counts()
+
+
+@contextmanager
+def _in_process_runtime(settings: Settings) -> Iterator[tuple[Ports, InMemoryBus]]:
+    """The embedded ports in this process, FalkorDB started (or reused) under the data directory."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        server = ensure_falkordb(settings.data_dir / "falkordb")
+        if server.started_here:
+            stack.callback(server.stop)
+        jobs = SQLiteJobStore(settings.data_dir / "jobs.sqlite")
+        stack.callback(jobs.close)
+        jobs.migrate()
+        graph = FalkorDBGraphSink(server.url, settings.falkordb_graph)
+        stack.callback(graph.close)
+        graph.ensure_schema()
+        bus = InMemoryBus()
+        ports = in_process_ports(settings, jobs=jobs, graph=graph, bus=bus)
+        stack.callback(ports.vectors.close)
+        yield ports, bus
 
 
 def _run_through_host(files: list[Path], corpus: Path, data_dir: Path) -> tuple[list[Job], float, GraphCounts]:

@@ -1,14 +1,91 @@
-"""What /api/health reports: the app's version and the settings it runs with (never secrets)."""
+"""What /api/health reports: the wiring the settings chose, whether the ports opened, and each dependency probed
+with a short timeout. Never a secret: backend names and reason codes only, no connection strings or URLs."""
 
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
+from pydantic import ValidationError
+
+from shared.app_ports import app_ports
 from shared.config import Settings
+from shared.domain import TributaryError
+from shared.ports import Ports
+from shared.wiring import check, choices, running_on_azure
+
+PROBE_TIMEOUT = 3.0  # seconds per dependency: a health check must answer while a dependency hangs
 
 
-def health_report(settings: Settings | None = None) -> dict[str, str]:
-    settings = settings or Settings()
+def health_report(settings: Settings | None = None) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, body): 200 when every port opened and answered, else 503 with the reason."""
+    body: dict[str, Any] = {"status": "ok", "version": _version(), "on_azure": running_on_azure()}
     try:
-        app_version = version("tributary")
+        settings = settings or Settings()
+    except ValidationError as error:
+        return 503, body | _error("config.invalid_setting", _first_validation_error(error))
+    body["wiring"] = {choice.port: choice.backend for choice in choices(settings)}
+    try:
+        check(settings)
+        ports = app_ports()
+    except Exception as error:
+        return 503, body | _error(_reason(error, "health.ports_unavailable"), _detail(error))
+    dependencies = {name: _probe(probe, ports) for name, probe in PROBES.items()}
+    body["dependencies"] = dependencies
+    if any(state["state"] != "ok" for state in dependencies.values()):
+        return 503, body | {"status": "degraded"}
+    return 200, body
+
+
+# Each reads one small thing through the port (the bus is send-only: nothing to read without sending).
+PROBES: dict[str, Callable[[Ports], object]] = {
+    "blobs": lambda ports: next(iter(ports.blobs.list_blobs(ports.settings.incoming_container)), None),
+    "jobs": lambda ports: ports.jobs.list_jobs(limit=1),
+    "graph": lambda ports: ports.graph.counts(),
+    "vectors": lambda ports: ports.vectors.count(),
+}
+
+
+def _probe(probe: Callable[[Ports], object], ports: Ports) -> dict[str, str]:
+    outcome: dict[str, str] = {}
+
+    def run() -> None:
+        try:
+            probe(ports)
+            outcome.update(state="ok")
+        except Exception as error:
+            outcome.update(state="error", reason_code=_reason(error, "health.probe_failed"), detail=_detail(error))
+
+    # A daemon thread: a dependency that hangs past the timeout must not hold the answer or the worker's exit.
+    thread = threading.Thread(target=run, name="health-probe", daemon=True)
+    thread.start()
+    thread.join(PROBE_TIMEOUT)
+    return dict(outcome) or {"state": "timeout", "reason_code": "health.probe_timeout"}
+
+
+def _error(reason_code: str, detail: str) -> dict[str, str]:
+    return {"status": "error", "reason_code": reason_code, "detail": detail}
+
+
+def _reason(error: Exception, default: str) -> str:
+    return error.reason_code if isinstance(error, TributaryError) else default
+
+
+def _detail(error: Exception) -> str:
+    # The reason's own detail is written for users; other errors are cut short, they may quote a URL.
+    return error.detail if isinstance(error, TributaryError) else f"{type(error).__name__}"
+
+
+def _first_validation_error(error: ValidationError) -> str:
+    first = error.errors()[0]
+    setting = "TRIBUTARY_" + str(first["loc"][0]).upper() if first["loc"] else "a setting"
+    return f"{setting}: {first['msg']}"
+
+
+def _version() -> str:
+    try:
+        return version("tributary")
     except PackageNotFoundError:  # deployed as a folder (Azure zip deploy), not as an installed package
-        app_version = "unknown"
-    return {"status": "ok", "version": app_version, "job_store": settings.job_store}
+        return "unknown"

@@ -1,85 +1,66 @@
-"""The Function app's ports: opened on the first invocation in a worker process and kept for the next ones.
+"""The Function app's ports: opened once per worker process, on the first invocation, and kept for the next ones.
 
 The worker imports `function_app.py` once per process and calls functions from several threads, so the ports are
-built once under a lock and shared. Which adapters back them comes from settings alone, so the same code runs on
-Azure, under the local host and under Core Tools.
+opened under a lock and shared. A failure to open them (a setting missing, a service unreachable) is remembered:
+invocations within the back-off window fail at once with the same error instead of each retrying under the lock,
+and the window doubles up to a minute. `/api/health` reports the failure.
 """
 
-import threading
-from contextlib import ExitStack
-from pathlib import Path
+from __future__ import annotations
 
-from shared.adapters.falkordb_graph import FalkorDBGraphSink
-from shared.config import SERVICEBUS_CONNECTION, STORAGE_CONNECTION, Settings
-from shared.ports import Bus, Ports
-from shared.runtime import embedded_ports, open_job_store
+import logging
+import threading
+import time
+from contextlib import ExitStack
+
+from shared.config import Settings
+from shared.domain import ConfigError
+from shared.ports import Ports
+from shared.wiring import open_ports
+
+log = logging.getLogger(__name__)
+
+_FIRST_BACKOFF = 1.0
+_MAX_BACKOFF = 60.0
 
 _lock = threading.Lock()
 _opened: tuple[Ports, ExitStack] | None = None
+_failure: tuple[Exception, float, float] | None = None  # (error, retry at (monotonic), backoff)
 
 
 def app_ports() -> Ports:
-    """The process's ports, opened on first use."""
-    global _opened
+    """The process's ports, opened on first use; raises the last failure while backing off."""
+    global _opened, _failure
     with _lock:
-        if _opened is None:
-            _opened = _open(Settings())
+        if _opened is not None:
+            return _opened[0]
+        now = time.monotonic()
+        if _failure is not None and now < _failure[1]:
+            raise _failure[0]
+        try:
+            _opened = open_ports(Settings())
+        except Exception as error:
+            backoff = _FIRST_BACKOFF if _failure is None else min(_failure[2] * 2, _MAX_BACKOFF)
+            _failure = (error, now + backoff, backoff)
+            level = logging.ERROR if isinstance(error, ConfigError) else logging.WARNING
+            log.log(level, "ports could not be opened (next try in %.0f s): %s", backoff, error)
+            raise
+        _failure = None
         return _opened[0]
 
 
+def startup_failure() -> Exception | None:
+    """The error the last attempt to open the ports ended with, if it failed."""
+    with _lock:
+        return None if _failure is None else _failure[0]
+
+
 def close_app_ports() -> None:
-    """Close every port; the next `app_ports()` opens them again (the local host calls this when it stops)."""
-    global _opened
+    """Close every port and forget any failure; the next `app_ports()` opens them again (the local host calls this
+    when it stops)."""
+    global _opened, _failure
     with _lock:
         if _opened is not None:
             _opened[1].close()
             _opened = None
-
-
-def _open(settings: Settings) -> tuple[Ports, ExitStack]:
-    from shared.adapters.azure_blob import AzureBlobStore
-
-    with ExitStack() as stack:
-        blobs = AzureBlobStore.from_connection_setting(STORAGE_CONNECTION)
-        stack.callback(blobs.close)
-        bus = _bus(settings, stack)
-        jobs = open_job_store(settings)
-        stack.callback(jobs.close)
-        graph = FalkorDBGraphSink(_falkordb_url(settings), settings.falkordb_graph)
-        stack.callback(graph.close)
-        graph.ensure_schema()
-        ports = embedded_ports(settings, jobs=jobs, graph=graph, bus=bus, blobs=blobs)
-        stack.callback(ports.vectors.close)
-        return ports, stack.pop_all()  # on success the caller owns the callbacks; on failure they run here
-
-
-def _bus(settings: Settings, stack: ExitStack) -> Bus:
-    if settings.bus == "servicebus":
-        from shared.adapters.servicebus_bus import ServiceBusBus
-
-        servicebus = ServiceBusBus.from_connection_setting(SERVICEBUS_CONNECTION)
-        stack.callback(servicebus.close)
-        return servicebus
-    from shared.devhost.broker import LocalBroker
-    from shared.devhost.broker_bus import BrokerBus
-
-    broker = LocalBroker(
-        broker_path(settings),
-        lock_duration=settings.devhost_lock_seconds,
-        max_delivery_count=settings.max_delivery_count,
-    )
-    stack.callback(broker.close)
-    return BrokerBus(broker)
-
-
-def broker_path(settings: Settings) -> Path:
-    """The local broker's file: one place names it for the app and for the host."""
-    return settings.data_dir / "broker.sqlite"
-
-
-def _falkordb_url(settings: Settings) -> str:
-    if settings.falkordb_url:
-        return settings.falkordb_url
-    from shared.devhost.servers.falkordb import ensure_running
-
-    return ensure_running(settings.data_dir / "falkordb").url
+        _failure = None

@@ -24,7 +24,7 @@ from shared.devhost.local_services import local_services
 from shared.domain import Job, JobState, ParseIssue, Stage
 from shared.domain.ids import document_id
 from shared.ports import JobStore
-from shared.runtime import open_job_store
+from shared.wiring import open_job_store
 
 app = typer.Typer(
     help="Tributary: files in blob storage to a knowledge graph and a vector index.", no_args_is_help=True
@@ -142,11 +142,9 @@ def status(
     limit: Annotated[int, typer.Option(min=1)] = 50,
 ) -> None:
     """List jobs, newest first, with their state and reason."""
-    store = open_job_store(_settings(data_dir))
-    try:
+    store, opened = open_job_store(_settings(data_dir))
+    with opened:
         jobs = store.list_jobs(state=state, limit=limit)
-    finally:
-        store.close()
     console.print(_jobs_table(jobs))
 
 
@@ -157,12 +155,10 @@ def job(
     issues: Annotated[int, typer.Option(min=0, help="how many issues to list")] = 50,
 ) -> None:
     """One job in full: state, reason, counters per stage, totals and the issues found in its file."""
-    store = open_job_store(_settings(data_dir))
-    try:
+    store, opened = open_job_store(_settings(data_dir))
+    with opened:
         found = store.get_job(job_id) or _job_by_prefix(store, job_id)
         listed = store.list_issues(found.job_id, limit=issues) if found else []
-    finally:
-        store.close()
     if found is None:
         console.print(f"[red]No job matches {job_id!r}.[/red]")
         raise typer.Exit(2)

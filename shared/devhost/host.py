@@ -19,12 +19,12 @@ from types import TracebackType
 from typing import Any, Self
 
 from shared.adapters.azure_blob import AzureBlobStore
-from shared.app_ports import broker_path, close_app_ports
+from shared.app_ports import close_app_ports
 from shared.config import STORAGE_CONNECTION, Settings
 from shared.devhost import environment, eventgrid
 from shared.devhost.app_loader import LoadedApp, load_app
 from shared.devhost.blob_trigger import POISON_QUEUE, BlobTriggerWatcher
-from shared.devhost.broker import LocalBroker
+from shared.devhost.broker_bus import open_broker, register_devhost_bus
 from shared.devhost.host_config import HostConfig, load_host_config
 from shared.devhost.http_server import HttpServer, load_or_create_keys
 from shared.devhost.invoke import invoke
@@ -85,11 +85,8 @@ class DevHost:
         self.settings = Settings()
         self.app: LoadedApp = load_app(self.script)
         resolve = environment.resolve  # reads the app settings just applied
-        self.broker = LocalBroker(
-            broker_path(self.settings),
-            lock_duration=self.settings.devhost_lock_seconds,
-            max_delivery_count=self.settings.max_delivery_count,
-        )
+        register_devhost_bus()  # the app's TRIBUTARY_BUS=devhost is this host's broker
+        self.broker = open_broker(self.settings)
         self._stack.callback(self.broker.close)
         receipts = BlobReceipts(self.settings.data_dir / "devhost.sqlite")
         self._stack.callback(receipts.close)

@@ -1,6 +1,6 @@
 """Domain contracts: pydantic models and error types. No Azure imports here."""
 
-from shared.domain.errors import PermanentError, TransientError, TributaryError
+from shared.domain.errors import ConfigError, PermanentError, TransientError, TributaryError
 from shared.domain.jobs import TERMINAL_STATES, BatchOutcome, Counts, Job, JobState, StageCounters
 from shared.domain.messages import BlobEvent, Envelope
 from shared.domain.models import (
@@ -26,6 +26,7 @@ __all__ = [
     "BatchPayload",
     "BlobEvent",
     "Chunk",
+    "ConfigError",
     "Counts",
     "DocumentRef",
     "Entity",

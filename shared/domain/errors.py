@@ -16,3 +16,8 @@ class PermanentError(TributaryError):
 
 class TransientError(TributaryError):
     """Retrying may help (a service throttled or unreachable): redeliver, dead-letter after the delivery cap."""
+
+
+class ConfigError(TributaryError):
+    """The settings cannot work here (a setting unset, a local-only backend on Azure): fix the settings, then
+    restart. Reason codes start with `config.`; the detail says which setting to set."""

@@ -8,12 +8,16 @@ from pathlib import Path
 import pytest
 
 from shared.adapters.falkordb_graph import FalkorDBGraphSink
+from shared.adapters.hashing_embedder import HashingEmbedder
+from shared.adapters.lancedb_vectors import LanceDBVectorSink
+from shared.adapters.local_blob import LocalFolderBlobStore
 from shared.adapters.sqlite_jobstore import SQLiteJobStore
 from shared.config import Settings
 from shared.devhost.servers.falkordb import FalkorDBServer
 from shared.domain import BlobEvent, IngestOutcome, Job
-from shared.ports import Ports
-from shared.runtime import embedded_ports
+from shared.extraction.rules import RuleBasedExtractor
+from shared.extraction.schema import load_schema
+from shared.ports import Bus, GraphSink, JobStore, Ports
 from tests.support.inprocess import run_blob
 from tests.support.memory_bus import InMemoryBus
 
@@ -61,6 +65,21 @@ class Pipeline:
 PipelineFactory = Callable[..., Pipeline]
 
 
+def in_process_ports(settings: Settings, *, jobs: JobStore, graph: GraphSink, bus: Bus) -> Ports:
+    """The embedded backends around a job store, graph and bus the caller opened (and closes), with blobs in a
+    local folder: the in-process pipeline of the tests and the in-process benchmark, never the Function app."""
+    return Ports(
+        blobs=LocalFolderBlobStore(settings.data_dir / "blobs", settings.storage_account),
+        bus=bus,
+        jobs=jobs,
+        graph=graph,
+        vectors=LanceDBVectorSink(settings.data_dir / "lancedb", settings.vector_table, settings.embedding_dimension),
+        embedder=HashingEmbedder(settings.embedding_dimension),
+        extractor=RuleBasedExtractor(load_schema(settings.extraction_schema)),
+        settings=settings,
+    )
+
+
 def open_pipeline(
     root: Path, falkordb_url: str, wrap: Callable[[Ports], Ports] | None = None, **overrides: object
 ) -> Pipeline:
@@ -71,7 +90,7 @@ def open_pipeline(
     graph = FalkorDBGraphSink(falkordb_url, f"test_{uuid.uuid4().hex[:12]}")
     graph.ensure_schema()
     bus = InMemoryBus()
-    ports = embedded_ports(settings, jobs=jobs, graph=graph, bus=bus)
+    ports = in_process_ports(settings, jobs=jobs, graph=graph, bus=bus)
     return Pipeline(ports=wrap(ports) if wrap else ports, bus=bus, unwrapped=ports)
 
 

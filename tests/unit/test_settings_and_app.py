@@ -45,7 +45,7 @@ def test_function_app_registers_every_trigger_with_settings_by_name():
     assert triggers["graph"]["queueName"] == "%TRIBUTARY_QUEUE_GRAPH%"
     assert {triggers[name]["authLevel"] for name in ("job_status", "jobs")} == {"FUNCTION"}
 
-    # WHEN the health function is called THEN it answers with the status
+    # WHEN the health function is called without the settings its ports need THEN it says which one is missing
     response = app.function("health").user_function(func.HttpRequest("GET", "/api/health", body=b""))
-    assert response.status_code == 200
-    assert json.loads(response.get_body())["status"] == "ok"
+    assert response.status_code == 503
+    assert json.loads(response.get_body())["reason_code"].startswith("config.")

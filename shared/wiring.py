@@ -1,0 +1,332 @@
+"""Each port built from settings, in one place: the only module that knows which adapter backs which port.
+
+An adapter's packages are imported only when it is chosen, so the deployed app needs nothing beyond
+`requirements.txt` (the embedded backends' packages live in `requirements-local.txt`). Local-only backends (state on
+the instance's disk, a server the local host starts, the local host's own broker) are refused on Azure with a
+`config.*` reason naming the setting to change: never a silent local fallback. A backend only the local host can
+provide (its broker) is registered by the local host itself, so nothing here imports the local host.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any
+
+from shared.config import COSMOS_CONNECTION, SERVICEBUS_CONNECTION, STORAGE_CONNECTION, Settings
+from shared.connections import connection_section, is_configured
+from shared.domain.errors import ConfigError
+from shared.ports import BlobStore, Bus, Embedder, Extractor, GraphSink, JobStore, Ports, VectorSink
+
+# Set by the platform on every Azure Functions instance (App Service, Consumption, Flex Consumption), never by
+# Core Tools or the local host.
+AZURE_MARKERS = ("WEBSITE_INSTANCE_ID", "WEBSITE_SKU")
+DEVELOPMENT_STORAGE = "UseDevelopmentStorage=true"
+
+Opener = Callable[[Settings, Mapping[str, str], ExitStack], Any]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One way to back a port: the setting that selects it, whether it may run on Azure, and how to open it."""
+
+    port: str
+    name: str
+    setting: str  # the setting whose value selects it, as a user writes it
+    local_only: bool
+    open: Opener
+    module: str  # the adapter's module: the deployment check imports every one that may run on Azure
+    requires: Callable[[Settings, Mapping[str, str]], str | None] = lambda settings, environ: None
+    # what to set instead on Azure (for the error message)
+    on_azure: str = ""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the settings choose for one port (what /api/health reports; never a secret)."""
+
+    port: str
+    backend: str
+    local_only: bool
+
+
+def running_on_azure(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether this process runs on an Azure Functions instance (the platform's own markers)."""
+    environ = os.environ if environ is None else environ
+    return any(environ.get(marker) for marker in AZURE_MARKERS)
+
+
+# --- openers: each imports its adapter (and its packages) only when chosen ---------------------------------
+
+
+def _open_azure_blob(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> BlobStore:
+    from shared.adapters.azure_blob import AzureBlobStore
+
+    store = AzureBlobStore.from_connection_setting(STORAGE_CONNECTION, environ)
+    stack.callback(store.close)
+    return store
+
+
+def _no_local_host(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> Bus:
+    raise ConfigError(
+        "config.backend_unavailable",
+        "TRIBUTARY_BUS=devhost is the local host's broker, which only `tributary dev` and `tributary ingest` run; "
+        "elsewhere set TRIBUTARY_BUS=servicebus",
+    )
+
+
+def _open_servicebus(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> Bus:
+    from shared.adapters.servicebus_bus import ServiceBusBus
+
+    bus = ServiceBusBus.from_connection_setting(SERVICEBUS_CONNECTION, environ)
+    stack.callback(bus.close)
+    return bus
+
+
+def _open_sqlite(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> JobStore:
+    from shared.adapters.sqlite_jobstore import SQLiteJobStore
+
+    return _migrated(SQLiteJobStore(settings.data_dir / "jobs.sqlite"), stack)
+
+
+def _open_postgres(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> JobStore:
+    from shared.adapters.postgres_jobstore import PostgresJobStore
+
+    assert settings.postgres_dsn is not None  # checked by _needs_postgres_dsn
+    return _migrated(PostgresJobStore(settings.postgres_dsn), stack)
+
+
+def _open_cosmos(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> JobStore:
+    from shared.adapters.cosmos_jobstore import CosmosJobStore  # type: ignore[import-not-found, unused-ignore]
+
+    store = CosmosJobStore.from_connection_setting(COSMOS_CONNECTION, settings.cosmos_database, environ)
+    return _migrated(store, stack)
+
+
+def _migrated(store: JobStore, stack: ExitStack) -> JobStore:
+    stack.callback(store.close)
+    store.migrate()
+    return store
+
+
+def _open_falkordb(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> GraphSink:
+    from shared.adapters.falkordb_graph import FalkorDBGraphSink
+
+    assert settings.falkordb_url is not None  # checked by _needs_falkordb_url
+    graph = FalkorDBGraphSink(settings.falkordb_url, settings.falkordb_graph)
+    stack.callback(graph.close)
+    graph.ensure_schema()
+    return graph
+
+
+def _open_lancedb(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> VectorSink:
+    from shared.adapters.lancedb_vectors import LanceDBVectorSink
+
+    vectors = LanceDBVectorSink(settings.data_dir / "lancedb", settings.vector_table, settings.embedding_dimension)
+    stack.callback(vectors.close)
+    return vectors
+
+
+def _open_hashing(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> Embedder:
+    from shared.adapters.hashing_embedder import HashingEmbedder
+
+    return HashingEmbedder(settings.embedding_dimension)
+
+
+def _open_rules(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> Extractor:
+    from shared.extraction.rules import RuleBasedExtractor
+    from shared.extraction.schema import load_schema
+
+    return RuleBasedExtractor(load_schema(settings.extraction_schema))
+
+
+# --- what each backend needs set ----------------------------------------------------------------------------
+
+
+def _needs_storage(settings: Settings, environ: Mapping[str, str]) -> str | None:
+    if is_configured(STORAGE_CONNECTION, environ):
+        return None
+    return f"set {STORAGE_CONNECTION} (a connection string) or {STORAGE_CONNECTION}__blobServiceUri (managed identity)"
+
+
+def _needs_servicebus(settings: Settings, environ: Mapping[str, str]) -> str | None:
+    if is_configured(SERVICEBUS_CONNECTION, environ):
+        return None
+    return f"set {SERVICEBUS_CONNECTION}__fullyQualifiedNamespace (managed identity) or {SERVICEBUS_CONNECTION}"
+
+
+def _needs_postgres_dsn(settings: Settings, environ: Mapping[str, str]) -> str | None:
+    return None if settings.postgres_dsn else "set TRIBUTARY_POSTGRES_DSN (libpq connection string)"
+
+
+def _needs_cosmos(settings: Settings, environ: Mapping[str, str]) -> str | None:
+    if is_configured(COSMOS_CONNECTION, environ):
+        return None
+    return f"set {COSMOS_CONNECTION}__accountEndpoint (managed identity) or {COSMOS_CONNECTION} (a connection string)"
+
+
+def _needs_falkordb_url(settings: Settings, environ: Mapping[str, str]) -> str | None:
+    if settings.falkordb_url:
+        return None
+    return "set TRIBUTARY_FALKORDB_URL (`tributary dev` and `tributary ingest` start a FalkorDB and set it)"
+
+
+_JOB_STORES_ON_AZURE = "set TRIBUTARY_JOB_STORE=cosmos (CosmosConnection__accountEndpoint) or postgres"
+
+_REGISTRY: dict[str, dict[str, Backend]] = {}
+
+
+def register(backend: Backend) -> None:
+    """Make a backend choosable for its port (the local host registers its broker this way)."""
+    _REGISTRY.setdefault(backend.port, {})[backend.name] = backend
+
+
+for _backend in (
+    # A placeholder the local host replaces with its broker when it starts (shared/devhost/broker_bus.py).
+    Backend("bus", "devhost", "TRIBUTARY_BUS", True, _no_local_host, __name__, on_azure="set TRIBUTARY_BUS=servicebus"),
+    Backend(
+        "blobs", "azure", STORAGE_CONNECTION, False, _open_azure_blob, "shared.adapters.azure_blob", _needs_storage
+    ),
+    Backend(
+        "bus",
+        "servicebus",
+        "TRIBUTARY_BUS",
+        False,
+        _open_servicebus,
+        "shared.adapters.servicebus_bus",
+        _needs_servicebus,
+    ),
+    Backend(
+        "jobs",
+        "sqlite",
+        "TRIBUTARY_JOB_STORE",
+        True,
+        _open_sqlite,
+        "shared.adapters.sqlite_jobstore",
+        on_azure=_JOB_STORES_ON_AZURE,
+    ),
+    Backend(
+        "jobs",
+        "postgres",
+        "TRIBUTARY_JOB_STORE",
+        False,
+        _open_postgres,
+        "shared.adapters.postgres_jobstore",
+        _needs_postgres_dsn,
+    ),
+    Backend(
+        "jobs", "cosmos", "TRIBUTARY_JOB_STORE", False, _open_cosmos, "shared.adapters.cosmos_jobstore", _needs_cosmos
+    ),
+    Backend(
+        "graph",
+        "falkordb",
+        "TRIBUTARY_GRAPH",
+        False,
+        _open_falkordb,
+        "shared.adapters.falkordb_graph",
+        _needs_falkordb_url,
+    ),
+    Backend(
+        "vectors",
+        "lancedb",
+        "TRIBUTARY_VECTORS",
+        True,
+        _open_lancedb,
+        "shared.adapters.lancedb_vectors",
+        on_azure="no production vector sink is wired yet (Azure AI Search: issue 10)",
+    ),
+    Backend("embedder", "hashing", "TRIBUTARY_EMBEDDER", False, _open_hashing, "shared.adapters.hashing_embedder"),
+    Backend("extractor", "rules", "TRIBUTARY_EXTRACTOR", False, _open_rules, "shared.extraction.rules"),
+):
+    register(_backend)
+
+
+def _chosen_names(settings: Settings) -> dict[str, str]:
+    return {
+        "blobs": "azure",
+        "bus": settings.bus,
+        "jobs": settings.job_store,
+        "graph": settings.graph,
+        "vectors": settings.vectors,
+        "embedder": settings.embedder,
+        "extractor": settings.extractor,
+    }
+
+
+def backends() -> list[Backend]:
+    """Every registered backend."""
+    return [backend for by_name in _REGISTRY.values() for backend in by_name.values()]
+
+
+def choices(settings: Settings, environ: Mapping[str, str] | None = None) -> list[Choice]:
+    """The backend each port would use under these settings."""
+    environ = os.environ if environ is None else environ
+    found = []
+    for port, name in _chosen_names(settings).items():
+        backend = _REGISTRY.get(port, {}).get(name)
+        local = backend.local_only if backend else True
+        if port == "blobs" and _development_storage(environ):
+            name, local = "azurite", True
+        found.append(Choice(port=port, backend=name, local_only=local))
+    return found
+
+
+def check(settings: Settings, environ: Mapping[str, str] | None = None) -> None:
+    """Raise ConfigError for the first port the settings cannot back here: a local-only backend on Azure first
+    (the most important thing to fix), then a backend whose settings are missing."""
+    environ = os.environ if environ is None else environ
+    chosen = [_backend(port, name) for port, name in _chosen_names(settings).items()]
+    if running_on_azure(environ):
+        for backend in chosen:
+            if backend.local_only:
+                raise ConfigError(
+                    "config.local_backend_on_azure",
+                    f"{backend.setting}={backend.name} keeps state on this instance or needs the local host, so it "
+                    f"cannot run on Azure: {backend.on_azure or 'choose a production backend'}",
+                )
+        if _development_storage(environ):
+            raise ConfigError(
+                "config.local_backend_on_azure",
+                f"{STORAGE_CONNECTION}={DEVELOPMENT_STORAGE} is the local emulator: on Azure set "
+                f"{STORAGE_CONNECTION}__blobServiceUri (managed identity)",
+            )
+    for backend in chosen:
+        if missing := backend.requires(settings, environ):
+            raise ConfigError("config.setting_missing", f"{backend.port} backend {backend.name!r}: {missing}")
+
+
+def open_ports(settings: Settings, environ: Mapping[str, str] | None = None) -> tuple[Ports, ExitStack]:
+    """Every port the settings choose, opened; the caller closes the returned stack."""
+    environ = os.environ if environ is None else environ
+    check(settings, environ)
+    with ExitStack() as stack:
+        opened = {
+            port: _backend(port, name).open(settings, environ, stack) for port, name in _chosen_names(settings).items()
+        }
+        ports = Ports(settings=settings, **opened)
+        return ports, stack.pop_all()  # on success the caller owns the callbacks; on failure they run here
+
+
+def open_job_store(settings: Settings, environ: Mapping[str, str] | None = None) -> tuple[JobStore, ExitStack]:
+    """Only the job store (the CLI's status and job commands); the caller closes the returned stack."""
+    environ = os.environ if environ is None else environ
+    backend = _backend("jobs", settings.job_store)
+    if missing := backend.requires(settings, environ):
+        raise ConfigError("config.setting_missing", f"jobs backend {settings.job_store!r}: {missing}")
+    with ExitStack() as stack:
+        store = backend.open(settings, environ, stack)
+        return store, stack.pop_all()
+
+
+def _backend(port: str, name: str) -> Backend:
+    backend = _REGISTRY.get(port, {}).get(name)
+    if backend is None:
+        raise ConfigError("config.backend_unavailable", f"no {port} backend {name!r} in this process")
+    return backend
+
+
+def _development_storage(environ: Mapping[str, str]) -> bool:
+    value, _ = connection_section(STORAGE_CONNECTION, environ)
+    return (value or "").strip().lower().startswith(DEVELOPMENT_STORAGE.lower())

@@ -1,0 +1,157 @@
+"""Wiring by settings: which backend backs each port, what Azure refuses, and how a failure to open is reported."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import azure.functions as func
+import pytest
+
+from shared import wiring
+from shared.app_ports import app_ports, close_app_ports, startup_failure
+from shared.config import Settings
+from shared.devhost.app_loader import load_app
+from shared.domain import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+AZURE = {"WEBSITE_INSTANCE_ID": "0123456789abcdef"}
+PRODUCTION = {
+    "AzureWebJobsStorage__blobServiceUri": "https://account.blob.core.windows.net",
+    "ServiceBusConnection__fullyQualifiedNamespace": "tributary.servicebus.windows.net",
+    "CosmosConnection__accountEndpoint": "https://tributary.documents.azure.com:443/",
+}
+
+
+def settings(**values: object) -> Settings:
+    return Settings.model_validate(values)
+
+
+@pytest.fixture
+def fresh_ports() -> Iterator[None]:
+    close_app_ports()
+    yield
+    close_app_ports()
+
+
+def test_azure_is_recognised_by_the_platforms_own_markers() -> None:
+    assert wiring.running_on_azure(AZURE)
+    assert wiring.running_on_azure({"WEBSITE_SKU": "FlexConsumption"})
+    assert not wiring.running_on_azure({"FUNCTIONS_WORKER_RUNTIME": "python", "AzureWebJobsStorage": "x"})
+
+
+@pytest.mark.parametrize(
+    ("chosen", "setting"),
+    [
+        ({"job_store": "sqlite", "bus": "servicebus", "falkordb_url": "redis://graph:6379"}, "TRIBUTARY_JOB_STORE"),
+        ({"job_store": "cosmos", "bus": "devhost", "falkordb_url": "redis://graph:6379"}, "TRIBUTARY_BUS"),
+        ({"job_store": "cosmos", "bus": "servicebus", "falkordb_url": "redis://graph:6379"}, "TRIBUTARY_VECTORS"),
+    ],
+)
+def test_a_local_only_backend_on_azure_is_a_config_error_naming_its_setting(
+    chosen: dict[str, str], setting: str
+) -> None:
+    # GIVEN Azure's marker and settings naming one local-only backend first
+    # WHEN the wiring is checked THEN it refuses with the config reason and names the setting to change
+    with pytest.raises(ConfigError) as raised:
+        wiring.check(settings(**chosen), AZURE | PRODUCTION)
+    assert raised.value.reason_code == "config.local_backend_on_azure"
+    assert setting in raised.value.detail
+
+
+def test_the_same_local_backends_are_fine_off_azure() -> None:
+    wiring.check(settings(falkordb_url="redis://127.0.0.1:1"), {"AzureWebJobsStorage": "UseDevelopmentStorage=true"})
+
+
+def test_the_storage_emulator_on_azure_is_refused() -> None:
+    chosen = settings(job_store="cosmos", bus="servicebus", falkordb_url="redis://graph:6379")
+    environ = AZURE | PRODUCTION | {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}
+    environ.pop("AzureWebJobsStorage__blobServiceUri")
+    # The lancedb vectors are refused first; what matters here is that the emulator is named when they are not.
+    with pytest.raises(ConfigError, match="TRIBUTARY_VECTORS"):
+        wiring.check(chosen, environ)
+
+
+@pytest.mark.parametrize(
+    ("chosen", "environ", "named"),
+    [
+        ({"job_store": "postgres", "falkordb_url": "redis://x:1"}, {"AzureWebJobsStorage": "x"}, "POSTGRES_DSN"),
+        ({"job_store": "cosmos", "falkordb_url": "redis://x:1"}, {"AzureWebJobsStorage": "x"}, "CosmosConnection"),
+        ({}, {"AzureWebJobsStorage": "x"}, "TRIBUTARY_FALKORDB_URL"),
+        ({"bus": "servicebus", "falkordb_url": "redis://x:1"}, {"AzureWebJobsStorage": "x"}, "ServiceBusConnection"),
+        ({"falkordb_url": "redis://x:1"}, {}, "AzureWebJobsStorage"),
+    ],
+)
+def test_a_backend_without_its_settings_is_a_config_error_naming_them(
+    chosen: dict[str, str], environ: dict[str, str], named: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        wiring.check(settings(**chosen), environ)
+    assert raised.value.reason_code == "config.setting_missing"
+    assert named in raised.value.detail
+
+
+def test_identity_based_connections_satisfy_the_check() -> None:
+    chosen = settings(job_store="cosmos", bus="servicebus", falkordb_url="redis://graph:6379")
+    with pytest.raises(ConfigError, match="TRIBUTARY_VECTORS"):  # only the vector sink is left to build (issue 10)
+        wiring.check(chosen, AZURE | PRODUCTION)
+
+
+def test_choices_report_backend_names_never_settings_values() -> None:
+    chosen = settings(job_store="postgres", postgres_dsn="host=db password=secret", falkordb_url="redis://:pw@g:1")
+    reported = wiring.choices(chosen, {"AzureWebJobsStorage": "DefaultEndpointsProtocol=https;AccountKey=secret"})
+    assert {choice.port: choice.backend for choice in reported}["jobs"] == "postgres"
+    assert "secret" not in repr(reported)
+
+
+def test_every_backend_that_may_run_on_azure_names_an_adapter_module() -> None:
+    modules = {backend.module for backend in wiring.backends() if not backend.local_only}
+    assert {
+        "shared.adapters.azure_blob",
+        "shared.adapters.servicebus_bus",
+        "shared.adapters.cosmos_jobstore",
+    } <= modules
+
+
+def test_a_failure_to_open_is_remembered_not_retried_on_every_call(
+    fresh_ports: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN settings the ports cannot open with (no FalkorDB URL)
+    monkeypatch.delenv("TRIBUTARY_FALKORDB_URL", raising=False)
+    monkeypatch.setenv("AzureWebJobsStorage", "UseDevelopmentStorage=true")
+
+    # WHEN the app asks for its ports twice in a row
+    with pytest.raises(ConfigError) as first:
+        app_ports()
+    with pytest.raises(ConfigError) as second:
+        app_ports()
+
+    # THEN the second call answers with the very same failure (no second attempt inside the back-off window)
+    assert second.value is first.value
+    assert startup_failure() is first.value
+
+
+def test_health_reports_the_config_error_on_azure(fresh_ports: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN Azure's marker and the embedded defaults
+    monkeypatch.setenv("WEBSITE_INSTANCE_ID", "0123456789abcdef")
+    health = load_app(ROOT / "function_app.py").function("health").user_function
+
+    # WHEN the health endpoint is called
+    response = health(func.HttpRequest("GET", "/api/health", body=b""))
+
+    # THEN it answers 503 with the reason and the wiring, and without any secret
+    body = json.loads(response.get_body())
+    assert response.status_code == 503
+    assert body["reason_code"] == "config.local_backend_on_azure"
+    assert body["on_azure"] is True
+    assert set(body["wiring"]) == {"blobs", "bus", "jobs", "graph", "vectors", "embedder", "extractor"}
+
+
+def test_health_reports_an_invalid_setting(fresh_ports: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRIBUTARY_JOB_STORE", "oracle")
+    health = load_app(ROOT / "function_app.py").function("health").user_function
+    response = health(func.HttpRequest("GET", "/api/health", body=b""))
+    body = json.loads(response.get_body())
+    assert (response.status_code, body["reason_code"]) == (503, "config.invalid_setting")
+    assert "TRIBUTARY_JOB_STORE" in body["detail"]
