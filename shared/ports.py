@@ -63,6 +63,10 @@ class Bus(Protocol):
         """Enqueue; a message whose MessageId was already accepted is dropped (duplicate detection)."""
         ...
 
+    def max_delivery_count(self, queue: str) -> int | None:
+        """The queue's own MaxDeliveryCount, or None when this bus cannot read it (no management rights)."""
+        ...
+
 
 @runtime_checkable
 class JobStore(Protocol):

@@ -306,7 +306,21 @@ def open_ports(settings: Settings, environ: Mapping[str, str] | None = None) -> 
             port: _backend(port, name).open(settings, environ, stack) for port, name in _chosen_names(settings).items()
         }
         ports = Ports(settings=settings, **opened)
+        check_delivery_cap(ports.bus, settings)
         return ports, stack.pop_all()  # on success the caller owns the callbacks; on failure they run here
+
+
+def check_delivery_cap(bus: Bus, settings: Settings) -> None:
+    """The queues' MaxDeliveryCount must be the one the job store counts with, or a job could be failed while its
+    message is still retried (or stay `processing` after the queue gave up). Checked where the bus can read it."""
+    for queue in dict.fromkeys(settings.queues.values()):
+        cap = bus.max_delivery_count(queue)
+        if cap is not None and cap != settings.max_delivery_count:
+            raise ConfigError(
+                "config.delivery_count_mismatch",
+                f"queue {queue!r} dead-letters after {cap} deliveries but TRIBUTARY_MAX_DELIVERY_COUNT is "
+                f"{settings.max_delivery_count}: make them equal (the queue's maxDeliveryCount is set in infra/)",
+            )
 
 
 def open_job_store(settings: Settings, environ: Mapping[str, str] | None = None) -> tuple[JobStore, ExitStack]:

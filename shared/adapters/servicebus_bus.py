@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from typing import Any
 
+from azure.core.exceptions import HttpResponseError, ServiceRequestError
 from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusMessageBatch, ServiceBusSender
 from azure.servicebus.exceptions import (
     MessageSizeExceededError,
@@ -20,11 +22,14 @@ from azure.servicebus.exceptions import (
     ServiceBusQuotaExceededError,
     ServiceBusServerBusyError,
 )
+from azure.servicebus.management import ServiceBusAdministrationClient
 
 from shared.adapters.bus_messages import to_outgoing
 from shared.connections import connection_section, token_credential
 from shared.domain import Envelope, TransientError
 from shared.domain.bus import MAX_MESSAGE_BYTES, MessageTooLargeError, OutgoingMessage
+
+log = logging.getLogger(__name__)
 
 # The errors the SDK itself marks retryable on a send, plus a full queue (consumers drain it): a later
 # redelivery of the stage message may succeed, so the stage should be retried rather than failed.
@@ -59,9 +64,16 @@ class ServiceBusBus:
     A send that fails half-way may be retried whole: the queue's duplicate detection drops what already arrived.
     """
 
-    def __init__(self, client: ServiceBusClient, *, credential: Any = None) -> None:
+    def __init__(
+        self,
+        client: ServiceBusClient,
+        *,
+        credential: Any = None,
+        admin: ServiceBusAdministrationClient | None = None,
+    ) -> None:
         self.client = client
         self._credential = credential  # closed with the bus when we created it
+        self._admin = admin  # reads queue properties; needs Manage (SAS) or Data Owner (Entra) rights
         self._senders: dict[str, ServiceBusSender] = {}
         # The SDK's clients, senders and batches are not thread-safe; the host sends from a pool of threads.
         self._lock = threading.Lock()
@@ -73,12 +85,29 @@ class ServiceBusBus:
         credential (`__credential=managedidentity` + `__clientId` for a user-assigned identity)."""
         value, children = connection_section(name, os.environ if environ is None else environ)
         if value:
-            return cls(ServiceBusClient.from_connection_string(value))
+            return cls(
+                ServiceBusClient.from_connection_string(value),
+                admin=ServiceBusAdministrationClient.from_connection_string(value),
+            )
         namespace = children.get("fullyqualifiednamespace")
         if not namespace:
             raise ValueError(f"set {name} to a connection string, or {name}__fullyQualifiedNamespace to a namespace")
         credential = token_credential(children)
-        return cls(ServiceBusClient(namespace, credential), credential=credential)
+        return cls(
+            ServiceBusClient(namespace, credential),
+            credential=credential,
+            admin=ServiceBusAdministrationClient(namespace, credential),
+        )
+
+    def max_delivery_count(self, queue: str) -> int | None:
+        """The queue's MaxDeliveryCount, read through the management API; None without the rights to read it."""
+        if self._admin is None:
+            return None
+        try:
+            return self._admin.get_queue(queue).max_delivery_count
+        except (HttpResponseError, ServiceRequestError) as error:
+            log.warning("cannot read MaxDeliveryCount of queue %s (%s): not checked", queue, type(error).__name__)
+            return None
 
     def send(self, queue: str, envelopes: Sequence[Envelope]) -> None:
         messages = [to_outgoing(envelope) for envelope in envelopes]
@@ -126,6 +155,8 @@ class ServiceBusBus:
             for queue in list(self._senders):
                 self._drop_sender(queue)
             self.client.close()
+            if self._admin is not None:
+                self._admin.close()
             if self._credential is not None:
                 self._credential.close()
 

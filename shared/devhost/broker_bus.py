@@ -21,6 +21,9 @@ class BrokerBus:
     def __init__(self, broker: LocalBroker) -> None:
         self.broker = broker
 
+    def max_delivery_count(self, queue: str) -> int | None:
+        return self.broker.max_delivery_count
+
     def send(self, queue: str, envelopes: Sequence[Envelope]) -> None:
         if envelopes:
             self.broker.send(queue, [to_outgoing(envelope) for envelope in envelopes])

@@ -4,9 +4,10 @@ The host settles the message (complete on return, abandon on an exception, dead-
 module makes sure the job store tells the same story: a batch that will never complete is marked dead-lettered with
 its reason and fails its job, so every job ends truthful.
 
-A Python function cannot dead-letter its own trigger message without the preview settlement extension, so a
-PermanentError fails the job at once and is raised again: the queue dead-letters the message once its delivery
-count reaches the cap, and the job store already holds the real reason.
+What happens to a failed delivery is decided in one place, shared.pipeline.settlement: a PermanentError fails the
+job at once and is raised again (the queue dead-letters the message once its delivery count reaches the cap, and the
+job store already holds the real reason); any other error is retried, and the delivery that reaches the cap fails
+the job with `delivery.max_count_exceeded`.
 """
 
 import logging
@@ -14,12 +15,11 @@ import logging
 from pydantic import ValidationError
 
 from shared.domain import Envelope, PermanentError, Stage, StageResult
+from shared.pipeline.settlement import settle_failure
 from shared.pipeline.stages import process_message, record_dead_letter
 from shared.ports import Ports
 
 log = logging.getLogger(__name__)
-
-MAX_DELIVERY_EXCEEDED = "delivery.max_count_exceeded"
 
 
 def handle_message_body(body: bytes | str, stage: Stage, delivery_count: int, ports: Ports) -> StageResult:
@@ -43,11 +43,9 @@ def handle_delivery(envelope: Envelope, delivery_count: int, ports: Ports) -> St
     """Run the envelope's stage; on failure record what the queue will do with it, then raise for the host."""
     try:
         return process_message(envelope, ports)
-    except PermanentError as error:
-        record_dead_letter(envelope, error.reason_code, error.detail, ports)
-        raise
     except Exception as error:
+        settlement = settle_failure(error, delivery_count, ports.settings.max_delivery_count)
         log.warning("stage %s batch %s failed (delivery %s): %s", envelope.stage, envelope.batch, delivery_count, error)
-        if delivery_count >= ports.settings.max_delivery_count:
-            record_dead_letter(envelope, MAX_DELIVERY_EXCEEDED, f"{type(error).__name__}: {error}", ports)
+        if settlement.dead_letter_reason is not None:
+            record_dead_letter(envelope, settlement.dead_letter_reason, settlement.description, ports)
         raise

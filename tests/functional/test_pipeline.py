@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from shared.domain import SINK_STAGES, JobState, PermanentError, Stage, TransientError
-from shared.pipeline.delivery import MAX_DELIVERY_EXCEEDED
+from shared.pipeline.settlement import MAX_DELIVERY_EXCEEDED
 from shared.pipeline.stages import process_message
 from tests.support.pipeline import Pipeline, PipelineFactory, sample_files
 

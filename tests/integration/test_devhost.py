@@ -26,7 +26,7 @@ from shared.devhost.broker_models import DEAD_LETTER_MAX_DELIVERY
 from shared.devhost.host import DevHost
 from shared.domain import Envelope, JobState, PermanentError, Stage, TransientError
 from shared.pipeline import stages
-from shared.pipeline.delivery import MAX_DELIVERY_EXCEEDED
+from shared.pipeline.settlement import MAX_DELIVERY_EXCEEDED
 from tests.support.devhost import HostFactory
 from tests.support.pipeline import PipelineFactory, sample_files
 

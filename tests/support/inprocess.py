@@ -4,9 +4,10 @@ else up to the delivery cap, then dead-letter)."""
 
 from collections.abc import Callable
 
-from shared.domain import BlobEvent, IngestOutcome, PermanentError, Stage, StageResult
-from shared.pipeline.delivery import MAX_DELIVERY_EXCEEDED, handle_delivery
+from shared.domain import BlobEvent, IngestOutcome, Stage, StageResult
+from shared.pipeline.delivery import handle_delivery
 from shared.pipeline.ingest import ingest_blob
+from shared.pipeline.settlement import Action, settle_failure
 from shared.ports import Ports
 from tests.support.memory_bus import Delivery, InMemoryBus
 
@@ -32,15 +33,16 @@ def drain(bus: InMemoryBus, ports: Ports, on_message: Callable[[], None] | None 
 
 
 def settle(delivery: Delivery, bus: InMemoryBus, ports: Ports) -> StageResult | None:
-    """Deliver one message to its stage and settle it the way the Functions host would."""
+    """Deliver one message to its stage and settle it by the rule every host applies (shared.pipeline.settlement);
+    the in-memory bus can dead-letter at once, which a Python function on Azure cannot."""
     try:
         return handle_delivery(delivery.envelope, delivery.delivery_count, ports)
-    except PermanentError as error:
-        # The in-memory bus can dead-letter at once, which a Python function on Azure cannot (see delivery.py).
-        bus.dead_letter(delivery, error.reason_code, error.detail)
-    except Exception as error:  # anything else is worth a retry, as the host abandons on an exception
-        if delivery.delivery_count >= ports.settings.max_delivery_count:
-            bus.dead_letter(delivery, MAX_DELIVERY_EXCEEDED, f"{type(error).__name__}: {error}")
+    except Exception as error:
+        settlement = settle_failure(
+            error, delivery.delivery_count, ports.settings.max_delivery_count, can_dead_letter=True
+        )
+        if settlement.action is Action.DEAD_LETTER:
+            bus.dead_letter(delivery, settlement.dead_letter_reason or "", settlement.description)
         else:
             bus.abandon(delivery)
     return None

@@ -30,6 +30,9 @@ class InMemoryBus:
     _seen: set[str] = field(default_factory=set)
     _deliveries: dict[str, int] = field(default_factory=dict)
 
+    def max_delivery_count(self, queue: str) -> int | None:
+        return None  # the in-process settle applies the settings' cap itself
+
     def send(self, queue: str, envelopes: Sequence[Envelope]) -> None:
         for envelope in envelopes:
             if envelope.message_id in self._seen:

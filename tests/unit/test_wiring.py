@@ -13,6 +13,8 @@ from shared import wiring
 from shared.app_ports import app_ports, close_app_ports, startup_failure
 from shared.config import Settings
 from shared.devhost.app_loader import load_app
+from shared.devhost.broker import LocalBroker
+from shared.devhost.broker_bus import BrokerBus
 from shared.domain import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,3 +157,18 @@ def test_health_reports_an_invalid_setting(fresh_ports: None, monkeypatch: pytes
     body = json.loads(response.get_body())
     assert (response.status_code, body["reason_code"]) == (503, "config.invalid_setting")
     assert "TRIBUTARY_JOB_STORE" in body["detail"]
+
+
+def test_a_queue_whose_delivery_cap_differs_from_the_settings_is_refused(tmp_path: Path) -> None:
+    # GIVEN the local broker (a real queue entity) dead-lettering after 5 deliveries
+    with LocalBroker(tmp_path / "broker.sqlite", max_delivery_count=5) as broker:
+        bus = BrokerBus(broker)
+
+        # WHEN the settings count with 10 THEN startup refuses with the config reason
+        with pytest.raises(ConfigError) as raised:
+            wiring.check_delivery_cap(bus, settings(max_delivery_count=10))
+        assert raised.value.reason_code == "config.delivery_count_mismatch"
+        assert "TRIBUTARY_MAX_DELIVERY_COUNT" in raised.value.detail
+
+        # AND with the same cap it is fine
+        wiring.check_delivery_cap(bus, settings(max_delivery_count=5))
