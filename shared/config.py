@@ -13,6 +13,8 @@ STORAGE_CONNECTION = "AzureWebJobsStorage"
 SERVICEBUS_CONNECTION = "ServiceBusConnection"
 # Read by our own code only (no binding uses it), with the same section rules (shared/connections.py).
 COSMOS_CONNECTION = "CosmosConnection"
+# The Python worker's thread pool: host.json's serviceBus.maxConcurrentCalls (8) times the four stage functions.
+WORKER_THREADS = 32
 
 
 class Settings(BaseSettings):
@@ -85,12 +87,43 @@ def sample_settings() -> dict[str, object]:
     """The content of local.settings.sample.json: every setting with its default, and what it does."""
     values: dict[str, str] = {
         "FUNCTIONS_WORKER_RUNTIME": "python",
+        "PYTHON_THREADPOOL_THREAD_COUNT": str(WORKER_THREADS),
         STORAGE_CONNECTION: "UseDevelopmentStorage=true",
+        f"{STORAGE_CONNECTION}__blobServiceUri": "",
+        f"{STORAGE_CONNECTION}__queueServiceUri": "",
+        f"{STORAGE_CONNECTION}__credential": "",
+        f"{STORAGE_CONNECTION}__clientId": "",
         SERVICEBUS_CONNECTION: "",
+        f"{SERVICEBUS_CONNECTION}__fullyQualifiedNamespace": "",
+        f"{SERVICEBUS_CONNECTION}__credential": "",
+        f"{SERVICEBUS_CONNECTION}__clientId": "",
+        COSMOS_CONNECTION: "",
+        f"{COSMOS_CONNECTION}__accountEndpoint": "",
+        f"{COSMOS_CONNECTION}__credential": "",
+        f"{COSMOS_CONNECTION}__clientId": "",
     }
+    identity = "managed identity: set `managedidentity` (Core Tools: leave empty for your developer login)"
     help_lines: dict[str, str] = {
-        STORAGE_CONNECTION: "storage for the incoming/work containers; Azurite locally, `__accountName` for identity",
-        SERVICEBUS_CONNECTION: "when TRIBUTARY_BUS=servicebus: a connection string, or `__fullyQualifiedNamespace`",
+        "FUNCTIONS_WORKER_RUNTIME": "Core Tools needs it locally; on Flex Consumption it is not an app setting "
+        "(the runtime is part of the site's functionAppConfig) and is rejected",
+        "PYTHON_THREADPOOL_THREAD_COUNT": "worker threads: the Service Bus functions' maxConcurrentCalls (host.json) "
+        "times their number, so no invocation waits for a thread while its message lock runs",
+        STORAGE_CONNECTION: "storage of the incoming/work containers as a connection string (Azurite locally), or "
+        "empty and the identity-based settings below",
+        f"{STORAGE_CONNECTION}__blobServiceUri": "identity-based: https://<account>.blob.core.windows.net",
+        f"{STORAGE_CONNECTION}__queueServiceUri": "identity-based: https://<account>.queue.core.windows.net "
+        "(the blob trigger's poison queue)",
+        f"{STORAGE_CONNECTION}__credential": identity,
+        f"{STORAGE_CONNECTION}__clientId": "client id of a user-assigned identity (empty: system-assigned)",
+        SERVICEBUS_CONNECTION: "when TRIBUTARY_BUS=servicebus: a connection string, or empty and the identity form",
+        f"{SERVICEBUS_CONNECTION}__fullyQualifiedNamespace": "identity-based: <namespace>.servicebus.windows.net",
+        f"{SERVICEBUS_CONNECTION}__credential": identity,
+        f"{SERVICEBUS_CONNECTION}__clientId": "client id of a user-assigned identity (empty: system-assigned)",
+        COSMOS_CONNECTION: "when TRIBUTARY_JOB_STORE=cosmos: AccountEndpoint=...;AccountKey=...; or empty and the "
+        "identity form (the local host starts the Cosmos DB stand-in when both are empty)",
+        f"{COSMOS_CONNECTION}__accountEndpoint": "identity-based: https://<account>.documents.azure.com:443/",
+        f"{COSMOS_CONNECTION}__credential": identity,
+        f"{COSMOS_CONNECTION}__clientId": "client id of a user-assigned identity (empty: system-assigned)",
     }
     for name, field in Settings.model_fields.items():
         key = f"{ENV_PREFIX}{name.upper()}"

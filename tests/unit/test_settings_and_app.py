@@ -49,3 +49,23 @@ def test_function_app_registers_every_trigger_with_settings_by_name():
     response = app.function("health").user_function(func.HttpRequest("GET", "/api/health", body=b""))
     assert response.status_code == 503
     assert json.loads(response.get_body())["reason_code"].startswith("config.")
+
+
+def test_host_json_and_worker_settings_fit_together():
+    # GIVEN host.json, the app's Service Bus functions and the worker's thread count the app settings give
+    host = json.loads((ROOT / "host.json").read_text())
+    service_bus = host["extensions"]["serviceBus"]
+    bus_functions = [
+        spec for spec in load_app(ROOT / "function_app.py").functions if spec.trigger_type == "serviceBusTrigger"
+    ]
+    threads = int(sample_settings()["Values"]["PYTHON_THREADPOOL_THREAD_COUNT"])  # type: ignore[index]
+
+    # THEN a message's lock is renewed for as long as its function may run
+    assert _seconds(service_bus["maxAutoLockRenewalDuration"]) >= _seconds(host["functionTimeout"])
+    # AND every message the host may hand over at once has a worker thread (none waits while its lock runs)
+    assert threads >= service_bus["maxConcurrentCalls"] * len(bus_functions)
+
+
+def _seconds(timespan: str) -> int:
+    hours, minutes, seconds = (int(part) for part in timespan.split(":"))
+    return hours * 3600 + minutes * 60 + seconds
