@@ -183,7 +183,7 @@ def register(backend: Backend) -> None:
     _REGISTRY.setdefault(backend.port, {})[backend.name] = backend
 
 
-for _backend in (
+for _builtin in (
     # A placeholder the local host replaces with its broker when it starts (shared/devhost/broker_bus.py).
     Backend("bus", "devhost", "TRIBUTARY_BUS", True, _no_local_host, __name__, on_azure="set TRIBUTARY_BUS=servicebus"),
     Backend(
@@ -240,7 +240,7 @@ for _backend in (
     Backend("embedder", "hashing", "TRIBUTARY_EMBEDDER", False, _open_hashing, "shared.adapters.hashing_embedder"),
     Backend("extractor", "rules", "TRIBUTARY_EXTRACTOR", False, _open_rules, "shared.extraction.rules"),
 ):
-    register(_backend)
+    register(_builtin)
 
 
 def _chosen_names(settings: Settings) -> dict[str, str]:
