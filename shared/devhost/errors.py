@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from shared.config import ENV_PREFIX
+from shared import config
 from shared.domain import TributaryError
 
 # The reason codes, all here: users search for them. Form: area.snake_case (tests/unit/test_startup_errors.py).
@@ -54,7 +54,7 @@ def invalid_settings(error: ValidationError) -> StartupError:
     """A `shared.config.Settings` that refused its values, naming each setting as the user sets it."""
     problems = []
     for problem in error.errors(include_url=False):
-        name = ENV_PREFIX + "_".join(str(part) for part in problem["loc"]).upper()
+        name = config.ENV_PREFIX + "_".join(str(part) for part in problem["loc"]).upper()
         problems.append(f"{name}={problem.get('input')!r}: {problem['msg']}")
     names = ", ".join(dict.fromkeys(problem.split("=", 1)[0] for problem in problems))
     return StartupError(
