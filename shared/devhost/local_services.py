@@ -14,8 +14,12 @@ from pathlib import Path
 from shared.adapters.azure_blob import AzureBlobStore
 from shared.config import STORAGE_CONNECTION
 from shared.devhost.data_dir_lock import data_dir_held
+from shared.devhost.errors import StartupError
+from shared.devhost.servers.azurite import LOG_FILE as AZURITE_LOG
 from shared.devhost.servers.azurite import ensure_running as ensure_azurite
+from shared.devhost.servers.falkordb import LOG_FILE as FALKORDB_LOG
 from shared.devhost.servers.falkordb import ensure_running as ensure_falkordb
+from shared.domain import TransientError
 
 DEVELOPMENT_STORAGE = "UseDevelopmentStorage=true"
 
@@ -32,16 +36,31 @@ def local_services(settings: Mapping[str, str], *, keep_running: bool = False) -
     with ExitStack() as stack:
         stack.enter_context(data_dir_held(data_dir))  # released last: after the servers started here are stopped
         if settings.get(STORAGE_CONNECTION, DEVELOPMENT_STORAGE) == DEVELOPMENT_STORAGE:
-            azurite = ensure_azurite(data_dir / "azurite")
+            with _startup_failure(data_dir / "azurite", AZURITE_LOG):
+                azurite = ensure_azurite(data_dir / "azurite")
             if azurite.started_here and not keep_running:
                 stack.callback(azurite.stop)
             resolved[STORAGE_CONNECTION] = azurite.connection_string
         if not settings.get("TRIBUTARY_FALKORDB_URL"):
-            falkordb = ensure_falkordb(data_dir / "falkordb")
+            with _startup_failure(data_dir / "falkordb", FALKORDB_LOG):
+                falkordb = ensure_falkordb(data_dir / "falkordb")
             if falkordb.started_here and not keep_running:
                 stack.callback(falkordb.stop)
             resolved["TRIBUTARY_FALKORDB_URL"] = falkordb.url
         yield resolved
+
+
+@contextmanager
+def _startup_failure(server_dir: Path, log_file: str) -> Iterator[None]:
+    """A server that would not start (or answer) as a start-up failure, pointing at its log."""
+    try:
+        yield
+    except TransientError as error:
+        raise StartupError(
+            error.reason_code,
+            error.detail,
+            f"read `tail -n 50 {server_dir / log_file}` for the cause; moving {server_dir} aside starts it empty",
+        ) from error
 
 
 def ensure_containers(store: AzureBlobStore, settings: Mapping[str, str]) -> None:

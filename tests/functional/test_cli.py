@@ -151,6 +151,18 @@ def test_a_missing_tool_is_one_line_naming_the_install_command(
     assert running_servers(tmp_path) == []
 
 
+def test_a_server_that_will_not_start_is_one_line_pointing_at_its_log(tmp_path: Path):
+    # GIVEN a FalkorDB data directory whose AOF manifest is damaged
+    aof = tmp_path / "falkordb" / falkordb.AOF_DIR
+    aof.mkdir(parents=True)
+    (aof / "appendonly.aof.manifest").write_text("garbage\n")
+    # WHEN the samples are ingested THEN one line gives redis's complaint and the log to read; Azurite is stopped
+    result = cli("ingest", SAMPLES, "--data-dir", tmp_path)
+    assert_one_line(result, "graph.server_start_failed", f"tail -n 50 {tmp_path}/falkordb/falkordb.log", exit_code=3)
+    assert "Invalid AOF manifest" in result.stderr
+    assert running_servers(tmp_path) == []
+
+
 def test_a_bad_setting_is_one_line_with_the_setting_name_and_exit_code_2(tmp_path: Path):
     result = cli("status", "--data-dir", tmp_path, env={"TRIBUTARY_JOB_STORE": "oracle"})
     assert_one_line(result, "config.invalid_setting", "set TRIBUTARY_JOB_STORE to an allowed value", exit_code=2)
