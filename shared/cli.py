@@ -2,23 +2,29 @@
 
 import logging
 import os
+import signal
 import sys
 import time
+import traceback
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from types import FrameType
+from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.live import Live
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
 from shared.app_ports import app_ports
 from shared.config import STORAGE_CONNECTION, Settings
 from shared.devhost.environment import app_settings
+from shared.devhost.errors import StartupError, invalid_settings
 from shared.devhost.host import APP_SCRIPT, DevHost
 from shared.devhost.local_services import local_services
 from shared.domain import Job, JobState, ParseIssue, Stage
@@ -26,13 +32,46 @@ from shared.domain.ids import document_id
 from shared.ports import JobStore
 from shared.wiring import open_job_store
 
+_VERBOSE = "tributary.verbose"  # key in click's context meta, which every command's context shares
+
+
+class _Commands(TyperGroup):
+    """The one place a start-up failure becomes one line on stderr and its exit code (the traceback: --verbose)."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except StartupError as error:
+            failure, cause = error, error
+        except ValidationError as error:
+            if error.title != Settings.__name__:
+                raise
+            failure, cause = invalid_settings(error), error
+        if ctx.meta.get(_VERBOSE):
+            traceback.print_exception(cause, file=sys.stderr)
+        typer.secho(failure.one_line(), err=True, fg=typer.colors.RED)
+        raise typer.Exit(failure.exit_code)
+
+
 app = typer.Typer(
-    help="Tributary: files in blob storage to a knowledge graph and a vector index.", no_args_is_help=True
+    cls=_Commands,
+    help="Tributary: files in blob storage to a knowledge graph and a vector index.",
+    no_args_is_help=True,
 )
 # Piped output (CI logs, files) gets a wide fixed width rather than rich's 80 columns, so tables stay readable.
 console = Console(width=None if sys.stdout.isatty() else 140)
 
+
+def _remember_verbose(ctx: typer.Context, value: bool) -> bool:
+    if value:
+        ctx.meta[_VERBOSE] = True
+    return value
+
+
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="state folder (default: TRIBUTARY_DATA_DIR)")]
+Verbose = Annotated[
+    bool, typer.Option("--verbose", "-v", help="log more, and show a failure's traceback", callback=_remember_verbose)
+]
 
 
 def _settings(data_dir: Path | None) -> Settings:
@@ -44,7 +83,7 @@ def _settings(data_dir: Path | None) -> Settings:
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="files or folders to drop into the incoming container")],
     data_dir: DataDir = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: Verbose = False,
 ) -> None:
     """Drop files into the incoming container, let the local Functions host run every stage, print a summary."""
     _configure_logging(logging.INFO if verbose else logging.ERROR)
@@ -77,11 +116,13 @@ def ingest(
 @app.command()
 def dev(
     data_dir: DataDir = None,
-    port: Annotated[int, typer.Option(help="HTTP port of the local host")] = 7071,
+    port: Annotated[int, typer.Option(help="HTTP port of the local host (0: a free one)")] = 7071,
+    verbose: Verbose = False,
 ) -> None:
     """Run the local Functions host: watch the incoming container, run the queues, serve the HTTP API."""
-    _configure_logging(logging.INFO)
-    with _local_host(data_dir, serve_http=True, http_port=port, keep_running=True) as host:
+    _configure_logging(logging.DEBUG if verbose else logging.INFO)
+    # Ctrl-C and SIGTERM (see main) stop the servers started here as well; servers found running are left alone.
+    with _local_host(data_dir, serve_http=True, http_port=port) as host:
         assert host.http is not None
         keys_file = host.settings.data_dir / "devhost-keys.json"
         console.print(f"HTTP API on {host.http.base_url}/api (function key in {keys_file})")
@@ -140,6 +181,7 @@ def status(
     data_dir: DataDir = None,
     state: Annotated[JobState | None, typer.Option(help="only jobs in this state")] = None,
     limit: Annotated[int, typer.Option(min=1)] = 50,
+    verbose: Verbose = False,
 ) -> None:
     """List jobs, newest first, with their state and reason."""
     store, opened = open_job_store(_settings(data_dir))
@@ -153,6 +195,7 @@ def job(
     job_id: Annotated[str, typer.Argument(help="a job id, or the first characters of one as `status` shows them")],
     data_dir: DataDir = None,
     issues: Annotated[int, typer.Option(min=0, help="how many issues to list")] = 50,
+    verbose: Verbose = False,
 ) -> None:
     """One job in full: state, reason, counters per stage, totals and the issues found in its file."""
     store, opened = open_job_store(_settings(data_dir))
@@ -274,7 +317,14 @@ def _reason(job: Job) -> str:
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
     app()
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM (kill, systemd, containers) takes the path of Ctrl-C: the host stops, and the servers it started."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut that stop short; SIGKILL still can
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

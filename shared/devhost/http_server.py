@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hmac
 import inspect
 import json
@@ -60,6 +61,7 @@ from azure.functions import meta
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.devhost.app_loader import FunctionSpec
+from shared.devhost.errors import PORT_IN_USE, PORT_NOT_PERMITTED, StartupError
 from shared.domain import PermanentError
 
 __all__ = [
@@ -642,7 +644,13 @@ class HttpServer:
         if self._server is not None:
             raise RuntimeError("the HTTP server is already started")
         server_class = _Server6 if ":" in self._address[0] else _Server
-        self._server = server_class(self._address, _RequestHandler, self)
+        try:
+            self._server = server_class(self._address, _RequestHandler, self)
+        except OSError as error:
+            failure = _bind_failure(self._address, error)
+            if failure is None:
+                raise
+            raise failure from error
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="devhost-http", daemon=True
         )
@@ -758,6 +766,25 @@ def _joined(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     for name, value in pairs:
         joined[name] = f"{joined[name]},{value}" if name in joined else value
     return joined
+
+
+def _bind_failure(address: tuple[str, int], error: OSError) -> StartupError | None:
+    """A port the host cannot listen on, with the fix a user needs; None for another bind error."""
+    host, port = address
+    if error.errno == errno.EADDRINUSE:
+        return StartupError(
+            PORT_IN_USE,
+            f"port {port} on {host} is already in use",
+            f"stop the program listening on it (`ss -ltnp 'sport = :{port}'` names it), or choose another port "
+            "with --port (0 picks a free one)",
+        )
+    if error.errno == errno.EACCES:
+        return StartupError(
+            PORT_NOT_PERMITTED,
+            f"port {port} on {host} needs privileges this user lacks",
+            "choose a port above 1023 with --port (0 picks a free one)",
+        )
+    return None
 
 
 class _Server(ThreadingHTTPServer):

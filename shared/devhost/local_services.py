@@ -2,7 +2,7 @@
 
 Each persists under the data directory and is reused when a previous run left it running; only a server started
 here is stopped here. The result is the app settings that point the functions at them, as a developer would
-write them into local.settings.json by hand.
+write them into local.settings.json by hand. The data directory is held for one host meanwhile (data_dir_lock).
 """
 
 from __future__ import annotations
@@ -13,32 +13,54 @@ from pathlib import Path
 
 from shared.adapters.azure_blob import AzureBlobStore
 from shared.config import STORAGE_CONNECTION
+from shared.devhost.data_dir_lock import data_dir_held
+from shared.devhost.errors import StartupError
+from shared.devhost.servers.azurite import LOG_FILE as AZURITE_LOG
 from shared.devhost.servers.azurite import ensure_running as ensure_azurite
+from shared.devhost.servers.falkordb import LOG_FILE as FALKORDB_LOG
 from shared.devhost.servers.falkordb import ensure_running as ensure_falkordb
+from shared.domain import TransientError
 
 DEVELOPMENT_STORAGE = "UseDevelopmentStorage=true"
 
 
 @contextmanager
 def local_services(settings: Mapping[str, str], *, keep_running: bool = False) -> Iterator[dict[str, str]]:
-    """Start what `settings` leaves to the embedded default; yields the settings that reach it.
+    """Hold the data directory and start what `settings` leaves to the embedded default; yields the settings that
+    reach it. StartupError when another host holds the folder or a server is not installed.
 
-    `keep_running` leaves servers started here running (for `tributary dev`, whose next run attaches to them).
+    `keep_running` leaves servers started here running, for a next run to attach to.
     """
     data_dir = Path(settings.get("TRIBUTARY_DATA_DIR", ".tributary"))
     resolved = dict(settings)
     with ExitStack() as stack:
+        stack.enter_context(data_dir_held(data_dir))  # released last: after the servers started here are stopped
         if settings.get(STORAGE_CONNECTION, DEVELOPMENT_STORAGE) == DEVELOPMENT_STORAGE:
-            azurite = ensure_azurite(data_dir / "azurite")
+            with _startup_failure(data_dir / "azurite", AZURITE_LOG):
+                azurite = ensure_azurite(data_dir / "azurite")
             if azurite.started_here and not keep_running:
                 stack.callback(azurite.stop)
             resolved[STORAGE_CONNECTION] = azurite.connection_string
         if not settings.get("TRIBUTARY_FALKORDB_URL"):
-            falkordb = ensure_falkordb(data_dir / "falkordb")
+            with _startup_failure(data_dir / "falkordb", FALKORDB_LOG):
+                falkordb = ensure_falkordb(data_dir / "falkordb")
             if falkordb.started_here and not keep_running:
                 stack.callback(falkordb.stop)
             resolved["TRIBUTARY_FALKORDB_URL"] = falkordb.url
         yield resolved
+
+
+@contextmanager
+def _startup_failure(server_dir: Path, log_file: str) -> Iterator[None]:
+    """A server that would not start (or answer) as a start-up failure, pointing at its log."""
+    try:
+        yield
+    except TransientError as error:
+        raise StartupError(
+            error.reason_code,
+            error.detail,
+            f"read `tail -n 50 {server_dir / log_file}` for the cause; moving {server_dir} aside starts it empty",
+        ) from error
 
 
 def ensure_containers(store: AzureBlobStore, settings: Mapping[str, str]) -> None:

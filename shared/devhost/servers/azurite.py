@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Self
 
+from shared.devhost.errors import AZURITE_NOT_INSTALLED, NODE_NOT_INSTALLED, StartupError
 from shared.devhost.servers.local_server import HOST, LocalServer, ServerKind, command_line, wait_for
 
 ACCOUNT_NAME = "devstoreaccount1"
@@ -45,13 +46,19 @@ REPO_ROOT = _find_repo_root()
 
 
 def azurite_binary() -> Path:
-    """Path of `azurite-blob` installed by `npm ci`; FileNotFoundError with the fix when it is missing."""
+    """Path of `azurite-blob` installed by `npm ci`; StartupError `devhost.azurite_not_installed` when it is missing."""
     if REPO_ROOT is None:
-        raise FileNotFoundError("Azurite is not installed: no package.json above this module (run from the repo)")
+        raise StartupError(
+            AZURITE_NOT_INSTALLED,
+            "Azurite is not installed: no package.json above this module",
+            "run tributary from a checkout of the repository, where `npm ci` installs Azurite",
+        )
     binary = REPO_ROOT / BIN_RELATIVE
     if not binary.exists():
-        raise FileNotFoundError(
-            f"Azurite is not installed: {binary} is missing. Run `make` (or `npm ci`) in {REPO_ROOT} to install it."
+        raise StartupError(
+            AZURITE_NOT_INSTALLED,
+            f"Azurite is not installed: {binary} is missing",
+            f"run `npm ci` (or `make`) in {REPO_ROOT}",
         )
     return binary
 
@@ -177,10 +184,14 @@ def ensure_running(data_dir: Path | str, *, startup_timeout: float = 30.0) -> Az
 
 
 def _command_prefix() -> list[str]:
-    binary = azurite_binary()
     node = shutil.which("node")
-    if node is None:
-        raise FileNotFoundError("Azurite needs Node.js: `node` is not on PATH (install Node.js 20 or later)")
+    if node is None:  # checked first: without Node.js, the fix for a missing Azurite (`npm ci`) cannot run either
+        raise StartupError(
+            NODE_NOT_INSTALLED,
+            "Azurite needs Node.js, and `node` is not on PATH",
+            "install Node.js 20 or later (e.g. `apt-get install nodejs npm`) and put `node` on PATH",
+        )
+    binary = azurite_binary()
     # node runs the script itself, so the command line (checked when attaching) does not depend on the shebang.
     return [node, str(binary)]
 

