@@ -27,7 +27,7 @@ from shared.devhost.environment import app_settings
 from shared.devhost.errors import StartupError, invalid_settings
 from shared.devhost.host import APP_SCRIPT, DevHost
 from shared.devhost.local_services import local_services
-from shared.domain import Job, JobState, ParseIssue, Stage
+from shared.domain import ConfigError, Job, JobState, ParseIssue, Stage
 from shared.domain.ids import document_id
 from shared.ports import JobStore
 from shared.wiring import open_job_store
@@ -43,6 +43,8 @@ class _Commands(TyperGroup):
             return super().invoke(ctx)
         except StartupError as error:
             failure, cause = error, error
+        except ConfigError as error:  # the wiring refused the settings (shared/wiring.py): its detail names the fix
+            failure, cause = StartupError(error.reason_code, error.cause, error.fix), error
         except ValidationError as error:
             if error.title != Settings.__name__:
                 raise

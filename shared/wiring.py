@@ -72,7 +72,7 @@ def _open_azure_blob(settings: Settings, environ: Mapping[str, str], stack: Exit
 def _no_local_host(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> Bus:
     raise ConfigError(
         "config.backend_unavailable",
-        "TRIBUTARY_BUS=devhost is the local host's broker, which only `tributary dev` and `tributary ingest` run; "
+        "TRIBUTARY_BUS=devhost is the local host's broker, which only `tributary dev` and `tributary ingest` run",
         "elsewhere set TRIBUTARY_BUS=servicebus",
     )
 
@@ -284,17 +284,18 @@ def check(settings: Settings, environ: Mapping[str, str] | None = None) -> None:
                 raise ConfigError(
                     "config.local_backend_on_azure",
                     f"{backend.setting}={backend.name} keeps state on this instance or needs the local host, so it "
-                    f"cannot run on Azure: {backend.on_azure or 'choose a production backend'}",
+                    "cannot run on Azure",
+                    backend.on_azure or "choose a production backend",
                 )
         if _development_storage(environ):
             raise ConfigError(
                 "config.local_backend_on_azure",
-                f"{STORAGE_CONNECTION}={DEVELOPMENT_STORAGE} is the local emulator: on Azure set "
-                f"{STORAGE_CONNECTION}__blobServiceUri (managed identity)",
+                f"{STORAGE_CONNECTION}={DEVELOPMENT_STORAGE} is the local emulator",
+                f"on Azure set {STORAGE_CONNECTION}__blobServiceUri (managed identity)",
             )
     for backend in chosen:
         if missing := backend.requires(settings, environ):
-            raise ConfigError("config.setting_missing", f"{backend.port} backend {backend.name!r}: {missing}")
+            raise ConfigError("config.setting_missing", f"{backend.port} backend {backend.name!r}", missing)
 
 
 def open_ports(settings: Settings, environ: Mapping[str, str] | None = None) -> tuple[Ports, ExitStack]:
@@ -319,7 +320,8 @@ def check_delivery_cap(bus: Bus, settings: Settings) -> None:
             raise ConfigError(
                 "config.delivery_count_mismatch",
                 f"queue {queue!r} dead-letters after {cap} deliveries but TRIBUTARY_MAX_DELIVERY_COUNT is "
-                f"{settings.max_delivery_count}: make them equal (the queue's maxDeliveryCount is set in infra/)",
+                f"{settings.max_delivery_count}",
+                "make them equal (the queue's maxDeliveryCount is set in infra/)",
             )
 
 
@@ -328,7 +330,7 @@ def open_job_store(settings: Settings, environ: Mapping[str, str] | None = None)
     environ = os.environ if environ is None else environ
     backend = _backend("jobs", settings.job_store)
     if missing := backend.requires(settings, environ):
-        raise ConfigError("config.setting_missing", f"jobs backend {settings.job_store!r}: {missing}")
+        raise ConfigError("config.setting_missing", f"jobs backend {settings.job_store!r}", missing)
     with ExitStack() as stack:
         store = backend.open(settings, environ, stack)
         return store, stack.pop_all()
@@ -337,7 +339,9 @@ def open_job_store(settings: Settings, environ: Mapping[str, str] | None = None)
 def _backend(port: str, name: str) -> Backend:
     backend = _REGISTRY.get(port, {}).get(name)
     if backend is None:
-        raise ConfigError("config.backend_unavailable", f"no {port} backend {name!r} in this process")
+        raise ConfigError(
+            "config.backend_unavailable", f"no {port} backend {name!r} in this process", "choose another backend"
+        )
     return backend
 
 

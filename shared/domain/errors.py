@@ -20,4 +20,9 @@ class TransientError(TributaryError):
 
 class ConfigError(TributaryError):
     """The settings cannot work here (a setting unset, a local-only backend on Azure): fix the settings, then
-    restart. Reason codes start with `config.`; the detail says which setting to set."""
+    restart. Reason codes start with `config.`; `fix` says which setting to set."""
+
+    def __init__(self, reason_code: str, cause: str, fix: str) -> None:
+        self.cause = cause
+        self.fix = fix
+        super().__init__(reason_code, f"{cause}: {fix}")

@@ -169,6 +169,13 @@ def test_a_bad_setting_is_one_line_with_the_setting_name_and_exit_code_2(tmp_pat
     assert "TRIBUTARY_JOB_STORE='oracle'" in result.stderr
 
 
+def test_a_backend_without_its_settings_is_one_line_naming_the_setting(tmp_path: Path):
+    # GIVEN the PostgreSQL job store chosen without its DSN WHEN jobs are listed
+    result = cli("status", "--data-dir", tmp_path, env={"TRIBUTARY_JOB_STORE": "postgres"})
+    # THEN the wiring's config reason names the setting to set
+    assert_one_line(result, "config.setting_missing", "set TRIBUTARY_POSTGRES_DSN", exit_code=2)
+
+
 def test_verbose_adds_the_traceback_before_the_same_line(tmp_path: Path):
     result = cli("status", "--data-dir", tmp_path, "--verbose", env={"TRIBUTARY_JOB_STORE": "oracle"})
     assert result.returncode == 2
