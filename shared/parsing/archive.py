@@ -216,7 +216,7 @@ class _Capped(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+    def read(self, size: int | None = -1) -> bytes:
         data = self._raw.read(_READ_CHUNK if size is None or size < 0 else size)
         self._left -= len(data)
         if self._left < 0:

@@ -67,7 +67,7 @@ def _parse_bytes(data: bytes) -> EmailMessage:
         raise PermanentError("parse.email.too_deep", "MIME structure nests too deeply") from error
     except _EMAIL_ERRORS as error:
         raise PermanentError("parse.email.malformed", str(error)[:500]) from error
-    return message  # type: ignore[return-value]
+    return message
 
 
 def _mbox_messages(stream: BinaryIO, limits: ParseLimits) -> Iterator[bytes | None]:
