@@ -233,13 +233,19 @@ def _translated(what: str) -> Iterator[None]:
     try:
         yield
     except ResourceNotFoundError as error:
-        raise FileNotFoundError(errno.ENOENT, f"{what} does not exist ({error.error_code})", what) from error
+        raise FileNotFoundError(errno.ENOENT, f"{what} does not exist ({_error_code(error)})", what) from error
     except (ServiceRequestError, ServiceResponseError, IncompleteReadError) as error:
         raise TransientError("blob.unavailable", f"{what}: {type(error).__name__}: {error}") from error
     except HttpResponseError as error:
         if error.status_code in _TRANSIENT_STATUS:
-            raise TransientError("blob.unavailable", f"{what}: HTTP {error.status_code} {error.error_code}") from error
+            detail = f"{what}: HTTP {error.status_code} {_error_code(error)}"
+            raise TransientError("blob.unavailable", detail) from error
         raise
+
+
+def _error_code(error: Exception) -> object:
+    # The storage SDK sets `error_code` on the errors it raises (process_storage_error); azure-core's own have none.
+    return getattr(error, "error_code", None)
 
 
 def _info(container: str, path: str, size: int, etag: str, last_modified: datetime) -> BlobInfo:

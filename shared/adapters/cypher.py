@@ -217,17 +217,17 @@ def batch_statements(document: DocumentRef, payload: BatchPayload, dialect: Dial
             },
         )
     ]
-    for label, group in entities_by_label.items():
-        rows = [
+    for label, entity_group in entities_by_label.items():
+        entity_rows = [
             {
                 "id": entity.entity_id,
                 "type": entity.type,
                 "name": text(entity.name),
                 "aliases": _unique(text(alias) for alias in [entity.name, *entity.aliases]),
             }
-            for entity in group
+            for entity in entity_group
         ]
-        statements.append(Statement(_ENTITIES.format(label=label), {"rows": rows}))
+        statements.append(Statement(_ENTITIES.format(label=label), {"rows": entity_rows}))
     mentions = [
         {"chunk_id": chunk_id, "entity_id": entity.entity_id}
         for entity in entities
@@ -235,17 +235,17 @@ def batch_statements(document: DocumentRef, payload: BatchPayload, dialect: Dial
     ]
     if mentions:
         statements.append(Statement(_MENTIONS, {"rows": mentions}))
-    for rel_type, group in relations_by_type.items():
-        rows = [
+    for rel_type, relation_group in relations_by_type.items():
+        relation_rows = [
             {
                 "id": relation.relation_id,
                 "source_id": relation.source_id,
                 "target_id": relation.target_id,
                 "evidence": None if relation.evidence is None else text(relation.evidence),
             }
-            for relation in group
+            for relation in relation_group
         ]
-        statements.append(Statement(_RELATIONS.format(rel_type=rel_type), {"rows": rows}, rel_type))
+        statements.append(Statement(_RELATIONS.format(rel_type=rel_type), {"rows": relation_rows}, rel_type))
     return statements
 
 

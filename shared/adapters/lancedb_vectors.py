@@ -8,9 +8,11 @@ import warnings
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import cast
 
 import lancedb
 import pyarrow as pa
+from lancedb.query import LanceVectorQueryBuilder
 
 from shared.domain import Chunk, PermanentError, TransientError
 from shared.ports import VectorHit
@@ -103,9 +105,10 @@ class LanceDBVectorSink:
             raise PermanentError("vector.bad_query", f"query has {len(vector)} dimensions, not {self.dimension}")
         if k <= 0:
             return []
+        # Table.search is annotated with the base builder; a vector (a list of floats) always gets the vector one.
+        query = cast(LanceVectorQueryBuilder, self._table.search(list(vector)))
         result = (
-            self._table.search(list(vector))
-            .distance_type("cosine")
+            query.distance_type("cosine")
             .select([_ID, "document_id", "text", "_distance"])
             .limit(k)
             .to_arrow()

@@ -12,7 +12,7 @@ import unicodedata
 import zipfile
 import zlib
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import IO, BinaryIO, Protocol
 
 from shared.domain import ParseIssue, PermanentError, Record, TributaryError
 from shared.parsing.limits import ParseLimits
@@ -24,6 +24,12 @@ RATIO_FLOOR_BYTES = 1 << 20
 _READ_CHUNK = 64 << 10
 _SPOOL_IN_MEMORY = 8 << 20
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError)
+
+
+class Readable(Protocol):
+    """An embedded file as it is read: `read(n)` returns up to n bytes, b"" at the end."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 def sanitize_name(name: str, keep_dirs: bool = False) -> str:
@@ -43,7 +49,7 @@ def nested_limits(limits: ParseLimits, **overrides: int) -> ParseLimits:
 
 
 def parse_embedded(
-    stream: BinaryIO, name: str, locator: str, limits: ParseLimits, label: str
+    stream: Readable, name: str, locator: str, limits: ParseLimits, label: str
 ) -> Iterator[Record | ParseIssue]:
     """Sniff and parse one embedded file (attachment, archive member); its failure becomes a ParseIssue.
 
@@ -134,7 +140,7 @@ class _CountingReader(io.RawIOBase):
     """Inflates one member while counting real bytes against the archive's budget and the member's ratio."""
 
     def __init__(
-        self, raw: BinaryIO, info: zipfile.ZipInfo, locator: str, budget: _Budget, limits: ParseLimits
+        self, raw: IO[bytes], info: zipfile.ZipInfo, locator: str, budget: _Budget, limits: ParseLimits
     ) -> None:
         self._raw = raw
         self._compressed = max(info.compress_size, 1)
@@ -147,6 +153,10 @@ class _CountingReader(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
+
+    def read(self, size: int = -1, /) -> bytes:
+        # RawIOBase.read returns None only when readinto does (a non-blocking source with nothing ready): never here.
+        return super().read(size) or b""
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         if self.breach is not None:
@@ -170,7 +180,7 @@ class _CountingReader(io.RawIOBase):
 class _Chained(io.RawIOBase):
     """The sniffed head, then the rest of the stream, as one readable stream."""
 
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+    def __init__(self, head: bytes, rest: Readable) -> None:
         self._head = head
         self._rest = rest
 
@@ -206,7 +216,7 @@ class _Capped(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+    def read(self, size: int | None = -1) -> bytes:
         data = self._raw.read(_READ_CHUNK if size is None or size < 0 else size)
         self._left -= len(data)
         if self._left < 0:

@@ -1,7 +1,8 @@
 """Column options applied to every record that has fields: text columns, id column, typed entity columns and
 the relations between them (ParseOptions, set per path by the ingestion config)."""
 
-from typing import TypeVar
+from collections.abc import Mapping, Sequence
+from typing import TypedDict, TypeVar
 
 from shared.domain import Link, Mention, Record
 from shared.extraction.schema import ExtractionSchema
@@ -13,10 +14,20 @@ def has_column_rules(options: ParseOptions) -> bool:
     return bool(options.text_columns is not None or options.id_column or options.entity_columns or options.relations)
 
 
+class _Updates(TypedDict, total=False):
+    """The fields of a Record that the column options may replace."""
+
+    text: str
+    locator: str
+    metadata: Mapping[str, str]
+    mentions: Sequence[Mention]
+    links: Sequence[Link]
+
+
 def apply_columns(record: Record, options: ParseOptions) -> Record:
     """The record with its text, id, declared mentions and links as the column options say."""
     fields = _FieldLookup(record.fields)
-    updates: dict[str, object] = {}
+    updates: _Updates = {}
     if options.text_columns is not None:
         text = _join(fields.pairs(options.text_columns))
         # A row whose text columns are all empty keeps its whole text: a record with no text would make no chunk,
@@ -74,7 +85,7 @@ def validate_options(options: ParseOptions, schema: ExtractionSchema) -> list[st
 class _FieldLookup:
     """Field values by column name: exact name first, then case-insensitively (headers vary in case)."""
 
-    def __init__(self, fields: dict[str, str]) -> None:
+    def __init__(self, fields: Mapping[str, str]) -> None:
         self._fields = fields
         self._folded = {name.casefold(): name for name in reversed(list(fields))}
 

@@ -5,6 +5,7 @@ the file: one stray NUL in a million-row export should not lose the other rows. 
 cells get `column_N`, missing ones are empty) and are reported per row.
 """
 
+import _csv
 import csv
 import re
 from collections import deque
@@ -190,7 +191,7 @@ def _sample(lines: list[str]) -> list[str]:
 
 
 def _records(
-    rows: "csv._reader", feed: _Feed, options: ParseOptions, limits: ParseLimits
+    rows: _csv.Reader, feed: _Feed, options: ParseOptions, limits: ParseLimits
 ) -> Iterator[Record | ParseIssue]:
     """One flat loop with local state because it runs once per row; odd rows leave it for the slow paths."""
     names: list[str] = []

@@ -67,7 +67,7 @@ def _parse_bytes(data: bytes) -> EmailMessage:
         raise PermanentError("parse.email.too_deep", "MIME structure nests too deeply") from error
     except _EMAIL_ERRORS as error:
         raise PermanentError("parse.email.malformed", str(error)[:500]) from error
-    return message  # type: ignore[return-value]
+    return message
 
 
 def _mbox_messages(stream: BinaryIO, limits: ParseLimits) -> Iterator[bytes | None]:
@@ -135,9 +135,9 @@ def _check_part_count(message: Message, limits: ParseLimits) -> None:
         count += 1
         if count > limits.max_parts:
             raise PermanentError("limits.too_many_parts", f"more than {limits.max_parts} MIME parts")
-        payload = part.get_payload()
-        if isinstance(payload, list):
-            pending.extend(payload)
+        children = _children(part)
+        if children is not None:
+            pending.extend(children)
 
 
 def _sort_parts(message: Message) -> _Parts:
@@ -148,19 +148,28 @@ def _sort_parts(message: Message) -> _Parts:
         number, part = pending.pop()
         parts.defects.extend((number, _describe(defect)) for defect in part.defects)
         content_type = part.get_content_type()
-        payload = part.get_payload()
-        if content_type in ("message/rfc822", "message/global") and isinstance(payload, list) and payload:
-            parts.nested.append((number, payload[0]))
-        elif isinstance(payload, list):
-            children = _chosen_children(content_type, payload)
+        children = _children(part)
+        if content_type in ("message/rfc822", "message/global") and children:
+            parts.nested.append((number, children[0]))
+        elif children is not None:
+            chosen = _chosen_children(content_type, children)
             base = "" if part is message else f"{number}."
-            pending.extend((f"{base}{index}", child) for index, child in reversed(children))
+            pending.extend((f"{base}{index}", child) for index, child in reversed(chosen))
         elif _is_body(part, content_type):
             parts.bodies.append((number, part))
         else:
             parts.attachments.append((number, _attachment_name(part, number), part))
     parts.bodies.sort(key=lambda item: _number_key(item[0]))
     return parts
+
+
+def _children(part: Message) -> list[Message] | None:
+    """The parts inside a multipart or message/* part; None for a leaf."""
+    payload = part.get_payload()
+    if not isinstance(payload, list):
+        return None
+    # The parser puts only messages in the list (a str there comes from set_payload by hand, never from parsing).
+    return [child for child in payload if isinstance(child, Message)]
 
 
 def _chosen_children(content_type: str, children: list[Message]) -> list[tuple[int, Message]]:

@@ -13,7 +13,7 @@ import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, TypeVar
+from typing import Any, BinaryIO, Protocol, TypeVar
 
 from shared.domain import ParseIssue, PermanentError
 from shared.parsing.limits import ParseLimits
@@ -59,6 +59,17 @@ class Encoding:
     bom_length: int = 0
     errors: str = "strict"
     issues: tuple[ParseIssue, ...] = ()
+
+
+class Utf8Reader(Protocol):
+    """What `open_utf8` hands out: UTF-8 bytes, and how far into the original file they reach."""
+
+    @property
+    def delivered(self) -> int:
+        """Bytes of the original file consumed so far (for error positions)."""
+        ...
+
+    def read(self, size: int | None = -1, /) -> bytes: ...
 
 
 class LineTooLongError(PermanentError):
@@ -108,7 +119,7 @@ def open_text(
     return _lines(reader, encoding, newline, max_chars), list(encoding.issues)
 
 
-def open_utf8(stream: BinaryIO, options: ParseOptions) -> tuple[BinaryIO, list[ParseIssue]]:
+def open_utf8(stream: BinaryIO, options: ParseOptions) -> tuple[Utf8Reader, list[ParseIssue]]:
     """The stream as UTF-8 bytes without a BOM (re-encoded only when it is not UTF-8), and the encoding warnings."""
     reader, encoding = _open(stream, options)
     return _as_utf8(reader, encoding), list(encoding.issues)
@@ -180,7 +191,7 @@ def decode_error(error: UnicodeError, reader: "_HeadThenStream") -> PermanentErr
     return PermanentError("parse.text.decode_error", f"invalid {error.encoding} at byte {offset}")
 
 
-def _as_utf8(reader: "_HeadThenStream", encoding: Encoding) -> BinaryIO:
+def _as_utf8(reader: "_HeadThenStream", encoding: Encoding) -> Utf8Reader:
     if codecs.lookup(encoding.codec).name == "utf-8" and encoding.errors == "strict":
         return reader  # already UTF-8: hand the bytes through untouched
     return _Utf8Reencoder(reader, encoding)
@@ -332,7 +343,8 @@ def _batches(
         at_eof = not chunk
         if pending and (at_eof or pending[-1].endswith(carriage_return)):
             # At the end the unfinished line is whole; a final \r held back (it may begin a \r\n) is decided now.
-            chunk, pending, pending_size = empty.join([*pending, chunk]), [], 0
+            pending.append(chunk)
+            chunk, pending, pending_size = empty.join(pending), [], 0
         if not chunk:
             return
         lines = split(chunk)
@@ -343,7 +355,8 @@ def _batches(
                 if pending_size > max_chars and chars(pending) > max_chars:
                     raise LineTooLongError(number + 1, max_chars, _partial(pending, max_chars))
                 continue
-            lines[0] = empty.join([*pending, lines[0]])
+            pending.append(lines[0])
+            lines[0] = empty.join(pending)
         size = pending_size + len(chunk)
         pending, pending_size = [], 0
         if not at_eof and not lines[-1].endswith(newline):  # unfinished, or a \r that may begin a \r\n
@@ -366,10 +379,11 @@ def _batches(
             return
 
 
-def _partial(pieces: list[str] | list[bytes], max_chars: int) -> str:
+def _partial(pieces: list[_T], max_chars: int) -> str:
     """The first `max_chars` + 1 characters of a line held in pieces, without joining all of it."""
     wanted = max_chars + 1 if isinstance(pieces[0], str) else 4 * (max_chars + 1)  # UTF-8: up to 4 bytes a character
-    head, size = [], 0
+    head: list[_T] = []
+    size = 0
     for piece in pieces:
         head.append(piece[: wanted - size])
         size += len(head[-1])
@@ -404,6 +418,11 @@ class _HeadThenStream(_Read1Stream):
         self._head = head[skip:]
         self._stream = stream
         self.delivered = skip  # bytes of the file handed out so far, the skipped BOM included
+
+    @property
+    def name(self) -> Any:
+        """The caller's stream's name, if it has one (`io.TextIOWrapper` reports it)."""
+        return self._stream.name
 
     def read1(self, size: int = -1) -> bytes:
         if self._head:

@@ -23,7 +23,7 @@ import ijson
 import orjson
 
 from shared.domain import ParseIssue, PermanentError, Record
-from shared.parsing.encoding import open_utf8, open_utf8_line_batches, utf8_decode_error
+from shared.parsing.encoding import Utf8Reader, open_utf8, open_utf8_line_batches, utf8_decode_error
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
 from shared.parsing.records import NO_ENTRIES, row_record
@@ -244,7 +244,7 @@ def _without_surrogates(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
-def _events(reader: BinaryIO) -> Iterator[tuple[str, Any]]:
+def _events(reader: Utf8Reader) -> Iterator[tuple[str, Any]]:
     """ijson's parse events, its errors turned into PermanentErrors with the byte position reached."""
     try:
         yield from ijson.basic_parse(reader, use_float=False, buf_size=_BUF_SIZE)
@@ -252,12 +252,12 @@ def _events(reader: BinaryIO) -> Iterator[tuple[str, Any]]:
         raise _syntax_error(error, reader) from error
 
 
-def _position(reader: BinaryIO) -> str:
+def _position(reader: Utf8Reader) -> str:
     # ijson reads ahead in chunks: the error lies before the end of what it has read.
-    return f"before byte {getattr(reader, 'delivered', '?')}"
+    return f"before byte {reader.delivered}"
 
 
-def _syntax_error(error: Exception, reader: BinaryIO) -> PermanentError:
+def _syntax_error(error: Exception, reader: Utf8Reader) -> PermanentError:
     raw = error.args[0] if error.args else ""
     message = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
     first_line = message.strip().splitlines()[0] if message.strip() else "invalid JSON"
@@ -266,7 +266,7 @@ def _syntax_error(error: Exception, reader: BinaryIO) -> PermanentError:
     return PermanentError("parse.json.invalid", f"{first_line} ({_position(reader)})")
 
 
-def _conversion_error(error: Exception, reader: BinaryIO) -> PermanentError:
+def _conversion_error(error: Exception, reader: Utf8Reader) -> PermanentError:
     # ijson converts integers itself; past CPython's 4300-digit cap it fails with a SystemError wrapping ValueError.
     cause = f"{error} {error.__context__ or ''} {error.__cause__ or ''}"
     if "integer string conversion" in cause:

@@ -121,7 +121,8 @@ def _table_rows(tokens: list[Token]) -> Iterator[tuple[int, str, str, dict[str, 
 
 
 def _rows(tokens: list[Token]) -> Iterator[tuple[int, list[str]]]:
-    first, row = 0, None
+    first = 0
+    row: list[str] | None = None
     for token in tokens:
         if token.type == "tr_open":
             first, row = (token.map[0] + 1 if token.map else 0), []
