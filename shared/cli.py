@@ -38,7 +38,10 @@ _VERBOSE = "tributary.verbose"  # key in click's context meta, which every comma
 class _Commands(TyperGroup):
     """The one place a start-up failure becomes one line on stderr and its exit code (the traceback: --verbose)."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    # typer.Context is what typer passes; its stubs name the vendored click base class, which is private.
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+        failure: StartupError
+        cause: Exception
         try:
             return super().invoke(ctx)
         except StartupError as error:

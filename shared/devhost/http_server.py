@@ -284,7 +284,9 @@ def _constraint(template: str, text: str) -> Check | None:
 
 def _split_top_level(text: str) -> list[str]:
     """Split a parameter body on ':' outside parentheses (a regex constraint may hold ':')."""
-    pieces, depth, current = [], 0, []
+    pieces: list[str] = []
+    current: list[str] = []
+    depth = 0
     for character in text:
         if character == ":" and depth == 0:
             pieces.append("".join(current))
@@ -848,7 +850,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if not target.startswith("/"):  # absolute-form request target
             parts = urlsplit(target)
             target = parts.path + (f"?{parts.query}" if parts.query else "")
-        host = self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
+        address, port = self.server.server_address[:2]
+        if isinstance(address, bytes):  # typed str | bytes; a TCP server's address is always text
+            address = address.decode()
+        host = self.headers.get("Host") or f"{address}:{port}"
         headers = _joined((name.lower(), value) for name, value in self.headers.items())
         try:
             wire = owner._dispatch(self.command, target, headers, body, f"http://{host}{target}")

@@ -205,7 +205,9 @@ def _probe(port: int) -> _Answer | None:
     try:
         # One round trip: while loading, redis answers only between batches of the commands it replays.
         with client.pipeline(transaction=False) as pipeline:
-            server, persistence, config = pipeline.info("server").info("persistence").config_get("dir").execute()
+            # redis-py types each command by its client result, but a pipeline's commands return the pipeline.
+            queued = pipeline.info("server").info("persistence").config_get("dir")  # type: ignore[attr-defined]
+            server, persistence, config = queued.execute()
     except redis.RedisError:  # refused, silent, or not a redis server at all
         return None
     finally:
