@@ -67,7 +67,6 @@ class BlobTriggerWatcher:
         self,
         functions: list[FunctionSpec],
         options: BlobOptions,
-        resolve: Callable[[str], str],
         store_for: Callable[[str], BlobStore],
         receipts: BlobReceipts,
         broker: LocalBroker,
@@ -81,7 +80,7 @@ class BlobTriggerWatcher:
         self._in_flight: set[tuple[str, str, str]] = set()
         self._retry_at: dict[tuple[str, str, str], float] = {}
         self._settled: dict[tuple[str, str, str], str] = {}  # blob -> the ETag whose receipt is done or poison
-        self._watches = [_watch(spec, resolve, store_for) for spec in functions if spec.trigger_type == TRIGGER]
+        self._watches = [_watch(spec, store_for) for spec in functions if spec.trigger_type == TRIGGER]
 
     def poll(self) -> int:
         """Start a call for every blob version that needs one (within maxDegreeOfParallelism)."""
@@ -200,9 +199,10 @@ def _poison_message(watch: _Watch, info: BlobInfo) -> OutgoingMessage:
     )
 
 
-def _watch(spec: FunctionSpec, resolve: Callable[[str], str], store_for: Callable[[str], BlobStore]) -> _Watch:
-    """Split `container/some/prefix/{name}` into the container, a listing prefix and a full-name pattern."""
-    path = resolve(spec.trigger["path"])
+def _watch(spec: FunctionSpec, store_for: Callable[[str], BlobStore]) -> _Watch:
+    """Split `container/some/prefix/{name}` (resolved at indexing) into the container, a listing prefix and a
+    full-name pattern."""
+    path = spec.trigger["path"]
     container, _, blob_pattern = path.partition("/")
     prefix = blob_pattern.split("{", 1)[0]
     pattern = "".join(

@@ -12,7 +12,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from shared.adapters.azure_blob import AzureBlobStore
-from shared.config import STORAGE_CONNECTION
+from shared.config import STORAGE_CONNECTION, Settings
 from shared.devhost.servers.azurite import ensure_running as ensure_azurite
 from shared.devhost.servers.falkordb import ensure_running as ensure_falkordb
 
@@ -41,7 +41,7 @@ def local_services(settings: Mapping[str, str], *, keep_running: bool = False) -
         yield resolved
 
 
-def ensure_containers(store: AzureBlobStore, settings: Mapping[str, str]) -> None:
+def ensure_containers(store: AzureBlobStore, settings: Settings) -> None:
     """The containers the app reads and writes (on Azure the Bicep template creates them)."""
-    for key, default in (("TRIBUTARY_INCOMING_CONTAINER", "incoming"), ("TRIBUTARY_WORK_CONTAINER", "work")):
-        store.ensure_container(settings.get(key, default))
+    for container in (settings.incoming_container, settings.work_container):
+        store.ensure_container(container)

@@ -43,14 +43,15 @@ class _Listener:
 
 
 class ServiceBusDispatcher:
-    """Starts invocations for every Service Bus-triggered function; `poll()` is called by the host's loop."""
+    """Starts invocations for every Service Bus-triggered function; `poll()` is called by the host's loop.
+
+    `functions` are indexed ones (shared/devhost/indexing.py): their queue names are resolved already."""
 
     def __init__(
         self,
         functions: list[FunctionSpec],
         broker: LocalBroker,
         options: ServiceBusOptions,
-        resolve: Callable[[str], str],
         executor: Executor,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -62,7 +63,7 @@ class ServiceBusDispatcher:
         self._listeners = [
             _Listener(
                 spec=spec,
-                queue=resolve(spec.trigger["queueName"]),
+                queue=spec.trigger["queueName"],
                 many=str(spec.trigger.get("cardinality", "ONE")).upper() == "MANY",
             )
             for spec in functions

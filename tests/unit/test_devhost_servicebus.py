@@ -35,7 +35,7 @@ def broker(tmp_path: Path):
 
 def run(loaded, broker: LocalBroker, timeout: float = 20.0) -> None:
     with ThreadPoolExecutor(8) as executor:
-        dispatcher = ServiceBusDispatcher(list(loaded.functions), broker, ServiceBusOptions(), lambda s: s, executor)
+        dispatcher = ServiceBusDispatcher(list(loaded.functions), broker, ServiceBusOptions(), executor)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if dispatcher.poll() == 0 and not dispatcher.busy() and dispatcher.pending() == 0:
