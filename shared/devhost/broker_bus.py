@@ -8,7 +8,8 @@ from shared.domain import Envelope
 
 
 class BrokerBus:
-    """Sends envelopes to `LocalBroker` queues; the broker drops duplicate MessageIds."""
+    """Sends envelopes to `LocalBroker` queues (created by the local host, as the Bicep template creates them on
+    Azure); a queue with duplicate detection drops a MessageId it has already accepted."""
 
     def __init__(self, broker: LocalBroker) -> None:
         self.broker = broker

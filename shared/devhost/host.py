@@ -30,7 +30,7 @@ from shared.devhost.host_config import HostConfig, load_host_config
 from shared.devhost.http_server import HttpServer, load_or_create_keys
 from shared.devhost.indexing import IndexedFunctions, index_functions
 from shared.devhost.invoke import invoke
-from shared.devhost.local_services import ensure_containers
+from shared.devhost.local_services import ensure_containers, ensure_queues
 from shared.devhost.receipts import BlobReceipts
 from shared.devhost.servicebus_trigger import ServiceBusDispatcher
 from shared.ports import BlobStore
@@ -90,12 +90,9 @@ class DevHost:
         self.indexed: IndexedFunctions = index_functions(self.app.functions, os.environ)
         for message in self.indexed.errors.values():
             log.warning(message)
-        self.broker = LocalBroker(
-            broker_path(self.settings),
-            lock_duration=self.settings.devhost_lock_seconds,
-            max_delivery_count=self.settings.max_delivery_count,
-        )
+        self.broker = LocalBroker(broker_path(self.settings))
         self._stack.callback(self.broker.close)
+        ensure_queues(self.broker, self.settings)  # the Bicep template creates them on Azure
         receipts = BlobReceipts(self.settings.data_dir / "devhost.sqlite")
         self._stack.callback(receipts.close)
         self._stack.callback(close_app_ports)  # after the pool drained (callbacks run in reverse order)
@@ -125,8 +122,8 @@ class DevHost:
 
     @property
     def errors(self) -> dict[str, str]:
-        """By function name, why the host did not index it (the Functions host's own message)."""
-        return dict(self.indexed.errors)
+        """By function name, why it does not run: not indexed, or its listener did not start (the host's messages)."""
+        return self.indexed.errors | self.messages.errors
 
     def blob_store(self, connection: str) -> BlobStore:
         """The storage account a binding's connection setting names (one client per connection)."""

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from shared.adapters.azure_blob import AzureBlobStore
 from shared.config import STORAGE_CONNECTION, Settings
+from shared.devhost.blob_trigger import POISON_QUEUE
+from shared.devhost.broker import LocalBroker, QueueProperties
 from shared.devhost.servers.azurite import ensure_running as ensure_azurite
 from shared.devhost.servers.falkordb import ensure_running as ensure_falkordb
 
@@ -45,3 +48,16 @@ def ensure_containers(store: AzureBlobStore, settings: Settings) -> None:
     """The containers the app reads and writes (on Azure the Bicep template creates them)."""
     for container in (settings.incoming_container, settings.work_container):
         store.ensure_container(container)
+
+
+def ensure_queues(broker: LocalBroker, settings: Settings) -> None:
+    """The app's queues with the properties the Bicep template gives them on Azure: the stage queues with duplicate
+    detection (deterministic MessageIds make resends no-ops) and the app's max delivery count; and the blob
+    trigger's poison queue, which the Functions host creates itself, plain."""
+    lock = timedelta(seconds=settings.devhost_lock_seconds)
+    stage = QueueProperties(
+        lock_duration=lock, max_delivery_count=settings.max_delivery_count, requires_duplicate_detection=True
+    )
+    for queue in settings.queues.values():
+        broker.create_queue(queue, stage)
+    broker.create_queue(POISON_QUEUE, QueueProperties(lock_duration=lock))

@@ -30,6 +30,8 @@ def app_module():
 @pytest.fixture
 def broker(tmp_path: Path):
     with LocalBroker(tmp_path / "broker.sqlite", lock_duration=1.0, max_delivery_count=10) as broker:
+        for queue in ("single", "batch", "flaky", "slow"):
+            broker.create_queue(queue)
         yield broker
 
 
