@@ -27,4 +27,5 @@ def ingest(client: blob.BlobClient) -> None:
     # The ETag names this upload: a redelivered event keeps it, a new upload of the same path changes it.
     event = BlobEvent(event_id=properties.etag, container=client.container_name, path=client.blob_name)
     outcome = ingest_blob(event, app_ports())
-    log.info("ingest %s: job %s %s %s", event.path, outcome.job_id, outcome.state, outcome.reason_code or "")
+    if outcome is not None:  # None: not the incoming container, ignored (and logged) by ingest_blob
+        log.info("ingest %s: job %s %s %s", event.path, outcome.job_id, outcome.state, outcome.reason_code or "")

@@ -27,7 +27,7 @@ from shared.adapters.falkordb_graph import FalkorDBGraphSink
 from shared.adapters.sqlite_jobstore import SQLiteJobStore
 from shared.app_ports import app_ports
 from shared.config import STORAGE_CONNECTION, Settings
-from shared.devhost.environment import app_settings
+from shared.devhost.environment import SAMPLE_SETTINGS, app_settings
 from shared.devhost.host import APP_SCRIPT, DevHost
 from shared.devhost.local_services import local_services
 from shared.devhost.servers.falkordb import ensure_running as ensure_falkordb
@@ -101,7 +101,8 @@ def _in_process_runtime(settings: Settings) -> Iterator[tuple[Ports, InMemoryBus
 
 
 def _run_through_host(files: list[Path], corpus: Path, data_dir: Path) -> tuple[list[Job], float, GraphCounts]:
-    settings = app_settings(APP_SCRIPT.parent, {"TRIBUTARY_DATA_DIR": str(data_dir)})
+    sample = APP_SCRIPT.parent / SAMPLE_SETTINGS  # every setting the app binds, as a fresh checkout has them
+    settings = app_settings(APP_SCRIPT.parent, {"TRIBUTARY_DATA_DIR": str(data_dir)}, settings_file=sample)
     with local_services(settings) as resolved, DevHost(APP_SCRIPT, settings=resolved) as host:
         store = host.blob_store(STORAGE_CONNECTION)
         for file in files:

@@ -23,7 +23,7 @@ from typer.core import TyperGroup
 
 from shared.app_ports import app_ports
 from shared.config import STORAGE_CONNECTION, Settings
-from shared.devhost.environment import app_settings
+from shared.devhost.environment import LOCAL_SETTINGS, SAMPLE_SETTINGS, app_settings
 from shared.devhost.errors import StartupError, invalid_settings
 from shared.devhost.host import APP_SCRIPT, DevHost
 from shared.devhost.local_services import local_services
@@ -65,6 +65,7 @@ app = typer.Typer(
 )
 # Piped output (CI logs, files) gets a wide fixed width rather than rich's 80 columns, so tables stay readable.
 console = Console(width=None if sys.stdout.isatty() else 140)
+errors = Console(stderr=True)  # notes about the set-up, kept out of the tables on stdout
 
 
 def _remember_verbose(ctx: typer.Context, value: bool) -> bool:
@@ -154,12 +155,25 @@ def _local_host(
     data_dir: Path | None, *, serve_http: bool = False, http_port: int = 0, keep_running: bool = False
 ) -> Iterator[DevHost]:
     overrides = {"TRIBUTARY_DATA_DIR": str(data_dir)} if data_dir else {}
-    settings = app_settings(APP_SCRIPT.parent, overrides)
+    settings = app_settings(APP_SCRIPT.parent, overrides, settings_file=_settings_file())
     with (
         local_services(settings, keep_running=keep_running) as resolved,
         DevHost(APP_SCRIPT, settings=resolved, serve_http=serve_http, http_port=http_port) as host,
     ):
+        for message in host.errors.values():  # functions the host refused: their triggers will not run
+            errors.print(f"[yellow]{message}[/yellow]")
         yield host
+
+
+def _settings_file() -> Path:
+    """local.settings.json next to the app; without one, the committed sample's values (what `cp` would give)."""
+    local = APP_SCRIPT.parent / LOCAL_SETTINGS
+    if local.exists():
+        return local
+    errors.print(
+        f"No {LOCAL_SETTINGS}: using the values of {SAMPLE_SETTINGS} (copy it to {LOCAL_SETTINGS} to change them)."
+    )
+    return APP_SCRIPT.parent / SAMPLE_SETTINGS
 
 
 def _latest_jobs(store: JobStore, documents: set[str]) -> list[Job]:

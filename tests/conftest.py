@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.support.azurite",
     "tests.support.bus",
     "tests.support.devhost",
+    "tests.support.host_pipeline",
 ]

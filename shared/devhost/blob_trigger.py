@@ -19,6 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import azurefunctions.extensions.base as extension_base
 from azure.functions import meta
@@ -67,7 +68,6 @@ class BlobTriggerWatcher:
         self,
         functions: list[FunctionSpec],
         options: BlobOptions,
-        resolve: Callable[[str], str],
         store_for: Callable[[str], BlobStore],
         receipts: BlobReceipts,
         broker: LocalBroker,
@@ -81,7 +81,7 @@ class BlobTriggerWatcher:
         self._in_flight: set[tuple[str, str, str]] = set()
         self._retry_at: dict[tuple[str, str, str], float] = {}
         self._settled: dict[tuple[str, str, str], str] = {}  # blob -> the ETag whose receipt is done or poison
-        self._watches = [_watch(spec, resolve, store_for) for spec in functions if spec.trigger_type == TRIGGER]
+        self._watches = [_watch(spec, store_for) for spec in functions if spec.trigger_type == TRIGGER]
 
     def poll(self) -> int:
         """Start a call for every blob version that needs one (within maxDegreeOfParallelism)."""
@@ -95,23 +95,29 @@ class BlobTriggerWatcher:
                     if len(self._in_flight) >= self.options.max_degree_of_parallelism:
                         return started
                     self._in_flight.add(key)
-                self.executor.submit(self._run, watch, info)
+                self.executor.submit(self._run, watch, watch.container, info)
                 started += 1
         return started
 
-    def deliver(self, function: str, container: str, name: str) -> bool:
-        """Deliver one BlobCreated event at once (the Event Grid webhook); False when no trigger of `function`
-        watches that blob. A version already handled is not run again, as the receipts say."""
+    def deliver(self, function: str, blob_url: str) -> bool:
+        """Deliver one BlobCreated event at once (the Event Grid webhook); False when `function` has no blob trigger
+        or the blob is not in its storage account. The blob goes to the function whatever its container: on Azure
+        the blob extension does not compare an event with the trigger's path either, so the function must (and
+        ingest does). A version already handled is not run again, as the receipts say."""
         for watch in self._watches:
-            if watch.spec.name != function or watch.container != container or not watch.pattern.fullmatch(name):
+            if watch.spec.name != function:
                 continue
+            location = blob_location(blob_url, watch.store.account)
+            if location is None:
+                return False
+            container, name = location
             info = watch.store.properties(container, name)
             key = (function, container, name)
             if not self._due(key, info):
                 return True
             with self._lock:
                 self._in_flight.add(key)
-            self.executor.submit(self._run, watch, info)
+            self.executor.submit(self._run, watch, container, info)
             return True
         return False
 
@@ -133,13 +139,13 @@ class BlobTriggerWatcher:
             return False
         return True
 
-    def _run(self, watch: _Watch, info: BlobInfo) -> None:
-        key = (watch.spec.name, watch.container, info.path)
+    def _run(self, watch: _Watch, container: str, info: BlobInfo) -> None:
+        key = (watch.spec.name, container, info.path)
         try:
-            invoke(watch.spec, {watch.spec.trigger["name"]: trigger_input(watch, info)})
+            invoke(watch.spec, {watch.spec.trigger["name"]: trigger_input(watch, container, info)})
         except Exception as error:
-            log.exception("function %s failed on blob %s/%s", watch.spec.name, watch.container, info.path)
-            self._failed(watch, info, f"{type(error).__name__}: {error}")
+            log.exception("function %s failed on blob %s/%s", watch.spec.name, container, info.path)
+            self._failed(watch, container, info, f"{type(error).__name__}: {error}")
         else:
             self.receipts.record(*key, info.etag, ReceiptStatus.DONE)
             with self._lock:
@@ -148,8 +154,8 @@ class BlobTriggerWatcher:
             with self._lock:
                 self._in_flight.discard(key)
 
-    def _failed(self, watch: _Watch, info: BlobInfo, error: str) -> None:
-        key = (watch.spec.name, watch.container, info.path)
+    def _failed(self, watch: _Watch, container: str, info: BlobInfo, error: str) -> None:
+        key = (watch.spec.name, container, info.path)
         tries = self.receipts.record(*key, info.etag, ReceiptStatus.FAILED, error)
         if tries < self.options.poison_blob_threshold:
             with self._lock:
@@ -158,51 +164,66 @@ class BlobTriggerWatcher:
         self.receipts.set_status(*key, ReceiptStatus.POISON)
         with self._lock:
             self._retry_at.pop(key, None)
-        self.broker.send(POISON_QUEUE, [_poison_message(watch, info)])
-        log.error("blob %s/%s is poison after %d tries: %s", watch.container, info.path, tries, error)
+        self.broker.send(POISON_QUEUE, [_poison_message(watch, container, info)])
+        log.error("blob %s/%s is poison after %d tries: %s", container, info.path, tries, error)
 
 
-def trigger_input(watch: _Watch, info: BlobInfo) -> Any:
+def trigger_input(watch: _Watch, container: str, info: BlobInfo) -> Any:
     """The function's argument, as the worker would build it for the parameter's annotation."""
     annotation = watch.spec.annotations.get(watch.spec.trigger["name"])
     sdk_registry = extension_base.get_binding_registry()
     if sdk_registry is not None and sdk_registry.check_supported_type(annotation):
-        content = {"Connection": watch.connection, "ContainerName": watch.container, "BlobName": info.path}
+        content = {"Connection": watch.connection, "ContainerName": container, "BlobName": info.path}
         data = ModelBindingData(content=json.dumps(content))
         converter = sdk_registry.get(TRIGGER)
         return converter.decode(
             extension_base.Datum(data, "model_binding_data"), trigger_metadata={}, pytype=annotation
         )
     # A func.InputStream parameter: the worker hands over the whole content, so only small blobs suit it.
-    body = watch.store.download_bytes(watch.container, info.path)
+    body = watch.store.download_bytes(container, info.path)
     properties = {"Length": info.size, "ETag": info.etag, "LastModified": info.last_modified.isoformat()}
     metadata = {
-        "BlobTrigger": meta.Datum(f"{watch.container}/{info.path}", "string"),
+        "BlobTrigger": meta.Datum(f"{container}/{info.path}", "string"),
         "Properties": meta.Datum(json.dumps(properties), "json"),
     }
     return meta.get_binding_registry().get(TRIGGER).decode(meta.Datum(body, "bytes"), trigger_metadata=metadata)
 
 
-def _poison_message(watch: _Watch, info: BlobInfo) -> OutgoingMessage:
+def _poison_message(watch: _Watch, container: str, info: BlobInfo) -> OutgoingMessage:
     # The body the Functions host writes to its poison queue.
     body = {
         "Type": "BlobTrigger",
         "FunctionId": f"Host.Functions.{watch.spec.name}",
         "BlobType": "BlockBlob",
-        "ContainerName": watch.container,
+        "ContainerName": container,
         "BlobName": info.path,
         "ETag": info.etag,
     }
     return OutgoingMessage(
         body=json.dumps(body).encode(),
-        message_id=f"poison:{watch.spec.name}:{watch.container}/{info.path}:{info.etag}",
+        message_id=f"poison:{watch.spec.name}:{container}/{info.path}:{info.etag}",
         content_type="application/json",
     )
 
 
-def _watch(spec: FunctionSpec, resolve: Callable[[str], str], store_for: Callable[[str], BlobStore]) -> _Watch:
-    """Split `container/some/prefix/{name}` into the container, a listing prefix and a full-name pattern."""
-    path = resolve(spec.trigger["path"])
+def blob_location(url: str, account: str) -> tuple[str, str] | None:
+    """(container, blob name) of a blob URL in `account`: https://<account>.blob.core.windows.net/<container>/<name>,
+    or path style as Azurite serves it, http://host:port/<account>/<container>/<name>. None for another account."""
+    parts = urlsplit(url)
+    segments = unquote(parts.path).lstrip("/").split("/")
+    if not (parts.hostname or "").startswith(f"{account}."):
+        if segments[0] != account:
+            return None
+        segments = segments[1:]
+    if len(segments) < 2 or not segments[0] or not segments[-1]:
+        return None
+    return segments[0], "/".join(segments[1:])
+
+
+def _watch(spec: FunctionSpec, store_for: Callable[[str], BlobStore]) -> _Watch:
+    """Split `container/some/prefix/{name}` (resolved at indexing) into the container, a listing prefix and a
+    full-name pattern."""
+    path = spec.trigger["path"]
     container, _, blob_pattern = path.partition("/")
     prefix = blob_pattern.split("{", 1)[0]
     pattern = "".join(

@@ -1,13 +1,17 @@
 """A durable local stand-in for Service Bus queues, kept in one SQLite file so it survives a restart of the host.
 
 Mirrored from Service Bus (Standard tier):
-- peek-lock delivery, FIFO by sequence number; a lock lasts `lock_duration` and can be renewed; settling with an
-  expired or superseded lock raises `MessageLockLostError`;
+- queues are entities with properties (`QueueProperties`: lock duration, max delivery count, duplicate detection and
+  its window), created or updated by `create_queue` as a Bicep deployment does; sending to or receiving from a
+  queue that was never created raises `MessagingEntityNotFoundError`; duplicate detection is fixed at creation;
+- peek-lock delivery, FIFO by sequence number; a lock lasts the queue's lock duration and can be renewed; settling
+  with an expired or superseded lock raises `MessageLockLostError`;
 - DeliveryCount (1 on the first delivery, as the Functions host reports it); abandon releases the lock at once;
 - dead-lettering: explicit (reason and description kept), and automatic with `MaxDeliveryCountExceeded` when a
-  message that already had `max_delivery_count` deliveries is abandoned or its lock expires; the dead-letter
-  subqueue can be peeked or received peek-lock and completed;
-- duplicate detection on MessageId within `duplicate_window`, measured from the first acceptance;
+  message that already had the queue's max delivery count of deliveries is abandoned or its lock expires; the
+  dead-letter subqueue can be peeked or received peek-lock and completed;
+- duplicate detection on MessageId, only on a queue created with it, within its history window measured from the
+  first acceptance;
 - scheduled messages (invisible until their time); the 256 KB message size limit; atomic batch sends.
 
 Not mirrored: sessions, topics and subscriptions, transactions, message deferral, auto-forward, time-to-live and
@@ -27,7 +31,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -37,8 +41,11 @@ from shared.devhost.broker_models import (
     MAX_MESSAGE_BYTES,
     MessageLockLostError,
     MessageTooLargeError,
+    MessagingEntityNotFoundError,
     OutgoingMessage,
     QueueCounts,
+    QueueProperties,
+    QueuePropertyChangeError,
     ReceivedMessage,
 )
 
@@ -46,8 +53,11 @@ __all__ = [
     "LocalBroker",
     "MessageLockLostError",
     "MessageTooLargeError",
+    "MessagingEntityNotFoundError",
     "OutgoingMessage",
     "QueueCounts",
+    "QueueProperties",
+    "QueuePropertyChangeError",
     "ReceivedMessage",
 ]
 
@@ -79,7 +89,7 @@ CREATE TABLE IF NOT EXISTS accepted_ids (
     PRIMARY KEY (queue, message_id)
 );
 CREATE INDEX IF NOT EXISTS accepted_ids_by_age ON accepted_ids (queue, accepted_at);
-CREATE TABLE IF NOT EXISTS queues (name TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS queues (name TEXT PRIMARY KEY, properties TEXT);
 """
 
 # Named parts of "may be delivered now" (parameter :now), joined below.
@@ -97,14 +107,15 @@ class LocalBroker:
         *,
         lock_duration: float = 60.0,
         max_delivery_count: int = 10,
-        duplicate_window: float = 600.0,
         clock: Callable[[], float] = time.time,
         busy_timeout: float = 30.0,
     ) -> None:
+        """`lock_duration` (seconds) and `max_delivery_count` are the properties `create_queue(name)` gives a queue
+        created without its own; every queue keeps its own properties in the file."""
         self.path = Path(path)
-        self.lock_duration = lock_duration
-        self.max_delivery_count = max_delivery_count
-        self.duplicate_window = duplicate_window
+        self.defaults = QueueProperties(
+            lock_duration=timedelta(seconds=lock_duration), max_delivery_count=max_delivery_count
+        )
         self._clock = clock
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -120,6 +131,44 @@ class LocalBroker:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            # A file from before queues had properties: its queues count as never created until created again.
+            if "properties" not in {row["name"] for row in db.execute("PRAGMA table_info(queues)")}:
+                db.execute("ALTER TABLE queues ADD COLUMN properties TEXT")
+
+    # -- queues (entities)
+
+    def create_queue(self, queue: str, properties: QueueProperties | None = None) -> QueueProperties:
+        """Create the queue, or update its properties (the ARM create-or-update a Bicep deployment makes).
+
+        Duplicate detection is fixed at creation, as on Service Bus: changing it raises QueuePropertyChangeError."""
+        wanted = properties or self.defaults
+        with self._write() as db:
+            existing = self._existing(db, queue)
+            if existing is not None and existing.requires_duplicate_detection != wanted.requires_duplicate_detection:
+                raise QueuePropertyChangeError(queue, "requiresDuplicateDetection")
+            db.execute(
+                "INSERT INTO queues (name, properties) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET properties = excluded.properties",
+                (queue, wanted.model_dump_json()),
+            )
+        return wanted
+
+    def get_queue(self, queue: str) -> QueueProperties:
+        """The queue's properties; MessagingEntityNotFoundError when it was never created."""
+        with self._read() as db:
+            return self._properties(db, queue)
+
+    @classmethod
+    def _properties(cls, db: sqlite3.Connection, queue: str) -> QueueProperties:
+        properties = cls._existing(db, queue)
+        if properties is None:
+            raise MessagingEntityNotFoundError(queue)
+        return properties
+
+    @staticmethod
+    def _existing(db: sqlite3.Connection, queue: str) -> QueueProperties | None:
+        row = db.execute("SELECT properties FROM queues WHERE name = ?", (queue,)).fetchone()
+        return None if row is None or row[0] is None else QueueProperties.model_validate_json(row[0])
 
     # -- sending
 
@@ -132,12 +181,15 @@ class LocalBroker:
             return []
         accepted: list[bool] = []
         with self._write() as db:
+            properties = self._properties(db, queue)
             now = self._clock()
-            db.execute("INSERT OR IGNORE INTO queues (name) VALUES (?)", (queue,))
+            if not properties.requires_duplicate_detection:
+                for message in messages:
+                    self._insert(db, queue, message, now)
+                return [True] * len(messages)
             # Forget ids whose window has passed, so a resend after the window is a new message again.
-            db.execute(
-                "DELETE FROM accepted_ids WHERE queue = ? AND accepted_at <= ?", (queue, now - self.duplicate_window)
-            )
+            window = properties.duplicate_detection_history_time_window.total_seconds()
+            db.execute("DELETE FROM accepted_ids WHERE queue = ? AND accepted_at <= ?", (queue, now - window))
             for message in messages:
                 inserted = db.execute(
                     "INSERT OR IGNORE INTO accepted_ids (queue, message_id, accepted_at) VALUES (?, ?, ?)",
@@ -179,7 +231,7 @@ class LocalBroker:
     def peek_dead_letters(self, queue: str, max_messages: int = 100) -> list[ReceivedMessage]:
         """The dead-letter subqueue's messages, oldest first, without locking them."""
         with self._write() as db:
-            self._dead_letter_exhausted(db, queue, self._clock())
+            self._dead_letter_exhausted(db, queue, self._clock(), self._properties(db, queue))
             rows = db.execute(
                 "SELECT * FROM messages WHERE queue = ? AND dead_lettered = 1 ORDER BY sequence_number LIMIT ?",
                 (queue, max_messages),
@@ -191,7 +243,9 @@ class LocalBroker:
             raise ValueError("max_messages must be at least 1")
         with self._write() as db:
             now = self._clock()
-            self._dead_letter_exhausted(db, queue, now)
+            properties = self._properties(db, queue)
+            self._dead_letter_exhausted(db, queue, now, properties)
+            lock_duration = properties.lock_duration.total_seconds()
             rows = db.execute(
                 f"SELECT sequence_number FROM messages WHERE queue = :queue AND dead_lettered = :dlq AND {_DELIVERABLE}"
                 " ORDER BY sequence_number LIMIT :limit",
@@ -203,25 +257,24 @@ class LocalBroker:
                     db.execute(
                         "UPDATE messages SET lock_token = ?, locked_until = ?, delivery_count = delivery_count + ?"
                         " WHERE sequence_number = ? RETURNING *",
-                        (str(uuid.uuid4()), now + self.lock_duration, 0 if dead_lettered else 1, row[0]),
+                        (str(uuid.uuid4()), now + lock_duration, 0 if dead_lettered else 1, row[0]),
                     ).fetchone()
                 )
         return [_received(row) for row in delivered]
 
-    def _dead_letter_exhausted(self, db: sqlite3.Connection, queue: str, now: float) -> None:
+    @staticmethod
+    def _dead_letter_exhausted(
+        db: sqlite3.Connection, queue: str, now: float, properties: QueueProperties | None
+    ) -> None:
         # A message whose lock lapsed after its last allowed delivery is not redelivered: Service Bus moves it.
+        if properties is None:
+            return
         db.execute(
             f"UPDATE messages SET dead_lettered = 1, lock_token = NULL, locked_until = NULL,"
             f" dead_letter_reason = :reason, dead_letter_description = :description, dead_letter_source = queue"
             f" WHERE queue = :queue AND dead_lettered = 0 AND {_UNLOCKED} AND delivery_count >= :max",
-            {"queue": queue, "now": now, "max": self.max_delivery_count, **self._max_delivery_reason()},
+            {"queue": queue, "now": now, "max": properties.max_delivery_count, **_max_delivery_reason(properties)},
         )
-
-    def _max_delivery_reason(self) -> dict[str, str]:
-        return {
-            "reason": DEAD_LETTER_MAX_DELIVERY,
-            "description": f"Message could not be consumed after {self.max_delivery_count} delivery attempts.",
-        }
 
     # -- settling
 
@@ -235,8 +288,9 @@ class LocalBroker:
         """Release the lock now; after the last allowed delivery the message is dead-lettered instead."""
         with self._write() as db:
             row = self._check_lock(db, message)
-            if not row["dead_lettered"] and row["delivery_count"] >= self.max_delivery_count:
-                self._move_to_dead_letters(db, message, **self._max_delivery_reason())
+            properties = self._properties(db, message.queue)
+            if not row["dead_lettered"] and row["delivery_count"] >= properties.max_delivery_count:
+                self._move_to_dead_letters(db, message, **_max_delivery_reason(properties))
             else:
                 db.execute(
                     "UPDATE messages SET lock_token = NULL, locked_until = NULL WHERE sequence_number = ?",
@@ -252,10 +306,11 @@ class LocalBroker:
             self._move_to_dead_letters(db, message, reason=reason, description=description)
 
     def renew_lock(self, message: ReceivedMessage) -> datetime:
-        """Extend the lock by `lock_duration` from now; returns the new expiry."""
+        """Extend the lock by the queue's lock duration from now; returns the new expiry."""
         with self._write() as db:
             self._check_lock(db, message)
-            locked_until = self._clock() + self.lock_duration
+            properties = self._properties(db, message.queue)
+            locked_until = self._clock() + properties.lock_duration.total_seconds()
             db.execute(
                 "UPDATE messages SET locked_until = ? WHERE sequence_number = ?",
                 (locked_until, message.sequence_number),
@@ -287,9 +342,10 @@ class LocalBroker:
     # -- inspecting
 
     def counts(self, queue: str) -> QueueCounts:
+        """Message counts (all zero for a queue that was never created)."""
         with self._write() as db:
             now = self._clock()
-            self._dead_letter_exhausted(db, queue, now)
+            self._dead_letter_exhausted(db, queue, now, self._existing(db, queue))
             row = db.execute(
                 "SELECT"
                 f" COALESCE(SUM(dead_lettered = 0 AND {_DELIVERABLE}), 0),"
@@ -302,9 +358,9 @@ class LocalBroker:
         return QueueCounts(active=row[0], scheduled=row[1], locked=row[2], dead_lettered=row[3])
 
     def queues(self) -> list[str]:
-        """Every queue that has or had messages, by name."""
+        """Every queue created, by name."""
         with self._read() as db:
-            return [row[0] for row in db.execute("SELECT name FROM queues ORDER BY name")]
+            return [row[0] for row in db.execute("SELECT name FROM queues WHERE properties IS NOT NULL ORDER BY name")]
 
     def purge(self, queue: str) -> None:
         """Drop every message of the queue and its dead-letter subqueue, and forget its accepted ids (tests)."""
@@ -372,6 +428,13 @@ class LocalBroker:
                     raise
                 time.sleep(delay)
                 delay = min(delay * 2, 0.2)
+
+
+def _max_delivery_reason(properties: QueueProperties) -> dict[str, str]:
+    return {
+        "reason": DEAD_LETTER_MAX_DELIVERY,
+        "description": f"Message could not be consumed after {properties.max_delivery_count} delivery attempts.",
+    }
 
 
 def _utc(timestamp: float) -> datetime:

@@ -10,19 +10,23 @@ from pathlib import Path
 
 from shared.adapters.bus_messages import to_outgoing
 from shared.config import Settings
-from shared.devhost.broker import LocalBroker
+from shared.devhost.broker import LocalBroker, MessagingEntityNotFoundError
 from shared.domain import Envelope
 from shared.wiring import Backend, register
 
 
 class BrokerBus:
-    """Sends envelopes to `LocalBroker` queues; the broker drops duplicate MessageIds."""
+    """Sends envelopes to `LocalBroker` queues (created by the local host, as the Bicep template creates them on
+    Azure); a queue with duplicate detection drops a MessageId it has already accepted."""
 
     def __init__(self, broker: LocalBroker) -> None:
         self.broker = broker
 
     def max_delivery_count(self, queue: str) -> int | None:
-        return self.broker.max_delivery_count
+        try:
+            return self.broker.get_queue(queue).max_delivery_count
+        except MessagingEntityNotFoundError:
+            return None  # not created yet: sending to it fails with bus.entity_not_found
 
     def send(self, queue: str, envelopes: Sequence[Envelope]) -> None:
         if envelopes:
@@ -36,11 +40,7 @@ def broker_path(settings: Settings) -> Path:
 
 def open_broker(settings: Settings) -> LocalBroker:
     """The local broker under the settings' data directory."""
-    return LocalBroker(
-        broker_path(settings),
-        lock_duration=settings.devhost_lock_seconds,
-        max_delivery_count=settings.max_delivery_count,
-    )
+    return LocalBroker(broker_path(settings))  # each queue keeps its own properties (local_services.ensure_queues)
 
 
 def _open_bus(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> BrokerBus:

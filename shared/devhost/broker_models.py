@@ -4,7 +4,7 @@ The outgoing side (OutgoingMessage, the size limit, MaxDeliveryCountExceeded) is
 and lives in shared.domain.bus.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,11 +22,28 @@ __all__ = [
     "MAX_MESSAGE_BYTES",
     "MessageLockLostError",
     "MessageTooLargeError",
+    "MessagingEntityNotFoundError",
     "OutgoingMessage",
     "PropertyValue",
     "QueueCounts",
+    "QueueProperties",
+    "QueuePropertyChangeError",
     "ReceivedMessage",
 ]
+
+
+class QueueProperties(BaseModel):
+    """A queue's entity properties, by Service Bus's names (the SDK's snake_case; ARM/Bicep's camelCase and ISO 8601
+    durations such as "PT1M" are accepted too), with Service Bus's defaults."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    lock_duration: timedelta = Field(timedelta(minutes=1), alias="lockDuration", gt=timedelta(0))
+    max_delivery_count: int = Field(10, alias="maxDeliveryCount", ge=1)
+    requires_duplicate_detection: bool = Field(False, alias="requiresDuplicateDetection")
+    duplicate_detection_history_time_window: timedelta = Field(
+        timedelta(minutes=10), alias="duplicateDetectionHistoryTimeWindow", gt=timedelta(0)
+    )
 
 
 class ReceivedMessage(BaseModel):
@@ -70,3 +87,18 @@ class MessageLockLostError(TributaryError):
         super().__init__(
             "bus.lock_lost", f"message {message.message_id} (sequence {message.sequence_number}) on {message.queue}"
         )
+
+
+class MessagingEntityNotFoundError(TributaryError):
+    """The queue was never created: Service Bus refuses to send to (or receive from) an entity that does not exist."""
+
+    def __init__(self, queue: str) -> None:
+        self.queue = queue
+        super().__init__("bus.entity_not_found", f"the messaging entity {queue!r} could not be found")
+
+
+class QueuePropertyChangeError(TributaryError, ValueError):
+    """A property Service Bus fixes at creation (duplicate detection) cannot be changed on an existing queue."""
+
+    def __init__(self, queue: str, name: str) -> None:
+        super().__init__("bus.queue_property_fixed", f"{name} of the existing queue {queue!r} cannot be changed")

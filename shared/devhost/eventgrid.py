@@ -3,13 +3,14 @@
 On Azure, Event Grid pushes BlobCreated events to this endpoint of the host; Core Tools users POST such an event by
 hand to trigger a `source=EventGrid` function locally. The local host serves it too, so both ways work here. The
 subscription handshake (`aeg-event-type: SubscriptionValidation`) is answered with the validation code. Azure guards
-the endpoint with the `blobs_extension` system key; here the master key stands for it.
+the endpoint with the `blobs_extension` system key; here the master key stands for it. As on Azure, an event is
+delivered to the named function whatever container it comes from (the subscription's filter is the only gate):
+the function checks the container itself.
 """
 
 from __future__ import annotations
 
 import json
-from urllib.parse import unquote, urlsplit
 
 from shared.devhost.blob_trigger import BlobTriggerWatcher
 from shared.devhost.http_server import HostHandler, HostKeys, HostRequest, HostResponse, is_authorized
@@ -35,19 +36,10 @@ def blob_webhook(watcher: BlobTriggerWatcher, keys: HostKeys) -> HostHandler:
         unknown = [
             event.get("id")
             for event in events
-            if event.get("eventType") == BLOB_CREATED and not _deliver(watcher, function, event["data"]["url"])
+            if event.get("eventType") == BLOB_CREATED and not watcher.deliver(function, event["data"]["url"])
         ]
         if unknown:
             return HostResponse.json(404, {"error": "webhook.no_matching_trigger", "events": unknown})
         return HostResponse(202)
 
     return handle
-
-
-def _deliver(watcher: BlobTriggerWatcher, function: str, url: str) -> bool:
-    # https://account.blob.core.windows.net/container/name, or path style (Azurite): http://host:port/account/container/name
-    segments = unquote(urlsplit(url).path).lstrip("/").split("/")
-    for start in (0, 1):
-        if len(segments) > start + 1 and watcher.deliver(function, segments[start], "/".join(segments[start + 1 :])):
-            return True
-    return False

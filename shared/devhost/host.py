@@ -9,6 +9,7 @@ the work: unsettled messages come back when their locks expire, unfinished blobs
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Mapping
@@ -27,11 +28,11 @@ from shared.devhost.blob_trigger import POISON_QUEUE, BlobTriggerWatcher
 from shared.devhost.broker_bus import open_broker, register_devhost_bus
 from shared.devhost.host_config import HostConfig, load_host_config
 from shared.devhost.http_server import HttpServer, load_or_create_keys
+from shared.devhost.indexing import IndexedFunctions, index_functions
 from shared.devhost.invoke import invoke
-from shared.devhost.local_services import ensure_containers
+from shared.devhost.local_services import ensure_containers, ensure_queues
 from shared.devhost.receipts import BlobReceipts
 from shared.devhost.servicebus_trigger import ServiceBusDispatcher
-from shared.ports import BlobStore
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class DevHost:
         self.config: HostConfig = load_host_config(self.script.parent / "host.json")
         self.http: HttpServer | None = None
         self._stack = ExitStack()
-        self._stores: dict[str, BlobStore] = {}
+        self._stores: dict[str, AzureBlobStore] = {}
         self._stopping = threading.Event()
         self._loop_thread: threading.Thread | None = None
         self._last_listing = 0.0
@@ -84,28 +85,32 @@ class DevHost:
         self._stack.enter_context(environment.applied(self.app_settings))
         self.settings = Settings()
         self.app: LoadedApp = load_app(self.script)
-        resolve = environment.resolve  # reads the app settings just applied
+        # Against the whole environment, the app settings just applied included, as the Functions host resolves.
+        self.indexed: IndexedFunctions = index_functions(self.app.functions, os.environ)
+        for message in self.indexed.errors.values():
+            log.warning(message)
         register_devhost_bus()  # the app's TRIBUTARY_BUS=devhost is this host's broker
         self.broker = open_broker(self.settings)
         self._stack.callback(self.broker.close)
+        ensure_queues(self.broker, self.settings)  # the Bicep template creates them on Azure
         receipts = BlobReceipts(self.settings.data_dir / "devhost.sqlite")
         self._stack.callback(receipts.close)
         self._stack.callback(close_app_ports)  # after the pool drained (callbacks run in reverse order)
-        functions = list(self.app.functions)
+        functions = list(self.indexed.functions)
         bus_functions = len([spec for spec in functions if spec.trigger_type == "serviceBusTrigger"])
         workers = self.config.service_bus.max_concurrent_calls * max(bus_functions, 1)
         self.executor = ThreadPoolExecutor(workers + self.config.blobs.max_degree_of_parallelism, "devhost")
         self._stack.callback(self.executor.shutdown, wait=True)
         # The app's containers: the Bicep template creates them on Azure, the local host here.
-        ensure_containers(self.blob_store(STORAGE_CONNECTION), self.app_settings)
-        self.messages = ServiceBusDispatcher(functions, self.broker, self.config.service_bus, resolve, self.executor)
+        ensure_containers(self.blob_store(STORAGE_CONNECTION), self.settings)
+        self.messages = ServiceBusDispatcher(functions, self.broker, self.config.service_bus, self.executor)
         self.blobs = BlobTriggerWatcher(
-            functions, self.config.blobs, resolve, self.blob_store, receipts, self.broker, self.executor
+            functions, self.config.blobs, self.blob_store, receipts, self.broker, self.executor
         )
         if self.serve_http:
             keys = load_or_create_keys(self.settings.data_dir, self.app_settings)
             self.http = HttpServer(
-                self.app.by_trigger("httpTrigger"),
+                self.indexed.by_trigger("httpTrigger"),
                 lambda spec, inputs: invoke(spec, inputs).result,
                 keys,
                 port=self.http_port,
@@ -115,7 +120,12 @@ class DevHost:
             self.http.start()
             self._stack.callback(self.http.stop)
 
-    def blob_store(self, connection: str) -> BlobStore:
+    @property
+    def errors(self) -> dict[str, str]:
+        """By function name, why it does not run: not indexed, or its listener did not start (the host's messages)."""
+        return self.indexed.errors | self.messages.errors
+
+    def blob_store(self, connection: str) -> AzureBlobStore:
         """The storage account a binding's connection setting names (one client per connection)."""
         if connection not in self._stores:
             store = AzureBlobStore.from_connection_setting(connection)

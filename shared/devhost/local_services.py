@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from shared.adapters.azure_blob import AzureBlobStore
-from shared.config import STORAGE_CONNECTION
+from shared.config import STORAGE_CONNECTION, Settings
+from shared.devhost.blob_trigger import POISON_QUEUE
+from shared.devhost.broker import LocalBroker, QueueProperties
 from shared.devhost.data_dir_lock import data_dir_held
 from shared.devhost.errors import StartupError
 from shared.devhost.servers.azurite import LOG_FILE as AZURITE_LOG
@@ -63,7 +66,20 @@ def _startup_failure(server_dir: Path, log_file: str) -> Iterator[None]:
         ) from error
 
 
-def ensure_containers(store: AzureBlobStore, settings: Mapping[str, str]) -> None:
+def ensure_containers(store: AzureBlobStore, settings: Settings) -> None:
     """The containers the app reads and writes (on Azure the Bicep template creates them)."""
-    for key, default in (("TRIBUTARY_INCOMING_CONTAINER", "incoming"), ("TRIBUTARY_WORK_CONTAINER", "work")):
-        store.ensure_container(settings.get(key, default))
+    for container in (settings.incoming_container, settings.work_container):
+        store.ensure_container(container)
+
+
+def ensure_queues(broker: LocalBroker, settings: Settings) -> None:
+    """The app's queues with the properties the Bicep template gives them on Azure: the stage queues with duplicate
+    detection (deterministic MessageIds make resends no-ops) and the app's max delivery count; and the blob
+    trigger's poison queue, which the Functions host creates itself, plain."""
+    lock = timedelta(seconds=settings.devhost_lock_seconds)
+    stage = QueueProperties(
+        lock_duration=lock, max_delivery_count=settings.max_delivery_count, requires_duplicate_detection=True
+    )
+    for queue in settings.queues.values():
+        broker.create_queue(queue, stage)
+    broker.create_queue(POISON_QUEUE, QueueProperties(lock_duration=lock))

@@ -23,7 +23,7 @@ from azure.functions import meta
 
 from shared.devhost.app_loader import FunctionSpec
 from shared.devhost.broker import LocalBroker
-from shared.devhost.broker_models import MessageLockLostError, ReceivedMessage
+from shared.devhost.broker_models import MessageLockLostError, MessagingEntityNotFoundError, ReceivedMessage
 from shared.devhost.host_config import ServiceBusOptions
 from shared.devhost.invoke import invoke
 
@@ -37,20 +37,22 @@ class _Listener:
     spec: FunctionSpec
     queue: str
     many: bool
+    lock_duration: float  # seconds: the queue's entity property
     in_flight: int = 0
     # lock token -> (message, started at) for the single messages whose locks the host keeps renewing
     renewing: dict[str, tuple[ReceivedMessage, float]] = field(default_factory=dict)
 
 
 class ServiceBusDispatcher:
-    """Starts invocations for every Service Bus-triggered function; `poll()` is called by the host's loop."""
+    """Starts invocations for every Service Bus-triggered function; `poll()` is called by the host's loop.
+
+    `functions` are indexed ones (shared/devhost/indexing.py): their queue names are resolved already."""
 
     def __init__(
         self,
         functions: list[FunctionSpec],
         broker: LocalBroker,
         options: ServiceBusOptions,
-        resolve: Callable[[str], str],
         executor: Executor,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -59,15 +61,23 @@ class ServiceBusDispatcher:
         self.executor = executor
         self.clock = clock
         self._lock = threading.Lock()
-        self._listeners = [
-            _Listener(
-                spec=spec,
-                queue=resolve(spec.trigger["queueName"]),
-                many=str(spec.trigger.get("cardinality", "ONE")).upper() == "MANY",
-            )
-            for spec in functions
-            if spec.trigger_type == TRIGGER
-        ]
+        self._listeners: list[_Listener] = []
+        self.errors: dict[str, str] = {}  # function name -> why its listener did not start
+        for spec in functions:
+            if spec.trigger_type != TRIGGER:
+                continue
+            queue = spec.trigger["queueName"]
+            try:
+                properties = broker.get_queue(queue)
+            except MessagingEntityNotFoundError as error:
+                # The host indexes the function but its listener cannot start on a queue that does not exist.
+                self.errors[spec.name] = (
+                    f"The listener for function 'Functions.{spec.name}' was unable to start. {error}"
+                )
+                log.error(self.errors[spec.name])
+                continue
+            many = str(spec.trigger.get("cardinality", "ONE")).upper() == "MANY"
+            self._listeners.append(_Listener(spec, queue, many, properties.lock_duration.total_seconds()))
 
     @property
     def queues(self) -> list[str]:
@@ -136,13 +146,15 @@ class ServiceBusDispatcher:
         now = self.clock()
         with self._lock:
             running = [
-                (message, started) for listener in self._listeners for message, started in listener.renewing.values()
+                (listener.lock_duration, message, started)
+                for listener in self._listeners
+                for message, started in listener.renewing.values()
             ]
-        for message, started in running:
+        for lock_duration, message, started in running:
             if now - started > self.options.max_auto_lock_renewal or message.locked_until is None:
                 continue
             remaining = message.locked_until.timestamp() - time.time()
-            if remaining > self.broker.lock_duration / 2:
+            if remaining > lock_duration / 2:
                 continue
             try:
                 renewed = message.model_copy(update={"locked_until": self.broker.renew_lock(message)})

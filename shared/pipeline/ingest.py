@@ -1,6 +1,7 @@
 """Ingest (the blob trigger's work): validate, record the job, parse in a stream and publish chunk batches."""
 
 import hashlib
+import logging
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -29,12 +30,28 @@ from shared.pipeline.chunking import batched, chunk_records
 from shared.pipeline.envelopes import make_envelope
 from shared.ports import BlobInfo, Ports
 
+log = logging.getLogger(__name__)
+
 _READ_SIZE = 1 << 20
 _RESUMABLE = frozenset({JobState.QUEUED, JobState.PARSING})
+NOT_INCOMING = "ingest.not_incoming_container"
 
 
-def ingest_blob(event: BlobEvent, ports: Ports) -> IngestOutcome:
-    """Handle one BlobCreated event. Bad content ends as a failed job; only transient errors propagate."""
+def ingest_blob(event: BlobEvent, ports: Ports) -> IngestOutcome | None:
+    """Handle one BlobCreated event. Bad content ends as a failed job; only transient errors propagate.
+
+    None: the event is for another container than the incoming one, and is ignored (no job)."""
+    if event.container != ports.settings.incoming_container:
+        # An Event Grid-sourced blob trigger is handed every event its subscription delivers, whatever the container
+        # its path names: the claim-check payloads in the work container must never become documents.
+        log.warning(
+            "%s: ignored %s/%s; only blobs in %r are ingested",
+            NOT_INCOMING,
+            event.container,
+            event.path,
+            ports.settings.incoming_container,
+        )
+        return None
     info = ports.blobs.properties(event.container, event.path)
     doc_id = document_id(ports.blobs.account, event.container, event.path)
     if info.size > ports.settings.file_max_bytes:

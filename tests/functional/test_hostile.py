@@ -1,23 +1,25 @@
-"""The hostile corpus (tests/fixtures/hostile/<kind>/): every crafted file through the whole pipeline, each with its
-exact outcome from the EXPECTED.yaml of its folder, and a mixed batch in which the good files still succeed.
+"""The hostile corpus (tests/fixtures/hostile/<kind>/): every crafted file through the whole pipeline, driven by the
+local host (function_app.py's triggers), each with its exact outcome from the EXPECTED.yaml of its folder, and a
+mixed batch in which the good files still succeed. The corpus is dropped once per module and run until idle; each
+case's test then reads its own outcome.
 
 EXPECTED.yaml maps a file name to `{fails: <reason code>}` or `{succeeds: true, issues: [<reason code>, …]}`
 (issues: the exact set of reason codes recorded on the job; empty or absent for none).
 """
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
 
-from shared.devhost.servers.falkordb import FalkorDBServer
-from shared.domain import IngestOutcome, JobState
+from shared.domain import Job, JobState
+from tests.support.host_pipeline import HostPipeline
 from tests.support.hostile import EXPECTED_FILE, HOSTILE
-from tests.support.pipeline import Pipeline, PipelineFactory, open_pipeline
 
-pytestmark = pytest.mark.falkordb
+pytestmark = [pytest.mark.falkordb, pytest.mark.timeout(600)]
+
+Found = tuple[JobState, str | None, frozenset[str]]
 
 MINIMUM_CORPUS = 40
 
@@ -88,27 +90,25 @@ def _case(path: Path, outcome: object, problems: list[str]) -> Case | None:
 CASES, CORPUS_PROBLEMS = load_cases()
 
 
-@pytest.fixture(scope="module")
-def shared_pipeline(tmp_path_factory: pytest.TempPathFactory, falkordb_server: FalkorDBServer) -> Iterator[Pipeline]:
-    """One pipeline for the whole module: files go in under distinct names, so they never meet."""
-    pipeline = open_pipeline(tmp_path_factory.mktemp("hostile"), falkordb_server.url)
-    yield pipeline
-    pipeline.close()
-
-
-def outcome_of(pipeline: Pipeline, outcome: IngestOutcome) -> tuple[JobState, str | None, frozenset[str]]:
-    """(state, reason code, set of issue reason codes) of the job an ingest made."""
-    job = pipeline.job(outcome)
+def outcome_of(pipeline: HostPipeline, job: Job) -> Found:
+    """(state, reason code, set of issue reason codes) of an ingest's job."""
     issues = pipeline.ports.jobs.list_issues(job.job_id, limit=10_000)
     assert job.issues == len(issues), "the job's counter matches the issues stored"
     return job.state, job.reason_code, frozenset(issue.reason_code for issue in issues)
+
+
+@pytest.fixture(scope="module")
+def corpus_outcomes(module_host_pipeline: HostPipeline) -> dict[str, Found]:
+    """Every hostile file dropped into one host at once, run until idle: the outcome of each, by blob name."""
+    jobs = module_host_pipeline.drop_all({case.blob_name: case.content for case in CASES})
+    return {name: outcome_of(module_host_pipeline, job) for name, job in jobs.items()}
 
 
 def expected_of(case: Case) -> tuple[JobState, str | None, frozenset[str]] | tuple[JobState, str]:
     return (JobState.SUCCEEDED, None, case.issues) if case.fails is None else (JobState.FAILED, case.fails)
 
 
-def actual_for(case: Case, found: tuple[JobState, str | None, frozenset[str]]) -> tuple:
+def actual_for(case: Case, found: Found) -> tuple:
     # A failed file's issues found before it failed are not part of its promise: only the reason code is.
     return found if case.fails is None else found[:2]
 
@@ -121,27 +121,28 @@ def test_the_corpus_is_complete_and_every_file_is_listed():
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.blob_name.removeprefix("hostile/") for case in CASES])
-def test_each_hostile_file_gets_exactly_its_expected_outcome(shared_pipeline: Pipeline, case: Case):
-    # GIVEN one crafted file WHEN it is dropped through the whole pipeline
-    found = outcome_of(shared_pipeline, shared_pipeline.drop(case.blob_name, case.content))
+def test_each_hostile_file_gets_exactly_its_expected_outcome(corpus_outcomes: dict[str, Found], case: Case):
+    # GIVEN one crafted file, dropped through the whole pipeline with the rest of the corpus
+    found = corpus_outcomes[case.blob_name]
     # THEN it failed with exactly its reason code, or succeeded with exactly its set of issue codes
     assert actual_for(case, found) == expected_of(case)
 
 
-def test_a_mixed_batch_keeps_every_outcome_and_every_good_file(make_pipeline: PipelineFactory):
-    # GIVEN every hostile file and three good ones, dropped in one run, good files first, in the middle and last
-    pipeline = make_pipeline()
+def test_a_mixed_batch_keeps_every_outcome_and_every_good_file(module_host_pipeline: HostPipeline):
+    # GIVEN every hostile file and three good ones, uploaded together under their own folder: good files first, in
+    # the middle and last
+    pipeline = module_host_pipeline
     middle = len(CASES) // 2
-    good = list(GOOD_FILES.items())
-    batch = [good[0], *((c.blob_name, c.content) for c in CASES[:middle]), good[1]]
-    batch += [*((c.blob_name, c.content) for c in CASES[middle:]), good[2]]
-    # WHEN they are all ingested
-    outcomes = {name: outcome_of(pipeline, pipeline.drop(name, content)) for name, content in batch}
+    good = [(f"mixed/{name}", content) for name, content in GOOD_FILES.items()]
+    batch = [good[0], *((f"mixed/{c.blob_name}", c.content) for c in CASES[:middle]), good[1]]
+    batch += [*((f"mixed/{c.blob_name}", c.content) for c in CASES[middle:]), good[2]]
+    # WHEN the host runs them all
+    jobs = pipeline.drop_all(dict(batch))
+    outcomes = {name: outcome_of(pipeline, job) for name, job in jobs.items()}
     # THEN each good file succeeded with chunks and no issue, and each hostile file got its own outcome
-    for name in GOOD_FILES:
+    for name, _ in good:
         assert outcomes[name] == (JobState.SUCCEEDED, None, frozenset()), name
-    jobs = {job.path.removeprefix("incoming/"): job for job in pipeline.ports.jobs.list_jobs(limit=10_000)}
-    assert all(jobs[name].totals.chunks > 0 for name in GOOD_FILES)
-    assert {c.blob_name: actual_for(c, outcomes[c.blob_name]) for c in CASES} == {
+        assert jobs[name].totals.chunks > 0
+    assert {c.blob_name: actual_for(c, outcomes[f"mixed/{c.blob_name}"]) for c in CASES} == {
         c.blob_name: expected_of(c) for c in CASES
     }

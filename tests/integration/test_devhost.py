@@ -6,6 +6,7 @@ Faults are injected by wrapping one real stage handler or the ingest call; every
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -26,6 +27,7 @@ from shared.devhost.broker_models import DEAD_LETTER_MAX_DELIVERY
 from shared.devhost.host import DevHost
 from shared.domain import Envelope, JobState, PermanentError, Stage, TransientError
 from shared.pipeline import stages
+from shared.pipeline.ingest import NOT_INCOMING
 from shared.pipeline.settlement import MAX_DELIVERY_EXCEEDED
 from tests.support.devhost import HostFactory
 from tests.support.pipeline import PipelineFactory, sample_files
@@ -320,3 +322,40 @@ def _post(url: str, body: object, key: str | None = None) -> int:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
+
+
+def test_the_watcher_sees_only_the_container_its_trigger_path_names(open_host: HostFactory) -> None:
+    # GIVEN a blob in the work container (a claim-check payload) and one in the incoming container
+    host = open_host()
+    store = host.blob_store(STORAGE_CONNECTION)
+    store.upload(host.settings.work_container, "doc/version/0.json", b'{"chunks": []}')
+    drop(host, {"note.txt": b"Ada Lovelace met Charles Babbage in London."})
+
+    # WHEN the host runs until idle
+    host.run_until_idle()
+
+    # THEN only the incoming blob became a job
+    assert [job.path for job in all_jobs(host)] == [f"{host.settings.incoming_container}/note.txt"]
+
+
+def test_an_event_for_another_container_reaches_ingest_which_ignores_it(
+    open_host: HostFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a host serving HTTP and a claim-check blob in the work container
+    host = open_host(serve_http=True)
+    assert host.http is not None
+    keys = json.loads((host.settings.data_dir / "devhost-keys.json").read_text())
+    store = host.blob_store(STORAGE_CONNECTION)
+    store.upload(host.settings.work_container, "doc/version/0.json", b'{"chunks": []}')
+    url = f"{store.service.url.rstrip('/')}/{host.settings.work_container}/doc/version/0.json"
+    event = [{"id": "1", "eventType": "Microsoft.Storage.BlobCreated", "subject": "x", "data": {"url": url}}]
+    webhook = f"{host.http.base_url}/runtime/webhooks/blobs?functionName=Host.Functions.ingest"
+
+    # WHEN Event Grid delivers BlobCreated for it to the ingest function (Azure does not filter by the trigger path)
+    with caplog.at_level(logging.WARNING, logger="shared.pipeline.ingest"):
+        assert _post(webhook, event, key=keys["master"]) == 202
+        _wait_until(lambda: any(NOT_INCOMING in record.getMessage() for record in caplog.records), timeout=30)
+        host.run_until_idle()
+
+    # THEN the function ran, ignored it with a warning, and made no job
+    assert all_jobs(host) == []

@@ -2,7 +2,8 @@
 
 Fixtures:
 - `fake_clock` (function): a `FakeClock` the tests move by hand.
-- `broker` (function): a `LocalBroker` on a fresh file, on the fake clock (lock 30 s, 10 deliveries, window 600 s).
+- `broker` (function): a `LocalBroker` on a fresh file, on the fake clock, with the queue `contract` created as the
+  stage queues are (duplicate detection on, window 600 s; lock 30 s; 10 deliveries).
 - `bus_driver` (function, parametrised "broker" | "servicebus"): a `BusDriver` sending through the Bus port adapter
   and receiving/settling through the backend's own API. The Service Bus case runs only when
   `TRIBUTARY_TEST_SERVICEBUS_CONNECTION` (a connection string) and `TRIBUTARY_TEST_SERVICEBUS_QUEUE` (a queue of its
@@ -30,7 +31,7 @@ from azure.servicebus import (
 
 from shared.adapters.bus_messages import to_outgoing
 from shared.adapters.servicebus_bus import ServiceBusBus, to_servicebus_message
-from shared.devhost.broker import LocalBroker, ReceivedMessage
+from shared.devhost.broker import LocalBroker, QueueProperties, ReceivedMessage
 from shared.devhost.broker_bus import BrokerBus
 from shared.domain import Envelope
 from shared.ports import Bus
@@ -38,6 +39,9 @@ from shared.ports import Bus
 SERVICEBUS_CONNECTION = "TRIBUTARY_TEST_SERVICEBUS_CONNECTION"
 SERVICEBUS_QUEUE = "TRIBUTARY_TEST_SERVICEBUS_QUEUE"
 LOCK_DURATION = 30.0
+CONTRACT_QUEUE = "contract"
+# What the local host (and the Bicep template) gives a stage queue; the real test queue must match it.
+STAGE_QUEUE = QueueProperties(max_delivery_count=10, requires_duplicate_detection=True)
 T0 = 1_795_000_000.0  # 2026-11-18, an arbitrary fixed start
 
 
@@ -88,12 +92,12 @@ class BusDriver(Protocol):
 class BrokerDriver:
     name = "broker"
 
-    def __init__(self, broker: LocalBroker, clock: FakeClock, queue: str = "contract") -> None:
+    def __init__(self, broker: LocalBroker, clock: FakeClock, queue: str = CONTRACT_QUEUE) -> None:
         self.broker = broker
         self.clock = clock
         self.queue = queue
         self.bus: Bus = BrokerBus(broker)
-        self.max_delivery_count = broker.max_delivery_count
+        self.max_delivery_count = broker.get_queue(queue).max_delivery_count
 
     def message_id(self, name: str) -> str:
         return name
@@ -247,6 +251,9 @@ def fake_clock() -> FakeClock:
 @pytest.fixture
 def broker(tmp_path: Path, fake_clock: FakeClock) -> Iterator[LocalBroker]:
     with LocalBroker(tmp_path / "broker.db", lock_duration=LOCK_DURATION, clock=fake_clock) as broker:
+        broker.create_queue(
+            CONTRACT_QUEUE, STAGE_QUEUE.model_copy(update={"lock_duration": broker.defaults.lock_duration})
+        )
         yield broker
 
 

@@ -1,8 +1,9 @@
 """The local Functions host on the test session's real servers (Azurite, FalkorDB), one data folder per test.
 
 Fixtures:
-- `host_settings` (function): app settings for a host of this test's own: data folder, containers, graph name,
-  and a short broker lock so redeliveries after a crash come quickly.
+- `host_settings` (function): app settings for a host of this test's own: every value of the committed
+  local.settings.sample.json (the host has no defaults, as on Azure), then its own data folder, containers, graph
+  name, and a short broker lock so redeliveries after a crash come quickly.
 - `open_host` (function): `open_host(**overrides)` opens a `DevHost` on those settings and closes it at the end.
 """
 
@@ -17,7 +18,8 @@ import pytest
 from shared.adapters.azure_blob import AzureBlobStore
 from shared.adapters.falkordb_graph import FalkorDBGraphSink
 from shared.config import STORAGE_CONNECTION
-from shared.devhost.host import DevHost
+from shared.devhost.environment import SAMPLE_SETTINGS, file_values
+from shared.devhost.host import APP_SCRIPT, DevHost
 from shared.devhost.servers.azurite import AzuriteServer
 from shared.devhost.servers.falkordb import FalkorDBServer
 
@@ -27,7 +29,7 @@ HostFactory = Callable[..., DevHost]
 @pytest.fixture
 def host_settings(tmp_path: Path, azurite: AzuriteServer, falkordb_server: FalkorDBServer) -> Iterator[dict[str, str]]:
     suffix = uuid.uuid4().hex[:12]
-    settings = {
+    settings = sample_values() | {
         "TRIBUTARY_DATA_DIR": str(tmp_path / "host"),
         STORAGE_CONNECTION: azurite.connection_string,
         "TRIBUTARY_FALKORDB_URL": falkordb_server.url,
@@ -44,6 +46,11 @@ def host_settings(tmp_path: Path, azurite: AzuriteServer, falkordb_server: Falko
     for key in ("TRIBUTARY_INCOMING_CONTAINER", "TRIBUTARY_WORK_CONTAINER"):
         store.service.delete_container(settings[key])
     store.close()
+
+
+def sample_values() -> dict[str, str]:
+    """The committed sample's values, without the empty ones (an empty setting is an unset one)."""
+    return {key: value for key, value in file_values(APP_SCRIPT.parent / SAMPLE_SETTINGS).items() if value}
 
 
 @pytest.fixture

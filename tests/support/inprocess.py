@@ -12,9 +12,12 @@ from shared.ports import Ports
 from tests.support.memory_bus import Delivery, InMemoryBus
 
 
-def run_blob(event: BlobEvent, ports: Ports, bus: InMemoryBus, on_message: Callable[[], None] | None = None):
+def run_blob(
+    event: BlobEvent, ports: Ports, bus: InMemoryBus, on_message: Callable[[], None] | None = None
+) -> IngestOutcome:
     """Ingest one blob and drain what it published; returns the ingest outcome."""
-    outcome: IngestOutcome = ingest_blob(event, ports)
+    outcome = ingest_blob(event, ports)
+    assert outcome is not None, f"{event.container} is not the incoming container"
     drain(bus, ports, on_message)
     return outcome
 

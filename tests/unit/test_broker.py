@@ -13,13 +13,16 @@ from shared.devhost.broker import (
     LocalBroker,
     MessageLockLostError,
     MessageTooLargeError,
+    MessagingEntityNotFoundError,
     OutgoingMessage,
     QueueCounts,
+    QueueProperties,
+    QueuePropertyChangeError,
 )
 from shared.devhost.broker_models import MAX_MESSAGE_BYTES
-from tests.support.bus import LOCK_DURATION, FakeClock
+from tests.support.bus import CONTRACT_QUEUE, LOCK_DURATION, STAGE_QUEUE, FakeClock
 
-Q = "enrich"
+Q = CONTRACT_QUEUE  # created by the `broker` fixture as a stage queue: duplicate detection on
 
 
 def message(message_id: str, body: bytes = b"{}", **fields: object) -> OutgoingMessage:
@@ -85,6 +88,7 @@ def test_settling_twice_or_a_peeked_message_raises(broker: LocalBroker):
 
 def test_a_lock_that_expires_after_the_last_delivery_dead_letters(tmp_path: Path, fake_clock: FakeClock):
     with LocalBroker(tmp_path / "b.db", lock_duration=10, max_delivery_count=2, clock=fake_clock) as broker:
+        broker.create_queue(Q)
         broker.send(Q, [message("m")])
         broker.receive(Q)
         fake_clock.advance(10)
@@ -126,6 +130,7 @@ def test_duplicate_window_runs_from_the_first_acceptance(broker: LocalBroker, fa
     assert broker.send(Q, [message("m")]) == [False]  # dropped, and the window is not extended by it
     fake_clock.advance(1)
     assert broker.send(Q, [message("m")]) == [True]
+    broker.create_queue("other-queue", STAGE_QUEUE)
     assert broker.send("other-queue", [message("m")]) == [True]  # detection is per queue
     assert broker.counts(Q).active == 3
 
@@ -160,6 +165,7 @@ def test_the_size_limit_counts_body_and_properties(broker: LocalBroker):
 def test_state_survives_closing_and_reopening(tmp_path: Path, fake_clock: FakeClock):
     path = tmp_path / "broker.db"
     with LocalBroker(path, lock_duration=LOCK_DURATION, clock=fake_clock) as broker:
+        broker.create_queue(Q, STAGE_QUEUE.model_copy(update={"lock_duration": broker.defaults.lock_duration}))
         broker.send(Q, [message("locked"), message("dead"), message("waiting")])
         _, dead = broker.receive(Q, 2)  # "locked" stays locked when the host goes down
         broker.dead_letter(dead, "r", "d")
@@ -178,6 +184,7 @@ def test_concurrent_receivers_never_share_a_message(tmp_path: Path):
     # GIVEN 200 messages, and two broker instances on the same file (as two processes would have)
     path = tmp_path / "broker.db"
     with LocalBroker(path) as first, LocalBroker(path) as second:
+        first.create_queue(Q)
         first.send(Q, [message(f"m{i}") for i in range(200)])
         completed: list[str] = []
         errors: list[BaseException] = []
@@ -205,13 +212,62 @@ def test_concurrent_receivers_never_share_a_message(tmp_path: Path):
 
 def test_queues_purge_and_close(tmp_path: Path):
     broker = LocalBroker(tmp_path / "b.db")
-    broker.send("b", [message("1")])
-    broker.send("a", [message("1")])
+    for queue in ("b", "a"):
+        broker.create_queue(queue, STAGE_QUEUE)
+        broker.send(queue, [message("1")])
     broker.purge("a")
-    assert broker.queues() == ["a", "b"]  # a queue that had messages stays known
+    assert broker.queues() == ["a", "b"]  # a purged queue stays created
     assert broker.counts("a").active == 0
     assert broker.send("a", [message("1")]) == [True]  # purging forgets accepted ids as well
     broker.close()
     broker.close()
     with pytest.raises(RuntimeError, match="closed"):
         broker.receive("a")
+
+
+def test_sending_to_or_receiving_from_a_queue_never_created_fails_like_service_bus(broker: LocalBroker):
+    with pytest.raises(MessagingEntityNotFoundError) as raised:
+        broker.send("nowhere", [message("m")])
+    assert raised.value.reason_code == "bus.entity_not_found"
+    with pytest.raises(MessagingEntityNotFoundError):
+        broker.receive("nowhere")
+    assert broker.queues() == [Q]
+
+
+def test_a_queue_without_duplicate_detection_accepts_the_same_message_id_twice(broker: LocalBroker):
+    # GIVEN a queue created with Service Bus's defaults (no duplicate detection) next to a stage queue (with it)
+    broker.create_queue("plain")
+    # WHEN the same MessageId is sent twice to each
+    plain = [broker.send("plain", [message("m")]) for _ in range(2)]
+    deduplicated = [broker.send(Q, [message("m")]) for _ in range(2)]
+    # THEN the plain queue keeps both copies, the stage queue drops the second
+    assert (plain, deduplicated) == ([[True], [True]], [[True], [False]])
+    assert (broker.counts("plain").active, broker.counts(Q).active) == (2, 1)
+
+
+def test_max_delivery_count_and_lock_duration_are_per_queue(broker: LocalBroker, fake_clock: FakeClock):
+    # GIVEN two queues with different entity properties (ARM names and ISO 8601 durations, as Bicep writes them)
+    broker.create_queue("strict", QueueProperties.model_validate({"maxDeliveryCount": 1, "lockDuration": "PT5S"}))
+    broker.create_queue("patient", QueueProperties(max_delivery_count=3))
+    for queue in ("strict", "patient"):
+        broker.send(queue, [message("m")])
+    # WHEN each message fails once
+    for queue in ("strict", "patient"):
+        [received] = broker.receive(queue)
+        broker.abandon(received)
+    # THEN only the queue allowing one delivery dead-lettered it, with its own count in the description
+    [dead] = broker.peek_dead_letters("strict")
+    assert dead.dead_letter_error_description == "Message could not be consumed after 1 delivery attempts."
+    assert broker.counts("patient").active == 1
+    # AND each lock lasts its queue's lock duration
+    [locked] = broker.receive("patient")
+    assert locked.locked_until is not None
+    assert locked.locked_until.timestamp() == fake_clock() + 60
+
+
+def test_create_queue_updates_properties_but_duplicate_detection_is_fixed_at_creation(broker: LocalBroker):
+    broker.create_queue("q", QueueProperties(max_delivery_count=3))
+    assert broker.create_queue("q", QueueProperties(max_delivery_count=5)) == broker.get_queue("q")
+    assert broker.get_queue("q").max_delivery_count == 5
+    with pytest.raises(QueuePropertyChangeError):
+        broker.create_queue("q", QueueProperties(requires_duplicate_detection=True))

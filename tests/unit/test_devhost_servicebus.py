@@ -30,12 +30,14 @@ def app_module():
 @pytest.fixture
 def broker(tmp_path: Path):
     with LocalBroker(tmp_path / "broker.sqlite", lock_duration=1.0, max_delivery_count=10) as broker:
+        for queue in ("single", "batch", "flaky", "slow"):
+            broker.create_queue(queue)
         yield broker
 
 
 def run(loaded, broker: LocalBroker, timeout: float = 20.0) -> None:
     with ThreadPoolExecutor(8) as executor:
-        dispatcher = ServiceBusDispatcher(list(loaded.functions), broker, ServiceBusOptions(), lambda s: s, executor)
+        dispatcher = ServiceBusDispatcher(list(loaded.functions), broker, ServiceBusOptions(), executor)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if dispatcher.poll() == 0 and not dispatcher.busy() and dispatcher.pending() == 0:
