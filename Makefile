@@ -1,6 +1,7 @@
 # Two entry points (README): `make demo` runs the samples through the pipeline, `make test` runs every test.
-# Both set up what they need themselves: a virtual environment with pinned packages, Azurite from npm (pinned by
-# package-lock.json), and for the tests Debian's PostgreSQL server (the tests start and stop their own instance of it).
+# Both set up what they need themselves: a virtual environment with pinned packages, Azurite and the Cosmos DB
+# stand-in from npm (pinned by package-lock.json), and for the tests Debian's PostgreSQL server (the tests start and
+# stop their own instance of it).
 
 PYTHON ?= python3
 VENV := .venv
@@ -30,7 +31,7 @@ $(STAMP): requirements.txt requirements-local.txt requirements-dev.txt pyproject
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-# Azurite, the blob storage emulator the tests and the local host start (shared/devhost/servers/azurite.py).
+# Azurite and the Cosmos DB stand-in, the servers the tests and the local host start (shared/devhost/servers/).
 # npm ci installs exactly the lock file; it writes the stamp itself, the touch only guarantees it is newer.
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

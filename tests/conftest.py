@@ -1,10 +1,11 @@
-"""Shared fixtures: real servers (PostgreSQL, FalkorDB, Azurite) are started once per test session."""
+"""Shared fixtures: real servers (PostgreSQL, FalkorDB, Azurite, the Cosmos DB stand-in) start once per test session."""
 
 pytest_plugins = [
     "tests.support.postgres",
     "tests.support.falkordb",
     "tests.support.pipeline",
     "tests.support.azurite",
+    "tests.support.cosmos",
     "tests.support.bus",
     "tests.support.devhost",
     "tests.support.host_pipeline",

@@ -1,4 +1,9 @@
-"""The JobStore contract (shared/ports.py), run against every adapter: SQLite and a real PostgreSQL server."""
+"""The JobStore contract (shared/ports.py), run against every adapter: SQLite, a real PostgreSQL server, the Cosmos DB
+stand-in, and real Cosmos DB when TRIBUTARY_TEST_COSMOS_CONNECTION is set.
+
+What a test checks behind the store's back (markers, issue rows, the schema) goes through a small per-backend
+`Probe`, so every test runs on every backend.
+"""
 
 from __future__ import annotations
 
@@ -12,21 +17,21 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from multiprocessing.pool import Pool
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 import psycopg
 import pytest
+from azure.cosmos import ContainerProxy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.adapters.jobstore_sql import JobNotFoundError, SQLJobStore, load_migrations
+from shared.adapters.cosmos_jobstore import DOCUMENTS_CONTAINER, JOBS_CONTAINER
+from shared.adapters.jobstore_sql import JobNotFoundError, load_migrations
 from shared.adapters.postgres_jobstore import PostgresJobStore
 from shared.adapters.sqlite_jobstore import SQLiteJobStore
 from shared.domain import SINK_STAGES, BatchOutcome, Counts, Job, JobState, ParseIssue, Stage, StageCounters
 from shared.ports import JobStore
-
-# (backend, where): a path for SQLite, a DSN for PostgreSQL. Plain strings, so a spawned process can open it.
-Location = tuple[str, str]
+from tests.support.cosmos import open_cosmos_store
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 BATCHES = 50
@@ -34,28 +39,96 @@ THREADS = 8
 PROCESSES = 3
 
 
-def open_store(location: Location) -> SQLJobStore:
-    backend, where = location
-    return SQLiteJobStore(Path(where)) if backend == "sqlite" else PostgresJobStore(where)
+class Location(NamedTuple):
+    """Where a store lives, in plain strings, so a spawned process can open it too.
+
+    sqlite: a file path; postgres: a DSN; cosmos: a connection string or an account endpoint, and a database.
+    """
+
+    backend: str
+    where: str
+    database: str = ""
 
 
-def location_of(store: SQLJobStore) -> Location:
-    if isinstance(store, SQLiteJobStore):
-        return ("sqlite", str(store.path))
-    assert isinstance(store, PostgresJobStore)
-    return ("postgres", store.dsn)
+def open_store(location: Location) -> Any:
+    """A new store on the location, opened as the app opens it."""
+    if location.backend == "sqlite":
+        return SQLiteJobStore(Path(location.where))
+    if location.backend == "postgres":
+        return PostgresJobStore(location.where)
+    return open_cosmos_store(location.where, location.database)
 
 
-def scalar(location: Location, sql: str) -> Any:
-    """One value read behind the store's back, to check what it wrote."""
-    backend, where = location
-    if backend == "sqlite":
-        with sqlite3.connect(where) as connection:
-            return connection.execute(sql).fetchone()[0]
-    with psycopg.connect(where) as connection:
-        row = connection.execute(sql).fetchone()
-        assert row is not None
-        return row[0]
+class Probe(Protocol):
+    """Reads what a store wrote, behind its back."""
+
+    def markers(self) -> int:
+        """Batch markers of every job."""
+        ...
+
+    def issues(self) -> int:
+        """Issue rows (items) of every job."""
+        ...
+
+    def schema(self) -> list[Any]:
+        """What migrate() recorded or created: migration versions, or container names."""
+        ...
+
+    def expected_schema(self) -> list[Any]: ...
+
+
+class SQLProbe:
+    def __init__(self, location: Location) -> None:
+        self.location = location
+
+    def _column(self, sql: str) -> list[Any]:
+        if self.location.backend == "sqlite":
+            with sqlite3.connect(self.location.where) as connection:
+                return [row[0] for row in connection.execute(sql).fetchall()]
+        with psycopg.connect(self.location.where) as connection:
+            return [row[0] for row in connection.execute(sql).fetchall()]
+
+    def markers(self) -> int:
+        return self._column("SELECT COUNT(*) FROM batch_markers")[0]
+
+    def issues(self) -> int:
+        return self._column("SELECT COUNT(*) FROM job_issues")[0]
+
+    def schema(self) -> list[Any]:
+        return self._column("SELECT version FROM schema_migrations ORDER BY version")
+
+    def expected_schema(self) -> list[Any]:
+        return [m.version for m in load_migrations(self.location.backend)]
+
+
+class CosmosProbe:
+    """Markers are entries of each job document; issues are items of the job's partition."""
+
+    def __init__(self, location: Location) -> None:
+        self.location = location
+
+    def _values(self, query: str) -> list[Any]:
+        with open_cosmos_store(self.location.where, self.location.database) as store:
+            jobs: ContainerProxy = store._jobs()  # the raw container: reading behind the store's back is the point
+            return list(jobs.query_items(query, enable_cross_partition_query=True))
+
+    def markers(self) -> int:
+        # Counted here: the stand-in has no ObjectToArray to count an object's keys in the query.
+        return sum(len(markers) for markers in self._values("SELECT VALUE c.markers FROM c WHERE c.kind = 'job'"))
+
+    def issues(self) -> int:
+        return len(self._values("SELECT VALUE c.id FROM c WHERE c.kind = 'issue'"))
+
+    def schema(self) -> list[Any]:
+        with open_cosmos_store(self.location.where, self.location.database) as store:
+            return store.containers()
+
+    def expected_schema(self) -> list[Any]:
+        return sorted([JOBS_CONTAINER, DOCUMENTS_CONTAINER])
+
+
+def probe(location: Location) -> Probe:
+    return CosmosProbe(location) if location.backend == "cosmos" else SQLProbe(location)
 
 
 def make_job(job_id: str = "job-1", **overrides: Any) -> Job:
@@ -99,20 +172,35 @@ def stored(store: JobStore, job_id: str = "job-1") -> Job:
 # --- fixtures ----------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SQLJobStore]:
-    """A store on an empty database, not migrated yet; one per backend."""
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("cosmos", marks=pytest.mark.cosmos),
+        pytest.param("cosmos-live", marks=pytest.mark.cosmos),
+    ]
+)
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> Location:
+    """An empty database, one per backend; the live Cosmos DB case skips unless configured."""
     if request.param == "sqlite":
-        location: Location = ("sqlite", str(tmp_path / "jobs.sqlite"))
-    else:
-        location = ("postgres", request.getfixturevalue("fresh_postgres_dsn"))
-    with open_store(location) as store:
+        return Location("sqlite", str(tmp_path / "jobs.sqlite"))
+    if request.param == "postgres":
+        return Location("postgres", request.getfixturevalue("fresh_postgres_dsn"))
+    fixture = "fresh_cosmos_database" if request.param == "cosmos" else "live_cosmos_database"
+    where, database = request.getfixturevalue(fixture)
+    return Location("cosmos", where, database)
+
+
+@pytest.fixture
+def empty_store(store_location: Location) -> Iterator[Any]:
+    """A store on an empty database, not migrated yet; one per backend."""
+    with open_store(store_location) as store:
         yield store
 
 
 @pytest.fixture
-def job_store(empty_store: SQLJobStore) -> SQLJobStore:
-    """A migrated store, ready for jobs; parametrised over every backend by `empty_store`."""
+def job_store(empty_store: JobStore) -> JobStore:
+    """A migrated store, ready for jobs; parametrised over every backend by `store_location`."""
     empty_store.migrate()
     return empty_store
 
@@ -187,28 +275,30 @@ def assert_every_batch_counted_once(job: Job) -> None:
 # --- schema ------------------------------------------------------------------------------------------------
 
 
-def test_migrate_twice_changes_nothing(job_store: SQLJobStore) -> None:
+def test_migrate_twice_changes_nothing(job_store: JobStore, store_location: Location) -> None:
     # GIVEN a migrated store holding a job
     job_store.create_job(make_job())
 
     # WHEN migrate runs again
     job_store.migrate()
 
-    # THEN the job is still there and each migration is recorded once
+    # THEN the job is still there and each migration is recorded (each container created) once
     assert job_store.get_job("job-1") is not None
-    location = location_of(job_store)
-    assert scalar(location, "SELECT COUNT(*) FROM schema_migrations") == len(load_migrations(location[0]))
+    schema = probe(store_location)
+    assert schema.schema() == schema.expected_schema()
 
 
-def test_migrate_from_several_processes_at_once(empty_store: SQLJobStore, processes: Pool) -> None:
+def test_migrate_from_several_processes_at_once(
+    empty_store: JobStore, store_location: Location, processes: Pool
+) -> None:
     # GIVEN an empty database
-    location = location_of(empty_store)
 
     # WHEN three processes migrate it at the same moment
-    run_in_processes(processes, migrate_at, [(location,)] * PROCESSES)
+    run_in_processes(processes, migrate_at, [(store_location,)] * PROCESSES)
 
     # THEN all succeed, each migration is applied once, and the schema works
-    assert scalar(location, "SELECT COUNT(*) FROM schema_migrations") == len(load_migrations(location[0]))
+    schema = probe(store_location)
+    assert schema.schema() == schema.expected_schema()
     _, created = empty_store.create_job(make_job())
     assert created
 
@@ -650,7 +740,7 @@ def test_record_issues_of_an_unknown_job_raises(job_store: JobStore) -> None:
         job_store.record_issues("no-such-job", [issue("row 1")])
 
 
-def test_threads_recording_the_same_issues_count_each_once(job_store: SQLJobStore) -> None:
+def test_threads_recording_the_same_issues_count_each_once(job_store: JobStore, store_location: Location) -> None:
     # GIVEN a job, and 8 threads that each record the same 40 issues in their own order
     job_store.create_job(make_job())
     issues = [issue(f"row {n}") for n in range(40)]
@@ -668,16 +758,15 @@ def test_threads_recording_the_same_issues_count_each_once(job_store: SQLJobStor
     # THEN each issue was added once, and the counter agrees with the rows
     assert added == 40
     assert stored(job_store).issues == 40
-    assert scalar(location_of(job_store), "SELECT COUNT(*) FROM job_issues") == 40
+    assert probe(store_location).issues() == 40
 
 
 # --- concurrency -------------------------------------------------------------------------------------------
 
 
-def test_threads_recording_the_same_batches_count_each_once(job_store: SQLJobStore) -> None:
+def test_threads_recording_the_same_batches_count_each_once(job_store: JobStore, store_location: Location) -> None:
     # GIVEN a processing job of 50 batches
     processing_job(job_store, expected=BATCHES)
-    location = location_of(job_store)
 
     # WHEN 8 threads record every sink batch at once, through one store
     start = threading.Barrier(THREADS)
@@ -697,18 +786,19 @@ def test_threads_recording_the_same_batches_count_each_once(job_store: SQLJobSto
     # THEN every batch counted exactly once, and the job completes
     assert new_markers == BATCHES * len(SINK_STAGES)
     assert_every_batch_counted_once(stored(job_store))
-    assert scalar(location, "SELECT COUNT(*) FROM batch_markers") == BATCHES * len(SINK_STAGES)
+    assert probe(store_location).markers() == BATCHES * len(SINK_STAGES)
     assert job_store.finish_if_complete("job-1") is not None
 
 
-def test_processes_recording_the_same_batches_count_each_once(job_store: SQLJobStore, processes: Pool) -> None:
+def test_processes_recording_the_same_batches_count_each_once(
+    job_store: JobStore, store_location: Location, processes: Pool
+) -> None:
     # GIVEN a processing job of 50 batches
     processing_job(job_store, expected=BATCHES)
-    location = location_of(job_store)
 
     # WHEN 3 processes, each with its own store, record every sink batch at once
     new_markers = run_in_processes(
-        processes, record_every_batch, [(location, "job-1", seed) for seed in range(PROCESSES)]
+        processes, record_every_batch, [(store_location, "job-1", seed) for seed in range(PROCESSES)]
     )
 
     # THEN every batch counted exactly once
@@ -716,7 +806,7 @@ def test_processes_recording_the_same_batches_count_each_once(job_store: SQLJobS
     assert_every_batch_counted_once(stored(job_store))
 
 
-def test_racing_finishers_have_exactly_one_winner(job_store: SQLJobStore) -> None:
+def test_racing_finishers_have_exactly_one_winner(job_store: JobStore) -> None:
     # GIVEN a complete processing job
     processing_job(job_store, expected=3)
     settle_sinks(job_store, "job-1", 3)
@@ -741,9 +831,9 @@ def test_racing_finishers_have_exactly_one_winner(job_store: SQLJobStore) -> Non
 # --- lifecycle ---------------------------------------------------------------------------------------------
 
 
-def test_store_is_a_context_manager_and_close_is_idempotent(job_store: SQLJobStore) -> None:
+def test_store_is_a_context_manager_and_close_is_idempotent(job_store: JobStore, store_location: Location) -> None:
     # GIVEN a second store on the same database, used on two threads
-    with open_store(location_of(job_store)) as other:
+    with open_store(store_location) as other:
         other.create_job(make_job())
         with ThreadPoolExecutor(1) as pool:
             assert pool.submit(other.get_job, "job-1").result() is not None
