@@ -95,11 +95,12 @@ def _open_postgres(settings: Settings, environ: Mapping[str, str], stack: ExitSt
     from shared.adapters.postgres_jobstore import PostgresJobStore
 
     assert settings.postgres_dsn is not None  # checked by _needs_postgres_dsn
-    return _migrated(PostgresJobStore(settings.postgres_dsn), stack)
+    store = PostgresJobStore.from_settings(settings.postgres_dsn, settings.postgres_auth, settings.postgres_client_id)
+    return _migrated(store, stack)
 
 
 def _open_cosmos(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> JobStore:
-    from shared.adapters.cosmos_jobstore import CosmosJobStore  # type: ignore[import-not-found, unused-ignore]
+    from shared.adapters.cosmos_jobstore import CosmosJobStore
 
     store = CosmosJobStore.from_connection_setting(COSMOS_CONNECTION, settings.cosmos_database, environ)
     return _migrated(store, stack)

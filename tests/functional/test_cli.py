@@ -9,11 +9,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
 
 from shared.adapters.sqlite_jobstore import SQLiteJobStore
+from shared.config import COSMOS_CONNECTION
 from shared.devhost.data_dir_lock import data_dir_held
 from shared.devhost.servers import azurite, falkordb
 from shared.devhost.servers.local_server import wait_for
@@ -23,19 +25,34 @@ from tests.support.servers import ROOT, ensure_running_in_another_process, proce
 pytestmark = pytest.mark.falkordb
 
 
-def tributary(*args: str | Path, data_dir: Path) -> subprocess.CompletedProcess[str]:
+def tributary(
+    *args: str | Path, data_dir: Path, settings: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "shared.cli", *map(str, args), "--data-dir", str(data_dir)]
-    env = {"COLUMNS": "200", "PATH": "/usr/bin:/bin", "NO_COLOR": "1"}
+    env = {"COLUMNS": "200", "PATH": "/usr/bin:/bin", "NO_COLOR": "1", **(settings or {})}
     return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, check=False)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("cosmos", marks=pytest.mark.cosmos)])
+def job_store_settings(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The settings choosing a job store: the embedded SQLite, or Cosmos DB (the stand-in, a database per test)."""
+    if request.param == "sqlite":
+        return {}
+    server = request.getfixturevalue("cosmos_server")
+    return {
+        "TRIBUTARY_JOB_STORE": "cosmos",
+        COSMOS_CONNECTION: server.connection_string,
+        "TRIBUTARY_COSMOS_DATABASE": f"cli-{uuid.uuid4().hex[:12]}",
+    }
 
 
 def store_counts(output: str) -> dict[str, int]:
     return {name: int(value) for name, value in re.findall(r"(\w+) \(in store\)\s*│\s*(\d+)", output)}
 
 
-def test_ingest_samples_twice_then_status(tmp_path: Path):
-    # GIVEN a fresh data directory WHEN the samples are ingested
-    first = tributary("ingest", SAMPLES, data_dir=tmp_path)
+def test_ingest_samples_twice_then_status(tmp_path: Path, job_store_settings: dict[str, str]):
+    # GIVEN a fresh data directory (and job store) WHEN the samples are ingested
+    first = tributary("ingest", SAMPLES, data_dir=tmp_path, settings=job_store_settings)
     # THEN every file succeeds and the graph holds entities and relations
     assert first.returncode == 0, first.stdout + first.stderr
     counts = store_counts(first.stdout)
@@ -46,16 +63,18 @@ def test_ingest_samples_twice_then_status(tmp_path: Path):
     assert f"succeeded: {files}" in first.stdout
 
     # WHEN they are ingested again THEN all are skipped as unchanged and the stores hold the same counts
-    second = tributary("ingest", SAMPLES, data_dir=tmp_path)
+    second = tributary("ingest", SAMPLES, data_dir=tmp_path, settings=job_store_settings)
     assert second.returncode == 0, second.stdout + second.stderr
     assert f"skipped: {files}" in second.stdout
     assert store_counts(second.stdout) == counts
 
     # AND status lists the jobs of both runs
-    status = tributary("status", "--limit", "100", data_dir=tmp_path)
+    status = tributary("status", "--limit", "100", data_dir=tmp_path, settings=job_store_settings)
     assert status.returncode == 0, status.stderr
     assert status.stdout.count("succeeded") == files
     assert status.stdout.count("skipped") == files
+    # AND the jobs lived in the chosen store only
+    assert (tmp_path / "jobs.sqlite").exists() == (job_store_settings.get("TRIBUTARY_JOB_STORE") is None)
 
 
 def test_ingest_exits_non_zero_when_a_file_fails_and_still_ingests_the_others(tmp_path: Path):
