@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.app_ports import broker_path
 from shared.config import Settings
 from shared.devhost.broker import LocalBroker
+from shared.devhost.broker_bus import broker_path
 from shared.devhost.broker_models import OutgoingMessage
 from shared.devhost.host import DevHost
 
