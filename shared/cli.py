@@ -155,11 +155,18 @@ def _local_host(
     data_dir: Path | None, *, serve_http: bool = False, http_port: int = 0, keep_running: bool = False
 ) -> Iterator[DevHost]:
     overrides = {"TRIBUTARY_DATA_DIR": str(data_dir)} if data_dir else {}
-    settings = app_settings(APP_SCRIPT.parent, overrides, settings_file=_settings_file())
+    settings_file = _settings_file()
+    settings = app_settings(APP_SCRIPT.parent, overrides, settings_file=settings_file)
     with (
         local_services(settings, keep_running=keep_running) as resolved,
         DevHost(APP_SCRIPT, settings=resolved, serve_http=serve_http, http_port=http_port) as host,
     ):
+        # Said once the host runs, so that a start-up failure stays the one line it is.
+        if settings_file.name == SAMPLE_SETTINGS:
+            errors.print(
+                f"No {LOCAL_SETTINGS}: using the values of {SAMPLE_SETTINGS} "
+                f"(copy it to {LOCAL_SETTINGS} to change them)."
+            )
         for message in host.errors.values():  # functions the host refused: their triggers will not run
             errors.print(f"[yellow]{message}[/yellow]")
         yield host
@@ -168,12 +175,7 @@ def _local_host(
 def _settings_file() -> Path:
     """local.settings.json next to the app; without one, the committed sample's values (what `cp` would give)."""
     local = APP_SCRIPT.parent / LOCAL_SETTINGS
-    if local.exists():
-        return local
-    errors.print(
-        f"No {LOCAL_SETTINGS}: using the values of {SAMPLE_SETTINGS} (copy it to {LOCAL_SETTINGS} to change them)."
-    )
-    return APP_SCRIPT.parent / SAMPLE_SETTINGS
+    return local if local.exists() else APP_SCRIPT.parent / SAMPLE_SETTINGS
 
 
 def _latest_jobs(store: JobStore, documents: set[str]) -> list[Job]:

@@ -160,8 +160,10 @@ def test_health_reports_an_invalid_setting(fresh_ports: None, monkeypatch: pytes
 
 
 def test_a_queue_whose_delivery_cap_differs_from_the_settings_is_refused(tmp_path: Path) -> None:
-    # GIVEN the local broker (a real queue entity) dead-lettering after 5 deliveries
+    # GIVEN the local broker's stage queues (real queue entities) dead-lettering after 5 deliveries
     with LocalBroker(tmp_path / "broker.sqlite", max_delivery_count=5) as broker:
+        for queue in settings().queues.values():
+            broker.create_queue(queue)
         bus = BrokerBus(broker)
 
         # WHEN the settings count with 10 THEN startup refuses with the config reason
