@@ -42,7 +42,9 @@ _ERRORS: tuple[tuple[type[BaseException], str], ...] = (
     (DTDForbidden, Reason.PARSE_XML_DTD_FORBIDDEN),
     (ParseError, Reason.PARSE_XML_MALFORMED),
     (UnicodeError, Reason.PARSE_XML_MALFORMED),
-    (LookupError, Reason.PARSE_XML_MALFORMED),  # an unknown declared encoding
+    (KeyError, Reason.PARSE_XML_MALFORMED),  # LookupErrors, but not of a codec: keep them out of the next line
+    (IndexError, Reason.PARSE_XML_MALFORMED),
+    (LookupError, Reason.PARSE_ENCODING_UNKNOWN),  # an unknown declared encoding: the code every parser uses
     (ValueError, Reason.PARSE_XML_MALFORMED),
     (RecursionError, Reason.PARSE_XML_TOO_DEEP),
 )
