@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from shared.app_ports import app_ports
 from shared.config import Settings
-from shared.domain import TributaryError
+from shared.domain import Reason, TributaryError
 from shared.ports import Ports
 from shared.wiring import check, choices, running_on_azure
 
@@ -25,13 +25,13 @@ def health_report(settings: Settings | None = None) -> tuple[int, dict[str, Any]
     try:
         settings = settings or Settings()
     except ValidationError as error:
-        return 503, body | _error("config.invalid_setting", _first_validation_error(error))
+        return 503, body | _error(Reason.CONFIG_INVALID_SETTING, _first_validation_error(error))
     body["wiring"] = {choice.port: choice.backend for choice in choices(settings)}
     try:
         check(settings)
         ports = app_ports()
     except Exception as error:
-        return 503, body | _error(_reason(error, "health.ports_unavailable"), _detail(error))
+        return 503, body | _error(_reason(error, Reason.HEALTH_PORTS_UNAVAILABLE), _detail(error))
     dependencies = {name: _probe(probe, ports) for name, probe in PROBES.items()}
     body["dependencies"] = dependencies
     if any(state["state"] != "ok" for state in dependencies.values()):
@@ -56,13 +56,13 @@ def _probe(probe: Callable[[Ports], object], ports: Ports) -> dict[str, str]:
             probe(ports)
             outcome.update(state="ok")
         except Exception as error:
-            outcome.update(state="error", reason_code=_reason(error, "health.probe_failed"), detail=_detail(error))
+            outcome.update(state="error", reason_code=_reason(error, Reason.HEALTH_PROBE_FAILED), detail=_detail(error))
 
     # A daemon thread: a dependency that hangs past the timeout must not hold the answer or the worker's exit.
     thread = threading.Thread(target=run, name="health-probe", daemon=True)
     thread.start()
     thread.join(PROBE_TIMEOUT)
-    return dict(outcome) or {"state": "timeout", "reason_code": "health.probe_timeout"}
+    return dict(outcome) or {"state": "timeout", "reason_code": Reason.HEALTH_PROBE_TIMEOUT}
 
 
 def _error(reason_code: str, detail: str) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.domain import Job, JobState
+from shared.domain import Job, JobState, Reason
 from shared.ports import JobStore
 
 
@@ -25,7 +25,7 @@ class ApiAnswer(BaseModel):
 def get_job(jobs: JobStore, job_id: str) -> ApiAnswer:
     job = jobs.get_job(job_id)
     if job is None:
-        return ApiAnswer(status=404, body={"error": "job.not_found", "job_id": job_id})
+        return ApiAnswer(status=404, body={"error": Reason.JOB_NOT_FOUND, "job_id": job_id})
     return ApiAnswer(status=200, body=_job_body(jobs, job))
 
 
@@ -33,7 +33,9 @@ def list_jobs(jobs: JobStore, query: dict[str, str]) -> ApiAnswer:
     try:
         parsed = JobQuery.model_validate(query)
     except ValidationError as error:
-        return ApiAnswer(status=400, body={"error": "request.invalid_query", "detail": error.errors(include_url=False)})
+        return ApiAnswer(
+            status=400, body={"error": Reason.REQUEST_INVALID_QUERY, "detail": error.errors(include_url=False)}
+        )
     listed = jobs.list_jobs(state=parsed.state, limit=parsed.limit)
     return ApiAnswer(status=200, body={"jobs": [job.model_dump(mode="json") for job in listed]})
 

@@ -13,14 +13,13 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from shared.domain import PermanentError
+from shared.domain import PermanentError, Reason
 from shared.extraction.schema import ExtractionSchema, load_schema
 from shared.parsing import FORMATS
 from shared.parsing.columns import validate_options
 from shared.parsing.options import ParseOptions
 
 PACKAGED_CONFIG = Path(__file__).with_name("ingestion.yaml")
-CONFIG_INVALID = "config.ingestion_invalid"
 
 
 class IngestionRule(BaseModel):
@@ -87,10 +86,10 @@ def parse_ingestion_config(data: Mapping[str, Any], schema: ExtractionSchema) ->
     try:
         config = IngestionConfig.model_validate(data)
     except ValidationError as error:
-        raise PermanentError(CONFIG_INVALID, _describe(error)) from error
+        raise PermanentError(Reason.CONFIG_INGESTION_INVALID, _describe(error)) from error
     problems = config.check_against(schema)
     if problems:
-        raise PermanentError(CONFIG_INVALID, "; ".join(problems))
+        raise PermanentError(Reason.CONFIG_INGESTION_INVALID, "; ".join(problems))
     return config
 
 
@@ -100,17 +99,17 @@ def load_ingestion_config(path: Path | None = None, schema_path: Path | None = N
     try:
         data = yaml.safe_load(source.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise PermanentError(CONFIG_INVALID, f"{source}: {error}") from error
+        raise PermanentError(Reason.CONFIG_INGESTION_INVALID, f"{source}: {error}") from error
     if data is None:
         data = {}  # an empty file: no rules, defaults everywhere
     if not isinstance(data, Mapping):
-        raise PermanentError(CONFIG_INVALID, f"{source}: the document must be a mapping")
+        raise PermanentError(Reason.CONFIG_INGESTION_INVALID, f"{source}: the document must be a mapping")
     try:
         return parse_ingestion_config(data, load_schema(schema_path))
     except PermanentError as error:
-        if error.reason_code != CONFIG_INVALID:
+        if error.reason_code != Reason.CONFIG_INGESTION_INVALID:
             raise
-        raise PermanentError(CONFIG_INVALID, f"{source}: {error.detail}") from error
+        raise PermanentError(Reason.CONFIG_INGESTION_INVALID, f"{source}: {error.detail}") from error
 
 
 def _describe(error: ValidationError) -> str:

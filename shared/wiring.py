@@ -17,6 +17,7 @@ from typing import Any
 
 from shared.config import COSMOS_CONNECTION, SERVICEBUS_CONNECTION, STORAGE_CONNECTION, Settings
 from shared.connections import connection_section, is_configured
+from shared.domain import Reason
 from shared.domain.errors import ConfigError
 from shared.ports import BlobStore, Bus, Embedder, Extractor, GraphSink, JobStore, Ports, VectorSink
 
@@ -71,7 +72,7 @@ def _open_azure_blob(settings: Settings, environ: Mapping[str, str], stack: Exit
 
 def _no_local_host(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> Bus:
     raise ConfigError(
-        "config.backend_unavailable",
+        Reason.CONFIG_BACKEND_UNAVAILABLE,
         "TRIBUTARY_BUS=devhost is the local host's broker, which only `tributary dev` and `tributary ingest` run",
         "elsewhere set TRIBUTARY_BUS=servicebus",
     )
@@ -283,20 +284,20 @@ def check(settings: Settings, environ: Mapping[str, str] | None = None) -> None:
         for backend in chosen:
             if backend.local_only:
                 raise ConfigError(
-                    "config.local_backend_on_azure",
+                    Reason.CONFIG_LOCAL_BACKEND_ON_AZURE,
                     f"{backend.setting}={backend.name} keeps state on this instance or needs the local host, so it "
                     "cannot run on Azure",
                     backend.on_azure or "choose a production backend",
                 )
         if _development_storage(environ):
             raise ConfigError(
-                "config.local_backend_on_azure",
+                Reason.CONFIG_LOCAL_BACKEND_ON_AZURE,
                 f"{STORAGE_CONNECTION}={DEVELOPMENT_STORAGE} is the local emulator",
                 f"on Azure set {STORAGE_CONNECTION}__blobServiceUri (managed identity)",
             )
     for backend in chosen:
         if missing := backend.requires(settings, environ):
-            raise ConfigError("config.setting_missing", f"{backend.port} backend {backend.name!r}", missing)
+            raise ConfigError(Reason.CONFIG_SETTING_MISSING, f"{backend.port} backend {backend.name!r}", missing)
 
 
 def open_ports(settings: Settings, environ: Mapping[str, str] | None = None) -> tuple[Ports, ExitStack]:
@@ -319,7 +320,7 @@ def check_delivery_cap(bus: Bus, settings: Settings) -> None:
         cap = bus.max_delivery_count(queue)
         if cap is not None and cap != settings.max_delivery_count:
             raise ConfigError(
-                "config.delivery_count_mismatch",
+                Reason.CONFIG_DELIVERY_COUNT_MISMATCH,
                 f"queue {queue!r} dead-letters after {cap} deliveries but TRIBUTARY_MAX_DELIVERY_COUNT is "
                 f"{settings.max_delivery_count}",
                 "make them equal (the queue's maxDeliveryCount is set in infra/)",
@@ -331,7 +332,7 @@ def open_job_store(settings: Settings, environ: Mapping[str, str] | None = None)
     environ = os.environ if environ is None else environ
     backend = _backend("jobs", settings.job_store)
     if missing := backend.requires(settings, environ):
-        raise ConfigError("config.setting_missing", f"jobs backend {settings.job_store!r}", missing)
+        raise ConfigError(Reason.CONFIG_SETTING_MISSING, f"jobs backend {settings.job_store!r}", missing)
     with ExitStack() as stack:
         store = backend.open(settings, environ, stack)
         return store, stack.pop_all()
@@ -341,7 +342,7 @@ def _backend(port: str, name: str) -> Backend:
     backend = _REGISTRY.get(port, {}).get(name)
     if backend is None:
         raise ConfigError(
-            "config.backend_unavailable", f"no {port} backend {name!r} in this process", "choose another backend"
+            Reason.CONFIG_BACKEND_UNAVAILABLE, f"no {port} backend {name!r} in this process", "choose another backend"
         )
     return backend
 

@@ -31,7 +31,7 @@ from azure.core.exceptions import (
 from azure.storage.blob import BlobBlock, BlobClient, BlobServiceClient
 
 from shared.connections import connection_section, token_credential
-from shared.domain import PermanentError, TransientError
+from shared.domain import PermanentError, Reason, TransientError
 from shared.ports import BlobInfo
 from shared.streams import read_up_to
 
@@ -151,7 +151,7 @@ class AzureBlobStore:
     def _blob(self, container: str, path: str) -> BlobClient:
         _check_container(container)
         if not path or len(path) > MAX_BLOB_NAME:
-            raise PermanentError("blob.invalid_path", f"{container}/{path[:100]}")
+            raise PermanentError(Reason.BLOB_INVALID_PATH, f"{container}/{path[:100]}")
         return self.service.get_blob_client(container, path)
 
     def _upload_stream(self, blob: BlobClient, stream: BinaryIO) -> tuple[dict[str, Any], int]:
@@ -222,7 +222,7 @@ class _RangeReader(io.RawIOBase):
                 data = downloader.readall()
             except ResourceModifiedError as error:
                 # Overwritten while we read: the pieces would mix two versions. A redelivery reads the new one.
-                raise TransientError("blob.changed_while_reading", self._what) from error
+                raise TransientError(Reason.BLOB_CHANGED_WHILE_READING, self._what) from error
         self._position += len(data)
         return data
 
@@ -235,11 +235,11 @@ def _translated(what: str) -> Iterator[None]:
     except ResourceNotFoundError as error:
         raise FileNotFoundError(errno.ENOENT, f"{what} does not exist ({_error_code(error)})", what) from error
     except (ServiceRequestError, ServiceResponseError, IncompleteReadError) as error:
-        raise TransientError("blob.unavailable", f"{what}: {type(error).__name__}: {error}") from error
+        raise TransientError(Reason.BLOB_UNAVAILABLE, f"{what}: {type(error).__name__}: {error}") from error
     except HttpResponseError as error:
         if error.status_code in _TRANSIENT_STATUS:
             detail = f"{what}: HTTP {error.status_code} {_error_code(error)}"
-            raise TransientError("blob.unavailable", detail) from error
+            raise TransientError(Reason.BLOB_UNAVAILABLE, detail) from error
         raise
 
 
@@ -257,5 +257,5 @@ def _check_container(container: str) -> None:
     valid = 3 <= len(container) <= 63 and _CONTAINER_NAME.fullmatch(container) is not None
     if not valid and container not in _SPECIAL_CONTAINERS:
         raise PermanentError(
-            "blob.invalid_container", f"{container[:100]!r}: 3-63 lowercase letters, digits and single hyphens"
+            Reason.BLOB_INVALID_CONTAINER, f"{container[:100]!r}: 3-63 lowercase letters, digits and single hyphens"
         )

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
-from shared.domain import BatchPayload, DocumentRef, Entity, PermanentError
+from shared.domain import BatchPayload, DocumentRef, Entity, PermanentError, Reason
 
 RELATION_TYPE_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 LABEL_PATTERN = re.compile(r"^[A-Z][A-Za-z0-9_]{0,63}$")
@@ -106,7 +106,7 @@ def relation_type(value: str) -> str:
     """`value` if it is a safe relationship type (UPPER_SNAKE), else PermanentError graph.invalid_type."""
     if not RELATION_TYPE_PATTERN.fullmatch(value) or value in STRUCTURAL_RELATIONS:
         raise PermanentError(
-            "graph.invalid_type",
+            Reason.GRAPH_INVALID_TYPE,
             f"relation type {value!r} must match {RELATION_TYPE_PATTERN.pattern} and not be HAS_CHUNK/MENTIONS",
         )
     return value
@@ -116,7 +116,7 @@ def entity_label(value: str) -> str:
     """`value` if it is a safe entity label (PascalCase), else PermanentError graph.invalid_type."""
     if not LABEL_PATTERN.fullmatch(value) or value in RESERVED_LABELS:
         raise PermanentError(
-            "graph.invalid_type",
+            Reason.GRAPH_INVALID_TYPE,
             f"entity type {value!r} must match {LABEL_PATTERN.pattern} and not be one of {sorted(RESERVED_LABELS)}",
         )
     return value
@@ -183,7 +183,7 @@ def batch_statements(document: DocumentRef, payload: BatchPayload, dialect: Dial
     for chunk in payload.chunks:
         if chunk.document_id != document.document_id:
             raise PermanentError(
-                "graph.chunk_document_mismatch",
+                Reason.GRAPH_CHUNK_DOCUMENT_MISMATCH,
                 f"chunk {chunk.chunk_id} belongs to {chunk.document_id}, not {document.document_id}",
             )
     entities = _merge_entities(payload.entities)

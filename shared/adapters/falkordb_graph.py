@@ -29,7 +29,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from shared.adapters.cypher import COUNT_QUERIES, FALKORDB, KEYED_LABELS, STRUCTURAL_RELATIONS, batch_statements
-from shared.domain import BatchPayload, DocumentRef, PermanentError, TransientError
+from shared.domain import BatchPayload, DocumentRef, PermanentError, Reason, TransientError
 from shared.ports import GraphCounts
 
 # Server replies that mean "try again later" rather than "this query is wrong".
@@ -202,12 +202,13 @@ class FalkorDBGraphSink:
                 # The graph already holds duplicate ids (written before the constraint existed): only removing
                 # them, or a reset, can fix that.
                 raise PermanentError(
-                    "graph.constraint_failed", f"unique id constraint failed for {failed}: the graph holds duplicates"
+                    Reason.GRAPH_CONSTRAINT_FAILED,
+                    f"unique id constraint failed for {failed}: the graph holds duplicates",
                 )
             if all(statuses.get(key) == "OPERATIONAL" for key in keys):
                 return
             if time.monotonic() > deadline:
-                raise TransientError("graph.unavailable", f"constraints still building: {statuses}")
+                raise TransientError(Reason.GRAPH_UNAVAILABLE, f"constraints still building: {statuses}")
             time.sleep(0.02)
 
 
@@ -221,13 +222,13 @@ def _translated(operation: str, *, conflict_is_transient: bool = False) -> Itera
     try:
         yield
     except (redis.ConnectionError, redis.TimeoutError) as error:  # BusyLoadingError is a ConnectionError
-        raise TransientError("graph.unavailable", f"{operation}: {error}") from error
+        raise TransientError(Reason.GRAPH_UNAVAILABLE, f"{operation}: {error}") from error
     except redis.ResponseError as error:
         if str(error).startswith(_TRANSIENT_REPLIES):
-            raise TransientError("graph.unavailable", f"{operation}: {error}") from error
+            raise TransientError(Reason.GRAPH_UNAVAILABLE, f"{operation}: {error}") from error
         if conflict_is_transient and str(error).startswith(_UNIQUE_VIOLATION):
-            raise TransientError("graph.conflict", f"{operation}: {error}") from error
-        raise PermanentError("graph.query_failed", f"{operation}: {error}") from error
+            raise TransientError(Reason.GRAPH_CONFLICT, f"{operation}: {error}") from error
+        raise PermanentError(Reason.GRAPH_QUERY_FAILED, f"{operation}: {error}") from error
 
 
 def _unique_id_constraint(graph_name: str, kind: str, name: str) -> tuple[Any, ...]:

@@ -14,7 +14,7 @@ import lancedb
 import pyarrow as pa
 from lancedb.query import LanceVectorQueryBuilder
 
-from shared.domain import Chunk, PermanentError, TransientError
+from shared.domain import Chunk, PermanentError, Reason, TransientError
 from shared.ports import VectorHit
 
 _ID = "id"
@@ -57,7 +57,7 @@ class LanceDBVectorSink:
             self._table = self._db.create_table(table, schema=self.schema, exist_ok=True)
         if self._table.schema != self.schema:
             raise PermanentError(
-                "vector.schema_mismatch",
+                Reason.VECTOR_SCHEMA_MISMATCH,
                 f"table {table!r} in {self.directory} has {_describe(self._table.schema)}, "
                 f"expected {_describe(self.schema)}",
             )
@@ -93,7 +93,7 @@ class LanceDBVectorSink:
                     # without). The default cleanup window keeps old versions for concurrent readers.
                     self._table.optimize()
             except OSError as error:  # disk full, permissions, a vanished directory: may clear up
-                raise TransientError("vector.unavailable", str(error)) from error
+                raise TransientError(Reason.VECTOR_UNAVAILABLE, str(error)) from error
 
     def count(self) -> int:
         """Rows in the table (one per chunk id)."""
@@ -102,7 +102,7 @@ class LanceDBVectorSink:
     def search(self, vector: Sequence[float], k: int = 5) -> list[VectorHit]:
         """The `k` nearest chunks by cosine similarity, nearest first (zero vectors match nothing)."""
         if len(vector) != self.dimension:
-            raise PermanentError("vector.bad_query", f"query has {len(vector)} dimensions, not {self.dimension}")
+            raise PermanentError(Reason.VECTOR_BAD_QUERY, f"query has {len(vector)} dimensions, not {self.dimension}")
         if k <= 0:
             return []
         # Table.search is annotated with the base builder; a vector (a list of floats) always gets the vector one.
@@ -145,14 +145,14 @@ class LanceDBVectorSink:
     def _check_embedding(self, chunk: Chunk) -> None:
         embedding = chunk.embedding
         if embedding is None:
-            raise PermanentError("vector.bad_embedding", f"chunk {chunk.chunk_id} has no embedding")
+            raise PermanentError(Reason.VECTOR_BAD_EMBEDDING, f"chunk {chunk.chunk_id} has no embedding")
         if len(embedding) != self.dimension:
             raise PermanentError(
-                "vector.bad_embedding",
+                Reason.VECTOR_BAD_EMBEDDING,
                 f"chunk {chunk.chunk_id} has {len(embedding)} dimensions, not {self.dimension}",
             )
         if not all(math.isfinite(value) for value in embedding):
-            raise PermanentError("vector.bad_embedding", f"chunk {chunk.chunk_id} has a NaN or infinite value")
+            raise PermanentError(Reason.VECTOR_BAD_EMBEDDING, f"chunk {chunk.chunk_id} has a NaN or infinite value")
 
 
 def _describe(schema: pa.Schema) -> str:

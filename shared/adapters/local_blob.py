@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from shared.domain import PermanentError
+from shared.domain import PermanentError, Reason
 from shared.ports import BlobInfo
 
 
@@ -64,5 +64,5 @@ class LocalFolderBlobStore:
         # Blob names come from users: never let one escape the container folder.
         parts = PurePosixPath(path).parts
         if not parts or PurePosixPath(path).is_absolute() or ".." in parts or "/" in container or not container:
-            raise PermanentError("blob.invalid_path", f"{container}/{path}")
+            raise PermanentError(Reason.BLOB_INVALID_PATH, f"{container}/{path}")
         return self.root / container / Path(*parts)

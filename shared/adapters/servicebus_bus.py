@@ -26,7 +26,7 @@ from azure.servicebus.management import ServiceBusAdministrationClient
 
 from shared.adapters.bus_messages import to_outgoing
 from shared.connections import connection_section, token_credential
-from shared.domain import Envelope, TransientError
+from shared.domain import Envelope, Reason, TransientError
 from shared.domain.bus import MAX_MESSAGE_BYTES, MessageTooLargeError, OutgoingMessage
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ class ServiceBusBus:
                 self._send_batches(self._sender(queue), messages)
             except RETRYABLE_ERRORS as error:
                 self._drop_sender(queue)  # start the next attempt on a fresh link
-                raise TransientError("bus.send_failed", f"{queue}: {type(error).__name__}: {error}") from error
+                raise TransientError(Reason.BUS_SEND_FAILED, f"{queue}: {type(error).__name__}: {error}") from error
 
     def _send_batches(self, sender: ServiceBusSender, messages: Sequence[OutgoingMessage]) -> None:
         # Fill every batch before sending any, so a message too large to send fails the call with nothing sent.

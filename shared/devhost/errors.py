@@ -9,16 +9,16 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from shared import config
-from shared.domain import TributaryError
+from shared.domain import Reason, TributaryError
 
-# The reason codes, all here: users search for them. Form: area.snake_case (tests/unit/test_startup_errors.py).
-AZURITE_NOT_INSTALLED = "devhost.azurite_not_installed"
-NODE_NOT_INSTALLED = "devhost.node_not_installed"
-FALKORDB_NOT_INSTALLED = "devhost.falkordb_not_installed"
-PORT_IN_USE = "devhost.port_in_use"
-PORT_NOT_PERMITTED = "devhost.port_not_permitted"
-DATA_DIR_IN_USE = "devhost.data_dir_in_use"
-INVALID_SETTING = "config.invalid_setting"
+# Aliases of the registry's members (shared.domain.reasons), which the launchers and servers import by these names.
+AZURITE_NOT_INSTALLED = Reason.DEVHOST_AZURITE_NOT_INSTALLED
+NODE_NOT_INSTALLED = Reason.DEVHOST_NODE_NOT_INSTALLED
+FALKORDB_NOT_INSTALLED = Reason.DEVHOST_FALKORDB_NOT_INSTALLED
+PORT_IN_USE = Reason.DEVHOST_PORT_IN_USE
+PORT_NOT_PERMITTED = Reason.DEVHOST_PORT_NOT_PERMITTED
+DATA_DIR_IN_USE = Reason.DEVHOST_DATA_DIR_IN_USE
+INVALID_SETTING = Reason.CONFIG_INVALID_SETTING
 REASON_CODES = (
     AZURITE_NOT_INSTALLED,
     NODE_NOT_INSTALLED,

@@ -1,4 +1,4 @@
-"""Domain contracts: pydantic models and error types. No Azure imports here."""
+"""Domain contracts: pydantic models, error types and the reason codes. No Azure imports here."""
 
 from shared.domain.errors import ConfigError, PermanentError, TransientError, TributaryError
 from shared.domain.jobs import TERMINAL_STATES, BatchOutcome, Counts, Job, JobState, StageCounters
@@ -17,9 +17,11 @@ from shared.domain.models import (
     Relation,
     Stage,
 )
+from shared.domain.reasons import DESCRIPTIONS, Reason
 from shared.domain.results import IngestOutcome, StageResult
 
 __all__ = [
+    "DESCRIPTIONS",
     "SINK_STAGES",
     "TERMINAL_STATES",
     "BatchOutcome",
@@ -39,6 +41,7 @@ __all__ = [
     "Mention",
     "ParseIssue",
     "PermanentError",
+    "Reason",
     "Record",
     "Relation",
     "Stage",

@@ -6,6 +6,7 @@ writes when it dead-letters at the delivery cap. Named after Service Bus's own v
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.domain.errors import PermanentError
+from shared.domain.reasons import Reason
 
 # Standard tier: 256 KB per message, body and properties together (Premium allows more; we mirror Standard).
 MAX_MESSAGE_BYTES = 256 * 1024
@@ -42,5 +43,5 @@ class MessageTooLargeError(PermanentError, ValueError):
     def __init__(self, message_id: str, size: int) -> None:
         self.size = size
         super().__init__(
-            "bus.message_too_large", f"message {message_id} is {size} bytes; the limit is {MAX_MESSAGE_BYTES}"
+            Reason.BUS_MESSAGE_TOO_LARGE, f"message {message_id} is {size} bytes; the limit is {MAX_MESSAGE_BYTES}"
         )

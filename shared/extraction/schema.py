@@ -11,10 +11,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from shared.domain import PermanentError
+from shared.domain import PermanentError, Reason
 
 PACKAGED_SCHEMA = Path(__file__).with_name("schema.yaml")
-SCHEMA_INVALID = "extraction.schema_invalid"
 
 ENTITY_TYPE_NAME = re.compile(r"^[A-Z][A-Za-z0-9_]*$")
 RELATION_TYPE_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
@@ -222,7 +221,7 @@ def parse_schema(data: Mapping[str, Any]) -> ExtractionSchema:
     try:
         return ExtractionSchema.model_validate(data)
     except ValidationError as error:
-        raise PermanentError(SCHEMA_INVALID, _describe(error)) from error
+        raise PermanentError(Reason.EXTRACTION_SCHEMA_INVALID, _describe(error)) from error
 
 
 def load_schema(path: Path | None = None) -> ExtractionSchema:
@@ -231,9 +230,9 @@ def load_schema(path: Path | None = None) -> ExtractionSchema:
     try:
         data = yaml.safe_load(source.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise PermanentError(SCHEMA_INVALID, f"{source}: {error}") from error
+        raise PermanentError(Reason.EXTRACTION_SCHEMA_INVALID, f"{source}: {error}") from error
     if not isinstance(data, Mapping):
-        raise PermanentError(SCHEMA_INVALID, f"{source}: the document must be a mapping")
+        raise PermanentError(Reason.EXTRACTION_SCHEMA_INVALID, f"{source}: the document must be a mapping")
     return parse_schema(data)
 
 

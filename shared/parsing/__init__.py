@@ -5,7 +5,7 @@ import importlib
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, cast
 
-from shared.domain import ParseIssue, PermanentError, Record
+from shared.domain import ParseIssue, PermanentError, Reason, Record
 from shared.parsing.columns import apply_columns, has_column_rules
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
@@ -72,7 +72,7 @@ def parse(
         if isinstance(item, Record):
             records += 1
             if records > max_records:
-                raise PermanentError("limits.too_many_records", f"more than {max_records} records")
+                raise PermanentError(Reason.LIMITS_TOO_MANY_RECORDS, f"more than {max_records} records")
             if columns and item.fields:
                 item = apply_columns(item, options)
         yield item
@@ -80,6 +80,6 @@ def parse(
 
 def _parser_for(content_type: str) -> Parser:
     if content_type not in CONTENT_TYPES:
-        raise PermanentError("validate.unsupported_type", f"no parser for {content_type}")
+        raise PermanentError(Reason.VALIDATE_UNSUPPORTED_TYPE, f"no parser for {content_type}")
     module_name, function = CONTENT_TYPES[content_type]
     return cast(Parser, getattr(importlib.import_module(module_name), function))

@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Iterator
 from typing import IO, BinaryIO, Protocol
 
-from shared.domain import ParseIssue, PermanentError, Record, TributaryError
+from shared.domain import ParseIssue, PermanentError, Reason, Record, TributaryError
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
 
@@ -77,12 +77,14 @@ def parse_embedded(
 def parse_zip(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> Iterator[Record | ParseIssue]:
     """Parse each member by its sniffed type; locators read 'member 2: docs/a.csv / row 5'."""
     if limits.max_attachment_depth < 1:
-        raise PermanentError("limits.attachment_depth", "archive nested deeper than the attachment depth cap")
+        raise PermanentError(Reason.LIMITS_ATTACHMENT_DEPTH, "archive nested deeper than the attachment depth cap")
     archive = _open_zip(_seekable(stream, limits))
     with archive:
         members = archive.infolist()
         if len(members) > limits.max_archive_members:
-            raise PermanentError("limits.too_many_members", f"{len(members)} members > {limits.max_archive_members}")
+            raise PermanentError(
+                Reason.LIMITS_TOO_MANY_MEMBERS, f"{len(members)} members > {limits.max_archive_members}"
+            )
         budget = _Budget(limits.max_decompressed_bytes)
         for index, info in enumerate(members, start=1):
             yield from _parse_member(archive, info, index, budget, limits)
@@ -101,16 +103,18 @@ def _parse_member(
     if info.filename.endswith("/"):  # ZipInfo.is_dir() fails on an empty name
         return
     if stat.S_ISLNK(info.external_attr >> 16):
-        yield ParseIssue(locator=locator, reason_code="parse.zip.symlink", detail="symbolic links are not followed")
+        yield ParseIssue(
+            locator=locator, reason_code=Reason.PARSE_ZIP_SYMLINK, detail="symbolic links are not followed"
+        )
         return
     if info.flag_bits & 0x1:
-        yield ParseIssue(locator=locator, reason_code="parse.zip.encrypted", detail="encrypted member skipped")
+        yield ParseIssue(locator=locator, reason_code=Reason.PARSE_ZIP_ENCRYPTED, detail="encrypted member skipped")
         return
     _check_declared(info, locator, budget, limits)
     try:
         raw = archive.open(info)
     except (*_ZIP_ERRORS, RuntimeError) as error:
-        yield ParseIssue(locator=locator, reason_code="parse.zip.malformed", detail=str(error)[:500])
+        yield ParseIssue(locator=locator, reason_code=Reason.PARSE_ZIP_MALFORMED, detail=str(error)[:500])
         return
     with raw:
         reader = _CountingReader(raw, info, locator, budget, limits)
@@ -127,12 +131,12 @@ def _parse_member(
 def _check_declared(info: zipfile.ZipInfo, locator: str, budget: _Budget, limits: ParseLimits) -> None:
     # Headers can lie low, so these only refuse early what they admit to; the reader counts the real bytes.
     if info.file_size > budget.remaining:
-        raise PermanentError("limits.decompressed_too_large", f"{locator} declares {info.file_size} bytes")
+        raise PermanentError(Reason.LIMITS_DECOMPRESSED_TOO_LARGE, f"{locator} declares {info.file_size} bytes")
     if info.file_size > RATIO_FLOOR_BYTES and info.file_size > limits.max_compression_ratio * max(
         info.compress_size, 1
     ):
         raise PermanentError(
-            "parse.zip.ratio_exceeded", f"{locator} declares a ratio over {limits.max_compression_ratio}"
+            Reason.PARSE_ZIP_RATIO_EXCEEDED, f"{locator} declares a ratio over {limits.max_compression_ratio}"
         )
 
 
@@ -164,13 +168,17 @@ class _CountingReader(io.RawIOBase):
         try:
             data = self._raw.read(len(buffer))
         except _ZIP_ERRORS as error:
-            raise PermanentError("parse.zip.malformed", f"{self._locator}: {error}"[:500]) from error
+            raise PermanentError(Reason.PARSE_ZIP_MALFORMED, f"{self._locator}: {error}"[:500]) from error
         self._read += len(data)
         self._budget.remaining -= len(data)
         if self._budget.remaining < 0:
-            self.breach = PermanentError("limits.decompressed_too_large", f"archive inflates past {self._total} bytes")
+            self.breach = PermanentError(
+                Reason.LIMITS_DECOMPRESSED_TOO_LARGE, f"archive inflates past {self._total} bytes"
+            )
         elif self._read > RATIO_FLOOR_BYTES and self._read > self._ratio * self._compressed:
-            self.breach = PermanentError("parse.zip.ratio_exceeded", f"{self._locator} inflates over {self._ratio}x")
+            self.breach = PermanentError(
+                Reason.PARSE_ZIP_RATIO_EXCEEDED, f"{self._locator} inflates over {self._ratio}x"
+            )
         if self.breach is not None:
             raise self.breach
         buffer[: len(data)] = data
@@ -220,7 +228,7 @@ class _Capped(io.RawIOBase):
         data = self._raw.read(_READ_CHUNK if size is None or size < 0 else size)
         self._left -= len(data)
         if self._left < 0:
-            raise PermanentError("limits.file_too_large", "archive larger than the file size cap")
+            raise PermanentError(Reason.LIMITS_FILE_TOO_LARGE, "archive larger than the file size cap")
         return data
 
 
@@ -228,4 +236,4 @@ def _open_zip(stream: BinaryIO) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(stream)
     except _ZIP_ERRORS as error:
-        raise PermanentError("parse.zip.malformed", str(error)[:500]) from error
+        raise PermanentError(Reason.PARSE_ZIP_MALFORMED, str(error)[:500]) from error

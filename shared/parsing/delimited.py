@@ -15,7 +15,7 @@ from itertools import chain
 from operator import itemgetter
 from typing import BinaryIO
 
-from shared.domain import ParseIssue, PermanentError, Record
+from shared.domain import ParseIssue, PermanentError, Reason, Record
 from shared.parsing.encoding import LineTooLongError, open_line_batches
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
@@ -34,7 +34,7 @@ def parse_delimited(stream: BinaryIO, options: ParseOptions, limits: ParseLimits
     """Rows of a CSV/TSV file as Records ('header: value; …'), and issues confined to one row."""
     if options.delimiter is not None and (len(options.delimiter) != 1 or options.delimiter in '"\r\n'):
         raise PermanentError(
-            "parse.csv.invalid_delimiter", f"delimiter {options.delimiter!r} is not one plain character"
+            Reason.PARSE_CSV_INVALID_DELIMITER, f"delimiter {options.delimiter!r} is not one plain character"
         )
     batches, issues = open_line_batches(stream, options, limits)
     yield from issues
@@ -115,7 +115,7 @@ class _Feed:
                 total += len(line)
                 if total > cap:
                     # One row's quoted fields can span many lines: bound what csv holds for a single row.
-                    raise PermanentError("limits.row_too_large", f"row ending at line {number} exceeds {cap}")
+                    raise PermanentError(Reason.LIMITS_ROW_TOO_LARGE, f"row ending at line {number} exceeds {cap}")
         return size
 
     def nul_before(self, line_number: int) -> bool:
@@ -207,7 +207,7 @@ def _records(
                 feed.measure(start, last_line)
             if nul_lines and feed.nul_before(last_line):
                 yield ParseIssue(
-                    locator=f"row {start}", reason_code="parse.csv.nul_byte", detail="NUL replaced by U+FFFD"
+                    locator=f"row {start}", reason_code=Reason.PARSE_CSV_NUL_BYTE, detail="NUL replaced by U+FFFD"
                 )
             stripped = list(map(strip, row))
             full = all(stripped)  # the usual row: every cell filled, so it is not blank unless it has no cell
@@ -245,14 +245,16 @@ def _start_columns(
     issues = []
     if len(row) > limits.max_fields:
         detail = f"{len(row)} columns, only the first {limits.max_fields} kept"
-        issues.append(ParseIssue(locator=f"row {line}", reason_code="limits.too_many_fields", detail=detail))
+        issues.append(ParseIssue(locator=f"row {line}", reason_code=Reason.LIMITS_TOO_MANY_FIELDS, detail=detail))
         row = row[: limits.max_fields]
     if not options.has_header:
         return [f"column_{index}" for index in range(1, len(row) + 1)], len(row), issues
     names, renamed = unique_names(row)
     if renamed:
         detail = "blank or duplicate header names renamed: " + ", ".join(renamed)
-        issues.append(ParseIssue(locator=f"row {line}", reason_code="parse.csv.header_renamed", detail=detail[:1000]))
+        issues.append(
+            ParseIssue(locator=f"row {line}", reason_code=Reason.PARSE_CSV_HEADER_RENAMED, detail=detail[:1000])
+        )
     return names, len(names), issues
 
 
@@ -285,11 +287,11 @@ def _fit(
     issues = []
     if len(row) > limits.max_fields:
         detail = f"{len(row)} cells, only the first {limits.max_fields} kept"
-        issues.append(ParseIssue(locator=locator, reason_code="limits.too_many_fields", detail=detail))
+        issues.append(ParseIssue(locator=locator, reason_code=Reason.LIMITS_TOO_MANY_FIELDS, detail=detail))
         row = row[: limits.max_fields]
     if len(row) != width:
         detail = f"{len(row)} cells where the header has {width}"
-        issues.append(ParseIssue(locator=locator, reason_code="parse.csv.ragged_row", detail=detail))
+        issues.append(ParseIssue(locator=locator, reason_code=Reason.PARSE_CSV_RAGGED_ROW, detail=detail))
         if len(row) > len(names):
             _extend_names(names, len(row))
         row = row + [""] * (width - len(row))
@@ -307,8 +309,8 @@ def _extend_names(names: list[str], count: int) -> None:
 
 def _csv_error(error: csv.Error, line: int) -> PermanentError:
     if "field larger than field limit" in str(error):
-        return PermanentError("limits.field_too_large", f"row starting at line {line}: {error}")
-    return PermanentError("parse.csv.malformed", f"row starting at line {line}: {error}")
+        return PermanentError(Reason.LIMITS_FIELD_TOO_LARGE, f"row starting at line {line}: {error}")
+    return PermanentError(Reason.PARSE_CSV_MALFORMED, f"row starting at line {line}: {error}")
 
 
 def _line_too_long(error: LineTooLongError, delimiter: str, limits: ParseLimits) -> PermanentError | None:
@@ -318,5 +320,7 @@ def _line_too_long(error: LineTooLongError, delimiter: str, limits: ParseLimits)
             pass
     except csv.Error:
         cap = limits.max_field_chars
-        return PermanentError("limits.field_too_large", f"line {error.line_number}: a field exceeds {cap} characters")
+        return PermanentError(
+            Reason.LIMITS_FIELD_TOO_LARGE, f"line {error.line_number}: a field exceeds {cap} characters"
+        )
     return None

@@ -17,7 +17,7 @@ from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from typing import BinaryIO
 
-from shared.domain import Mention, ParseIssue, PermanentError, Record, TributaryError
+from shared.domain import Mention, ParseIssue, PermanentError, Reason, Record, TributaryError
 from shared.parsing.archive import nested_limits, parse_embedded, sanitize_name
 from shared.parsing.html import html_to_text, read_whole
 from shared.parsing.limits import ParseLimits
@@ -43,7 +43,7 @@ Items = Iterator[Record | ParseIssue]
 
 def parse_eml(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> Items:
     """Parse one RFC 822 message (.eml), read whole after a size check."""
-    data = read_whole(stream, limits.max_document_bytes, "parse.email.too_large")
+    data = read_whole(stream, limits.max_document_bytes, Reason.PARSE_EMAIL_TOO_LARGE)
     yield from _message_items(_parse_bytes(data), "", limits)
 
 
@@ -52,7 +52,7 @@ def parse_mbox(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> 
     for number, data in enumerate(_mbox_messages(stream, limits), start=1):
         prefix = f"message {number}"
         if data is None:
-            yield ParseIssue(locator=prefix, reason_code="parse.email.too_large", detail="message skipped")
+            yield ParseIssue(locator=prefix, reason_code=Reason.PARSE_EMAIL_TOO_LARGE, detail="message skipped")
             continue
         try:
             yield from _message_items(_parse_bytes(data), prefix, limits)
@@ -64,9 +64,9 @@ def _parse_bytes(data: bytes) -> EmailMessage:
     try:
         message = BytesParser(policy=policy.default).parsebytes(data)
     except RecursionError as error:
-        raise PermanentError("parse.email.too_deep", "MIME structure nests too deeply") from error
+        raise PermanentError(Reason.PARSE_EMAIL_TOO_DEEP, "MIME structure nests too deeply") from error
     except _EMAIL_ERRORS as error:
-        raise PermanentError("parse.email.malformed", str(error)[:500]) from error
+        raise PermanentError(Reason.PARSE_EMAIL_MALFORMED, str(error)[:500]) from error
     return message
 
 
@@ -111,14 +111,14 @@ def _message_items(message: Message, prefix: str, limits: ParseLimits) -> Items:
         parts = _sort_parts(message)
         metadata, mentions, header_issues = _headers(message, parts)
     except RecursionError as error:
-        raise PermanentError("parse.email.too_deep", "MIME structure nests too deeply") from error
+        raise PermanentError(Reason.PARSE_EMAIL_TOO_DEEP, "MIME structure nests too deeply") from error
     except _EMAIL_ERRORS as error:
-        raise PermanentError("parse.email.malformed", str(error)[:500]) from error
+        raise PermanentError(Reason.PARSE_EMAIL_MALFORMED, str(error)[:500]) from error
     for where, reason in header_issues:
         detail = f"{where}: {reason}"
-        yield ParseIssue(locator=_at(prefix, "headers"), reason_code="parse.email.bad_header", detail=detail)
+        yield ParseIssue(locator=_at(prefix, "headers"), reason_code=Reason.PARSE_EMAIL_BAD_HEADER, detail=detail)
     for number, defect in parts.defects:
-        yield ParseIssue(locator=_at(prefix, f"part {number}"), reason_code="parse.email.defect", detail=defect)
+        yield ParseIssue(locator=_at(prefix, f"part {number}"), reason_code=Reason.PARSE_EMAIL_DEFECT, detail=defect)
     yield from _body_records(parts, prefix, metadata, mentions)
     yield from _embedded(parts, prefix, limits)
 
@@ -134,7 +134,7 @@ def _check_part_count(message: Message, limits: ParseLimits) -> None:
         part = pending.pop()
         count += 1
         if count > limits.max_parts:
-            raise PermanentError("limits.too_many_parts", f"more than {limits.max_parts} MIME parts")
+            raise PermanentError(Reason.LIMITS_TOO_MANY_PARTS, f"more than {limits.max_parts} MIME parts")
         children = _children(part)
         if children is not None:
             pending.extend(children)
@@ -262,7 +262,7 @@ def _body_records(parts: _Parts, prefix: str, metadata: dict[str, str], mentions
             yield ParseIssue(locator=locator, reason_code=error.reason_code, detail=error.detail)
             continue
         except _EMAIL_ERRORS as error:
-            yield ParseIssue(locator=locator, reason_code="parse.email.malformed", detail=str(error)[:500])
+            yield ParseIssue(locator=locator, reason_code=Reason.PARSE_EMAIL_MALFORMED, detail=str(error)[:500])
             continue
         if text:
             produced = True
@@ -296,12 +296,12 @@ def _embedded(parts: _Parts, prefix: str, limits: ParseLimits) -> Items:
         if count > limits.max_attachments:
             yield ParseIssue(
                 locator=locator,
-                reason_code="limits.too_many_attachments",
+                reason_code=Reason.LIMITS_TOO_MANY_ATTACHMENTS,
                 detail=f"{len(items) - limits.max_attachments} attachments past the cap of {limits.max_attachments}",
             )
             return
         if limits.max_attachment_depth < 1:
-            yield ParseIssue(locator=locator, reason_code="limits.attachment_depth", detail="nested too deeply")
+            yield ParseIssue(locator=locator, reason_code=Reason.LIMITS_ATTACHMENT_DEPTH, detail="nested too deeply")
             continue
         if is_message:
             yield from _nested_message(part, locator, limits)
@@ -320,7 +320,7 @@ def _attachment(part: Message, name: str, locator: str, limits: ParseLimits) -> 
     try:
         payload = part.get_payload(decode=True)
     except _EMAIL_ERRORS as error:
-        yield ParseIssue(locator=locator, reason_code="parse.email.malformed", detail=str(error)[:500])
+        yield ParseIssue(locator=locator, reason_code=Reason.PARSE_EMAIL_MALFORMED, detail=str(error)[:500])
         return
     if isinstance(payload, bytes) and payload:
         yield from parse_embedded(io.BytesIO(payload), name, locator, nested_limits(limits), label="attachment")

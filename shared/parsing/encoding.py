@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol, TypeVar
 
-from shared.domain import ParseIssue, PermanentError
+from shared.domain import ParseIssue, PermanentError, Reason
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
 from shared.streams import read_up_to
@@ -76,7 +76,7 @@ class LineTooLongError(PermanentError):
     """A physical line longer than `limits.max_line_chars`; `partial` holds its first cap + 1 characters."""
 
     def __init__(self, line_number: int, limit: int, partial: str) -> None:
-        super().__init__("limits.line_too_long", f"line {line_number} exceeds {limit} characters")
+        super().__init__(Reason.LIMITS_LINE_TOO_LONG, f"line {line_number} exceeds {limit} characters")
         self.line_number = line_number
         self.partial = partial
 
@@ -100,7 +100,7 @@ def detect_encoding(head: bytes, options: ParseOptions, at_eof: bool = False) ->
         return Encoding("utf-8")
     warning = ParseIssue(
         locator="file",
-        reason_code="parse.encoding.latin1_fallback",
+        reason_code=Reason.PARSE_ENCODING_LATIN1_FALLBACK,
         detail=f"not UTF-8; decoded as {FALLBACK_ENCODING} (Windows Latin-1)",
     )
     return Encoding(FALLBACK_ENCODING, errors=_FALLBACK_ERRORS, issues=(warning,))
@@ -167,7 +167,7 @@ def open_utf8_line_batches(
 
 def utf8_decode_error(error: UnicodeDecodeError, line_offset: int) -> PermanentError:
     """`parse.text.decode_error` for a line of `open_utf8_line_batches` that starts at byte `line_offset`."""
-    return PermanentError("parse.text.decode_error", f"invalid utf-8 at byte {line_offset + error.start}")
+    return PermanentError(Reason.PARSE_TEXT_DECODE_ERROR, f"invalid utf-8 at byte {line_offset + error.start}")
 
 
 def split_lines(text: str) -> list[str]:
@@ -184,11 +184,11 @@ def split_lines(text: str) -> list[str]:
 def decode_error(error: UnicodeError, reader: "_HeadThenStream") -> PermanentError:
     """`parse.text.decode_error` with the absolute byte offset of the bad bytes."""
     if not isinstance(error, UnicodeDecodeError):
-        return PermanentError("parse.text.decode_error", f"{error} (before byte {reader.delivered})")
+        return PermanentError(Reason.PARSE_TEXT_DECODE_ERROR, f"{error} (before byte {reader.delivered})")
     # The incremental decoder saw (its pending bytes + the last chunk) as error.object, and that chunk ends where the
     # reader has delivered up to, so the offset in the file is recoverable without re-reading.
     offset = reader.delivered - len(error.object) + error.start
-    return PermanentError("parse.text.decode_error", f"invalid {error.encoding} at byte {offset}")
+    return PermanentError(Reason.PARSE_TEXT_DECODE_ERROR, f"invalid {error.encoding} at byte {offset}")
 
 
 def _as_utf8(reader: "_HeadThenStream", encoding: Encoding) -> Utf8Reader:
@@ -207,9 +207,9 @@ def _forced(head: bytes, name: str) -> Encoding:
     try:
         info = codecs.lookup(name)
     except LookupError as error:
-        raise PermanentError("parse.encoding.unknown", f"unknown encoding {name!r}") from error
+        raise PermanentError(Reason.PARSE_ENCODING_UNKNOWN, f"unknown encoding {name!r}") from error
     if not getattr(info, "_is_text_encoding", True):  # base64, rot13, zlib…: codecs, but not text encodings
-        raise PermanentError("parse.encoding.unknown", f"{name!r} is not a text encoding")
+        raise PermanentError(Reason.PARSE_ENCODING_UNKNOWN, f"{name!r} is not a text encoding")
     codec = info.name
     for bom, bom_codec in BOMS:
         # A mark of the forced encoding itself is still a mark, not text.

@@ -8,7 +8,7 @@ from typing import BinaryIO
 import lxml.html
 from lxml import etree
 
-from shared.domain import PermanentError, Record
+from shared.domain import PermanentError, Reason, Record
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
 
@@ -34,7 +34,7 @@ _HIDDEN = object()
 
 def parse_html(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> Iterator[Record]:
     """Yield one record per block of visible text, locator 'block N', with the title and the block's links."""
-    data = read_whole(stream, limits.max_document_bytes, "parse.html.too_large")
+    data = read_whole(stream, limits.max_document_bytes, Reason.PARSE_HTML_TOO_LARGE)
     root = _tree(_decode(data, options.encoding))
     if root is None:
         return
@@ -76,9 +76,9 @@ def _tree(markup: str) -> etree._Element | None:
     except etree.ParserError:  # nothing but whitespace or comments: an empty document, not an error
         return None
     except (etree.LxmlError, ValueError) as error:
-        raise PermanentError("parse.html.malformed", str(error)[:500]) from error
+        raise PermanentError(Reason.PARSE_HTML_MALFORMED, str(error)[:500]) from error
     if any(entry.type_name == "ERR_RESOURCE_LIMIT" for entry in parser.error_log):
-        raise PermanentError("parse.html.too_deep", "elements nest deeper than the HTML parser allows")
+        raise PermanentError(Reason.PARSE_HTML_TOO_DEEP, "elements nest deeper than the HTML parser allows")
     return root
 
 

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 import ijson
 import orjson
 
-from shared.domain import ParseIssue, PermanentError, Record
+from shared.domain import ParseIssue, PermanentError, Reason, Record
 from shared.parsing.encoding import Utf8Reader, open_utf8, open_utf8_line_batches, utf8_decode_error
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
@@ -64,7 +64,7 @@ def parse_json(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> 
         raise _conversion_error(error, reader) from error
     if target is not None and not progress.matched:
         detail = f"no value at record_path {options.record_path!r}"
-        yield ParseIssue(locator="file", reason_code="parse.json.record_path_not_found", detail=detail)
+        yield ParseIssue(locator="file", reason_code=Reason.PARSE_JSON_RECORD_PATH_NOT_FOUND, detail=detail)
 
 
 def parse_jsonl(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> Iterator[Record | ParseIssue]:
@@ -160,7 +160,7 @@ def flatten(value: Any, limits: ParseLimits) -> tuple[dict[str, str], bool]:
         path, node, depth = stack.pop()
         if isinstance(node, _CONTAINERS):
             if depth >= max_depth:
-                raise _LineProblemError("parse.json.too_deep", f"nesting deeper than {max_depth}")
+                raise _LineProblemError(Reason.PARSE_JSON_TOO_DEEP, f"nesting deeper than {max_depth}")
             children = node.items() if isinstance(node, dict) else enumerate(node)
             depth += 1
             items = [(f"{path}.{key}" if path else str(key), child, depth) for key, child in children]
@@ -177,11 +177,11 @@ def flatten(value: Any, limits: ParseLimits) -> tuple[dict[str, str], bool]:
 def _line_decoder(limits: ParseLimits) -> json.JSONDecoder:
     def number(literal: str) -> str:
         if len(literal) > limits.max_number_digits:
-            raise _LineProblemError("limits.number_too_long", f"a number of {len(literal)} characters")
+            raise _LineProblemError(Reason.LIMITS_NUMBER_TOO_LONG, f"a number of {len(literal)} characters")
         return literal  # kept as written: no float rounding, no int conversion
 
     def constant(name: str) -> None:
-        raise _LineProblemError("parse.jsonl.bad_line", f"{name} is not valid JSON")
+        raise _LineProblemError(Reason.PARSE_JSONL_BAD_LINE, f"{name} is not valid JSON")
 
     return json.JSONDecoder(parse_int=number, parse_float=number, parse_constant=constant)
 
@@ -190,11 +190,11 @@ def _load_line(decoder: json.JSONDecoder, line: str) -> Any:
     try:
         return decoder.decode(line)
     except RecursionError as error:
-        raise _LineProblemError("parse.json.too_deep", "nesting too deep to decode") from error
+        raise _LineProblemError(Reason.PARSE_JSON_TOO_DEEP, "nesting too deep to decode") from error
     except json.JSONDecodeError as error:
-        raise _LineProblemError("parse.jsonl.bad_line", f"{error.msg} at column {error.colno}") from error
+        raise _LineProblemError(Reason.PARSE_JSONL_BAD_LINE, f"{error.msg} at column {error.colno}") from error
     except ValueError as error:  # any other refusal of the decoder
-        raise _LineProblemError("parse.jsonl.bad_line", str(error)[:200]) from error
+        raise _LineProblemError(Reason.PARSE_JSONL_BAD_LINE, str(error)[:200]) from error
 
 
 def _leaf_text(value: Any, limits: ParseLimits) -> str:
@@ -205,13 +205,13 @@ def _leaf_text(value: Any, limits: ParseLimits) -> str:
     if type(value) is int:  # only from orjson (the stdlib decoder's hooks keep numbers as their text)
         text = str(value)
         if len(text) > limits.max_number_digits:
-            raise _LineProblemError("limits.number_too_long", f"a number of {len(text)} characters")
+            raise _LineProblemError(Reason.LIMITS_NUMBER_TOO_LONG, f"a number of {len(text)} characters")
         return text
     if not isinstance(value, str):  # a float from orjson: the value is its literal, which orjson did not keep
         raise _InexactError
     if len(value) > limits.max_field_chars:
         raise _LineProblemError(
-            "limits.field_too_large", f"a value of {len(value)} characters exceeds {limits.max_field_chars}"
+            Reason.LIMITS_FIELD_TOO_LARGE, f"a value of {len(value)} characters exceeds {limits.max_field_chars}"
         )
     return value
 
@@ -219,13 +219,13 @@ def _leaf_text(value: Any, limits: ParseLimits) -> str:
 def _emit(fields: dict[str, str], truncated: bool, locator: str, limits: ParseLimits) -> Iterator[Record | ParseIssue]:
     if truncated:
         detail = f"only the first {limits.max_fields} values kept"
-        yield ParseIssue(locator=locator, reason_code="limits.too_many_fields", detail=detail)
+        yield ParseIssue(locator=locator, reason_code=Reason.LIMITS_TOO_MANY_FIELDS, detail=detail)
     text = "; ".join([f"{key}: {value}" for key, value in fields.items() if value])
     if not text:  # an empty object or all-null item has nothing to index
         return
     if not text.isascii() and _has_lone_surrogate(text):
         # JSON escapes can spell half a UTF-16 pair ("\\ud800"); such text cannot be stored as UTF-8 downstream.
-        yield ParseIssue(locator=locator, reason_code="parse.json.lone_surrogate", detail="replaced by U+FFFD")
+        yield ParseIssue(locator=locator, reason_code=Reason.PARSE_JSON_LONE_SURROGATE, detail="replaced by U+FFFD")
         fields = {_without_surrogates(key): _without_surrogates(value) for key, value in fields.items()}
         text = _without_surrogates(text)
     yield Record(text, locator, fields)
@@ -262,16 +262,18 @@ def _syntax_error(error: Exception, reader: Utf8Reader) -> PermanentError:
     message = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
     first_line = message.strip().splitlines()[0] if message.strip() else "invalid JSON"
     if "UTF8" in first_line:
-        return PermanentError("parse.text.decode_error", f"{first_line} ({_position(reader)})")
-    return PermanentError("parse.json.invalid", f"{first_line} ({_position(reader)})")
+        return PermanentError(Reason.PARSE_TEXT_DECODE_ERROR, f"{first_line} ({_position(reader)})")
+    return PermanentError(Reason.PARSE_JSON_INVALID, f"{first_line} ({_position(reader)})")
 
 
 def _conversion_error(error: Exception, reader: Utf8Reader) -> PermanentError:
     # ijson converts integers itself; past CPython's 4300-digit cap it fails with a SystemError wrapping ValueError.
     cause = f"{error} {error.__context__ or ''} {error.__cause__ or ''}"
     if "integer string conversion" in cause:
-        return PermanentError("limits.number_too_long", f"an integer literal too long to convert ({_position(reader)})")
-    return PermanentError("parse.json.invalid", f"{type(error).__name__} ({_position(reader)})")
+        return PermanentError(
+            Reason.LIMITS_NUMBER_TOO_LONG, f"an integer literal too long to convert ({_position(reader)})"
+        )
+    return PermanentError(Reason.PARSE_JSON_INVALID, f"{type(error).__name__} ({_position(reader)})")
 
 
 class _Progress:
@@ -298,7 +300,7 @@ def _walk(
     for event, value in events:
         if event == "map_key":
             if len(value) > max_chars:
-                raise PermanentError("limits.field_too_large", f"an object key of {len(value)} characters")
+                raise PermanentError(Reason.LIMITS_FIELD_TOO_LARGE, f"an object key of {len(value)} characters")
             keys[-1] = value
             continue
         if event == "end_map" or event == "end_array":
@@ -333,7 +335,7 @@ def _walk(
             keys.append(-1 if is_array else None)
             if level + 1 > max_depth:
                 raise PermanentError(
-                    "parse.json.too_deep", f"nesting deeper than {max_depth} at {_json_path(arrays, keys)}"
+                    Reason.PARSE_JSON_TOO_DEEP, f"nesting deeper than {max_depth} at {_json_path(arrays, keys)}"
                 )
             continue
         text = _scalar_text(event, value, max_digits, max_chars, arrays, keys)
@@ -352,13 +354,13 @@ def _scalar_text(event: str, value: Any, max_digits: int, max_chars: int, arrays
     if event == "string":
         if len(value) > max_chars:
             detail = f"a value of {len(value)} characters exceeds {max_chars} at {_json_path(arrays, keys)}"
-            raise PermanentError("limits.field_too_large", detail)
+            raise PermanentError(Reason.LIMITS_FIELD_TOO_LARGE, detail)
         return value
     if event == "number":
         text = str(value)
         if len(text) > max_digits:
             raise PermanentError(
-                "limits.number_too_long", f"a number of {len(text)} characters at {_json_path(arrays, keys)}"
+                Reason.LIMITS_NUMBER_TOO_LONG, f"a number of {len(text)} characters at {_json_path(arrays, keys)}"
             )
         return text
     if event == "boolean":

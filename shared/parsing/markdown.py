@@ -12,7 +12,7 @@ from typing import BinaryIO
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from shared.domain import PermanentError, Record
+from shared.domain import PermanentError, Reason, Record
 from shared.parsing.html import html_to_text, read_whole
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
@@ -40,19 +40,21 @@ def parse_markdown(stream: BinaryIO, options: ParseOptions, limits: ParseLimits)
             continue
         if len(text) > limits.max_field_chars:
             detail = f"block at line {first} exceeds {limits.max_field_chars}"
-            raise PermanentError("limits.paragraph_too_large", detail)
+            raise PermanentError(Reason.LIMITS_PARAGRAPH_TOO_LARGE, detail)
         metadata = {"block": kind} | ({"section": " > ".join(sections)} if sections else {})
         yield Record(text=text, locator=f"line {first}", fields=fields, metadata=metadata)
 
 
 def _read(stream: BinaryIO, encoding: str | None, limits: ParseLimits) -> str:
-    data = read_whole(stream, limits.max_document_bytes, "parse.markdown.too_large")
+    data = read_whole(stream, limits.max_document_bytes, Reason.PARSE_MARKDOWN_TOO_LARGE)
     try:
         return data.decode(encoding or "utf-8-sig")
     except UnicodeDecodeError as error:
-        raise PermanentError("parse.text.decode_error", f"invalid {error.encoding} at byte {error.start}") from error
+        raise PermanentError(
+            Reason.PARSE_TEXT_DECODE_ERROR, f"invalid {error.encoding} at byte {error.start}"
+        ) from error
     except LookupError as error:
-        raise PermanentError("parse.text.unknown_encoding", str(error)) from error
+        raise PermanentError(Reason.PARSE_ENCODING_UNKNOWN, str(error)) from error
 
 
 def _split_front_matter(source: str) -> tuple[str, str]:

@@ -12,15 +12,12 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from shared.domain import PermanentError
+from shared.domain import PermanentError, Reason
 from shared.parsing.encoding import BOMS, utf16_without_bom
 
 SNIFF_BYTES = 8192
 
-EMPTY_FILE = "validate.empty_file"
-REFUSED_TYPE = "validate.refused_type"
-BINARY_CONTENT = "validate.binary_content"
-EXTENSION_MISMATCH = "validate.extension_mismatch"
+EXTENSION_MISMATCH = Reason.VALIDATE_EXTENSION_MISMATCH  # alias: shared.pipeline.ingest imports it
 
 ZIP = "application/zip"
 XML = "application/xml"
@@ -115,20 +112,24 @@ def _refusal(head: bytes) -> PermanentError | None:
     """Why the head is content we refuse outright, or None."""
     for signature, kind in _EXECUTABLES:
         if head.startswith(signature):
-            return PermanentError(REFUSED_TYPE, f"executable content ({kind}) is never ingested")
+            return PermanentError(Reason.VALIDATE_REFUSED_TYPE, f"executable content ({kind}) is never ingested")
     # "MZ" alone is too common a text start; a DOS/PE header always has NUL bytes right behind it.
     if head.startswith(b"MZ") and b"\x00" in head[:64]:
-        return PermanentError(REFUSED_TYPE, "executable content (a Windows PE/DOS executable) is never ingested")
+        return PermanentError(
+            Reason.VALIDATE_REFUSED_TYPE, "executable content (a Windows PE/DOS executable) is never ingested"
+        )
     if _SHEBANG.match(head):
-        return PermanentError(REFUSED_TYPE, "executable content (a script with a #! line) is never ingested")
+        return PermanentError(
+            Reason.VALIDATE_REFUSED_TYPE, "executable content (a script with a #! line) is never ingested"
+        )
     for signature, kind in _UNSUPPORTED_BINARIES:
         if head.startswith(signature):
-            return PermanentError(REFUSED_TYPE, f"{kind} content is not ingested")
+            return PermanentError(Reason.VALIDATE_REFUSED_TYPE, f"{kind} content is not ingested")
     for pattern, kind in ((_BZIP2, "bzip2"), (_RIFF, "RIFF media"), (_ID3, "MP3 audio"), (_MP4, "MP4 media")):
         if pattern.match(head):
-            return PermanentError(REFUSED_TYPE, f"{kind} content is not ingested")
+            return PermanentError(Reason.VALIDATE_REFUSED_TYPE, f"{kind} content is not ingested")
     if head[_TAR_MAGIC_OFFSET : _TAR_MAGIC_OFFSET + 5] == b"ustar":
-        return PermanentError(REFUSED_TYPE, "tar content is not ingested")
+        return PermanentError(Reason.VALIDATE_REFUSED_TYPE, "tar content is not ingested")
     return None
 
 
@@ -245,7 +246,7 @@ def _is_header_block(lines: list[str]) -> bool:
 def sniff(head: bytes, name: str) -> Sniffed:
     """The content type of a file from its first bytes, or PermanentError with the reason it is refused."""
     if not head:
-        raise PermanentError(EMPTY_FILE, "the file has no content")
+        raise PermanentError(Reason.VALIDATE_EMPTY_FILE, "the file has no content")
     refusal = _refusal(head)
     if refusal is not None:
         raise refusal
@@ -255,7 +256,7 @@ def sniff(head: bytes, name: str) -> Sniffed:
         return _with_hint(ZIP, hint, suffix)
     text = _decode_head(head)
     if text is None:
-        raise PermanentError(BINARY_CONTENT, "content is neither text nor a format Tributary reads")
+        raise PermanentError(Reason.VALIDATE_BINARY_CONTENT, "content is neither text nor a format Tributary reads")
     structured = _structured_type(text.lstrip("\ufeff"))
     return _with_hint(_settle_with_hint(structured, hint, text), hint, suffix)
 

@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from shared.domain import ParseIssue, PermanentError, Record
+from shared.domain import ParseIssue, PermanentError, Reason, Record
 from shared.parsing.encoding import open_text
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
@@ -32,7 +32,7 @@ def parse_text(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> 
         size += len(stripped)
         if size > limits.max_field_chars:
             raise PermanentError(
-                "limits.paragraph_too_large", f"paragraph at line {start_line} exceeds {limits.max_field_chars}"
+                Reason.LIMITS_PARAGRAPH_TOO_LARGE, f"paragraph at line {start_line} exceeds {limits.max_field_chars}"
             )
         paragraph.append(stripped)
     if paragraph:

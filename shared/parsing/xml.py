@@ -11,7 +11,7 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 from defusedxml.ElementTree import DefusedXMLParser, iterparse
 
-from shared.domain import PermanentError, Record
+from shared.domain import PermanentError, Reason, Record
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
 
@@ -37,14 +37,16 @@ class _RefusingParser(DefusedXMLParser):
 
 
 _ERRORS: tuple[tuple[type[BaseException], str], ...] = (
-    (EntitiesForbidden, "parse.xml.entities_forbidden"),
-    (ExternalReferenceForbidden, "parse.xml.external_reference_forbidden"),
-    (DTDForbidden, "parse.xml.dtd_forbidden"),
-    (ParseError, "parse.xml.malformed"),
-    (UnicodeError, "parse.xml.malformed"),
-    (LookupError, "parse.xml.malformed"),  # an unknown declared encoding
-    (ValueError, "parse.xml.malformed"),
-    (RecursionError, "parse.xml.too_deep"),
+    (EntitiesForbidden, Reason.PARSE_XML_ENTITIES_FORBIDDEN),
+    (ExternalReferenceForbidden, Reason.PARSE_XML_EXTERNAL_REFERENCE_FORBIDDEN),
+    (DTDForbidden, Reason.PARSE_XML_DTD_FORBIDDEN),
+    (ParseError, Reason.PARSE_XML_MALFORMED),
+    (UnicodeError, Reason.PARSE_XML_MALFORMED),
+    (KeyError, Reason.PARSE_XML_MALFORMED),  # LookupErrors, but not of a codec: keep them out of the next line
+    (IndexError, Reason.PARSE_XML_MALFORMED),
+    (LookupError, Reason.PARSE_ENCODING_UNKNOWN),  # an unknown declared encoding: the code every parser uses
+    (ValueError, Reason.PARSE_XML_MALFORMED),
+    (RecursionError, Reason.PARSE_XML_TOO_DEEP),
 )
 
 
@@ -84,7 +86,7 @@ class _Walker:
 
     def start(self, element: Element) -> None:
         if len(self._stack) >= self._limits.max_xml_depth:
-            raise PermanentError("parse.xml.too_deep", f"elements nest deeper than {self._limits.max_xml_depth}")
+            raise PermanentError(Reason.PARSE_XML_TOO_DEEP, f"elements nest deeper than {self._limits.max_xml_depth}")
         if self._record_depth is not None:
             # Inside a record only the record's own path matters: skip the bookkeeping (the hot path).
             self._stack.append((element, "", _NO_COUNTS))
@@ -109,7 +111,7 @@ class _Walker:
             self._record_chars += _size(element)
             if self._record_chars > self._limits.max_record_chars:
                 detail = f"a record holds more than {self._limits.max_record_chars}"
-                raise PermanentError("limits.record_too_large", detail)
+                raise PermanentError(Reason.LIMITS_RECORD_TOO_LARGE, detail)
         if self._record_depth == depth:
             self._record_depth = None
             record = _record(element, path, self._limits)
@@ -150,7 +152,7 @@ def _record(element: Element, path: str, limits: ParseLimits) -> Record | None:
     fields, loose_text = _flatten(element)
     for key, value in fields.items():
         if len(value) > limits.max_field_chars:
-            raise PermanentError("limits.field_too_large", f"{path}/{key} exceeds {limits.max_field_chars}")
+            raise PermanentError(Reason.LIMITS_FIELD_TOO_LARGE, f"{path}/{key} exceeds {limits.max_field_chars}")
     pairs = [f"{key.replace('@', '')}: {value}" for key, value in fields.items() if value and key != "text"]
     text = "; ".join(part for part in (" ".join(loose_text), *pairs) if part)
     if not text:

@@ -14,7 +14,7 @@ import logging
 
 from pydantic import ValidationError
 
-from shared.domain import Envelope, PermanentError, Stage, StageResult
+from shared.domain import Envelope, PermanentError, Reason, Stage, StageResult
 from shared.pipeline.settlement import settle_failure
 from shared.pipeline.stages import process_message, record_dead_letter
 from shared.ports import Ports
@@ -27,7 +27,7 @@ def handle_message_body(body: bytes | str, stage: Stage, delivery_count: int, po
     envelope = decode_envelope(body)
     if envelope.stage is not stage:
         # Running it would apply the wrong handler to the payload; it can never succeed here.
-        raise PermanentError("message.wrong_queue", f"a {envelope.stage} message reached the {stage} queue")
+        raise PermanentError(Reason.MESSAGE_WRONG_QUEUE, f"a {envelope.stage} message reached the {stage} queue")
     return handle_delivery(envelope, delivery_count, ports)
 
 
@@ -36,7 +36,7 @@ def decode_envelope(body: bytes | str) -> Envelope:
     try:
         return Envelope.model_validate_json(body)
     except ValidationError as error:
-        raise PermanentError("message.malformed", str(error)[:500]) from error
+        raise PermanentError(Reason.MESSAGE_MALFORMED, str(error)[:500]) from error
 
 
 def handle_delivery(envelope: Envelope, delivery_count: int, ports: Ports) -> StageResult:

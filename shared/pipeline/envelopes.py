@@ -1,6 +1,6 @@
 """Building envelopes for the next stage, with the claim check for payloads too large for a message."""
 
-from shared.domain import BatchPayload, DocumentRef, Envelope, PermanentError, Stage
+from shared.domain import BatchPayload, DocumentRef, Envelope, PermanentError, Reason, Stage
 from shared.domain.ids import message_id
 from shared.ports import Ports
 
@@ -43,5 +43,5 @@ def open_payload(envelope: Envelope, ports: Ports) -> BatchPayload:
     try:
         body = ports.blobs.download_bytes(ports.settings.work_container, envelope.claim_check)
     except FileNotFoundError as error:
-        raise PermanentError("message.claim_check_missing", envelope.claim_check) from error
+        raise PermanentError(Reason.MESSAGE_CLAIM_CHECK_MISSING, envelope.claim_check) from error
     return BatchPayload.model_validate_json(body)

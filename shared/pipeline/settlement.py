@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from shared.domain import PermanentError
+from shared.domain import PermanentError, Reason
 
-MAX_DELIVERY_EXCEEDED = "delivery.max_count_exceeded"
+MAX_DELIVERY_EXCEEDED = Reason.DELIVERY_MAX_COUNT_EXCEEDED  # alias: tests import it
 
 
 class Action(StrEnum):

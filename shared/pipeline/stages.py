@@ -15,6 +15,7 @@ from shared.domain import (
     Envelope,
     JobState,
     PermanentError,
+    Reason,
     Stage,
     StageResult,
 )
@@ -44,7 +45,7 @@ NEXT_STAGES: dict[Stage, tuple[Stage, ...]] = {
 def process_message(envelope: Envelope, ports: Ports) -> StageResult:
     """Run the envelope's stage; raises PermanentError or TransientError for the host to settle."""
     if ports.jobs.get_job(envelope.job_id) is None:
-        raise PermanentError("message.unknown_job", envelope.job_id)
+        raise PermanentError(Reason.MESSAGE_UNKNOWN_JOB, envelope.job_id)
     payload = open_payload(envelope, ports)
     output = HANDLERS[envelope.stage](payload, envelope.document, ports)
 

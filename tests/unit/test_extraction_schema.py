@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.domain import PermanentError
+from shared.domain import PermanentError, Reason
 from shared.extraction.schema import (
     PACKAGED_SCHEMA,
-    SCHEMA_INVALID,
     ExtractionSchema,
     load_schema,
     parse_schema,
@@ -169,7 +168,7 @@ def test_unknown_entity_type_in_a_triple_is_refused_with_the_reason_code(tmp_pat
     error = invalid_reason(tmp_path, data)
 
     # THEN it fails permanently with the searchable reason, naming the culprit
-    assert error.reason_code == SCHEMA_INVALID == "extraction.schema_invalid"
+    assert error.reason_code == Reason.EXTRACTION_SCHEMA_INVALID == "extraction.schema_invalid"
     assert "Company" in error.detail
 
 
@@ -180,7 +179,7 @@ def test_bad_entity_type_names_are_refused(tmp_path: Path, bad_name: str) -> Non
 
     error = invalid_reason(tmp_path, data)
 
-    assert error.reason_code == SCHEMA_INVALID
+    assert error.reason_code == Reason.EXTRACTION_SCHEMA_INVALID
     assert "entity type names" in error.detail
 
 
@@ -191,7 +190,7 @@ def test_bad_relation_type_names_are_refused(tmp_path: Path, bad_name: str) -> N
 
     error = invalid_reason(tmp_path, data)
 
-    assert error.reason_code == SCHEMA_INVALID
+    assert error.reason_code == Reason.EXTRACTION_SCHEMA_INVALID
     assert "relation type names" in error.detail
 
 
@@ -261,7 +260,7 @@ def test_structural_errors_are_refused_with_the_reason_code(tmp_path: Path, muta
     error = invalid_reason(tmp_path, data)
 
     # THEN the reason code is the schema one and the detail points at the problem
-    assert error.reason_code == SCHEMA_INVALID
+    assert error.reason_code == Reason.EXTRACTION_SCHEMA_INVALID
     assert expected in error.detail
 
 
@@ -280,14 +279,14 @@ def test_unparseable_documents_are_refused(tmp_path: Path, content: str) -> None
     with pytest.raises(PermanentError) as raised:
         load_schema(path)
 
-    assert raised.value.reason_code == SCHEMA_INVALID
+    assert raised.value.reason_code == Reason.EXTRACTION_SCHEMA_INVALID
 
 
 def test_a_missing_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(PermanentError) as raised:
         load_schema(tmp_path / "absent.yaml")
 
-    assert raised.value.reason_code == SCHEMA_INVALID
+    assert raised.value.reason_code == Reason.EXTRACTION_SCHEMA_INVALID
     assert "absent.yaml" in raised.value.detail
 
 

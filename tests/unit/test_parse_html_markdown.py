@@ -229,3 +229,14 @@ def test_property_markdown_only_project_errors_and_caps_hold(data: bytes):
     for record in result:
         assert 0 < len(record.text) <= 40
         assert record.locator.startswith("line ")
+
+
+@pytest.mark.parametrize("name", ["no-such-codec", "base64"])
+def test_markdown_with_an_unknown_or_non_text_encoding_fails_with_the_one_unknown_encoding_code(name):
+    # GIVEN an ingestion config forcing an encoding Python has no text codec for
+    options = ParseOptions(encoding=name)
+    # WHEN the Markdown is read
+    with pytest.raises(PermanentError) as raised:
+        list(parse_markdown(io.BytesIO(b"# Title\n"), options, LIMITS))
+    # THEN it fails with the same code as every other parser (never parse.text.unknown_encoding)
+    assert raised.value.reason_code == "parse.encoding.unknown"

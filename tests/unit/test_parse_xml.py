@@ -112,7 +112,7 @@ def test_processed_elements_are_released_from_the_tree():
         (b"<a><b></a>", "parse.xml.malformed"),
         (b"", "parse.xml.malformed"),
         (b"<a/><b/>", "parse.xml.malformed"),
-        (b'<?xml version="1.0" encoding="no-such-codec"?><a/>', "parse.xml.malformed"),
+        (b'<?xml version="1.0" encoding="no-such-codec"?><a/>', "parse.encoding.unknown"),
         (b"<a>\xff\xfe</a>", "parse.xml.malformed"),
     ],
 )
