@@ -62,6 +62,7 @@ from shared.domain import (
     StageCounters,
     TransientError,
 )
+from shared.domain.reasons import Reason
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -467,7 +468,7 @@ class CosmosJobStore:
                     if error.status_code != 412:
                         raise
             time.sleep(min(0.001 * attempt, 0.05))  # someone else wrote in between: read again
-        raise TransientError("jobstore.contention", f"job {job_id} changed on each of {_CAS_ATTEMPTS} attempts")
+        raise TransientError(Reason.JOBSTORE_CONTENTION, f"job {job_id} changed on each of {_CAS_ATTEMPTS} attempts")
 
     def _create_issue(self, job_id: str, key: str, issue: ParseIssue) -> None:
         item = {
@@ -519,7 +520,7 @@ class CosmosJobStore:
                     if error.status_code != 412:
                         raise
             time.sleep(min(0.001 * attempt, 0.05))
-        raise TransientError("jobstore.contention", f"document {document_id} changed on each attempt")
+        raise TransientError(Reason.JOBSTORE_CONTENTION, f"document {document_id} changed on each attempt")
 
     def _job_document(self, job: Job) -> dict[str, Any]:
         counters: dict[str, int] = {}
@@ -704,10 +705,10 @@ def _translated(what: str) -> Iterator[None]:
     try:
         yield
     except (ServiceRequestError, ServiceResponseError) as error:
-        raise TransientError("jobstore.unavailable", f"{what}: {type(error).__name__}: {error}") from error
+        raise TransientError(Reason.JOBSTORE_UNAVAILABLE, f"{what}: {type(error).__name__}: {error}") from error
     except CosmosHttpResponseError as error:
         if error.status_code in _TRANSIENT_STATUS:
-            raise TransientError("jobstore.unavailable", f"{what}: HTTP {error.status_code}") from error
+            raise TransientError(Reason.JOBSTORE_UNAVAILABLE, f"{what}: HTTP {error.status_code}") from error
         if error.status_code == 413:
-            raise PermanentError("jobstore.job_too_large", f"{what}: over Cosmos DB's 2 MB item limit") from error
+            raise PermanentError(Reason.JOBSTORE_JOB_TOO_LARGE, f"{what}: over Cosmos DB's 2 MB item limit") from error
         raise

@@ -16,6 +16,7 @@ from shared.domain.bus import (
     OutgoingMessage,
     PropertyValue,
 )
+from shared.domain.reasons import Reason
 
 __all__ = [
     "DEAD_LETTER_MAX_DELIVERY",
@@ -85,7 +86,8 @@ class MessageLockLostError(TributaryError):
 
     def __init__(self, message: ReceivedMessage) -> None:
         super().__init__(
-            "bus.lock_lost", f"message {message.message_id} (sequence {message.sequence_number}) on {message.queue}"
+            Reason.BUS_LOCK_LOST,
+            f"message {message.message_id} (sequence {message.sequence_number}) on {message.queue}",
         )
 
 
@@ -94,11 +96,11 @@ class MessagingEntityNotFoundError(TributaryError):
 
     def __init__(self, queue: str) -> None:
         self.queue = queue
-        super().__init__("bus.entity_not_found", f"the messaging entity {queue!r} could not be found")
+        super().__init__(Reason.BUS_ENTITY_NOT_FOUND, f"the messaging entity {queue!r} could not be found")
 
 
 class QueuePropertyChangeError(TributaryError, ValueError):
     """A property Service Bus fixes at creation (duplicate detection) cannot be changed on an existing queue."""
 
     def __init__(self, queue: str, name: str) -> None:
-        super().__init__("bus.queue_property_fixed", f"{name} of the existing queue {queue!r} cannot be changed")
+        super().__init__(Reason.BUS_QUEUE_PROPERTY_FIXED, f"{name} of the existing queue {queue!r} cannot be changed")

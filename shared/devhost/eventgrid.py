@@ -14,6 +14,7 @@ import json
 
 from shared.devhost.blob_trigger import BlobTriggerWatcher
 from shared.devhost.http_server import HostHandler, HostKeys, HostRequest, HostResponse, is_authorized
+from shared.domain.reasons import Reason
 
 PATH = "/runtime/webhooks/blobs"
 BLOB_CREATED = "Microsoft.Storage.BlobCreated"
@@ -28,7 +29,7 @@ def blob_webhook(watcher: BlobTriggerWatcher, keys: HostKeys) -> HostHandler:
         try:
             events = json.loads(request.body)
         except ValueError:
-            return HostResponse.json(400, {"error": "request.invalid_json"})
+            return HostResponse.json(400, {"error": Reason.REQUEST_INVALID_JSON})
         events = events if isinstance(events, list) else [events]
         if request.headers.get("aeg-event-type") == "SubscriptionValidation":
             return HostResponse.json(200, {"validationResponse": events[0]["data"]["validationCode"]})
@@ -39,7 +40,7 @@ def blob_webhook(watcher: BlobTriggerWatcher, keys: HostKeys) -> HostHandler:
             if event.get("eventType") == BLOB_CREATED and not watcher.deliver(function, event["data"]["url"])
         ]
         if unknown:
-            return HostResponse.json(404, {"error": "webhook.no_matching_trigger", "events": unknown})
+            return HostResponse.json(404, {"error": Reason.WEBHOOK_NO_MATCHING_TRIGGER, "events": unknown})
         return HostResponse(202)
 
     return handle

@@ -63,6 +63,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.devhost.app_loader import FunctionSpec
 from shared.devhost.errors import PORT_IN_USE, PORT_NOT_PERMITTED, StartupError
 from shared.domain import PermanentError
+from shared.domain.reasons import Reason
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
@@ -108,7 +109,7 @@ class KeyFileError(PermanentError):
     """The persisted key file exists but cannot be used: fix or delete it."""
 
     def __init__(self, path: Path, detail: str) -> None:
-        super().__init__("devhost.keys_unreadable", f"{path}: {detail}")
+        super().__init__(Reason.DEVHOST_KEYS_UNREADABLE, f"{path}: {detail}")
 
 
 def load_or_create_keys(data_dir: Path, environ: Mapping[str, str]) -> HostKeys:
@@ -174,7 +175,7 @@ class RouteTemplateError(PermanentError):
     """A function's route template cannot be parsed; the Functions host refuses to index such a function too."""
 
     def __init__(self, template: str, detail: str) -> None:
-        super().__init__("devhost.route_invalid", f"{template!r}: {detail}")
+        super().__init__(Reason.DEVHOST_ROUTE_INVALID, f"{template!r}: {detail}")
 
 
 Check = Callable[[str], bool]

@@ -140,6 +140,18 @@ class Reason(StrEnum):
         """What happened and what the user can do, in one line."""
         return DESCRIPTIONS[self]
 
+    # Added with the job stores, the local host's queues and the ingest guard
+    BUS_ENTITY_NOT_FOUND = "bus.entity_not_found"
+    BUS_QUEUE_PROPERTY_FIXED = "bus.queue_property_fixed"
+    INGEST_NOT_INCOMING_CONTAINER = "ingest.not_incoming_container"
+    JOBSTORE_CONTENTION = "jobstore.contention"
+    JOBSTORE_JOB_TOO_LARGE = "jobstore.job_too_large"
+    JOBSTORE_SERVER_ALREADY_RUNNING = "jobstore.server_already_running"
+    JOBSTORE_SERVER_START_FAILED = "jobstore.server_start_failed"
+    JOBSTORE_SERVER_STOP_FAILED = "jobstore.server_stop_failed"
+    JOBSTORE_SERVER_UNRESPONSIVE = "jobstore.server_unresponsive"
+    JOBSTORE_UNAVAILABLE = "jobstore.unavailable"
+
 
 _R = Reason
 DESCRIPTIONS: dict[Reason, str] = {
@@ -246,6 +258,16 @@ DESCRIPTIONS: dict[Reason, str] = {
     _R.VECTOR_SCHEMA_MISMATCH: "The vector table was made for another embedding size; reset it or use another table.",
     _R.VECTOR_UNAVAILABLE: "The vector store's files cannot be written (disk full, permissions); retried.",
     _R.WEBHOOK_NO_MATCHING_TRIGGER: "An Event Grid event matched no blob trigger; check the container and path.",
+    _R.BUS_ENTITY_NOT_FOUND: "The queue does not exist; create it (infra/ does on Azure, the local host does locally).",
+    _R.BUS_QUEUE_PROPERTY_FIXED: "Duplicate detection is fixed when a queue is created; recreate the queue.",
+    _R.INGEST_NOT_INCOMING_CONTAINER: "An event of another container (claim checks) was ignored; filter the events.",
+    _R.JOBSTORE_CONTENTION: "A job changed under every compare-and-set attempt; retried.",
+    _R.JOBSTORE_JOB_TOO_LARGE: "The job's Cosmos DB item would pass 2 MB (too many batches); raise the batch size.",
+    _R.JOBSTORE_SERVER_ALREADY_RUNNING: "A Cosmos DB stand-in already runs for this data directory; reuse or stop it.",
+    _R.JOBSTORE_SERVER_START_FAILED: "The Cosmos DB stand-in did not start; read its log.",
+    _R.JOBSTORE_SERVER_STOP_FAILED: "The Cosmos DB stand-in did not stop; kill the process its state file names.",
+    _R.JOBSTORE_SERVER_UNRESPONSIVE: "The Cosmos DB stand-in does not answer; read its log.",
+    _R.JOBSTORE_UNAVAILABLE: "The job store is throttled or unreachable; retried, check the account if it persists.",
 }
 
 

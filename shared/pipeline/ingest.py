@@ -23,6 +23,7 @@ from shared.domain import (
     Stage,
 )
 from shared.domain.ids import document_id, job_id, skip_job_id
+from shared.domain.reasons import Reason
 from shared.ingestion_config import IngestionConfig, load_ingestion_config
 from shared.parsing import FORMATS, SNIFF_BYTES, ParseLimits, ParseOptions, parse, sniff
 from shared.parsing.sniff import EXTENSION_MISMATCH
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 
 _READ_SIZE = 1 << 20
 _RESUMABLE = frozenset({JobState.QUEUED, JobState.PARSING})
-NOT_INCOMING = "ingest.not_incoming_container"
+NOT_INCOMING = Reason.INGEST_NOT_INCOMING_CONTAINER
 
 
 def ingest_blob(event: BlobEvent, ports: Ports) -> IngestOutcome | None:
@@ -56,7 +57,7 @@ def ingest_blob(event: BlobEvent, ports: Ports) -> IngestOutcome | None:
     doc_id = document_id(ports.blobs.account, event.container, event.path)
     if info.size > ports.settings.file_max_bytes:
         # Refused before hashing: reading a huge blob only to refuse it would cost as much as parsing it.
-        error = PermanentError("limits.file_too_large", f"{info.size} bytes > {ports.settings.file_max_bytes}")
+        error = PermanentError(Reason.LIMITS_FILE_TOO_LARGE, f"{info.size} bytes > {ports.settings.file_max_bytes}")
         return _refuse(event, doc_id, f"etag:{info.etag}", info, error, ports)
 
     version, head = _hash_and_head(event, ports)
@@ -133,7 +134,9 @@ class _IssueLog:
         self.seen += 1
         cap = self.ports.settings.max_issues_per_file
         if self.seen > cap:
-            raise PermanentError("limits.too_many_issues", f"more than {cap} issues; the last: {issue.reason_code}")
+            raise PermanentError(
+                Reason.LIMITS_TOO_MANY_ISSUES, f"more than {cap} issues; the last: {issue.reason_code}"
+            )
         self.pending.append(issue)
 
     def records(self, items: Iterable[Record | ParseIssue]) -> Iterator[Record]:

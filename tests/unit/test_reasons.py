@@ -19,16 +19,40 @@ AREAS = frozenset(reason.split(".", 1)[0] for reason in Reason)
 FILE_SUFFIXES = frozenset({"db", "json", "lock", "log", "md", "py", "sqlite", "toml", "txt", "yaml", "yml"})
 
 
+# Where a literal is a reason code whatever its area: the first argument of an `...Error(...)`, a `reason_code=`
+# keyword, or a reason keyword of a server kind. So a code of a new area is seen there too.
+REASON_KEYWORDS = frozenset({"reason_code", "already_running", "start_failed", "stop_failed", "unresponsive"})
+# First segments of dotted names that are never codes: our packages, the codec and context keys named after the
+# project, host names (`core.windows.net`).
+NOT_AREAS = frozenset({"shared", "tests", "functions", "tributary", "core"})
+
+
+def _in_reason_position(node: ast.Constant, parents: dict[ast.AST, ast.AST]) -> bool:
+    parent = parents.get(node)
+    if isinstance(parent, ast.Call) and parent.args and parent.args[0] is node:
+        callee = parent.func
+        name = callee.attr if isinstance(callee, ast.Attribute) else getattr(callee, "id", "")
+        return name.endswith("Error")
+    if isinstance(parent, ast.keyword):
+        return parent.arg in REASON_KEYWORDS
+    return False
+
+
 def reason_shaped_literals(source: str) -> list[tuple[int, str]]:
-    """(line, text) of every string constant in `source` shaped like a reason code of a known area."""
+    """(line, text) of every string constant in `source` shaped like a reason code: of a known area, or of any area
+    where a reason code stands."""
+    tree = ast.parse(source)
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     found = []
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(tree):
         if not (isinstance(node, ast.Constant) and isinstance(node.value, str) and CODE_FORM.match(node.value)):
             continue
         area, *_, last = node.value.split(".")
-        if area in AREAS and last not in FILE_SUFFIXES:
+        if last in FILE_SUFFIXES or area in NOT_AREAS:
+            continue
+        if area in AREAS or _in_reason_position(node, parents):
             found.append((node.lineno, node.value))
-    return found
+    return sorted(found)
 
 
 def unregistered_codes(source: str) -> list[tuple[int, str]]:
@@ -86,9 +110,17 @@ FIELD = "address.city"
 KNOWN = "parse.xml.malformed"
 def f(x):
     raise PermanentError("parse.xml.made_up_fault", f"parse.{x}.dynamic")
+def g():
+    raise TransientError("otherarea.made_up", "detail")
+    kind = ServerKind(start_failed="thirdarea.start_failed")
+    note = "notacode.just_text"
 '''
-    # WHEN it is scanned THEN only the planted code is reported, at its line
-    assert unregistered_codes(source) == [(10, "parse.xml.made_up_fault")]
+    # WHEN it is scanned THEN only the planted codes are reported, at their lines, a new area's too
+    assert unregistered_codes(source) == [
+        (10, "parse.xml.made_up_fault"),
+        (12, "otherarea.made_up"),
+        (13, "thirdarea.start_failed"),
+    ]
 
 
 def test_no_code_is_used_in_the_app_that_the_registry_does_not_list():

@@ -22,6 +22,7 @@ from typing import Self
 
 from shared.devhost.errors import AZURITE_NOT_INSTALLED, NODE_NOT_INSTALLED, StartupError
 from shared.devhost.servers.local_server import HOST, LocalServer, ServerKind, command_line, wait_for
+from shared.domain.reasons import Reason
 
 ACCOUNT_NAME = "devstoreaccount1"
 # Azurite's well-known development account key: public, documented by Microsoft, identical on every machine.
@@ -72,10 +73,10 @@ class AzuriteServer(LocalServer):
         lock_file=LOCK_FILE,
         log_file=LOG_FILE,
         address_in_use="EADDRINUSE",
-        already_running="blob.server_already_running",
-        start_failed="blob.server_start_failed",
-        stop_failed="blob.server_stop_failed",
-        unresponsive="blob.server_unresponsive",
+        already_running=Reason.BLOB_SERVER_ALREADY_RUNNING,
+        start_failed=Reason.BLOB_SERVER_START_FAILED,
+        stop_failed=Reason.BLOB_SERVER_STOP_FAILED,
+        unresponsive=Reason.BLOB_SERVER_UNRESPONSIVE,
     )
 
     def __init__(

@@ -25,6 +25,7 @@ from typing import Self
 
 from shared.devhost.servers.azurite import REPO_ROOT
 from shared.devhost.servers.local_server import HOST, LocalServer, ServerKind, command_line, wait_for
+from shared.domain.reasons import Reason
 
 # The Azure Cosmos DB emulator's well-known key: public, documented by Microsoft, identical on every machine. The
 # stand-in accepts any key; this one keeps the connection string valid for the real emulator too.
@@ -58,10 +59,10 @@ class CosmosServer(LocalServer):
         lock_file=LOCK_FILE,
         log_file=LOG_FILE,
         address_in_use="EADDRINUSE",
-        already_running="jobstore.server_already_running",
-        start_failed="jobstore.server_start_failed",
-        stop_failed="jobstore.server_stop_failed",
-        unresponsive="jobstore.server_unresponsive",
+        already_running=Reason.JOBSTORE_SERVER_ALREADY_RUNNING,
+        start_failed=Reason.JOBSTORE_SERVER_START_FAILED,
+        stop_failed=Reason.JOBSTORE_SERVER_STOP_FAILED,
+        unresponsive=Reason.JOBSTORE_SERVER_UNRESPONSIVE,
     )
 
     def __init__(

@@ -42,6 +42,7 @@ from redis.retry import Retry
 
 from shared.devhost.errors import FALKORDB_NOT_INSTALLED, StartupError
 from shared.devhost.servers.local_server import HOST, LocalServer, ServerKind, command_line, wait_for
+from shared.domain.reasons import Reason
 
 STATE_FILE = "falkordb.server.json"
 LOCK_FILE = "falkordb.lock"
@@ -62,10 +63,10 @@ class FalkorDBServer(LocalServer):
         lock_file=LOCK_FILE,
         log_file=LOG_FILE,
         address_in_use="Address already in use",
-        already_running="graph.server_already_running",
-        start_failed="graph.server_start_failed",
-        stop_failed="graph.server_stop_failed",
-        unresponsive="graph.server_unresponsive",
+        already_running=Reason.GRAPH_SERVER_ALREADY_RUNNING,
+        start_failed=Reason.GRAPH_SERVER_START_FAILED,
+        stop_failed=Reason.GRAPH_SERVER_STOP_FAILED,
+        unresponsive=Reason.GRAPH_SERVER_UNRESPONSIVE,
     )
     data_dir: Path  # always one: FalkorDB has no in-memory mode here
 
