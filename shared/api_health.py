@@ -14,7 +14,7 @@ from shared.app_ports import app_ports
 from shared.config import Settings
 from shared.domain import Reason, TributaryError
 from shared.ports import Ports
-from shared.wiring import check, choices, running_on_azure
+from shared.wiring import choices, running_on_azure
 
 PROBE_TIMEOUT = 3.0  # seconds per dependency: a health check must answer while a dependency hangs
 
@@ -28,8 +28,7 @@ def health_report(settings: Settings | None = None) -> tuple[int, dict[str, Any]
         return 503, body | _error(Reason.CONFIG_INVALID_SETTING, _first_validation_error(error))
     body["wiring"] = {choice.port: choice.backend for choice in choices(settings)}
     try:
-        check(settings)
-        ports = app_ports()
+        ports = app_ports()  # checks the wiring first; a failure is logged and remembered there
     except Exception as error:
         return 503, body | _error(_reason(error, Reason.HEALTH_PORTS_UNAVAILABLE), _detail(error))
     dependencies = {name: _probe(probe, ports) for name, probe in PROBES.items()}

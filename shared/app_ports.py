@@ -13,10 +13,12 @@ import threading
 import time
 from contextlib import ExitStack
 
+from pydantic import ValidationError
+
 from shared.config import Settings
 from shared.domain import ConfigError
 from shared.ports import Ports
-from shared.wiring import open_ports
+from shared.wiring import check, open_ports
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,17 @@ def app_ports() -> Ports:
             raise
         _failure = None
         return _opened[0]
+
+
+def log_startup_problems() -> ConfigError | ValidationError | None:
+    """Check the settings without opening anything and log what is wrong (the worker imports the app at start, so
+    the log shows a misconfigured app before any trigger fires); returns the problem found."""
+    try:
+        check(Settings())
+    except (ConfigError, ValidationError) as problem:
+        log.error("the app cannot run with these settings: %s", problem)
+        return problem
+    return None
 
 
 def startup_failure() -> Exception | None:

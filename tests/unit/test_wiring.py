@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import azure.functions as func
 import pytest
 
 from shared import wiring
-from shared.app_ports import app_ports, close_app_ports, startup_failure
+from shared.app_ports import app_ports, close_app_ports, log_startup_problems, startup_failure
 from shared.config import Settings
 from shared.devhost.app_loader import load_app
 from shared.devhost.broker import LocalBroker
@@ -174,3 +175,28 @@ def test_a_queue_whose_delivery_cap_differs_from_the_settings_is_refused(tmp_pat
 
         # AND with the same cap it is fine
         wiring.check_delivery_cap(bus, settings(max_delivery_count=5))
+
+
+def test_the_config_error_is_logged_when_the_worker_starts(
+    fresh_ports: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN Azure's marker and the embedded defaults WHEN the app's startup check runs (functions/__init__.py)
+    monkeypatch.setenv("WEBSITE_INSTANCE_ID", "0123456789abcdef")
+    with caplog.at_level(logging.ERROR, logger="shared.app_ports"):
+        problem = log_startup_problems()
+
+    # THEN the problem is logged at ERROR with its reason code and the setting to change
+    assert isinstance(problem, ConfigError)
+    assert problem.reason_code == "config.local_backend_on_azure"
+    assert any("config.local_backend_on_azure" in record.getMessage() for record in caplog.records)
+    assert any("TRIBUTARY_BUS" in record.getMessage() for record in caplog.records)
+
+
+def test_nothing_is_logged_when_the_settings_can_work(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("AzureWebJobsStorage", "UseDevelopmentStorage=true")
+    monkeypatch.setenv("TRIBUTARY_FALKORDB_URL", "redis://127.0.0.1:1")
+    with caplog.at_level(logging.ERROR, logger="shared.app_ports"):
+        assert log_startup_problems() is None
+    assert not caplog.records
