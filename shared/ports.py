@@ -68,6 +68,10 @@ class Bus(Protocol):
         ...
 
 
+class JobNotFoundError(LookupError):
+    """An update addressed a job the store does not hold (every JobStore raises this one)."""
+
+
 @runtime_checkable
 class JobStore(Protocol):
     """Job state. Updates that address an unknown job raise LookupError (set_*, record_*); reads and

@@ -48,7 +48,6 @@ from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from azure.cosmos import CosmosClient, PartitionKey
 from azure.cosmos.exceptions import CosmosHttpResponseError
 
-from shared.adapters.jobstore_sql import JobNotFoundError
 from shared.connections import connection_section, token_credential
 from shared.domain import (
     SINK_STAGES,
@@ -63,6 +62,7 @@ from shared.domain import (
     TransientError,
 )
 from shared.domain.reasons import Reason
+from shared.ports import JobNotFoundError
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential

@@ -22,16 +22,13 @@ from types import TracebackType
 from typing import Any, Literal, Protocol, Self
 
 from shared.domain import SINK_STAGES, BatchOutcome, Counts, Job, JobState, ParseIssue, Stage, StageCounters
+from shared.ports import JobNotFoundError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 _MIGRATION_FILE = re.compile(r"^(\d{4})_(\w+)\.sql$")
 # `:name` not preceded by another colon or a word character, so `::casts` and `12:30` are left alone.
 _NAMED_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
-
-
-class JobNotFoundError(LookupError):
-    """An update addressed a job the store does not hold."""
 
 
 class MigrationError(RuntimeError):

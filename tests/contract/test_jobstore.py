@@ -26,11 +26,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.adapters.cosmos_jobstore import DOCUMENTS_CONTAINER, JOBS_CONTAINER
-from shared.adapters.jobstore_sql import JobNotFoundError, load_migrations
+from shared.adapters.jobstore_sql import load_migrations
 from shared.adapters.postgres_jobstore import PostgresJobStore
 from shared.adapters.sqlite_jobstore import SQLiteJobStore
 from shared.domain import SINK_STAGES, BatchOutcome, Counts, Job, JobState, ParseIssue, Stage, StageCounters
-from shared.ports import JobStore
+from shared.ports import JobNotFoundError, JobStore
 from tests.support.cosmos import open_cosmos_store
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

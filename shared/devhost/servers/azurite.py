@@ -16,12 +16,10 @@ from __future__ import annotations
 import http.client
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
-from typing import Self
 
 from shared.devhost.errors import AZURITE_NOT_INSTALLED, NODE_NOT_INSTALLED, StartupError
-from shared.devhost.servers.local_server import HOST, LocalServer, ServerKind, command_line, wait_for
+from shared.devhost.servers.local_server import HOST, LocalServer, ServerKind, command_line, has_sequence, wait_for
 from shared.domain.reasons import Reason
 
 ACCOUNT_NAME = "devstoreaccount1"
@@ -83,7 +81,6 @@ class AzuriteServer(LocalServer):
         self, data_dir: Path | str | None = None, port: int | None = None, *, startup_timeout: float = 30.0
     ) -> None:
         super().__init__(data_dir, port, startup_timeout=startup_timeout)
-        self._scratch: Path | None = None  # cwd and log of an in-memory server, removed on stop
 
     @property
     def in_memory(self) -> bool:
@@ -100,33 +97,6 @@ class AzuriteServer(LocalServer):
             f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT_NAME};AccountKey={ACCOUNT_KEY};"
             f"BlobEndpoint={self.blob_endpoint};"
         )
-
-    @property
-    def log_path(self) -> Path | None:
-        directory = self.data_dir or self._scratch
-        return directory / LOG_FILE if directory is not None else None
-
-    def start(self) -> Self:
-        """Spawn the server and wait until it answers; refuses when one already runs for this data dir."""
-        if self.data_dir is not None:
-            return super().start()
-        if self._pid is not None:
-            raise RuntimeError(f"{self!r} is already started")
-        self._scratch = Path(tempfile.mkdtemp(prefix="azurite-"))
-        try:
-            self._spawn_until_ready(self._scratch)
-        except BaseException:
-            shutil.rmtree(self._scratch, ignore_errors=True)
-            self._scratch = None
-            raise
-        return self
-
-    def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM (Azurite saves its database), SIGKILL after `timeout`; reaps the process."""
-        super().stop(timeout)
-        if self._scratch is not None:
-            shutil.rmtree(self._scratch, ignore_errors=True)
-            self._scratch = None
 
     def _spawn(self, port: int, workdir: Path) -> subprocess.Popen[bytes]:
         storage = ["--inMemoryPersistence"] if self.data_dir is None else ["--location", str(self.data_dir)]
@@ -160,7 +130,7 @@ class AzuriteServer(LocalServer):
         if not any(arg.endswith("azurite-blob") for arg in argv):
             return False
         storage = ("--inMemoryPersistence",) if self.data_dir is None else ("--location", str(self.data_dir))
-        return _has_sequence(argv, ("--blobPort", str(port))) and _has_sequence(argv, storage)
+        return has_sequence(argv, ("--blobPort", str(port))) and has_sequence(argv, storage)
 
     def _is_recorded_server(self, pid: int, port: int) -> bool:
         if not self._is_ours(pid, port):
@@ -209,8 +179,3 @@ def _answers(port: int) -> bool:
         return False
     finally:
         connection.close()
-
-
-def _has_sequence(argv: list[str], sequence: tuple[str, ...]) -> bool:
-    width = len(sequence)
-    return any(tuple(argv[index : index + width]) == sequence for index in range(len(argv) - width + 1))

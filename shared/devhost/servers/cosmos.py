@@ -19,12 +19,10 @@ import json
 import shutil
 import ssl
 import subprocess
-import tempfile
 from pathlib import Path
-from typing import Self
 
 from shared.devhost.servers.azurite import REPO_ROOT
-from shared.devhost.servers.local_server import HOST, LocalServer, ServerKind, command_line, wait_for
+from shared.devhost.servers.local_server import HOST, LocalServer, ServerKind, command_line, has_sequence, wait_for
 from shared.domain.reasons import Reason
 
 # The Azure Cosmos DB emulator's well-known key: public, documented by Microsoft, identical on every machine. The
@@ -69,7 +67,6 @@ class CosmosServer(LocalServer):
         self, data_dir: Path | str | None = None, port: int | None = None, *, startup_timeout: float = 30.0
     ) -> None:
         super().__init__(data_dir, port, startup_timeout=startup_timeout)
-        self._scratch: Path | None = None  # cwd and log of a server without a data directory, removed on stop
 
     @property
     def endpoint(self) -> str:
@@ -79,33 +76,6 @@ class CosmosServer(LocalServer):
     def connection_string(self) -> str:
         """For the `CosmosConnection` setting (`CosmosJobStore.from_connection_setting`)."""
         return f"AccountEndpoint={self.endpoint};AccountKey={EMULATOR_KEY};"
-
-    @property
-    def log_path(self) -> Path | None:
-        directory = self.data_dir or self._scratch
-        return directory / LOG_FILE if directory is not None else None
-
-    def start(self) -> Self:
-        """Spawn the server and wait until it answers; refuses when one already runs for this data dir."""
-        if self.data_dir is not None:
-            return super().start()
-        if self._pid is not None:
-            raise RuntimeError(f"{self!r} is already started")
-        self._scratch = Path(tempfile.mkdtemp(prefix="cosmosdb-"))
-        try:
-            self._spawn_until_ready(self._scratch)
-        except BaseException:
-            shutil.rmtree(self._scratch, ignore_errors=True)
-            self._scratch = None
-            raise
-        return self
-
-    def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM (nothing to save: it is all in memory), SIGKILL after `timeout`; reaps the process."""
-        super().stop(timeout)
-        if self._scratch is not None:
-            shutil.rmtree(self._scratch, ignore_errors=True)
-            self._scratch = None
 
     def _spawn(self, port: int, workdir: Path) -> subprocess.Popen[bytes]:
         check_installed()  # fails before spawning anything
@@ -134,9 +104,9 @@ class CosmosServer(LocalServer):
         argv = command_line(pid)
         if not any(arg == str(LAUNCHER) for arg in argv):
             return False
-        if not _has_sequence(argv, ("--port", str(port))):
+        if not has_sequence(argv, ("--port", str(port))):
             return False
-        return self.data_dir is None or _has_sequence(argv, ("--home", str(self.data_dir)))
+        return self.data_dir is None or has_sequence(argv, ("--home", str(self.data_dir)))
 
     def _is_recorded_server(self, pid: int, port: int) -> bool:
         if not self._is_ours(pid, port):
@@ -175,8 +145,3 @@ def _answers(port: int) -> bool:
         return False
     finally:
         connection.close()
-
-
-def _has_sequence(argv: list[str], sequence: tuple[str, ...]) -> bool:
-    width = len(sequence)
-    return any(tuple(argv[index : index + width]) == sequence for index in range(len(argv) - width + 1))

@@ -17,9 +17,11 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -64,6 +66,7 @@ class LocalServer(ABC):
         self._port: int | None = None
         self._pid: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
+        self._scratch: Path | None = None  # cwd and log of a server without a data directory, removed on stop
 
     @property
     def port(self) -> int:
@@ -87,10 +90,33 @@ class LocalServer(ABC):
             return False
         return self._serves(self._pid, self._port)
 
+    @property
+    def log_path(self) -> Path | None:
+        """The server's log: in its data directory, or in the scratch folder of a server without one."""
+        directory = self.data_dir or self._scratch
+        return directory / self.kind.log_file if directory is not None else None
+
     def start(self) -> Self:
-        """Spawn the server and wait until it answers; refuses when one already runs for this data dir."""
+        """Spawn the server and wait until it answers; refuses when one already runs for this data dir.
+
+        Without a data directory (a throwaway server: in memory, nothing recorded) it runs in a scratch folder that
+        `stop()` removes."""
+        if self.data_dir is None:
+            return self._start_without_home()
         with _locked(self._home / self.kind.lock_file):
             self._start_locked()
+        return self
+
+    def _start_without_home(self) -> Self:
+        if self._pid is not None:
+            raise RuntimeError(f"{self!r} is already started")
+        self._scratch = Path(tempfile.mkdtemp(prefix=f"{self.kind.state_file.split('.')[0]}-"))
+        try:
+            self._spawn_until_ready(self._scratch)
+        except BaseException:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+            raise
         return self
 
     def stop(self, timeout: float = 15.0) -> None:
@@ -107,6 +133,9 @@ class LocalServer(ABC):
             _remove_state(self.data_dir / self.kind.state_file, pid)
         self._pid = self._port = None
         self._process = None
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
     @classmethod
     def attach(cls, data_dir: Path | str) -> Self | None:
@@ -340,3 +369,9 @@ def _log_tail(log: Path, lines: int = 5) -> str:
         return " | ".join(log.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
+
+
+def has_sequence(argv: list[str], sequence: tuple[str, ...]) -> bool:
+    """`sequence` stands in `argv` as consecutive arguments (how a server's command line is recognised)."""
+    width = len(sequence)
+    return any(tuple(argv[index : index + width]) == sequence for index in range(len(argv) - width + 1))
