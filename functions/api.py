@@ -1,4 +1,4 @@
-"""HTTP operations API: health (anonymous) and job status (function key)."""
+"""HTTP operations API: health (anonymous), job status and search (function key)."""
 
 import json
 
@@ -6,6 +6,7 @@ import azure.functions as func
 
 from shared.api_health import health_report
 from shared.api_jobs import ApiAnswer, get_job, list_jobs
+from shared.api_search import search as search_chunks
 from shared.app_ports import app_ports
 
 bp = func.Blueprint()
@@ -25,6 +26,11 @@ def job_status(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="jobs", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def jobs(req: func.HttpRequest) -> func.HttpResponse:
     return _json(list_jobs(app_ports().jobs, dict(req.params)))
+
+
+@bp.route(route="search", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def search(req: func.HttpRequest) -> func.HttpResponse:
+    return _json(search_chunks(app_ports(), dict(req.params)))
 
 
 def _json(answer: ApiAnswer) -> func.HttpResponse:

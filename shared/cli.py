@@ -21,6 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Tr
 from rich.table import Table
 from typer.core import TyperGroup
 
+from shared.api_search import search as search_chunks
 from shared.app_ports import app_ports
 from shared.config import STORAGE_CONNECTION, Settings
 from shared.devhost.environment import LOCAL_SETTINGS, SAMPLE_SETTINGS, app_settings
@@ -194,6 +195,49 @@ def _queue_table(status: dict[str, dict[str, int]]) -> Table:
         table.add_column(column, justify="right")
     for queue, counts in status.items():
         table.add_row(queue, *(str(counts[column]) for column in ("active", "scheduled", "locked", "dead_lettered")))
+    return table
+
+
+@app.command()
+def search(
+    text: Annotated[str, typer.Argument(help="what to look for")],
+    k: Annotated[int, typer.Option("--k", "-k", min=1, max=50, help="how many chunks")] = 5,
+    data_dir: DataDir = None,
+    verbose: Verbose = False,
+) -> None:
+    """The chunks nearest to a text, with their documents, the entities they mention and those entities' links."""
+    _configure_logging(logging.INFO if verbose else logging.ERROR)
+    with _local_host(data_dir):
+        answer = search_chunks(app_ports(), {"q": text, "k": str(k)})
+    if answer.status != 200:
+        console.print(f"[red]{answer.body}[/red]")
+        raise typer.Exit(2)
+    console.print(_hits_table(answer.body))
+    if answer.body["relations"]:
+        console.print(_relations_table(answer.body))
+
+
+def _hits_table(body: dict[str, Any]) -> Table:
+    entities = body["entities"]
+    table = Table(title=f"Search: {body['query']}")
+    for column in ("score", "path", "locator", "text", "entities"):
+        table.add_column(column, overflow="fold", justify="right" if column == "score" else "left")
+    for hit in body["hits"]:
+        names = ", ".join(f"{entities[e]['name']} ({entities[e]['type']})" for e in hit["entities"] if e in entities)
+        text = hit["text"] if len(hit["text"]) <= 200 else hit["text"][:199] + "…"
+        table.add_row(f"{hit['score']:.3f}", hit["path"] or hit["document_id"], hit["locator"] or "", text, names)
+    return table
+
+
+def _relations_table(body: dict[str, Any], shown: int = 20) -> Table:
+    entities, relations = body["entities"], body["relations"]
+    more = f" (the first {shown} of {len(relations)})" if len(relations) > shown else ""
+    table = Table(title=f"Around them in the graph{more}")
+    for column in ("source", "relation", "target"):
+        table.add_column(column, overflow="fold")
+    for relation in relations[:shown]:
+        source, target = entities.get(relation["source_id"]), entities.get(relation["target_id"])
+        table.add_row(source["name"] if source else "?", relation["type"], target["name"] if target else "?")
     return table
 
 

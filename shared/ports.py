@@ -153,6 +153,45 @@ class GraphCounts(BaseModel):
     relations: int
 
 
+class EntityRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    entity_id: str
+    type: str
+    name: str
+
+
+class ChunkContext(BaseModel):
+    """Where a chunk comes from and the entities it mentions."""
+
+    model_config = ConfigDict(frozen=True)
+
+    chunk_id: str
+    path: str
+    locator: str
+    entity_ids: tuple[str, ...] = ()
+
+
+class RelationRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    relation_id: str
+    type: str
+    source_id: str
+    target_id: str
+
+
+class GraphContext(BaseModel):
+    """Chunks with their documents and mentions, the entities they mention, and those entities' one-hop
+    relations (with the entities at their other ends)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    chunks: dict[str, ChunkContext]
+    entities: dict[str, EntityRef]
+    relations: tuple[RelationRef, ...]
+
+
 @runtime_checkable
 class GraphSink(Protocol):
     def ensure_schema(self) -> None:
@@ -164,6 +203,10 @@ class GraphSink(Protocol):
         ...
 
     def counts(self) -> GraphCounts: ...
+
+    def context(self, chunk_ids: Sequence[str], max_relations: int = 100) -> GraphContext:
+        """What the graph knows around these chunks (unknown ids are left out): what a search answer shows."""
+        ...
 
     def close(self) -> None: ...
 

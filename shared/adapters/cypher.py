@@ -17,11 +17,12 @@ types cannot be query parameters, so they are validated before being formatted i
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
 from shared.domain import BatchPayload, DocumentRef, Entity, PermanentError, Reason
+from shared.ports import ChunkContext, EntityRef, GraphContext, RelationRef
 
 RELATION_TYPE_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 LABEL_PATTERN = re.compile(r"^[A-Z][A-Za-z0-9_]{0,63}$")
@@ -178,6 +179,47 @@ COUNT_QUERIES: dict[str, str] = {
 }
 
 
+# What a search answer shows around its hits: each chunk's document and mentions, then the one-hop relations of the
+# entities mentioned. Unknown chunk ids match nothing; a chunk that mentions nothing still comes back (OPTIONAL).
+CHUNK_CONTEXT = """
+UNWIND $chunk_ids AS cid
+MATCH (d:Document)-[:HAS_CHUNK]->(c:Chunk {id: cid})
+OPTIONAL MATCH (c)-[:MENTIONS]->(e:Entity)
+RETURN c.id, d.path, c.locator, e.id, e.type, e.name
+"""
+ENTITY_NEIGHBOURHOOD = """
+UNWIND $entity_ids AS eid
+MATCH (e:Entity {id: eid})-[r]-(n:Entity)
+RETURN DISTINCT r.id, type(r), startNode(r).id, endNode(r).id, n.id, n.type, n.name
+LIMIT $limit
+"""
+
+
+def graph_context(
+    run: Callable[[str, dict[str, Any]], list[list[Any]]], chunk_ids: Sequence[str], max_relations: int
+) -> GraphContext:
+    """The GraphContext of `chunk_ids`, from the two queries above run through an adapter's `run(query, params)`."""
+    chunks: dict[str, ChunkContext] = {}
+    entities: dict[str, EntityRef] = {}
+    mentioned: dict[str, list[str]] = {}
+    for chunk_id, path, locator, entity_id, entity_type, name in run(CHUNK_CONTEXT, {"chunk_ids": list(chunk_ids)}):
+        chunks.setdefault(chunk_id, ChunkContext(chunk_id=chunk_id, path=path, locator=locator or ""))
+        if entity_id is not None:
+            mentioned.setdefault(chunk_id, []).append(entity_id)
+            entities[entity_id] = EntityRef(entity_id=entity_id, type=entity_type, name=name)
+    chunks = {cid: c.model_copy(update={"entity_ids": tuple(mentioned.get(cid, ()))}) for cid, c in chunks.items()}
+    relations: dict[str, RelationRef] = {}
+    if entities and max_relations > 0:
+        params = {"entity_ids": list(entities), "limit": max_relations}
+        for row in run(ENTITY_NEIGHBOURHOOD, params):
+            relation_id, rel_type, source_id, target_id, other_id, other_type, other_name = row
+            relations[relation_id] = RelationRef(
+                relation_id=relation_id, type=rel_type, source_id=source_id, target_id=target_id
+            )
+            entities.setdefault(other_id, EntityRef(entity_id=other_id, type=other_type, name=other_name))
+    return GraphContext(chunks=chunks, entities=entities, relations=tuple(relations.values()))
+
+
 def batch_statements(document: DocumentRef, payload: BatchPayload, dialect: Dialect) -> list[Statement]:
     """The statements that upsert one batch, in order. The whole batch is validated before any is built."""
     for chunk in payload.chunks:
@@ -278,7 +320,9 @@ def _unique(values: Iterable[str]) -> list[str]:
 
 
 __all__ = [
+    "CHUNK_CONTEXT",
     "COUNT_QUERIES",
+    "ENTITY_NEIGHBOURHOOD",
     "FALKORDB",
     "KEYED_LABELS",
     "NEO4J",
@@ -287,5 +331,6 @@ __all__ = [
     "Statement",
     "batch_statements",
     "entity_label",
+    "graph_context",
     "relation_type",
 ]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import redis
@@ -28,9 +28,16 @@ from falkordb import FalkorDB, Graph
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from shared.adapters.cypher import COUNT_QUERIES, FALKORDB, KEYED_LABELS, STRUCTURAL_RELATIONS, batch_statements
+from shared.adapters.cypher import (
+    COUNT_QUERIES,
+    FALKORDB,
+    KEYED_LABELS,
+    STRUCTURAL_RELATIONS,
+    batch_statements,
+    graph_context,
+)
 from shared.domain import BatchPayload, DocumentRef, PermanentError, Reason, TransientError
-from shared.ports import GraphCounts
+from shared.ports import GraphContext, GraphCounts
 
 # Server replies that mean "try again later" rather than "this query is wrong".
 _TRANSIENT_REPLIES = ("LOADING", "OOM", "BUSY", "TRYAGAIN", "Max pending queries exceeded")
@@ -82,6 +89,10 @@ class FalkorDBGraphSink:
         """Documents, chunks, entities and entity-to-entity relations."""
         values = {name: self.dialect.to_int(self.query(query)[0][0]) for name, query in COUNT_QUERIES.items()}
         return GraphCounts(**values)
+
+    def context(self, chunk_ids: Sequence[str], max_relations: int = 100) -> GraphContext:
+        """The chunks' documents and mentions, and the one-hop relations of the entities they mention."""
+        return graph_context(self.query, chunk_ids, max_relations)
 
     def close(self) -> None:
         """Release the connection pool; the sink reconnects if used again."""

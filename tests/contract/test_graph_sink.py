@@ -522,3 +522,48 @@ def test_falkordb_a_graph_already_holding_duplicate_relation_ids_is_refused_with
         graph_sink.write_batch(document, payload)
     assert refused.value.reason_code == "graph.constraint_failed"
     assert graph_sink.unique_relation_constraints()["WORKS_FOR"] == "FAILED"
+
+
+# -- context: what a search answer shows around its hits --
+
+
+def test_context_gives_each_chunks_document_locator_and_mentions(sink: Any) -> None:
+    # GIVEN a written batch, and a second relation one hop away from what the first chunk mentions
+    document, payload = alice_works_for_acme()
+    chunks = payload.chunks
+    leeds = make_entity("Place", "Leeds", chunks[1:2])
+    acme = payload.entities[1]
+    payload = payload.model_copy(
+        update={
+            "entities": [*payload.entities, leeds],
+            "relations": [*payload.relations, make_relation(acme, "LOCATED_IN", leeds)],
+        }
+    )
+    sink.write_batch(document, payload)
+
+    # WHEN the context of the first and last chunks (and an unknown id) is asked for
+    context = sink.context([chunks[0].chunk_id, chunks[2].chunk_id, "no-such-chunk"])
+
+    # THEN each known chunk comes with its document path, locator and mentions; the unknown one is left out
+    assert set(context.chunks) == {chunks[0].chunk_id, chunks[2].chunk_id}
+    first = context.chunks[chunks[0].chunk_id]
+    assert (first.path, first.locator) == (document.path, "line 1")
+    assert set(first.entity_ids) == {payload.entities[0].entity_id, acme.entity_id}
+    assert context.chunks[chunks[2].chunk_id].entity_ids == ()
+    # AND the one-hop relations of the mentioned entities, with the entity at the far end (Leeds) included
+    assert {(r.type, r.source_id, r.target_id) for r in context.relations} == {
+        ("WORKS_FOR", payload.entities[0].entity_id, acme.entity_id),
+        ("LOCATED_IN", acme.entity_id, leeds.entity_id),
+    }
+    assert context.entities[leeds.entity_id].name == "Leeds"
+    assert context.entities[acme.entity_id].type == "Organization"
+
+
+def test_context_caps_the_relations_and_of_nothing_is_empty(sink: Any) -> None:
+    document, payload = alice_works_for_acme()
+    sink.write_batch(document, payload)
+    capped = sink.context([payload.chunks[0].chunk_id], max_relations=0)
+    assert capped.relations == ()
+    assert capped.chunks  # the chunk itself still comes back
+    empty = sink.context([])
+    assert (empty.chunks, empty.entities, empty.relations) == ({}, {}, ())

@@ -76,6 +76,12 @@ def test_ingest_samples_twice_then_status(tmp_path: Path, job_store_settings: di
     # AND the jobs lived in the chosen store only
     assert (tmp_path / "jobs.sqlite").exists() == (job_store_settings.get("TRIBUTARY_JOB_STORE") is None)
 
+    # AND search finds the samples' chunks with the entities they mention
+    found = tributary("search", "Project Heron in Lisbon", "-k", "3", data_dir=tmp_path, settings=job_store_settings)
+    assert found.returncode == 0, found.stdout + found.stderr
+    assert "samples/" in found.stdout
+    assert "Project Heron (Project)" in found.stdout
+
 
 def test_ingest_exits_non_zero_when_a_file_fails_and_still_ingests_the_others(tmp_path: Path):
     drop = tmp_path / "drop"

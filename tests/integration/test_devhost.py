@@ -201,6 +201,33 @@ def test_http_calls_need_the_function_key_except_health(open_host: HostFactory) 
     assert _get(f"{base}/jobs/unknown-job", key=keys["function"])[0] == 404
 
 
+def test_search_answers_with_chunks_their_documents_mentions_and_graph(open_host: HostFactory) -> None:
+    # GIVEN the samples ingested through the host
+    host = open_host(serve_http=True)
+    assert host.http is not None
+    drop(host, sample_files())
+    host.run_until_idle()
+    key = json.loads((host.settings.data_dir / "devhost-keys.json").read_text())["function"]
+    base = f"{host.http.base_url}/api"
+
+    # WHEN a user searches for a project
+    status, raw = _get(f"{base}/search?q=Project%20Heron%20Lisbon&k=3", key=key)
+
+    # THEN the top chunks come with their sample file, locator, score and mentions, and the graph around them
+    assert status == 200, raw
+    body = json.loads(raw)
+    assert len(body["hits"]) == 3
+    assert all(hit["path"].startswith("samples/") and hit["locator"] for hit in body["hits"])
+    assert [hit["score"] for hit in body["hits"]] == sorted((hit["score"] for hit in body["hits"]), reverse=True)
+    mentioned = {entity for hit in body["hits"] for entity in hit["entities"]}
+    assert "Project Heron" in {body["entities"][entity]["name"] for entity in mentioned}
+    assert all(r["source_id"] in body["entities"] and r["target_id"] in body["entities"] for r in body["relations"])
+    assert any(r["type"] == "LOCATED_IN" for r in body["relations"])
+    # AND a bad query is a 400 with the reason code, and search needs the key
+    assert json.loads(_get(f"{base}/search?k=3", key=key)[1])["error"] == "request.invalid_query"
+    assert _get(f"{base}/search?q=heron")[0] == 401
+
+
 def _get(url: str, key: str | None = None) -> tuple[int, bytes]:
     request = urllib.request.Request(url, headers={"x-functions-key": key} if key else {})
     try:

@@ -1,0 +1,58 @@
+"""Search, independent of HTTP and the CLI: the top-k chunks for a text, and what the graph knows around them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shared.api_jobs import ApiAnswer
+from shared.domain import Reason
+from shared.ports import Ports
+
+MAX_RELATIONS = 100  # one-hop relations in an answer: enough to read, bounded for a hub entity
+
+
+class SearchQuery(BaseModel):
+    """The query string of GET /api/search."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    q: str = Field(min_length=1, max_length=2000)
+    k: int = Field(5, ge=1, le=50)
+
+
+def search(ports: Ports, query: dict[str, str]) -> ApiAnswer:
+    """Embed the text, take the k nearest chunks, and add their documents, locators, mentions and one-hop graph."""
+    try:
+        parsed = SearchQuery.model_validate(query)
+    except ValidationError as error:
+        return ApiAnswer(
+            status=400, body={"error": Reason.REQUEST_INVALID_QUERY, "detail": error.errors(include_url=False)}
+        )
+    (vector,) = ports.embedder.embed([parsed.q])
+    hits = ports.vectors.search(vector, k=parsed.k)
+    context = ports.graph.context([hit.chunk_id for hit in hits], max_relations=MAX_RELATIONS)
+    answers: list[dict[str, Any]] = []
+    for hit in hits:
+        chunk = context.chunks.get(hit.chunk_id)
+        answers.append(
+            {
+                "chunk_id": hit.chunk_id,
+                "document_id": hit.document_id,
+                "path": chunk.path if chunk else None,
+                "locator": chunk.locator if chunk else None,
+                "score": round(hit.score, 6),
+                "text": hit.text,
+                "entities": list(chunk.entity_ids) if chunk else [],
+            }
+        )
+    return ApiAnswer(
+        status=200,
+        body={
+            "query": parsed.q,
+            "hits": answers,
+            "entities": {key: entity.model_dump() for key, entity in context.entities.items()},
+            "relations": [relation.model_dump() for relation in context.relations],
+        },
+    )
