@@ -40,6 +40,7 @@ DEFAULT_MAX_TRANSACTION_RETRY_SECONDS = 30.0  # the driver's default, stated: a 
 # The backing index's state, named as the FalkorDB sink names a constraint's (the contract suite compares them).
 _INDEX_STATES = {"ONLINE": "OPERATIONAL", "POPULATING": "PENDING", "FAILED": "FAILED"}
 _NODE, _RELATIONSHIP = "NODE", "RELATIONSHIP"
+_BOLT_SCHEMES = frozenset({"bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"})
 # Neo4j 5.0-5.x name the type UNIQUENESS / RELATIONSHIP_UNIQUENESS, later versions NODE_PROPERTY_UNIQUENESS /
 # RELATIONSHIP_PROPERTY_UNIQUENESS: every one of them contains UNIQUENESS, and no key constraint does.
 _UNIQUE_ID_CONSTRAINTS = (
@@ -114,14 +115,15 @@ class Neo4jGraphSink:
         Connects lazily: an unreachable server surfaces as `graph.unavailable` on first use, not here.
         `options`: the constructor's keywords (batch_size, max_transaction_retry_time).
         """
+        fix = "use neo4j+s://<host> (Aura), neo4j://<host>:7687 or bolt://<host>:7687"
+        scheme, _, rest = uri.partition("://")
+        # http(s):// would select the driver's Query API preview, which needs aiohttp (not in requirements.txt).
+        if scheme not in _BOLT_SCHEMES or not rest:
+            raise ConfigError(Reason.CONFIG_INVALID_SETTING, f"TRIBUTARY_NEO4J_URI {uri!r} is not a Bolt URI", fix)
         try:
             driver = neo4j.GraphDatabase.driver(uri, auth=(user, password), user_agent="tributary")
         except (ValueError, neo4j_errors.ConfigurationError) as error:
-            raise ConfigError(
-                Reason.CONFIG_INVALID_SETTING,
-                f"TRIBUTARY_NEO4J_URI {uri!r}: {error}",
-                "use neo4j+s://<host> (Aura), neo4j://<host>:7687 or bolt://<host>:7687",
-            ) from error
+            raise ConfigError(Reason.CONFIG_INVALID_SETTING, f"TRIBUTARY_NEO4J_URI {uri!r}: {error}", fix) from error
         return cls(driver, database, **options)
 
     # -- GraphSink --
