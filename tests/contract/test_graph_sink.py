@@ -1,10 +1,23 @@
 """Contract suite for `GraphSink`: every graph adapter must pass it unchanged.
 
 Adapters run here: FalkorDB (always: the project starts its own server). Neo4j joins as another param when
-`NEO4J_URI` is set and its adapter exists. Besides the port, an adapter under test offers four helpers the
-suite uses to look behind the port: `query(cypher, params)`, `unique_constraints()` (label → status),
+`NEO4J_URI` is set (no Bolt server can run on the project's machines, DESIGN.md §7; without one,
+tests/unit/test_neo4j_graph.py pins the Cypher it sends). Besides the port, an adapter under test offers four
+helpers the suite uses to look behind the port: `query(cypher, params)`, `unique_constraints()` (label → status),
 `unique_relation_constraints()` (relationship type → status) and `delete_graph()`; `open_twin` below opens a
 second instance on the same graph, as another worker process would.
+
+Neo4j: run it ONLY against a throwaway server or database. Every Neo4j test starts from an empty database by
+deleting every node and edge in it and its unique `id` constraints (`delete_graph`), and does so again at the end.
+With Docker, one server and one command:
+
+    docker run --rm -d -p 7687:7687 -e NEO4J_AUTH=neo4j/testpassword neo4j:5
+    NEO4J_URI=bolt://localhost:7687 .venv/bin/pytest tests/contract/test_graph_sink.py
+
+(`NEO4J_URI=bolt://localhost:7687 make test` runs it within the whole suite). Variables:
+- `NEO4J_URI`: `bolt://host:7687`, `neo4j://host:7687`, or `neo4j+s://<id>.databases.neo4j.io` for Aura;
+- `NEO4J_USER` (default `neo4j`) and `NEO4J_PASSWORD` (default `testpassword`, as in the command above);
+- `NEO4J_DATABASE` (default: the server's default database; name a scratch database on Enterprise or Aura).
 """
 
 from __future__ import annotations
@@ -19,6 +32,7 @@ from typing import Any
 import pytest
 
 from shared.adapters.falkordb_graph import FalkorDBGraphSink
+from shared.adapters.neo4j_graph import Neo4jGraphSink
 from shared.domain import (
     BatchPayload,
     Chunk,
@@ -46,14 +60,36 @@ def sink(request: pytest.FixtureRequest) -> Iterator[Any]:
     elif request.param == "neo4j":
         if not os.environ.get("NEO4J_URI"):
             pytest.skip("neo4j: NEO4J_URI is not set (no Bolt server can run on this machine, DESIGN.md §7)")
-        pytest.importorskip("shared.adapters.neo4j_graph", reason="neo4j: no Neo4j adapter yet")
-        pytest.skip("neo4j: wire the Neo4j adapter's fixture here")
+        neo4j_sink = Neo4jGraphSink.from_settings(**neo4j_settings())
+        try:
+            neo4j_sink.delete_graph()  # whatever an earlier test or run left: the server is a throwaway one
+            neo4j_sink.ensure_schema()
+        except BaseException:
+            neo4j_sink.close()
+            raise
+        try:
+            yield neo4j_sink
+        finally:
+            neo4j_sink.delete_graph()
+            neo4j_sink.close()
+
+
+def neo4j_settings() -> dict[str, Any]:
+    """`Neo4jGraphSink.from_settings` arguments from the NEO4J_* variables (see the module docstring)."""
+    return {
+        "uri": os.environ["NEO4J_URI"],
+        "user": os.environ.get("NEO4J_USER", "neo4j"),
+        "password": os.environ.get("NEO4J_PASSWORD", "testpassword"),
+        "database": os.environ.get("NEO4J_DATABASE") or None,
+    }
 
 
 def open_twin(sink: Any) -> Any:
     """Another instance of the sink's adapter on the same graph: what a second worker process holds."""
     if isinstance(sink, FalkorDBGraphSink):
         return FalkorDBGraphSink(sink.target, sink.graph_name)
+    if isinstance(sink, Neo4jGraphSink):
+        return Neo4jGraphSink.from_settings(**neo4j_settings())  # its own driver and connection pool
     raise NotImplementedError(f"open_twin: add {type(sink).__name__} here")
 
 

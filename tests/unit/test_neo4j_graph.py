@@ -1,0 +1,382 @@
+"""What `Neo4jGraphSink` sends to Neo4j, pinned without a server (none can run here, DESIGN.md §7).
+
+The sink runs on an in-process recorder of the driver surface it uses (tests/support/neo4j_recorder.py), injected
+through its constructor. The statements must be exactly those `cypher.batch_statements` builds with the NEO4J
+dialect: the same core the FalkorDB contract suite runs against a real server, on the same test data. The whole
+contract suite runs against a real Neo4j when NEO4J_URI is set (tests/contract/test_graph_sink.py).
+"""
+
+from __future__ import annotations
+
+import ast
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from neo4j.exceptions import ServiceUnavailable, SessionExpired
+
+from shared.adapters import neo4j_graph
+from shared.adapters.cypher import COUNT_QUERIES, NEO4J, batch_statements
+from shared.adapters.neo4j_graph import Neo4jGraphSink, sliced
+from shared.domain import BatchPayload, PermanentError, TransientError
+from shared.domain.errors import ConfigError
+from shared.ports import GraphCounts, GraphSink
+from tests.contract.test_graph_sink import (
+    alice_works_for_acme,
+    make_chunks,
+    make_document,
+    make_entity,
+    make_relation,
+)
+from tests.support.neo4j_recorder import RecordingDriver, server_error
+
+NODE_DDL = [
+    "CREATE CONSTRAINT document_id IF NOT EXISTS FOR (n:Document) REQUIRE n.id IS UNIQUE",
+    "CREATE CONSTRAINT chunk_id IF NOT EXISTS FOR (n:Chunk) REQUIRE n.id IS UNIQUE",
+    "CREATE CONSTRAINT entity_id IF NOT EXISTS FOR (n:Entity) REQUIRE n.id IS UNIQUE",
+]
+WORKS_FOR_DDL = "CREATE CONSTRAINT rel_works_for_id IF NOT EXISTS FOR ()-[r:WORKS_FOR]-() REQUIRE r.id IS UNIQUE"
+
+
+def recording_sink(driver: RecordingDriver | None = None, **options: Any) -> tuple[Neo4jGraphSink, RecordingDriver]:
+    driver = driver or RecordingDriver()
+    return Neo4jGraphSink(driver, "graphdb", **options), driver
+
+
+def core(document: Any, payload: BatchPayload) -> list[tuple[str, dict[str, Any]]]:
+    """What the shared Cypher core says a batch is, as (query, params)."""
+    return [(s.query, s.params) for s in batch_statements(document, payload, NEO4J)]
+
+
+def failing_on(fragment: str, error: BaseException) -> RecordingDriver:
+    return RecordingDriver(fail=lambda query, params: error if fragment in query else None)
+
+
+# -- ensure_schema --
+
+
+def test_is_a_graph_sink() -> None:
+    assert isinstance(recording_sink()[0], GraphSink)
+
+
+def test_ensure_schema_creates_each_unique_id_constraint_if_not_exists_in_its_own_write_transaction() -> None:
+    # GIVEN a sink on a database
+    sink, driver = recording_sink()
+    # WHEN the schema is ensured
+    sink.ensure_schema()
+    # THEN the Neo4j 5 DDL of each keyed label is sent, idempotent, with no parameters
+    assert driver.writes() == [(ddl, {}) for ddl in NODE_DDL]
+    assert NEO4J.schema_statements() == NODE_DDL
+    # AND each runs in a managed write transaction of its own (schema and data never share one), on the database
+    assert [(t.mode, len(t.statements), t.session_config["database"]) for t in driver.transactions] == [
+        ("write", 1, "graphdb")
+    ] * 3
+
+
+def test_a_database_holding_duplicate_ids_is_a_permanent_constraint_failure() -> None:
+    # GIVEN a server that cannot build the constraint: the data already holds duplicate ids
+    error = server_error("Neo.DatabaseError.Schema.ConstraintCreationFailed", "Both Node(1) and Node(2) have id")
+    sink, _ = recording_sink(failing_on("CREATE CONSTRAINT", error))
+    # WHEN the schema is ensured THEN it fails for good with the reason
+    with pytest.raises(PermanentError) as refused:
+        sink.ensure_schema()
+    assert refused.value.reason_code == "graph.constraint_failed"
+
+
+# -- write_batch --
+
+
+def test_write_batch_sends_the_shared_core_after_keying_the_relation_type() -> None:
+    # GIVEN the contract suite's representative batch: a document, three chunks, two entities, one relation
+    document, payload = alice_works_for_acme()
+    sink, driver = recording_sink()
+    # WHEN it is written
+    sink.write_batch(document, payload)
+    # THEN WORKS_FOR is keyed on id first, then exactly the core's statements run, in order
+    assert driver.writes() == [(WORKS_FOR_DDL, {}), *core(document, payload)]
+    # AND each statement is a managed write transaction of its own
+    assert [len(t.statements) for t in driver.transactions] == [1] * 6
+    assert all(t.mode == "write" and t.committed for t in driver.transactions)
+
+
+def test_write_batch_pins_the_cypher_and_parameters() -> None:
+    # GIVEN the representative batch
+    document, payload = alice_works_for_acme()
+    alice, acme = payload.entities
+    relation = payload.relations[0]
+    sink, driver = recording_sink()
+    # WHEN it is written
+    sink.write_batch(document, payload)
+    # THEN the statements are these, word for word
+    _, (chunks_query, chunks_params), (person_query, person_params), (org_query, _), mentions, relations = (
+        driver.writes()
+    )
+    assert (
+        chunks_query.split()
+        == (
+            "MERGE (d:Document {id: $document.id}) "
+            "SET d.path = $document.path, d.version = $document.version, "
+            "d.account = $document.account, d.container = $document.container "
+            "WITH d UNWIND $rows AS r MERGE (c:Chunk {id: r.id}) "
+            "SET c.document_id = r.document_id, c.version = r.version, c.ordinal = r.ordinal, "
+            "c.text = r.text, c.locator = r.locator "
+            "MERGE (d)-[:HAS_CHUNK]->(c)"
+        ).split()
+    )
+    assert chunks_params["document"] == {
+        "id": document.document_id,
+        "path": "reports/q1.txt",
+        "version": "v1",
+        "account": "testaccount",
+        "container": "incoming",
+    }
+    assert chunks_params["rows"][1] == {
+        "id": payload.chunks[1].chunk_id,
+        "document_id": document.document_id,
+        "version": "v1",
+        "ordinal": 1,
+        "text": "Acme Corp is in Leeds.",
+        "locator": "line 2",
+    }
+    assert "SET e:Person," in person_query
+    assert "SET e:Organization," in org_query
+    assert person_params == {
+        "rows": [
+            {"id": alice.entity_id, "type": "Person", "name": "Alice Smith", "aliases": ["Alice Smith", "A. Smith"]}
+        ]
+    }
+    assert mentions[1]["rows"] == [
+        {"chunk_id": payload.chunks[0].chunk_id, "entity_id": alice.entity_id},
+        {"chunk_id": payload.chunks[0].chunk_id, "entity_id": acme.entity_id},
+        {"chunk_id": payload.chunks[1].chunk_id, "entity_id": acme.entity_id},
+    ]
+    assert "MERGE (s)-[x:WORKS_FOR {id: r.id}]->(t)" in relations[0]
+    assert relations[1] == {
+        "rows": [
+            {
+                "id": relation.relation_id,
+                "source_id": alice.entity_id,
+                "target_id": acme.entity_id,
+                "evidence": "Alice Smith works for Acme Corp.",
+            }
+        ]
+    }
+    # AND Neo4j takes text as it is: a NUL is not replaced as it is for FalkorDB
+    nul_document = make_document()
+    sink.write_batch(nul_document, BatchPayload(chunks=make_chunks(nul_document, ["a\x00b"])))
+    assert driver.writes()[-1][1]["rows"][0]["text"] == "a\x00b"
+
+
+def test_a_relation_type_is_keyed_once_and_a_new_one_before_its_first_write() -> None:
+    # GIVEN a sink that wrote a batch with WORKS_FOR
+    document, payload = alice_works_for_acme()
+    sink, driver = recording_sink()
+    sink.write_batch(document, payload)
+    # WHEN it writes that batch again, then one with a KNOWS relation too
+    sink.write_batch(document, payload)
+    alice, acme = payload.entities
+    knows = make_relation(alice, "KNOWS", acme)
+    sink.write_batch(document, payload.model_copy(update={"relations": [*payload.relations, knows]}))
+    # THEN WORKS_FOR was keyed once, and KNOWS before the first statement that MERGEs it
+    queries = [query for query, _ in driver.writes()]
+    assert queries.count(WORKS_FOR_DDL) == 1
+    knows_ddl = "CREATE CONSTRAINT rel_knows_id IF NOT EXISTS FOR ()-[r:KNOWS]-() REQUIRE r.id IS UNIQUE"
+    assert queries.count(knows_ddl) == 1
+    first_knows_write = next(i for i, query in enumerate(queries) if "[x:KNOWS" in query)
+    assert queries.index(knows_ddl) < first_knows_write
+    assert all("IF NOT EXISTS" in query for query in queries if query.startswith("CREATE CONSTRAINT"))
+
+
+def test_a_type_whose_keying_failed_is_keyed_again_next_time() -> None:
+    # GIVEN a server unavailable while the sink keys WORKS_FOR
+    document, payload = alice_works_for_acme()
+    down = True
+    driver = RecordingDriver(
+        fail=lambda query, params: ServiceUnavailable("gone") if down and "WORKS_FOR" in query else None
+    )
+    sink, _ = recording_sink(driver)
+    with pytest.raises(TransientError):
+        sink.write_batch(document, payload)
+    # WHEN the redelivery comes after the server is back
+    down = False
+    sink.write_batch(document, payload)
+    # THEN the type is keyed before the relation is written
+    queries = [query for query, _ in driver.writes()]
+    assert queries.index(WORKS_FOR_DDL) < next(i for i, query in enumerate(queries) if "[x:WORKS_FOR" in query)
+
+
+def test_an_invalid_type_sends_nothing() -> None:
+    # GIVEN a batch with a relation type that could inject Cypher
+    document, payload = alice_works_for_acme()
+    alice, acme = payload.entities
+    bad = payload.model_copy(update={"relations": [make_relation(alice, "R]->() DETACH DELETE n //", acme)]})
+    sink, driver = recording_sink()
+    # WHEN it is written THEN it is refused before any transaction
+    with pytest.raises(PermanentError) as refused:
+        sink.write_batch(document, bad)
+    assert refused.value.reason_code == "graph.invalid_type"
+    assert driver.transactions == []
+
+
+def test_rows_are_written_batch_size_at_a_time_in_order() -> None:
+    # GIVEN a sink writing 2 rows per transaction, and a batch of 5 chunks mentioning one entity
+    document = make_document()
+    chunks = make_chunks(document, [f"part {n}" for n in range(5)])
+    payload = BatchPayload(chunks=chunks, entities=[make_entity("Person", "Ann Lee", chunks)])
+    sink, driver = recording_sink(batch_size=2)
+    # WHEN it is written
+    sink.write_batch(document, payload)
+    # THEN each statement of the core runs in slices of its rows, every slice with the statement's other parameters
+    expected = [
+        (s.query, s.params) for statement in batch_statements(document, payload, NEO4J) for s in sliced(statement, 2)
+    ]
+    assert driver.writes() == expected
+    chunk_slices = [params for query, params in driver.writes() if "HAS_CHUNK" in query]
+    assert [[row["ordinal"] for row in params["rows"]] for params in chunk_slices] == [[0, 1], [2, 3], [4]]
+    assert all(params["document"]["id"] == document.document_id for params in chunk_slices)
+    assert len(driver.transactions) == len(expected) == 3 + 1 + 3  # chunks, the entity, mentions
+
+
+def test_a_batch_without_chunks_still_upserts_its_document() -> None:
+    document = make_document()
+    sink, driver = recording_sink(batch_size=2)
+    sink.write_batch(document, BatchPayload(chunks=[]))
+    assert driver.writes() == core(document, BatchPayload(chunks=[]))
+    assert driver.writes()[0][1]["rows"] == []
+
+
+def test_batch_size_defaults_to_1000_and_must_be_positive() -> None:
+    assert recording_sink()[0].batch_size == 1000
+    with pytest.raises(ValueError, match="batch_size"):
+        recording_sink(batch_size=0)
+
+
+# -- counts, close --
+
+
+def test_counts_run_the_shared_count_queries_in_one_read_transaction() -> None:
+    # GIVEN a server that answers each count
+    answers = dict(zip(COUNT_QUERIES.values(), [[[1]], [[3]], [[2]], [[1]]], strict=True))
+    sink, driver = recording_sink(RecordingDriver(answer=lambda query, params: answers.get(query, [])))
+    # WHEN the counts are read THEN they are the server's integers, from one read transaction
+    assert sink.counts() == GraphCounts(documents=1, chunks=3, entities=2, relations=1)
+    [transaction] = driver.transactions
+    assert transaction.mode == "read"
+    assert [query for query, _ in transaction.statements] == list(COUNT_QUERIES.values())
+
+
+def test_close_closes_the_driver() -> None:
+    sink, driver = recording_sink()
+    sink.close()
+    assert driver.closed
+
+
+# -- errors --
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "reason"),
+    [
+        pytest.param(
+            server_error("Neo.ClientError.Schema.ConstraintValidationFailed", "already exists with label"),
+            TransientError,
+            "graph.conflict",
+            id="constraint-violation",
+        ),
+        pytest.param(ServiceUnavailable("Unable to retrieve routing information"), TransientError, "graph.unavailable"),
+        pytest.param(SessionExpired("leader switched"), TransientError, "graph.unavailable"),
+        pytest.param(
+            server_error("Neo.TransientError.Transaction.DeadlockDetected", "deadlock"),
+            TransientError,
+            "graph.unavailable",
+            id="deadlock",
+        ),
+        pytest.param(
+            server_error("Neo.ClientError.Security.Unauthorized", "bad credentials"),
+            TransientError,
+            "graph.unavailable",
+            id="auth",
+        ),
+        pytest.param(
+            server_error("Neo.ClientError.Statement.SyntaxError", "invalid input"),
+            PermanentError,
+            "graph.query_failed",
+            id="syntax",
+        ),
+    ],
+)
+def test_driver_errors_during_a_write_map_to_reasons(error: BaseException, kind: type, reason: str) -> None:
+    # GIVEN a server that fails the relation statement with `error` (the driver's own retries spent)
+    document, payload = alice_works_for_acme()
+    sink, _ = recording_sink(failing_on("[x:WORKS_FOR", error))
+    # WHEN the batch is written THEN the error is the project's, with the reason, and the driver's as its cause
+    with pytest.raises(kind) as raised:
+        sink.write_batch(document, payload)
+    assert raised.value.reason_code == reason
+    assert raised.value.__cause__ is error
+
+
+def test_a_constraint_violation_outside_a_batch_write_is_permanent() -> None:
+    # GIVEN a query that CREATEs a node with an id that exists (what the contract suite does behind the sink's back)
+    error = server_error("Neo.ClientError.Schema.ConstraintValidationFailed", "Node(0) already exists with label")
+    sink, _ = recording_sink(failing_on("CREATE (:Document", error))
+    # WHEN it runs THEN it is refused for good: retrying cannot help a CREATE
+    with pytest.raises(PermanentError, match="already exists") as refused:
+        sink.query("CREATE (:Document {id: $id})", {"id": "x"})
+    assert refused.value.reason_code == "graph.query_failed"
+
+
+# -- construction --
+
+
+def test_from_settings_builds_a_driver_that_fails_as_unavailable_when_nothing_listens() -> None:
+    # GIVEN a sink built from settings for a port nothing listens on (the real driver: it connects lazily)
+    sink = Neo4jGraphSink.from_settings(
+        "bolt://127.0.0.1:1", "neo4j", "secret", "neo4j", max_transaction_retry_time=0.2
+    )
+    try:
+        # WHEN it is used THEN it fails with a retryable reason, once the driver's short retry budget is spent
+        started = time.monotonic()
+        with pytest.raises(TransientError) as failed:
+            sink.counts()
+        assert failed.value.reason_code == "graph.unavailable"
+        assert time.monotonic() - started < 10
+        assert "secret" not in repr(sink)
+    finally:
+        sink.close()
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://example.org:7474",  # the driver's HTTP Query API preview: needs aiohttp, not in requirements.txt
+        "https://example.org",
+        "redis://example.org:6379",
+        "example.org:7687",
+        "neo4j://",
+    ],
+)
+def test_from_settings_refuses_a_uri_that_is_not_bolt(uri: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        Neo4jGraphSink.from_settings(uri, "neo4j", "secret", None)
+    assert refused.value.reason_code == "config.invalid_setting"
+    assert "TRIBUTARY_NEO4J_URI" in str(refused.value)
+
+
+def test_the_adapter_imports_only_the_driver_the_standard_library_and_the_project() -> None:
+    # The deployed app installs requirements.txt only: the adapter may need nothing else (and no local host).
+    tree = ast.parse(Path(neo4j_graph.__file__).read_text(encoding="utf-8"))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names} | {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert {name.split(".")[0] for name in imported} <= {
+        "__future__",
+        "collections",
+        "contextlib",
+        "neo4j",
+        "shared",
+        "threading",
+        "typing",
+    }
+    assert not any(name.startswith("shared.devhost") for name in imported)
