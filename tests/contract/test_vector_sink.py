@@ -1,30 +1,100 @@
 """Contract suite for `VectorSink`: every vector adapter must pass it unchanged.
 
-Adapters run here: LanceDB (in-process). An adapter is added as another entry of `OPENERS`: a function that
-opens the sink on a location, so the suite can also check that reopening it sees the same rows.
+Adapters run here: LanceDB (in-process); Azure AI Search through the real SDK against the local stand-in of its REST
+API (tests/support/search_standin.py), and against a real service when `TRIBUTARY_TEST_SEARCH_ENDPOINT` is set (with
+`TRIBUTARY_TEST_SEARCH_KEY`, else a token credential: `az login` or a managed identity). An adapter is added as
+another entry of `OPENERS`: a function that opens the sink on a location (and may ask for session fixtures), so the
+suite can also check that reopening it sees the same rows.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Callable, Iterator
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from azure.core.credentials import AzureKeyCredential
 
+from shared.adapters.aisearch_vectors import AISearchVectorSink
 from shared.adapters.lancedb_vectors import LanceDBVectorSink
+from shared.connections import token_credential
 from shared.domain import Chunk, PermanentError
 from shared.domain.ids import chunk_id, document_id
 from shared.ports import VectorSink
+from tests.support.search_standin import SearchStandIn
 
 DIMENSION = 8
 DOCUMENT = document_id("testaccount", "incoming", "notes.txt")
+LIVE_ENDPOINT = os.environ.get("TRIBUTARY_TEST_SEARCH_ENDPOINT", "")
+LIVE_KEY = os.environ.get("TRIBUTARY_TEST_SEARCH_KEY", "")
+# The SDK retries a throttled or failed request itself; the stand-in need not make the tests wait for its backoff.
+QUICK_RETRIES: dict[str, Any] = {"retry_backoff_factor": 0.01, "retry_delay": 0.0}
 
-Opener = Callable[[Path], Any]
+
+def index_name(location: Path, prefix: str = "t") -> str:
+    """An index name of this test's own (lower case, digits and dashes), the same on every reopen."""
+    return f"{prefix}-{hashlib.sha256(str(location).encode()).hexdigest()[:20]}"
+
+
+def open_standin_sink(location: Path, request: pytest.FixtureRequest, **options: Any) -> AISearchVectorSink:
+    standin: SearchStandIn = request.getfixturevalue("search_standin")
+    options = QUICK_RETRIES | options
+    return AISearchVectorSink(standin.endpoint, AzureKeyCredential("any"), index_name(location), DIMENSION, **options)
+
+
+class _SettledSink:
+    """A live sink that waits after each write: the service makes new documents searchable about a second later."""
+
+    def __init__(self, sink: AISearchVectorSink, settle: float = 2.0) -> None:
+        self._sink, self._settle = sink, settle
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sink, name)
+
+    def upsert(self, chunks: Sequence[Chunk]) -> None:
+        try:
+            self._sink.upsert(chunks)
+        finally:
+            time.sleep(self._settle)
+
+    def count(self) -> int:
+        return self._sink.count()
+
+    def search(self, vector: Sequence[float], k: int = 5) -> Any:
+        return self._sink.search(vector, k)
+
+    def close(self) -> None:
+        self._sink.close()
+
+
+def open_live_sink(location: Path, request: pytest.FixtureRequest) -> Any:
+    if not LIVE_ENDPOINT:
+        pytest.skip("the live Azure AI Search run needs TRIBUTARY_TEST_SEARCH_ENDPOINT (+ TRIBUTARY_TEST_SEARCH_KEY)")
+    credential = AzureKeyCredential(LIVE_KEY) if LIVE_KEY else token_credential({})
+    name = index_name(location, prefix=f"tributary-test-{os.getpid()}")
+    sink = AISearchVectorSink(LIVE_ENDPOINT, credential, name, DIMENSION)
+    request.addfinalizer(lambda: _delete_live_index(credential, name))
+    return _SettledSink(sink)
+
+
+def _delete_live_index(credential: Any, name: str) -> None:
+    from azure.search.documents.indexes import SearchIndexClient
+
+    with SearchIndexClient(LIVE_ENDPOINT, credential) as client:
+        client.delete_index(name)
+
+
+Opener = Callable[[Path, pytest.FixtureRequest], Any]
 OPENERS: dict[str, Opener] = {
-    "lancedb": lambda location: LanceDBVectorSink(location, "chunks", DIMENSION),
+    "lancedb": lambda location, _: LanceDBVectorSink(location, "chunks", DIMENSION),
+    "aisearch": open_standin_sink,
+    "aisearch-live": open_live_sink,
 }
 
 
@@ -34,7 +104,7 @@ def open_sink(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callab
     opened: list[Any] = []
 
     def open_() -> Any:
-        opened.append(OPENERS[request.param](tmp_path / "vectors"))
+        opened.append(OPENERS[request.param](tmp_path / "vectors", request))
         return opened[-1]
 
     yield open_
