@@ -24,7 +24,7 @@ from azure.core.credentials import AzureKeyCredential
 from shared.adapters.aisearch_vectors import AISearchVectorSink
 from shared.adapters.lancedb_vectors import LanceDBVectorSink
 from shared.connections import token_credential
-from shared.domain import Chunk, PermanentError
+from shared.domain import Chunk, PermanentError, TransientError
 from shared.domain.ids import chunk_id, document_id
 from shared.ports import VectorSink
 from tests.support.search_standin import SearchStandIn
@@ -244,3 +244,164 @@ def test_lancedb_optimize_keeps_table_growth_bounded(tmp_path: Path) -> None:
     assert sink.version_count() == 1
     assert sink.count() == 2
     assert sink.search(axis(1), k=1)[0].text == "d"
+
+
+# -- AI Search specifics (the real SDK against the stand-in, faults injected there) --
+
+
+@pytest.fixture
+def standin(search_standin: SearchStandIn) -> Iterator[SearchStandIn]:
+    yield search_standin
+    search_standin.clear_faults()  # a test that fails early must not leave its faults to the next one
+
+
+def open_aisearch(location: Path, request: pytest.FixtureRequest, **options: Any) -> AISearchVectorSink:
+    sink = open_standin_sink(location, request, **options)
+    request.addfinalizer(sink.close)
+    return sink
+
+
+def test_aisearch_resends_the_documents_a_207_reports_as_throttled(
+    standin: SearchStandIn, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # GIVEN an index whose next answer is a 207 where two of three chunks are throttled
+    sink = open_aisearch(tmp_path, request)
+    chunks = three_chunks()
+    standin.fail_keys_in_next_index_requests([chunks[0].chunk_id, chunks[2].chunk_id], status=429)
+    # WHEN the chunks are upserted
+    sink.upsert(chunks)
+    # THEN the two are resent alone, and every chunk is stored
+    assert standin.index_requests[sink.index_name] == 2
+    assert sink.count() == 3
+    assert sink.search(axis(2), k=1)[0].text == "chunk 2"
+
+
+def test_aisearch_gives_up_on_documents_still_failing_as_a_transient_error(
+    standin: SearchStandIn, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # GIVEN an index that keeps answering 207 with one chunk busy (503)
+    sink = open_aisearch(tmp_path, request, document_retries=2)
+    chunks = three_chunks()
+    standin.fail_keys_in_next_index_requests([chunks[1].chunk_id], count=10, status=503)
+    # WHEN the chunks are upserted THEN after the first send and two resends the failure is transient, with its code
+    with pytest.raises(TransientError) as failed:
+        sink.upsert(chunks)
+    assert failed.value.reason_code == "vector.partial_failure"
+    assert chunks[1].chunk_id in str(failed.value)
+    assert standin.index_requests[sink.index_name] == 3
+    # AND the chunks that were accepted are stored (a redelivery upserts them again, idempotently)
+    assert sink.count() == 2
+
+
+def test_aisearch_dead_letters_a_document_the_index_refuses(
+    standin: SearchStandIn, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # GIVEN an index that refuses one chunk for good (400 in a 207)
+    sink = open_aisearch(tmp_path, request)
+    chunks = three_chunks()
+    standin.fail_keys_in_next_index_requests([chunks[0].chunk_id], status=400)
+    # WHEN the chunks are upserted THEN that is permanent at once, without resending
+    with pytest.raises(PermanentError) as refused:
+        sink.upsert(chunks)
+    assert refused.value.reason_code == "vector.document_rejected"
+    assert standin.index_requests[sink.index_name] == 1
+
+
+def test_aisearch_a_busy_service_is_a_transient_error(
+    standin: SearchStandIn, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # GIVEN a service answering every index request with 503 (the SDK retries a 503 three times itself)
+    sink = open_aisearch(tmp_path, request)
+    standin.fail_next_index_requests(4, status=503)
+    # WHEN chunks are upserted THEN the failure is transient, with the unavailable code
+    with pytest.raises(TransientError) as failed:
+        sink.upsert(three_chunks())
+    assert failed.value.reason_code == "vector.unavailable"
+    assert standin.index_requests[sink.index_name] == 4
+    # AND once the service answers again the same upsert goes through
+    sink.upsert(three_chunks())
+    assert sink.count() == 3
+
+
+def test_aisearch_a_throttled_request_is_a_transient_error(
+    standin: SearchStandIn, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # GIVEN a 429 without Retry-After (the SDK resends a POST only for 500/503/504, or when told when to)
+    sink = open_aisearch(tmp_path, request)
+    standin.fail_next_index_requests(1, status=429)
+    # WHEN chunks are upserted THEN the failure is transient at once, and the message's redelivery retries it
+    with pytest.raises(TransientError) as failed:
+        sink.upsert(three_chunks())
+    assert failed.value.reason_code == "vector.unavailable"
+    assert standin.index_requests[sink.index_name] == 1
+
+
+def test_aisearch_a_throttled_request_with_retry_after_is_resent_by_the_sdk(
+    standin: SearchStandIn, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # GIVEN one 429 that says when to come back WHEN chunks are upserted THEN the SDK's resend makes it invisible
+    sink = open_aisearch(tmp_path, request)
+    standin.fail_next_index_requests(1, status=429, retry_after=0.1)
+    sink.upsert(three_chunks())
+    assert standin.index_requests[sink.index_name] == 2
+    assert sink.count() == 3
+
+
+def test_aisearch_a_refused_credential_is_permanent(
+    standin: SearchStandIn, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # GIVEN a service that refuses the key WHEN chunks are upserted THEN that is permanent, with its code
+    sink = open_aisearch(tmp_path, request)
+    standin.fail_next_index_requests(1, status=403)
+    with pytest.raises(PermanentError) as refused:
+        sink.upsert(three_chunks())
+    assert refused.value.reason_code == "vector.access_denied"
+
+
+def test_aisearch_upserts_in_batches_within_the_service_limit(
+    standin: SearchStandIn, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # GIVEN 2,500 chunks
+    sink = open_aisearch(tmp_path, request)
+    chunks = [make_chunk(i, f"chunk {i}", axis(i % DIMENSION, tilt=i / 2500)) for i in range(2500)]
+    # WHEN they are upserted THEN they go in three requests of at most 1,000 documents, and all are stored
+    sink.upsert(chunks)
+    assert standin.index_requests[sink.index_name] == 3
+    assert sink.count() == 2500
+
+
+def test_aisearch_refuses_an_index_of_another_dimension(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    # GIVEN an index created for 8-dimensional vectors
+    open_aisearch(tmp_path, request).upsert(three_chunks())
+    # WHEN it is opened for 16 THEN that is refused with the reason code
+    standin: SearchStandIn = request.getfixturevalue("search_standin")
+    with pytest.raises(PermanentError) as refused:
+        AISearchVectorSink(standin.endpoint, AzureKeyCredential("any"), index_name(tmp_path), 16)
+    assert refused.value.reason_code == "vector.schema_mismatch"
+
+
+def test_aisearch_keeps_chunk_ids_the_service_would_refuse_as_keys(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # GIVEN chunk ids with characters an index key may not hold
+    sink = open_aisearch(tmp_path, request)
+    odd = [
+        make_chunk(i, f"chunk {i}", axis(i)).model_copy(update={"chunk_id": cid})
+        for i, cid in enumerate(["notes.txt#1", "_leading", "ü/ß 3"])
+    ]
+    # WHEN they are upserted and searched THEN each comes back under its own id
+    sink.upsert(odd)
+    assert sink.count() == 3
+    assert [sink.search(axis(i), k=1)[0].chunk_id for i in range(3)] == ["notes.txt#1", "_leading", "ü/ß 3"]
+
+
+def test_aisearch_opens_from_a_connection_string_setting(
+    standin: SearchStandIn, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # GIVEN a Functions-style connection setting holding an endpoint and a key
+    environ = {"SearchConnection": f"Endpoint={standin.endpoint};Key=any"}
+    # WHEN the sink is opened from it THEN it creates its index and writes to it
+    sink = AISearchVectorSink.from_connection_setting("SearchConnection", index_name(tmp_path), DIMENSION, environ)
+    request.addfinalizer(sink.close)
+    sink.upsert(three_chunks())
+    assert sink.count() == 3

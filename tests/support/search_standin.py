@@ -57,6 +57,7 @@ class _Fault:
     status: int
     failing_keys: frozenset[str] = frozenset()
     key_status: int = 503
+    retry_after: str | None = None
 
 
 class _Error(Exception):
@@ -92,10 +93,11 @@ class SearchStandIn:
 
     # -- fault injection (test-facing) --
 
-    def fail_next_index_requests(self, count: int, status: int = 503) -> None:
-        """Answer the next `count` docs/search.index requests with `status` for the whole request."""
+    def fail_next_index_requests(self, count: int, status: int = 503, retry_after: float | None = None) -> None:
+        """Answer the next `count` index requests with `status` (and `Retry-After`, seconds) for the whole request."""
+        after = None if retry_after is None else f"{retry_after:g}"
         with self._lock:
-            self._faults.extend(_Fault(status) for _ in range(count))
+            self._faults.extend(_Fault(status, retry_after=after) for _ in range(count))
 
     def fail_keys_in_next_index_requests(self, keys: Iterable[str], count: int = 1, status: int = 503) -> None:
         """Answer the next `count` index requests with a 207 where `keys` fail with `status` (the rest are indexed)."""
@@ -112,7 +114,20 @@ class SearchStandIn:
 
     # -- the REST operations --
 
-    def handle(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+    def handle(self, method: str, path: str, body: Any) -> tuple[int, Any, dict[str, str]]:
+        """(status, answer, extra headers) for one request; a whole-request fault answers before anything is read."""
+        match = _INDEX_PATH.match(path)
+        if match and match["rest"] == "/docs/search.index" and method == "POST":
+            with self._lock:
+                fault = self._faults.popleft() if self._faults and self._faults[0].status != 207 else None
+                if fault is not None:
+                    self.index_requests[match["name"]] += 1
+            if fault is not None:
+                headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+                return fault.status, _error_body("Injected failure of the whole request."), headers
+        return (*self._handle(method, path, body), {})
+
+    def _handle(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         match = _INDEX_PATH.match(path)
         if not match:
             raise _Error(404, f"no such resource: {path}")
@@ -154,9 +169,7 @@ class SearchStandIn:
         return 200, definition
 
     def _index_documents(self, index: _Index, body: dict[str, Any]) -> tuple[int, Any]:
-        fault = self._faults.popleft() if self._faults else None
-        if fault is not None and fault.status != 207:
-            return fault.status, _error_body("Service unavailable (injected).")
+        fault = self._faults.popleft() if self._faults else None  # whole-request faults were answered before
         actions = body.get("value", [])
         if len(actions) > 32000:
             raise _Error(413, "Too many actions in one request.")
@@ -293,18 +306,18 @@ def _handler_for(standin: SearchStandIn) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             if not (self.headers.get("api-key") or self.headers.get("Authorization")):
-                self._send(403, _error_body("Authentication is required: send an api-key header."))
+                self._send(403, _error_body("Authentication is required: send an api-key header."), {})
                 return
             try:
                 body = json.loads(raw) if raw else None
-                status, answer = standin.handle(method, unquote(urlsplit(self.path).path), body)
+                status, answer, headers = standin.handle(method, unquote(urlsplit(self.path).path), body)
             except _Error as error:
-                status, answer = error.status, _error_body(str(error))
+                status, answer, headers = error.status, _error_body(str(error)), {}
             except (ValueError, KeyError, TypeError) as error:
-                status, answer = 400, _error_body(f"Malformed request: {error!r}")
-            self._send(status, answer)
+                status, answer, headers = 400, _error_body(f"Malformed request: {error!r}"), {}
+            self._send(status, answer, headers)
 
-        def _send(self, status: int, answer: Any) -> None:
+        def _send(self, status: int, answer: Any, headers: dict[str, str] | None = None) -> None:
             if isinstance(answer, int):  # $count answers a bare number as text
                 payload, content_type = str(answer).encode(), "text/plain"
             else:
@@ -312,6 +325,8 @@ def _handler_for(standin: SearchStandIn) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             if payload:
                 self.send_header("Content-Type", f"{content_type}; charset=utf-8")
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
