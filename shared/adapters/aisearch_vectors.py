@@ -356,6 +356,8 @@ def _translated() -> Iterator[None]:
 
 
 def _message(error: AzureError) -> str:
+    """The service's own message (its JSON `error.message`) when there is one, else the SDK's first line."""
+    detail = getattr(getattr(error, "error", None), "message", None)
+    text = detail or (str(error).strip().splitlines() or [type(error).__name__])[0]
     status = getattr(error, "status_code", None)
-    text = str(error.message if hasattr(error, "message") else error).splitlines()[0] if str(error) else repr(error)
     return f"{status} {text}" if status else text

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 from azure.core.credentials import AzureKeyCredential
+from azure.search.documents import SearchClient
 
 from shared.adapters.aisearch_vectors import AISearchVectorSink
 from shared.adapters.lancedb_vectors import LanceDBVectorSink
@@ -405,3 +406,25 @@ def test_aisearch_opens_from_a_connection_string_setting(
     request.addfinalizer(sink.close)
     sink.upsert(three_chunks())
     assert sink.count() == 3
+
+
+def test_the_standin_deletes_filters_and_counts_as_the_service_does(
+    standin: SearchStandIn, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # GIVEN chunks of two documents in an index (the delete-by-document step to come needs these calls)
+    sink = open_aisearch(tmp_path, request)
+    other = document_id("testaccount", "incoming", "other.txt")
+    sink.upsert([*three_chunks(), make_chunk(3, "other", axis(3)).model_copy(update={"document_id": other})])
+    client = SearchClient(standin.endpoint, sink.index_name, AzureKeyCredential("any"))
+    request.addfinalizer(client.close)
+    # WHEN one document's chunks are found by filter, counted, and deleted through the SDK
+    found = client.search(
+        search_text=None, filter=f"document_id eq '{DOCUMENT}'", select=["id"], include_total_count=True
+    )
+    keys = [row["id"] for row in found]
+    assert found.get_count() == 3
+    results = client.delete_documents([{"id": key} for key in keys])
+    # THEN each delete succeeded and only the other document's chunk is left
+    assert all(result.succeeded for result in results)
+    assert sink.count() == 1
+    assert [hit.text for hit in sink.search(axis(3), k=5)] == ["other"]
