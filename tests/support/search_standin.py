@@ -108,10 +108,6 @@ class SearchStandIn:
         with self._lock:
             self._faults.clear()
 
-    def keys(self, index_name: str) -> set[str]:
-        with self._lock:
-            return set(self._indexes[index_name].documents)
-
     # -- the REST operations --
 
     def handle(self, method: str, path: str, body: Any) -> tuple[int, Any, dict[str, str]]:
