@@ -1,4 +1,5 @@
-"""Shared fixtures: real servers (PostgreSQL, FalkorDB, Azurite, the Cosmos DB stand-in) start once per test session."""
+"""Shared fixtures: real servers (PostgreSQL, FalkorDB, Azurite, the Cosmos DB and AI Search
+stand-ins) start once per test session."""
 
 pytest_plugins = [
     "tests.support.postgres",
@@ -6,6 +7,7 @@ pytest_plugins = [
     "tests.support.pipeline",
     "tests.support.azurite",
     "tests.support.cosmos",
+    "tests.support.search_standin",
     "tests.support.bus",
     "tests.support.devhost",
     "tests.support.host_pipeline",

@@ -128,8 +128,12 @@ class Reason(StrEnum):
     VALIDATE_REFUSED_TYPE = "validate.refused_type"
     VALIDATE_UNSUPPORTED_TYPE = "validate.unsupported_type"
     # Vector store
+    VECTOR_ACCESS_DENIED = "vector.access_denied"
     VECTOR_BAD_EMBEDDING = "vector.bad_embedding"
     VECTOR_BAD_QUERY = "vector.bad_query"
+    VECTOR_DOCUMENT_REJECTED = "vector.document_rejected"
+    VECTOR_PARTIAL_FAILURE = "vector.partial_failure"
+    VECTOR_REQUEST_REJECTED = "vector.request_rejected"
     VECTOR_SCHEMA_MISMATCH = "vector.schema_mismatch"
     VECTOR_UNAVAILABLE = "vector.unavailable"
     # The local host's Event Grid webhook
@@ -253,8 +257,12 @@ DESCRIPTIONS: dict[Reason, str] = {
     _R.VALIDATE_EXTENSION_MISMATCH: "The content is not what the file's extension says; it was read as its content.",
     _R.VALIDATE_REFUSED_TYPE: "The content is a type never ingested (executables, scripts, media); it is refused.",
     _R.VALIDATE_UNSUPPORTED_TYPE: "No parser reads this content type; convert the file to a supported format.",
+    _R.VECTOR_ACCESS_DENIED: "The search service refused the credential (401/403); check the key or the role assigned.",
     _R.VECTOR_BAD_EMBEDDING: "A chunk's embedding is missing or has the wrong dimension; check the embedder setting.",
     _R.VECTOR_BAD_QUERY: "A query vector has the wrong dimension; embed it with the same model as the store.",
+    _R.VECTOR_DOCUMENT_REJECTED: "The search index refused a chunk for good (a 400 for one document); see the message.",
+    _R.VECTOR_PARTIAL_FAILURE: "Some chunks stayed unindexed after retries (throttled or busy index); retried later.",
+    _R.VECTOR_REQUEST_REJECTED: "The search service refused a request as malformed (400); check the index definition.",
     _R.VECTOR_SCHEMA_MISMATCH: "The vector table was made for another embedding size; reset it or use another table.",
     _R.VECTOR_UNAVAILABLE: "The vector store's files cannot be written (disk full, permissions); retried.",
     _R.WEBHOOK_NO_MATCHING_TRIGGER: "An Event Grid event matched no blob trigger; check the container and path.",

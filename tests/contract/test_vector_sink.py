@@ -1,30 +1,101 @@
 """Contract suite for `VectorSink`: every vector adapter must pass it unchanged.
 
-Adapters run here: LanceDB (in-process). An adapter is added as another entry of `OPENERS`: a function that
-opens the sink on a location, so the suite can also check that reopening it sees the same rows.
+Adapters run here: LanceDB (in-process); Azure AI Search through the real SDK against the local stand-in of its REST
+API (tests/support/search_standin.py), and against a real service when `TRIBUTARY_TEST_SEARCH_ENDPOINT` is set (with
+`TRIBUTARY_TEST_SEARCH_KEY`, else a token credential: `az login` or a managed identity). An adapter is added as
+another entry of `OPENERS`: a function that opens the sink on a location (and may ask for session fixtures), so the
+suite can also check that reopening it sees the same rows.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Callable, Iterator
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from azure.core.credentials import AzureKeyCredential
+from azure.search.documents import SearchClient
 
+from shared.adapters.aisearch_vectors import AISearchVectorSink
 from shared.adapters.lancedb_vectors import LanceDBVectorSink
-from shared.domain import Chunk, PermanentError
+from shared.connections import token_credential
+from shared.domain import Chunk, PermanentError, TransientError
 from shared.domain.ids import chunk_id, document_id
 from shared.ports import VectorSink
+from tests.support.search_standin import SearchStandIn
 
 DIMENSION = 8
 DOCUMENT = document_id("testaccount", "incoming", "notes.txt")
+LIVE_ENDPOINT = os.environ.get("TRIBUTARY_TEST_SEARCH_ENDPOINT", "")
+LIVE_KEY = os.environ.get("TRIBUTARY_TEST_SEARCH_KEY", "")
+# The SDK retries a throttled or failed request itself; the stand-in need not make the tests wait for its backoff.
+QUICK_RETRIES: dict[str, Any] = {"retry_backoff_factor": 0.01, "retry_delay": 0.0}
 
-Opener = Callable[[Path], Any]
+
+def index_name(location: Path, prefix: str = "t") -> str:
+    """An index name of this test's own (lower case, digits and dashes), the same on every reopen."""
+    return f"{prefix}-{hashlib.sha256(str(location).encode()).hexdigest()[:20]}"
+
+
+def open_standin_sink(location: Path, request: pytest.FixtureRequest, **options: Any) -> AISearchVectorSink:
+    standin: SearchStandIn = request.getfixturevalue("search_standin")
+    options = QUICK_RETRIES | options
+    return AISearchVectorSink(standin.endpoint, AzureKeyCredential("any"), index_name(location), DIMENSION, **options)
+
+
+class _SettledSink:
+    """A live sink that waits after each write: the service makes new documents searchable about a second later."""
+
+    def __init__(self, sink: AISearchVectorSink, settle: float = 2.0) -> None:
+        self._sink, self._settle = sink, settle
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sink, name)
+
+    def upsert(self, chunks: Sequence[Chunk]) -> None:
+        try:
+            self._sink.upsert(chunks)
+        finally:
+            time.sleep(self._settle)
+
+    def count(self) -> int:
+        return self._sink.count()
+
+    def search(self, vector: Sequence[float], k: int = 5) -> Any:
+        return self._sink.search(vector, k)
+
+    def close(self) -> None:
+        self._sink.close()
+
+
+def open_live_sink(location: Path, request: pytest.FixtureRequest) -> Any:
+    if not LIVE_ENDPOINT:
+        pytest.skip("the live Azure AI Search run needs TRIBUTARY_TEST_SEARCH_ENDPOINT (+ TRIBUTARY_TEST_SEARCH_KEY)")
+    credential = AzureKeyCredential(LIVE_KEY) if LIVE_KEY else token_credential({})
+    name = index_name(location, prefix=f"tributary-test-{os.getpid()}")
+    sink = AISearchVectorSink(LIVE_ENDPOINT, credential, name, DIMENSION)
+    request.addfinalizer(lambda: _delete_live_index(credential, name))
+    return _SettledSink(sink)
+
+
+def _delete_live_index(credential: Any, name: str) -> None:
+    from azure.search.documents.indexes import SearchIndexClient
+
+    with SearchIndexClient(LIVE_ENDPOINT, credential) as client:
+        client.delete_index(name)
+
+
+Opener = Callable[[Path, pytest.FixtureRequest], Any]
 OPENERS: dict[str, Opener] = {
-    "lancedb": lambda location: LanceDBVectorSink(location, "chunks", DIMENSION),
+    "lancedb": lambda location, _: LanceDBVectorSink(location, "chunks", DIMENSION),
+    "aisearch": open_standin_sink,
+    "aisearch-live": open_live_sink,
 }
 
 
@@ -34,7 +105,7 @@ def open_sink(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callab
     opened: list[Any] = []
 
     def open_() -> Any:
-        opened.append(OPENERS[request.param](tmp_path / "vectors"))
+        opened.append(OPENERS[request.param](tmp_path / "vectors", request))
         return opened[-1]
 
     yield open_
@@ -174,3 +245,186 @@ def test_lancedb_optimize_keeps_table_growth_bounded(tmp_path: Path) -> None:
     assert sink.version_count() == 1
     assert sink.count() == 2
     assert sink.search(axis(1), k=1)[0].text == "d"
+
+
+# -- AI Search specifics (the real SDK against the stand-in, faults injected there) --
+
+
+@pytest.fixture
+def standin(search_standin: SearchStandIn) -> Iterator[SearchStandIn]:
+    yield search_standin
+    search_standin.clear_faults()  # a test that fails early must not leave its faults to the next one
+
+
+def open_aisearch(location: Path, request: pytest.FixtureRequest, **options: Any) -> AISearchVectorSink:
+    sink = open_standin_sink(location, request, **options)
+    request.addfinalizer(sink.close)
+    return sink
+
+
+def test_aisearch_resends_the_documents_a_207_reports_as_throttled(
+    standin: SearchStandIn, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # GIVEN an index whose next answer is a 207 where two of three chunks are throttled
+    sink = open_aisearch(tmp_path, request)
+    chunks = three_chunks()
+    standin.fail_keys_in_next_index_requests([chunks[0].chunk_id, chunks[2].chunk_id], status=429)
+    # WHEN the chunks are upserted
+    sink.upsert(chunks)
+    # THEN the two are resent alone, and every chunk is stored
+    assert standin.index_requests[sink.index_name] == 2
+    assert sink.count() == 3
+    assert sink.search(axis(2), k=1)[0].text == "chunk 2"
+
+
+def test_aisearch_gives_up_on_documents_still_failing_as_a_transient_error(
+    standin: SearchStandIn, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # GIVEN an index that keeps answering 207 with one chunk busy (503)
+    sink = open_aisearch(tmp_path, request, document_retries=2)
+    chunks = three_chunks()
+    standin.fail_keys_in_next_index_requests([chunks[1].chunk_id], count=10, status=503)
+    # WHEN the chunks are upserted THEN after the first send and two resends the failure is transient, with its code
+    with pytest.raises(TransientError) as failed:
+        sink.upsert(chunks)
+    assert failed.value.reason_code == "vector.partial_failure"
+    assert chunks[1].chunk_id in str(failed.value)
+    assert standin.index_requests[sink.index_name] == 3
+    # AND the chunks that were accepted are stored (a redelivery upserts them again, idempotently)
+    assert sink.count() == 2
+
+
+def test_aisearch_dead_letters_a_document_the_index_refuses(
+    standin: SearchStandIn, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # GIVEN an index that refuses one chunk for good (400 in a 207)
+    sink = open_aisearch(tmp_path, request)
+    chunks = three_chunks()
+    standin.fail_keys_in_next_index_requests([chunks[0].chunk_id], status=400)
+    # WHEN the chunks are upserted THEN that is permanent at once, without resending
+    with pytest.raises(PermanentError) as refused:
+        sink.upsert(chunks)
+    assert refused.value.reason_code == "vector.document_rejected"
+    assert standin.index_requests[sink.index_name] == 1
+
+
+def test_aisearch_a_busy_service_is_a_transient_error(
+    standin: SearchStandIn, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # GIVEN a service answering every index request with 503 (the SDK retries a 503 three times itself)
+    sink = open_aisearch(tmp_path, request)
+    standin.fail_next_index_requests(4, status=503)
+    # WHEN chunks are upserted THEN the failure is transient, with the unavailable code
+    with pytest.raises(TransientError) as failed:
+        sink.upsert(three_chunks())
+    assert failed.value.reason_code == "vector.unavailable"
+    assert standin.index_requests[sink.index_name] == 4
+    # AND once the service answers again the same upsert goes through
+    sink.upsert(three_chunks())
+    assert sink.count() == 3
+
+
+def test_aisearch_a_throttled_request_is_a_transient_error(
+    standin: SearchStandIn, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # GIVEN a 429 without Retry-After (the SDK resends a POST only for 500/503/504, or when told when to)
+    sink = open_aisearch(tmp_path, request)
+    standin.fail_next_index_requests(1, status=429)
+    # WHEN chunks are upserted THEN the failure is transient at once, and the message's redelivery retries it
+    with pytest.raises(TransientError) as failed:
+        sink.upsert(three_chunks())
+    assert failed.value.reason_code == "vector.unavailable"
+    assert standin.index_requests[sink.index_name] == 1
+
+
+def test_aisearch_a_throttled_request_with_retry_after_is_resent_by_the_sdk(
+    standin: SearchStandIn, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # GIVEN one 429 that says when to come back WHEN chunks are upserted THEN the SDK's resend makes it invisible
+    sink = open_aisearch(tmp_path, request)
+    standin.fail_next_index_requests(1, status=429, retry_after=0.1)
+    sink.upsert(three_chunks())
+    assert standin.index_requests[sink.index_name] == 2
+    assert sink.count() == 3
+
+
+def test_aisearch_a_refused_credential_is_permanent(
+    standin: SearchStandIn, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # GIVEN a service that refuses the key WHEN chunks are upserted THEN that is permanent, with its code
+    sink = open_aisearch(tmp_path, request)
+    standin.fail_next_index_requests(1, status=403)
+    with pytest.raises(PermanentError) as refused:
+        sink.upsert(three_chunks())
+    assert refused.value.reason_code == "vector.access_denied"
+
+
+def test_aisearch_upserts_in_batches_within_the_service_limit(
+    standin: SearchStandIn, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # GIVEN 2,500 chunks
+    sink = open_aisearch(tmp_path, request)
+    chunks = [make_chunk(i, f"chunk {i}", axis(i % DIMENSION, tilt=i / 2500)) for i in range(2500)]
+    # WHEN they are upserted THEN they go in three requests of at most 1,000 documents, and all are stored
+    sink.upsert(chunks)
+    assert standin.index_requests[sink.index_name] == 3
+    assert sink.count() == 2500
+
+
+def test_aisearch_refuses_an_index_of_another_dimension(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    # GIVEN an index created for 8-dimensional vectors
+    open_aisearch(tmp_path, request).upsert(three_chunks())
+    # WHEN it is opened for 16 THEN that is refused with the reason code
+    standin: SearchStandIn = request.getfixturevalue("search_standin")
+    with pytest.raises(PermanentError) as refused:
+        AISearchVectorSink(standin.endpoint, AzureKeyCredential("any"), index_name(tmp_path), 16)
+    assert refused.value.reason_code == "vector.schema_mismatch"
+
+
+def test_aisearch_keeps_chunk_ids_the_service_would_refuse_as_keys(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # GIVEN chunk ids with characters an index key may not hold
+    sink = open_aisearch(tmp_path, request)
+    odd = [
+        make_chunk(i, f"chunk {i}", axis(i)).model_copy(update={"chunk_id": cid})
+        for i, cid in enumerate(["notes.txt#1", "_leading", "ü/ß 3"])
+    ]
+    # WHEN they are upserted and searched THEN each comes back under its own id
+    sink.upsert(odd)
+    assert sink.count() == 3
+    assert [sink.search(axis(i), k=1)[0].chunk_id for i in range(3)] == ["notes.txt#1", "_leading", "ü/ß 3"]
+
+
+def test_aisearch_opens_from_a_connection_string_setting(
+    standin: SearchStandIn, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # GIVEN a Functions-style connection setting holding an endpoint and a key
+    environ = {"SearchConnection": f"Endpoint={standin.endpoint};Key=any"}
+    # WHEN the sink is opened from it THEN it creates its index and writes to it
+    sink = AISearchVectorSink.from_connection_setting("SearchConnection", index_name(tmp_path), DIMENSION, environ)
+    request.addfinalizer(sink.close)
+    sink.upsert(three_chunks())
+    assert sink.count() == 3
+
+
+def test_the_standin_deletes_filters_and_counts_as_the_service_does(
+    standin: SearchStandIn, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # GIVEN chunks of two documents in an index (the delete-by-document step to come needs these calls)
+    sink = open_aisearch(tmp_path, request)
+    other = document_id("testaccount", "incoming", "other.txt")
+    sink.upsert([*three_chunks(), make_chunk(3, "other", axis(3)).model_copy(update={"document_id": other})])
+    client = SearchClient(standin.endpoint, sink.index_name, AzureKeyCredential("any"))
+    request.addfinalizer(client.close)
+    # WHEN one document's chunks are found by filter, counted, and deleted through the SDK
+    found = client.search(
+        search_text=None, filter=f"document_id eq '{DOCUMENT}'", select=["id"], include_total_count=True
+    )
+    keys = [row["id"] for row in found]
+    assert found.get_count() == 3
+    results = client.delete_documents([{"id": key} for key in keys])
+    # THEN each delete succeeded and only the other document's chunk is left
+    assert all(result.succeeded for result in results)
+    assert sink.count() == 1
+    assert [hit.text for hit in sink.search(axis(3), k=5)] == ["other"]

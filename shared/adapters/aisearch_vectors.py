@@ -1,0 +1,363 @@
+"""VectorSink over Azure AI Search (azure-search-documents): one index of chunks with their embeddings.
+
+The index is created or updated from code at start. Writes are `mergeOrUpload` keyed on the chunk id, in batches
+within the service's limits; documents a 207 answer reports as throttled or busy are resent with backoff. Search is a
+pure vector query; its cosine `@search.score` (`1 / (2 - cosine)`) is turned back into the cosine similarity the
+port reports, so scores compare across adapters.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import math
+import os
+import re
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from azure.core.credentials import AzureKeyCredential
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.search.documents import SearchClient
+from azure.search.documents.indexes import SearchIndexClient
+from azure.search.documents.indexes.models import (
+    HnswAlgorithmConfiguration,
+    HnswParameters,
+    SearchableField,
+    SearchField,
+    SearchFieldDataType,
+    SearchIndex,
+    SimpleField,
+    VectorSearch,
+    VectorSearchProfile,
+)
+from azure.search.documents.models import VectorizedQuery
+
+from shared.connections import connection_section, token_credential
+from shared.domain import Chunk, PermanentError, Reason, TransientError
+from shared.ports import VectorHit
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
+KEY_FIELD = "id"
+VECTOR_FIELD = "embedding"
+_VECTOR_TYPE = "Collection(Edm.Single)"  # float32 vectors
+_PROFILE = "chunk-vectors"
+_ALGORITHM = "chunk-hnsw"
+# Service limits per docs/search.index request: 1,000 documents and 16 MB; the byte budget leaves room for the
+# envelope and for the SDK's float formatting differing from ours.
+MAX_BATCH_DOCUMENTS = 1000
+MAX_BATCH_BYTES = 15 * 1024 * 1024
+# Per-document status codes the service documents as worth retrying: a version conflict, the index busy, throttled.
+RETRYABLE_DOCUMENT_STATUS = frozenset({409, 422, 429, 503})
+# Whole-request statuses that may clear up by themselves (the SDK has already retried them by the time we see one).
+_TRANSIENT_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+# A key may hold letters, digits, `_`, `-` and `=`: ids of the first kind go as they are, any other is encoded, and
+# the `=` that only encoded keys contain tells them apart, so the mapping is reversible and collision-free.
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,1023}")
+_ENCODED = "k="
+_MAX_KEY = 1024
+
+
+class AISearchVectorSink:
+    """`VectorSink` on one Azure AI Search index; search scores are cosine similarity (1 = same direction)."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        credential: AzureKeyCredential | TokenCredential,
+        index_name: str,
+        dimension: int,
+        *,
+        owns_credential: bool = False,
+        document_retries: int = 4,
+        retry_delay: float = 0.5,
+        max_batch_documents: int = MAX_BATCH_DOCUMENTS,
+        max_batch_bytes: int = MAX_BATCH_BYTES,
+        **client_options: Any,
+    ) -> None:
+        """`client_options` go to both SDK clients (e.g. `retry_total`, `retry_backoff_factor`)."""
+        self.endpoint = endpoint
+        self.index_name = index_name
+        self.dimension = dimension
+        self.document_retries = document_retries
+        self.retry_delay = retry_delay
+        self.max_batch_documents = max_batch_documents
+        self.max_batch_bytes = max_batch_bytes
+        self._credential = credential
+        self._owns_credential = owns_credential
+        self._indexes = SearchIndexClient(endpoint, credential, **client_options)
+        self._documents = SearchClient(endpoint, index_name, credential, **client_options)
+        try:
+            with _translated():
+                self._ensure_index()
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def from_connection_setting(
+        cls,
+        name: str,
+        index_name: str,
+        dimension: int,
+        environ: Mapping[str, str] | None = None,
+        **options: Any,
+    ) -> AISearchVectorSink:
+        """The sink for a Functions connection setting (e.g. `SearchConnection`), read as the host reads it.
+
+        A value is a connection string `Endpoint=https://<service>.search.windows.net;Key=<admin key>`. Otherwise
+        `<name>__endpoint` names the service, reached with a token credential (`__credential=managedidentity` +
+        `__clientId`, or `__tenantId` + `__clientId` + `__clientSecret`, else DefaultAzureCredential); the identity
+        needs the "Search Index Data Contributor" and "Search Service Contributor" roles.
+        """
+        value, children = connection_section(name, os.environ if environ is None else environ)
+        if value:
+            endpoint, key = parse_connection_string(value)
+            return cls(endpoint, AzureKeyCredential(key), index_name, dimension, **options)
+        endpoint = children.get("endpoint", "")
+        if not endpoint:
+            raise ValueError(
+                f"AI Search connection {name!r} is not configured: set {name} to a connection string"
+                f" (Endpoint=https://...;Key=...) or {name}__endpoint for an identity-based one"
+            )
+        credential = token_credential(children)
+        return cls(endpoint, credential, index_name, dimension, owns_credential=True, **options)
+
+    # -- the port
+
+    def upsert(self, chunks: Sequence[Chunk]) -> None:
+        """Merge-or-upload on chunk id; every chunk must carry a finite embedding of the index's dimension."""
+        latest = {chunk.chunk_id: chunk for chunk in chunks}  # one batch may not name a key twice
+        for chunk in latest.values():
+            _check_embedding(chunk, self.dimension)
+        documents = [_document(chunk) for chunk in latest.values()]
+        for batch in batches(documents, self.max_batch_documents, self.max_batch_bytes):
+            with _translated():
+                self._index_with_retries(batch)
+
+    def count(self) -> int:
+        """Documents in the index (one per chunk id); the service counts what it has made searchable so far."""
+        with _translated():
+            return int(self._documents.get_document_count())
+
+    def search(self, vector: Sequence[float], k: int = 5) -> list[VectorHit]:
+        """The `k` nearest chunks by cosine similarity, nearest first (zero vectors match nothing)."""
+        if len(vector) != self.dimension:
+            raise PermanentError(Reason.VECTOR_BAD_QUERY, f"query has {len(vector)} dimensions, not {self.dimension}")
+        if k <= 0 or not any(vector):
+            return []
+        query = VectorizedQuery(vector=[float(value) for value in vector], k_nearest_neighbors=k, fields=VECTOR_FIELD)
+        with _translated():
+            results = list(
+                self._documents.search(
+                    search_text=None, vector_queries=[query], top=k, select=[KEY_FIELD, "document_id", "text"]
+                )
+            )
+        return [
+            VectorHit(
+                chunk_id=decode_key(row[KEY_FIELD]),
+                document_id=row["document_id"],
+                text=row["text"],
+                score=2.0 - 1.0 / float(row["@search.score"]),  # the service scores cosine as 1 / (2 - cosine)
+            )
+            for row in results
+        ]
+
+    def close(self) -> None:
+        """Close both clients (and a credential this sink owns); calling it again does nothing."""
+        for client in (self._documents, self._indexes):
+            with contextlib.suppress(Exception):
+                client.close()
+        if self._owns_credential and hasattr(self._credential, "close"):
+            with contextlib.suppress(Exception):
+                self._credential.close()
+
+    # -- the index
+
+    def index_definition(self) -> SearchIndex:
+        """The index this sink writes: chunk fields, filterable ids, and an HNSW cosine profile for the vectors."""
+        string = SearchFieldDataType.STRING
+        return SearchIndex(
+            name=self.index_name,
+            fields=[
+                SimpleField(name=KEY_FIELD, type=string, key=True, filterable=True),
+                SimpleField(name="document_id", type=string, filterable=True, facetable=True),
+                SimpleField(name="path", type=string, filterable=True),
+                SimpleField(name="version", type=string, filterable=True),
+                SimpleField(name="ordinal", type=SearchFieldDataType.INT32, filterable=True, sortable=True),
+                SimpleField(name="locator", type=string, filterable=True),
+                SearchableField(name="text"),
+                SearchField(
+                    name=VECTOR_FIELD,
+                    type=_VECTOR_TYPE,
+                    searchable=True,
+                    retrievable=False,  # vectors are never read back; not returning them keeps answers small
+                    vector_search_dimensions=self.dimension,
+                    vector_search_profile_name=_PROFILE,
+                ),
+            ],
+            vector_search=VectorSearch(
+                algorithms=[HnswAlgorithmConfiguration(name=_ALGORITHM, parameters=HnswParameters(metric="cosine"))],
+                profiles=[VectorSearchProfile(name=_PROFILE, algorithm_configuration_name=_ALGORITHM)],
+            ),
+        )
+
+    def _ensure_index(self) -> None:
+        try:
+            existing = self._indexes.get_index(self.index_name)
+        except ResourceNotFoundError:
+            existing = None
+        if existing is not None:
+            # The service cannot change a vector field's size in place: say so instead of a 400 from the update.
+            vectors = {field.name: field.vector_search_dimensions for field in existing.fields}
+            if VECTOR_FIELD in vectors and vectors[VECTOR_FIELD] != self.dimension:
+                raise PermanentError(
+                    Reason.VECTOR_SCHEMA_MISMATCH,
+                    f"index {self.index_name!r} has {vectors[VECTOR_FIELD]}-dimensional vectors, not {self.dimension}",
+                )
+        self._indexes.create_or_update_index(self.index_definition())
+
+    # -- writes
+
+    def _index_with_retries(self, documents: list[dict[str, Any]]) -> None:
+        """Send one batch; resend the documents a 207 reports as retryable, with backoff, a few times."""
+        pending = documents
+        for attempt in range(self.document_retries + 1):
+            if attempt:
+                time.sleep(min(self.retry_delay * 2 ** (attempt - 1), 8.0))
+            results = self._documents.merge_or_upload_documents(pending)
+            failed = {result.key: result for result in results if not result.succeeded}
+            rejected = [r for r in failed.values() if r.status_code not in RETRYABLE_DOCUMENT_STATUS]
+            if rejected:
+                raise PermanentError(
+                    Reason.VECTOR_DOCUMENT_REJECTED,
+                    f"{len(rejected)} chunk(s) refused by index {self.index_name!r}: {_summary(rejected)}",
+                )
+            pending = [document for document in pending if document[KEY_FIELD] in failed]
+            if not pending:
+                return
+        raise TransientError(
+            Reason.VECTOR_PARTIAL_FAILURE,
+            f"{len(pending)} chunk(s) still unindexed in {self.index_name!r} after {self.document_retries} "
+            f"retries: {_summary(failed.values())}",
+        )
+
+
+def batches(
+    documents: Sequence[dict[str, Any]], max_documents: int = MAX_BATCH_DOCUMENTS, max_bytes: int = MAX_BATCH_BYTES
+) -> Iterator[list[dict[str, Any]]]:
+    """Consecutive batches of at most `max_documents` documents and about `max_bytes` of JSON each."""
+    batch: list[dict[str, Any]] = []
+    size = 0
+    for document in documents:
+        # The action marker the SDK adds, a separator, and the document as JSON.
+        weight = len(json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()) + 40
+        if batch and (len(batch) >= max_documents or size + weight > max_bytes):
+            yield batch
+            batch, size = [], 0
+        batch.append(document)
+        size += weight
+    if batch:
+        yield batch
+
+
+def document_key(chunk_id: str) -> str:
+    """The index key for a chunk id: itself when the service allows it, else a reversible URL-safe base64 form."""
+    if _PLAIN_KEY.fullmatch(chunk_id):
+        return chunk_id
+    key = _ENCODED + base64.urlsafe_b64encode(chunk_id.encode("utf-8")).decode("ascii").rstrip("=")
+    if len(key) > _MAX_KEY:
+        raise PermanentError(Reason.VECTOR_DOCUMENT_REJECTED, f"chunk id too long for an index key: {chunk_id[:80]}…")
+    return key
+
+
+def decode_key(key: str) -> str:
+    """The chunk id of an index key (`document_key` reversed)."""
+    if not key.startswith(_ENCODED):
+        return key
+    encoded = key[len(_ENCODED) :]
+    return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode("utf-8")
+
+
+def parse_connection_string(value: str) -> tuple[str, str]:
+    """(endpoint, key) of `Endpoint=...;Key=...`; ValueError when either is missing."""
+    parts: dict[str, str] = {}
+    for part in value.split(";"):
+        name, _, setting = part.strip().partition("=")
+        if name:
+            parts[name.strip().lower()] = setting.strip()
+    endpoint, key = parts.get("endpoint"), parts.get("key")
+    if not endpoint or not key:
+        raise ValueError("an AI Search connection string needs Endpoint=https://...;Key=...")
+    return endpoint, key
+
+
+def _document(chunk: Chunk) -> dict[str, Any]:
+    return {
+        KEY_FIELD: document_key(chunk.chunk_id),
+        "document_id": chunk.document_id,
+        "path": chunk.metadata.get("path"),  # the port's chunks do not carry the blob path yet
+        "version": chunk.version,
+        "ordinal": chunk.ordinal,
+        "locator": chunk.locator,
+        "text": chunk.text,
+        VECTOR_FIELD: [float(value) for value in chunk.embedding or ()],
+    }
+
+
+def _check_embedding(chunk: Chunk, dimension: int) -> None:
+    embedding = chunk.embedding
+    if embedding is None:
+        raise PermanentError(Reason.VECTOR_BAD_EMBEDDING, f"chunk {chunk.chunk_id} has no embedding")
+    if len(embedding) != dimension:
+        raise PermanentError(
+            Reason.VECTOR_BAD_EMBEDDING, f"chunk {chunk.chunk_id} has {len(embedding)} dimensions, not {dimension}"
+        )
+    if not all(math.isfinite(value) for value in embedding):
+        raise PermanentError(Reason.VECTOR_BAD_EMBEDDING, f"chunk {chunk.chunk_id} has a NaN or infinite value")
+
+
+def _summary(results: Any) -> str:
+    shown = [f"{decode_key(r.key)}: {r.status_code} {r.error_message or ''}".strip() for r in list(results)[:3]]
+    return "; ".join(shown)
+
+
+@contextlib.contextmanager
+def _translated() -> Iterator[None]:
+    """SDK errors as the pipeline's: transient ones retried, the others dead-lettered with a reason code."""
+    try:
+        yield
+    except (PermanentError, TransientError):
+        raise
+    except ClientAuthenticationError as error:
+        raise PermanentError(Reason.VECTOR_ACCESS_DENIED, _message(error)) from error
+    except HttpResponseError as error:
+        status = error.status_code
+        if status is None or status in _TRANSIENT_STATUS:
+            raise TransientError(Reason.VECTOR_UNAVAILABLE, _message(error)) from error
+        if status in (401, 403):
+            raise PermanentError(Reason.VECTOR_ACCESS_DENIED, _message(error)) from error
+        raise PermanentError(Reason.VECTOR_REQUEST_REJECTED, _message(error)) from error
+    except (ServiceRequestError, ServiceResponseError) as error:  # connection refused, reset, timed out
+        raise TransientError(Reason.VECTOR_UNAVAILABLE, _message(error)) from error
+    except AzureError as error:
+        raise TransientError(Reason.VECTOR_UNAVAILABLE, _message(error)) from error
+
+
+def _message(error: AzureError) -> str:
+    """The service's own message (its JSON `error.message`) when there is one, else the SDK's first line."""
+    detail = getattr(getattr(error, "error", None), "message", None)
+    text = detail or (str(error).strip().splitlines() or [type(error).__name__])[0]
+    status = getattr(error, "status_code", None)
+    return f"{status} {text}" if status else text
