@@ -13,6 +13,7 @@ STORAGE_CONNECTION = "AzureWebJobsStorage"
 SERVICEBUS_CONNECTION = "ServiceBusConnection"
 # Read by our own code only (no binding uses it), with the same section rules (shared/connections.py).
 COSMOS_CONNECTION = "CosmosConnection"
+SEARCH_CONNECTION = "SearchConnection"
 # The Python worker's thread pool: host.json's serviceBus.maxConcurrentCalls (8) times the four stage functions.
 WORKER_THREADS = 32
 
@@ -63,13 +64,25 @@ class Settings(BaseSettings):
         60.0, description="peek-lock duration of the local broker (entity LockDuration)"
     )
 
-    graph: Literal["falkordb"] = Field("falkordb", description="graph sink: falkordb (needs TRIBUTARY_FALKORDB_URL)")
-    vectors: Literal["lancedb"] = Field("lancedb", description="vector sink: lancedb (local disk: local only)")
+    graph: Literal["falkordb", "neo4j"] = Field(
+        "falkordb",
+        description="graph sink: falkordb (TRIBUTARY_FALKORDB_URL) or neo4j (TRIBUTARY_NEO4J_URI, _PASSWORD)",
+    )
+    vectors: Literal["lancedb", "aisearch"] = Field(
+        "lancedb", description="vector sink: lancedb (local disk: local only), aisearch (SearchConnection)"
+    )
+    search_index: str = Field("tributary-chunks", description="Azure AI Search index of chunk vectors (made at start)")
     embedder: Literal["hashing"] = Field("hashing", description="embedder: hashing (deterministic, offline)")
     extractor: Literal["rules"] = Field("rules", description="extractor: rules (offline, schema-driven)")
 
     falkordb_url: str | None = Field(None, description="redis:// URL of a FalkorDB (the local host starts one)")
     falkordb_graph: str = Field("tributary", description="graph name inside the embedded FalkorDB")
+    neo4j_uri: str | None = Field(
+        None, description="Bolt URI of Neo4j: neo4j+s://<id>.databases.neo4j.io (Aura), neo4j:// or bolt://host:7687"
+    )
+    neo4j_user: str = Field("neo4j", description="Neo4j user")
+    neo4j_password: str | None = Field(None, description="Neo4j password; on Azure a Key Vault reference")
+    neo4j_database: str | None = Field(None, description="Neo4j database (empty: the server's default)")
     vector_table: str = Field("chunks", description="LanceDB table holding chunk vectors")
 
     @cached_property
@@ -101,6 +114,10 @@ def sample_settings() -> dict[str, object]:
         f"{COSMOS_CONNECTION}__accountEndpoint": "",
         f"{COSMOS_CONNECTION}__credential": "",
         f"{COSMOS_CONNECTION}__clientId": "",
+        SEARCH_CONNECTION: "",
+        f"{SEARCH_CONNECTION}__endpoint": "",
+        f"{SEARCH_CONNECTION}__credential": "",
+        f"{SEARCH_CONNECTION}__clientId": "",
     }
     identity = "managed identity: set `managedidentity` (Core Tools: leave empty for your developer login)"
     help_lines: dict[str, str] = {
@@ -124,6 +141,11 @@ def sample_settings() -> dict[str, object]:
         f"{COSMOS_CONNECTION}__accountEndpoint": "identity-based: https://<account>.documents.azure.com:443/",
         f"{COSMOS_CONNECTION}__credential": identity,
         f"{COSMOS_CONNECTION}__clientId": "client id of a user-assigned identity (empty: system-assigned)",
+        SEARCH_CONNECTION: "when TRIBUTARY_VECTORS=aisearch: Endpoint=https://<service>.search.windows.net;Key=<admin "
+        "key>, or empty and the identity form",
+        f"{SEARCH_CONNECTION}__endpoint": "identity-based: https://<service>.search.windows.net",
+        f"{SEARCH_CONNECTION}__credential": identity,
+        f"{SEARCH_CONNECTION}__clientId": "client id of a user-assigned identity (empty: system-assigned)",
     }
     for name, field in Settings.model_fields.items():
         key = f"{ENV_PREFIX}{name.upper()}"

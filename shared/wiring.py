@@ -15,7 +15,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
-from shared.config import COSMOS_CONNECTION, SERVICEBUS_CONNECTION, STORAGE_CONNECTION, Settings
+from shared.config import COSMOS_CONNECTION, SEARCH_CONNECTION, SERVICEBUS_CONNECTION, STORAGE_CONNECTION, Settings
 from shared.connections import connection_section, is_configured
 from shared.domain import Reason
 from shared.domain.errors import ConfigError
@@ -123,6 +123,29 @@ def _open_falkordb(settings: Settings, environ: Mapping[str, str], stack: ExitSt
     return graph
 
 
+def _open_neo4j(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> GraphSink:
+    from shared.adapters.neo4j_graph import Neo4jGraphSink
+
+    assert settings.neo4j_uri is not None  # checked by _needs_neo4j
+    assert settings.neo4j_password is not None
+    graph = Neo4jGraphSink.from_settings(
+        settings.neo4j_uri, settings.neo4j_user, settings.neo4j_password, settings.neo4j_database
+    )
+    stack.callback(graph.close)
+    graph.ensure_schema()
+    return graph
+
+
+def _open_aisearch(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> VectorSink:
+    from shared.adapters.aisearch_vectors import AISearchVectorSink
+
+    vectors = AISearchVectorSink.from_connection_setting(
+        SEARCH_CONNECTION, settings.search_index, settings.embedding_dimension, environ
+    )
+    stack.callback(vectors.close)
+    return vectors
+
+
 def _open_lancedb(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> VectorSink:
     from shared.adapters.lancedb_vectors import LanceDBVectorSink
 
@@ -173,6 +196,19 @@ def _needs_falkordb_url(settings: Settings, environ: Mapping[str, str]) -> str |
     if settings.falkordb_url:
         return None
     return "set TRIBUTARY_FALKORDB_URL (`tributary dev` and `tributary ingest` start a FalkorDB and set it)"
+
+
+def _needs_neo4j(settings: Settings, environ: Mapping[str, str]) -> str | None:
+    unset = [name for name, value in (("URI", settings.neo4j_uri), ("PASSWORD", settings.neo4j_password)) if not value]
+    if not unset:
+        return None
+    return f"set {' and '.join('TRIBUTARY_NEO4J_' + name for name in unset)} (the password a Key Vault reference)"
+
+
+def _needs_search(settings: Settings, environ: Mapping[str, str]) -> str | None:
+    if is_configured(SEARCH_CONNECTION, environ):
+        return None
+    return f"set {SEARCH_CONNECTION}__endpoint (managed identity) or {SEARCH_CONNECTION} (Endpoint=https://...;Key=...)"
 
 
 _JOB_STORES_ON_AZURE = "set TRIBUTARY_JOB_STORE=cosmos (CosmosConnection__accountEndpoint) or postgres"
@@ -230,6 +266,7 @@ for _builtin in (
         "shared.adapters.falkordb_graph",
         _needs_falkordb_url,
     ),
+    Backend("graph", "neo4j", "TRIBUTARY_GRAPH", False, _open_neo4j, "shared.adapters.neo4j_graph", _needs_neo4j),
     Backend(
         "vectors",
         "lancedb",
@@ -237,7 +274,16 @@ for _builtin in (
         True,
         _open_lancedb,
         "shared.adapters.lancedb_vectors",
-        on_azure="no production vector sink is wired yet (Azure AI Search: issue 10)",
+        on_azure=f"set TRIBUTARY_VECTORS=aisearch ({SEARCH_CONNECTION}__endpoint)",
+    ),
+    Backend(
+        "vectors",
+        "aisearch",
+        "TRIBUTARY_VECTORS",
+        False,
+        _open_aisearch,
+        "shared.adapters.aisearch_vectors",
+        _needs_search,
     ),
     Backend("embedder", "hashing", "TRIBUTARY_EMBEDDER", False, _open_hashing, "shared.adapters.hashing_embedder"),
     Backend("extractor", "rules", "TRIBUTARY_EXTRACTOR", False, _open_rules, "shared.extraction.rules"),

@@ -21,16 +21,16 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, LiteralString, Protocol, TypeVar, cast
 
 import neo4j
 from neo4j import exceptions as neo4j_errors
 
-from shared.adapters.cypher import COUNT_QUERIES, NEO4J, Statement, batch_statements
+from shared.adapters.cypher import COUNT_QUERIES, NEO4J, Statement, batch_statements, graph_context
 from shared.domain import BatchPayload, DocumentRef, PermanentError, Reason, TransientError
 from shared.domain.errors import ConfigError
-from shared.ports import GraphCounts
+from shared.ports import GraphContext, GraphCounts
 
 # Rows per transaction. Not measured against a Neo4j server (none can run on the machines this was written on,
 # DESIGN.md §7); 1000 is the FalkorDB sink's measured sweet spot and Neo4j's own guidance for UNWIND batches.
@@ -154,6 +154,15 @@ class Neo4jGraphSink:
 
         with _translated("counts"), self._session() as session:
             return GraphCounts(**session.execute_read(read))
+
+    def context(self, chunk_ids: Sequence[str], max_relations: int = 100) -> GraphContext:
+        """The chunks' documents and mentions, and the one-hop relations of the entities they mention (read)."""
+
+        def run(query: str, params: dict[str, Any]) -> list[list[Any]]:
+            with _translated("context"), self._session() as session:
+                return session.execute_read(lambda tx: tx.run(cast(LiteralString, query), params).values())
+
+        return graph_context(run, chunk_ids, max_relations)
 
     def close(self) -> None:
         """Close the driver and its connection pool."""

@@ -17,7 +17,7 @@ import pytest
 from neo4j.exceptions import ServiceUnavailable, SessionExpired
 
 from shared.adapters import neo4j_graph
-from shared.adapters.cypher import COUNT_QUERIES, NEO4J, batch_statements
+from shared.adapters.cypher import CHUNK_CONTEXT, COUNT_QUERIES, ENTITY_NEIGHBOURHOOD, NEO4J, batch_statements
 from shared.adapters.neo4j_graph import Neo4jGraphSink, sliced
 from shared.domain import BatchPayload, PermanentError, TransientError
 from shared.domain.errors import ConfigError
@@ -264,6 +264,27 @@ def test_counts_run_the_shared_count_queries_in_one_read_transaction() -> None:
     [transaction] = driver.transactions
     assert transaction.mode == "read"
     assert [query for query, _ in transaction.statements] == list(COUNT_QUERIES.values())
+
+
+def test_context_runs_the_shared_context_queries_in_read_transactions() -> None:
+    # GIVEN a server that knows one chunk mentioning one entity, which has one relation
+    rows = {
+        CHUNK_CONTEXT: [["c1", "reports/q1.txt", "line 1", "e1", "Person", "Alice Smith"]],
+        ENTITY_NEIGHBOURHOOD: [["r1", "WORKS_FOR", "e1", "e2", "e2", "Organization", "Acme Corp"]],
+    }
+    sink, driver = recording_sink(RecordingDriver(answer=lambda query, params: rows.get(query, [])))
+
+    # WHEN the context of that chunk is read
+    context = sink.context(["c1"], max_relations=7)
+
+    # THEN the shared queries ran read-only with their parameters, and the answer is folded as on FalkorDB
+    assert [(t.mode, t.statements) for t in driver.transactions] == [
+        ("read", [(CHUNK_CONTEXT, {"chunk_ids": ["c1"]})]),
+        ("read", [(ENTITY_NEIGHBOURHOOD, {"entity_ids": ["e1"], "limit": 7})]),
+    ]
+    assert context.chunks["c1"].entity_ids == ("e1",)
+    assert context.entities["e2"].name == "Acme Corp"
+    assert [(r.type, r.source_id, r.target_id) for r in context.relations] == [("WORKS_FOR", "e1", "e2")]
 
 
 def test_close_closes_the_driver() -> None:

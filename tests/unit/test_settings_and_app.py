@@ -34,6 +34,7 @@ def test_function_app_registers_every_trigger_with_settings_by_name():
         "health": "httpTrigger",
         "job_status": "httpTrigger",
         "jobs": "httpTrigger",
+        "search": "httpTrigger",
         "ingest": "blobTrigger",
         "enrich": "serviceBusTrigger",
         "extract": "serviceBusTrigger",
@@ -43,7 +44,7 @@ def test_function_app_registers_every_trigger_with_settings_by_name():
     assert triggers["ingest"]["path"] == "%TRIBUTARY_INCOMING_CONTAINER%/{name}"
     assert triggers["ingest"]["source"] == "EventGrid"
     assert triggers["graph"]["queueName"] == "%TRIBUTARY_QUEUE_GRAPH%"
-    assert {triggers[name]["authLevel"] for name in ("job_status", "jobs")} == {"FUNCTION"}
+    assert {triggers[name]["authLevel"] for name in ("job_status", "jobs", "search")} == {"FUNCTION"}
 
     # WHEN the health function is called without the settings its ports need THEN it says which one is missing
     response = app.function("health").user_function(func.HttpRequest("GET", "/api/health", body=b""))

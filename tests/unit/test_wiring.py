@@ -24,6 +24,16 @@ PRODUCTION = {
     "AzureWebJobsStorage__blobServiceUri": "https://account.blob.core.windows.net",
     "ServiceBusConnection__fullyQualifiedNamespace": "tributary.servicebus.windows.net",
     "CosmosConnection__accountEndpoint": "https://tributary.documents.azure.com:443/",
+    "SearchConnection__endpoint": "https://tributary.search.windows.net",
+}
+# A production wiring: every port on a service (Neo4j's password a Key Vault reference on Azure).
+ON_SERVICES = {
+    "job_store": "cosmos",
+    "bus": "servicebus",
+    "graph": "neo4j",
+    "neo4j_uri": "neo4j+s://0123abcd.databases.neo4j.io",
+    "neo4j_password": "from-key-vault",
+    "vectors": "aisearch",
 }
 
 
@@ -68,12 +78,11 @@ def test_the_same_local_backends_are_fine_off_azure() -> None:
 
 
 def test_the_storage_emulator_on_azure_is_refused() -> None:
-    chosen = settings(job_store="cosmos", bus="servicebus", falkordb_url="redis://graph:6379")
     environ = AZURE | PRODUCTION | {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}
     environ.pop("AzureWebJobsStorage__blobServiceUri")
-    # The lancedb vectors are refused first; what matters here is that the emulator is named when they are not.
-    with pytest.raises(ConfigError, match="TRIBUTARY_VECTORS"):
-        wiring.check(chosen, environ)
+    with pytest.raises(ConfigError, match="AzureWebJobsStorage__blobServiceUri") as raised:
+        wiring.check(settings(**ON_SERVICES), environ)
+    assert raised.value.reason_code == "config.local_backend_on_azure"
 
 
 @pytest.mark.parametrize(
@@ -84,6 +93,12 @@ def test_the_storage_emulator_on_azure_is_refused() -> None:
         ({}, {"AzureWebJobsStorage": "x"}, "TRIBUTARY_FALKORDB_URL"),
         ({"bus": "servicebus", "falkordb_url": "redis://x:1"}, {"AzureWebJobsStorage": "x"}, "ServiceBusConnection"),
         ({"falkordb_url": "redis://x:1"}, {}, "AzureWebJobsStorage"),
+        ({"graph": "neo4j", "neo4j_uri": "neo4j://g:7687"}, {"AzureWebJobsStorage": "x"}, "TRIBUTARY_NEO4J_PASSWORD"),
+        (
+            {"vectors": "aisearch", "falkordb_url": "redis://x:1"},
+            {"AzureWebJobsStorage": "x"},
+            "SearchConnection__endpoint",
+        ),
     ],
 )
 def test_a_backend_without_its_settings_is_a_config_error_naming_them(
@@ -95,10 +110,19 @@ def test_a_backend_without_its_settings_is_a_config_error_naming_them(
     assert named in raised.value.detail
 
 
-def test_identity_based_connections_satisfy_the_check() -> None:
-    chosen = settings(job_store="cosmos", bus="servicebus", falkordb_url="redis://graph:6379")
-    with pytest.raises(ConfigError, match="TRIBUTARY_VECTORS"):  # only the vector sink is left to build (issue 10)
-        wiring.check(chosen, AZURE | PRODUCTION)
+def test_a_production_wiring_with_identity_based_connections_passes_the_check_on_azure() -> None:
+    wiring.check(settings(**ON_SERVICES), AZURE | PRODUCTION)
+    chosen = {choice.port: choice for choice in wiring.choices(settings(**ON_SERVICES), AZURE | PRODUCTION)}
+    assert {port: choice.backend for port, choice in chosen.items()} == {
+        "blobs": "azure",
+        "bus": "servicebus",
+        "jobs": "cosmos",
+        "graph": "neo4j",
+        "vectors": "aisearch",
+        "embedder": "hashing",
+        "extractor": "rules",
+    }
+    assert not any(choice.local_only for choice in chosen.values())
 
 
 def test_choices_report_backend_names_never_settings_values() -> None:
