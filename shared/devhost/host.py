@@ -41,6 +41,13 @@ _MESSAGE_POLL = 0.02  # seconds between broker polls when nothing started
 _BLOB_POLL = 0.5  # seconds between container listings (Event Grid pushes on Azure; listing is the local stand-in)
 
 
+def worker_threads(settings: Mapping[str, str]) -> int:
+    """The Python worker's thread pool: PYTHON_THREADPOOL_THREAD_COUNT, else the worker's own default (that of
+    `ThreadPoolExecutor`: min(32, CPUs + 4))."""
+    configured = settings.get("PYTHON_THREADPOOL_THREAD_COUNT", "")
+    return int(configured) if configured.strip() else min(32, (os.cpu_count() or 1) + 4)
+
+
 class HostIdleTimeoutError(TimeoutError):
     """`run_until_idle` ran out of time with work still pending."""
 
@@ -97,9 +104,8 @@ class DevHost:
         self._stack.callback(receipts.close)
         self._stack.callback(close_app_ports)  # after the pool drained (callbacks run in reverse order)
         functions = list(self.indexed.functions)
-        bus_functions = len([spec for spec in functions if spec.trigger_type == "serviceBusTrigger"])
-        workers = self.config.service_bus.max_concurrent_calls * max(bus_functions, 1)
-        self.executor = ThreadPoolExecutor(workers + self.config.blobs.max_degree_of_parallelism, "devhost")
+        # One pool for every invocation, as the Python worker has: what the host hands over beyond it waits.
+        self.executor = ThreadPoolExecutor(worker_threads(self.app_settings), "devhost")
         self._stack.callback(self.executor.shutdown, wait=True)
         # The app's containers: the Bicep template creates them on Azure, the local host here.
         ensure_containers(self.blob_store(STORAGE_CONNECTION), self.settings)

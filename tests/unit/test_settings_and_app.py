@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 import azure.functions as func
@@ -70,3 +71,10 @@ def test_host_json_and_worker_settings_fit_together():
 def _seconds(timespan: str) -> int:
     hours, minutes, seconds = (int(part) for part in timespan.split(":"))
     return hours * 3600 + minutes * 60 + seconds
+
+
+def test_the_local_host_runs_invocations_on_the_workers_thread_pool():
+    from shared.devhost.host import worker_threads
+
+    assert worker_threads({"PYTHON_THREADPOOL_THREAD_COUNT": "32"}) == 32
+    assert worker_threads({}) == min(32, (os.cpu_count() or 1) + 4)  # the worker's default: ThreadPoolExecutor's
