@@ -7,7 +7,7 @@ import sys
 import time
 import traceback
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -137,10 +137,10 @@ def dev(
         console.print(f"Drop files into its {host.settings.incoming_container!r} container; Ctrl-C stops the host.")
         host.start()
         try:
-            with Live(_queue_table(host.status()), console=console, refresh_per_second=2) as live:
+            with Live(_queue_table(host.status(), host.errors), console=console, refresh_per_second=2) as live:
                 while True:
                     time.sleep(0.5)
-                    live.update(_queue_table(host.status()))
+                    live.update(_queue_table(host.status(), host.errors))
         except KeyboardInterrupt:
             console.print("Stopping: letting running functions finish.")
 
@@ -188,8 +188,12 @@ def _latest_jobs(store: JobStore, documents: set[str]) -> list[Job]:
     return sorted(latest.values(), key=lambda job: job.path)
 
 
-def _queue_table(status: dict[str, dict[str, int]]) -> Table:
-    table = Table(title="Queues")
+def _queue_table(status: dict[str, dict[str, int]], refused: Mapping[str, str] | None = None) -> Table:
+    # Functions the host refused stay in sight: their queues fill and nothing drains them.
+    caption = (
+        f"[yellow]not running: {', '.join(sorted(refused))} (see the start-up message)[/yellow]" if refused else None
+    )
+    table = Table(title="Queues", caption=caption)
     table.add_column("queue")
     for column in ("active", "scheduled", "locked", "dead_lettered"):
         table.add_column(column, justify="right")
