@@ -248,6 +248,18 @@ class VectorSink(Protocol):
 
     def search(self, vector: Sequence[float], k: int = 5) -> list[VectorHit]: ...
 
+    def delete_version(self, document_id: str, version: str) -> None:
+        """Delete the version's chunks; idempotent (none left is a no-op), and resumable after a crash."""
+        ...
+
+    def delete_document(self, document_id: str) -> None:
+        """Delete every chunk of the document; an unknown document is a no-op."""
+        ...
+
+    def document_versions(self, document_id: str) -> dict[str, int]:
+        """Version → number of the document's chunks stored; empty for an unknown document."""
+        ...
+
     def close(self) -> None: ...
 
 
