@@ -208,6 +208,24 @@ class GraphSink(Protocol):
         """What the graph knows around these chunks (unknown ids are left out): what a search answer shows."""
         ...
 
+    def remove_version(self, document_id: str, version: str) -> None:
+        """Delete the version's chunks (with their HAS_CHUNK and MENTIONS) and their ids from relations' provenance.
+
+        A relation left with no supporting chunk goes (one written before provenance was stored stays until an
+        end of it goes), then every entity no chunk mentions any more (with its relations), then the Document
+        node if it has no chunk left. In bounded batches; idempotent and resumable: running it again, after a
+        crash or not, finishes the job and changes nothing more. Another document's mentions keep an entity.
+        """
+        ...
+
+    def delete_document(self, document_id: str) -> None:
+        """`remove_version` for every version, then the Document node; an unknown document is a no-op."""
+        ...
+
+    def document_versions(self, document_id: str) -> dict[str, int]:
+        """Version → number of the document's chunks in the graph; empty for an unknown document."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -229,6 +247,18 @@ class VectorSink(Protocol):
     def count(self) -> int: ...
 
     def search(self, vector: Sequence[float], k: int = 5) -> list[VectorHit]: ...
+
+    def delete_version(self, document_id: str, version: str) -> None:
+        """Delete the version's chunks; idempotent (none left is a no-op), and resumable after a crash."""
+        ...
+
+    def delete_document(self, document_id: str) -> None:
+        """Delete every chunk of the document; an unknown document is a no-op."""
+        ...
+
+    def document_versions(self, document_id: str) -> dict[str, int]:
+        """Version → number of the document's chunks stored; empty for an unknown document."""
+        ...
 
     def close(self) -> None: ...
 

@@ -3,7 +3,8 @@
 The index is created or updated from code at start. Writes are `mergeOrUpload` keyed on the chunk id, in batches
 within the service's limits; documents a 207 answer reports as throttled or busy are resent with backoff. Search is a
 pure vector query; its cosine `@search.score` (`1 / (2 - cosine)`) is turned back into the cosine similarity the
-port reports, so scores compare across adapters.
+port reports, so scores compare across adapters. A document's (or version's) chunks are deleted by finding their
+keys with a filter on `document_id` (and `version`) and deleting them in batches, until the filter finds none.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from azure.core.credentials import AzureKeyCredential
@@ -174,6 +175,32 @@ class AISearchVectorSink:
             for row in results
         ]
 
+    def delete_version(self, document_id: str, version: str) -> None:
+        """Delete the version's chunks: find their keys by filter, delete them in batches, until none is left."""
+        self._delete_matching(document_filter(document_id, version))
+
+    def delete_document(self, document_id: str) -> None:
+        """Delete every chunk of the document the same way; an unknown document is a no-op."""
+        self._delete_matching(document_filter(document_id))
+
+    def document_versions(self, document_id: str) -> dict[str, int]:
+        """Version → number of the document's chunks the index has made searchable."""
+        versions: dict[str, int] = {}
+        with _translated():
+            while True:
+                # One chunk of a version not seen yet, then that version's count: exact, one round trip per version.
+                clauses = [document_filter(document_id), *(f"version ne {odata_literal(v)}" for v in versions)]
+                found = list(
+                    self._documents.search(search_text=None, filter=" and ".join(clauses), select=["version"], top=1)
+                )
+                if not found:
+                    return versions
+                version = str(found[0]["version"])
+                counted = self._documents.search(
+                    search_text=None, filter=document_filter(document_id, version), top=0, include_total_count=True
+                )
+                versions[version] = int(counted.get_count() or 0)
+
     def close(self) -> None:
         """Close both clients (and a credential this sink owns); calling it again does nothing."""
         for client in (self._documents, self._indexes):
@@ -230,13 +257,48 @@ class AISearchVectorSink:
 
     # -- writes
 
-    def _index_with_retries(self, documents: list[dict[str, Any]]) -> None:
-        """Send one batch; resend the documents a 207 reports as retryable, with backoff, a few times."""
+    def _delete_matching(self, where: str) -> None:
+        """Delete what `where` selects, a page of keys at a time, until a search finds no key left to delete.
+
+        The service makes a delete visible about a second later, so a page may still show keys this call deleted:
+        a full page of those is asked for again after a pause; a short one means nothing else is left.
+        """
+        deleted: set[str] = set()
+        stale_pages = 0
+        while True:
+            with _translated():
+                found = self._documents.search(
+                    search_text=None, filter=where, select=[KEY_FIELD], top=self.max_batch_documents
+                )
+                keys = [str(row[KEY_FIELD]) for row in found]
+            fresh = [key for key in keys if key not in deleted]
+            if not fresh:
+                if len(keys) < self.max_batch_documents:
+                    return
+                stale_pages += 1
+                if stale_pages > self.document_retries:
+                    raise TransientError(
+                        Reason.VECTOR_PARTIAL_FAILURE,
+                        f"deleted chunks still found by {where!r} in {self.index_name!r}: the index has not caught up",
+                    )
+                time.sleep(min(self.retry_delay * 2 ** (stale_pages - 1), 8.0))
+                continue
+            stale_pages = 0
+            with _translated():
+                self._index_with_retries([{KEY_FIELD: key} for key in fresh], self._documents.delete_documents)
+            deleted.update(fresh)
+
+    def _index_with_retries(
+        self, documents: list[dict[str, Any]], send: Callable[[list[dict[str, Any]]], list[Any]] | None = None
+    ) -> None:
+        """Send one batch (merge-or-upload unless `send` says otherwise); resend the documents a 207 reports as
+        retryable, with backoff, a few times."""
+        send = send or self._documents.merge_or_upload_documents
         pending = documents
         for attempt in range(self.document_retries + 1):
             if attempt:
                 time.sleep(min(self.retry_delay * 2 ** (attempt - 1), 8.0))
-            results = self._documents.merge_or_upload_documents(pending)
+            results = send(pending)
             failed = {result.key: result for result in results if not result.succeeded}
             rejected = [r for r in failed.values() if r.status_code not in RETRYABLE_DOCUMENT_STATUS]
             if rejected:
@@ -249,7 +311,7 @@ class AISearchVectorSink:
                 return
         raise TransientError(
             Reason.VECTOR_PARTIAL_FAILURE,
-            f"{len(pending)} chunk(s) still unindexed in {self.index_name!r} after {self.document_retries} "
+            f"{len(pending)} chunk(s) still failing in {self.index_name!r} after {self.document_retries} "
             f"retries: {_summary(failed.values())}",
         )
 
@@ -270,6 +332,17 @@ def batches(
         size += weight
     if batch:
         yield batch
+
+
+def document_filter(document_id: str, version: str | None = None) -> str:
+    """The OData filter selecting the document's (or one version's) chunks."""
+    where = f"document_id eq {odata_literal(document_id)}"
+    return where if version is None else f"{where} and version eq {odata_literal(version)}"
+
+
+def odata_literal(value: str) -> str:
+    """`value` as an OData string literal: ids are hex, but nothing the filter is built from is trusted."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 def document_key(chunk_id: str) -> str:

@@ -4,7 +4,7 @@ Graph model::
 
     (:Document {id, path, version, account, container})-[:HAS_CHUNK]->
     (:Chunk {id, document_id, version, ordinal, text, locator})-[:MENTIONS]->
-    (:Entity:<Type> {id, type, name, aliases})-[:<RELATION_TYPE> {id, evidence}]->(:Entity)
+    (:Entity:<Type> {id, type, name, aliases})-[:<RELATION_TYPE> {id, evidence, chunk_ids}]->(:Entity)
 
 Every MERGE is keyed on ids (DESIGN.md §3), so a batch written twice changes nothing: a node on its own `id`, a
 relation on its `id`, HAS_CHUNK and MENTIONS on their two ends (a chunk has one document; one MENTIONS per chunk
@@ -12,6 +12,10 @@ and entity). The keyed labels and every relationship type with an `id` carry a u
 types are open-ended (they come from the extraction schema), so no schema lists them: each relation statement
 names its type, and the adapter keys the type before the first statement that writes it. Labels and relationship
 types cannot be query parameters, so they are validated before being formatted into a query.
+
+A relation's `chunk_ids` are its provenance: the chunks that support it. Removing a version (`remove_chunks`)
+takes its chunks out of them, and a relation left with none goes; a relation without the property at all was
+written before provenance was stored, and stays until one of its entities goes.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
-from shared.domain import BatchPayload, DocumentRef, Entity, PermanentError, Reason
+from shared.domain import BatchPayload, DocumentRef, Entity, PermanentError, Reason, Relation
 from shared.ports import ChunkContext, EntityRef, GraphContext, RelationRef
 
 RELATION_TYPE_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
@@ -159,12 +163,16 @@ MERGE (c)-[:MENTIONS]->(e)
 # A relation whose endpoint is in no batch yet is skipped by the MATCH rather than inventing a bare entity.
 # Evidence: the first one stored stays, as the extractor keeps the first within a batch. So a redelivered batch
 # changes nothing (DESIGN.md §3), and a relation that comes back batch after batch is not rewritten (and
-# re-indexed) every time.
+# re-indexed) every time. Provenance (`chunk_ids`): the union of the stored and the new ids, in first-seen order;
+# a row without any leaves a relation that has none without the property, as before provenance was stored.
 _RELATIONS = """
 UNWIND $rows AS r
 MATCH (s:Entity {{id: r.source_id}})
 MATCH (t:Entity {{id: r.target_id}})
 MERGE (s)-[x:{rel_type} {{id: r.id}}]->(t)
+SET x.chunk_ids = CASE WHEN x.chunk_ids IS NULL AND size(r.chunk_ids) = 0 THEN NULL
+                  ELSE reduce(acc = coalesce(x.chunk_ids, []), c IN r.chunk_ids |
+                              CASE WHEN c IN acc THEN acc ELSE acc + [c] END) END
 WITH x, r
 WHERE x.evidence IS NULL AND r.evidence IS NOT NULL
 SET x.evidence = r.evidence
@@ -220,6 +228,99 @@ def graph_context(
     return GraphContext(chunks=chunks, entities=entities, relations=tuple(relations.values()))
 
 
+# -- removing a version or a document --
+#
+# One round per slice of at most `limit` chunks, each step its own statement and idempotent, in an order that keeps
+# the slice's chunks until last: the chunks are what the next round finds the work by, so a crash anywhere in a round
+# is finished by running the removal again. (1) The chunks, with the entities they mention. (2) A relation at those
+# entities that only these chunks support goes; (3) the others lose these chunks from their provenance. (4) An entity
+# no chunk outside the slice mentions goes, DETACHed with its relations. (5) The chunks go, with their HAS_CHUNK and
+# MENTIONS. A supporting
+# chunk is taken to mention an end of the relation it supports (the extractors find both in the chunk): provenance
+# is found through MENTIONS rather than by scanning every relation of the graph.
+
+Run = Callable[[str, dict[str, Any]], list[list[Any]]]
+
+DEFAULT_REMOVAL_BATCH = 1000  # chunks per round: a 10,000-chunk document is ten rounds, none a huge transaction
+
+# `$version` null: every version of the document.
+VERSION_CHUNKS = """
+MATCH (:Document {id: $document_id})-[:HAS_CHUNK]->(c:Chunk)
+WHERE $version IS NULL OR c.version = $version
+WITH c LIMIT $limit
+OPTIONAL MATCH (c)-[:MENTIONS]->(e:Entity)
+RETURN c.id, collect(e.id)
+"""
+# Two statements, not one that SETs and then DELETEs: FalkorDB 4.16 drops the SETs of a query that also deletes.
+DELETE_UNSUPPORTED_RELATIONS = """
+UNWIND $entity_ids AS eid
+MATCH (:Entity {id: eid})-[x]-(:Entity)
+WHERE x.chunk_ids IS NOT NULL AND size(x.chunk_ids) > 0 AND all(i IN x.chunk_ids WHERE i IN $chunk_ids)
+WITH DISTINCT x
+DELETE x
+"""
+STRIP_PROVENANCE = """
+UNWIND $entity_ids AS eid
+MATCH (:Entity {id: eid})-[x]-(:Entity)
+WHERE x.chunk_ids IS NOT NULL AND any(i IN x.chunk_ids WHERE i IN $chunk_ids)
+WITH DISTINCT x
+SET x.chunk_ids = [i IN x.chunk_ids WHERE NOT i IN $chunk_ids]
+"""
+DELETE_UNMENTIONED_ENTITIES = """
+UNWIND $entity_ids AS eid
+MATCH (e:Entity {id: eid})
+OPTIONAL MATCH (c:Chunk)-[:MENTIONS]->(e)
+WHERE NOT c.id IN $chunk_ids
+WITH e, count(c) AS others
+WHERE others = 0
+DETACH DELETE e
+"""
+DELETE_CHUNKS = """
+UNWIND $chunk_ids AS cid
+MATCH (c:Chunk {id: cid})
+DETACH DELETE c
+"""
+DELETE_DOCUMENT_IF_EMPTY = """
+MATCH (d:Document {id: $document_id})
+WHERE NOT (d)-[:HAS_CHUNK]->()
+DELETE d
+"""
+DELETE_DOCUMENT = """
+MATCH (d:Document {id: $document_id})
+DETACH DELETE d
+"""
+DOCUMENT_VERSIONS = """
+MATCH (:Document {id: $document_id})-[:HAS_CHUNK]->(c:Chunk)
+RETURN c.version, count(c)
+"""
+
+
+def remove_chunks(
+    read: Run, write: Run, document_id: str, version: str | None, limit: int = DEFAULT_REMOVAL_BATCH
+) -> None:
+    """Remove `version` of the document (None: the whole document) with its orphans, `limit` chunks per round.
+
+    `read` runs a query that only reads, `write` one that writes, each in a transaction of its own. Then the
+    Document node goes: for a version only once it has no chunk left; for the whole document in any case.
+    """
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
+    selection = {"document_id": document_id, "version": version, "limit": limit}
+    while rows := read(VERSION_CHUNKS, selection):
+        slice_ = {
+            "chunk_ids": [chunk_id for chunk_id, _ in rows],
+            "entity_ids": _unique(entity_id for _, entity_ids in rows for entity_id in entity_ids),
+        }
+        for query in (DELETE_UNSUPPORTED_RELATIONS, STRIP_PROVENANCE, DELETE_UNMENTIONED_ENTITIES, DELETE_CHUNKS):
+            write(query, slice_)
+    write(DELETE_DOCUMENT_IF_EMPTY if version is not None else DELETE_DOCUMENT, {"document_id": document_id})
+
+
+def document_versions(read: Run, document_id: str, dialect: Dialect) -> dict[str, int]:
+    """Version → number of chunks of the document in the graph (no entry for an unknown document)."""
+    return {str(v): dialect.to_int(n) for v, n in read(DOCUMENT_VERSIONS, {"document_id": document_id})}
+
+
 def batch_statements(document: DocumentRef, payload: BatchPayload, dialect: Dialect) -> list[Statement]:
     """The statements that upsert one batch, in order. The whole batch is validated before any is built."""
     for chunk in payload.chunks:
@@ -229,7 +330,7 @@ def batch_statements(document: DocumentRef, payload: BatchPayload, dialect: Dial
                 f"chunk {chunk.chunk_id} belongs to {chunk.document_id}, not {document.document_id}",
             )
     entities = _merge_entities(payload.entities)
-    relations = {relation.relation_id: relation for relation in payload.relations}
+    relations = _merge_relations(payload.relations)
     entities_by_label = _group(entities, lambda entity: entity_label(entity.type))
     relations_by_type = _group(relations.values(), lambda relation: relation_type(relation.type))
 
@@ -284,6 +385,7 @@ def batch_statements(document: DocumentRef, payload: BatchPayload, dialect: Dial
                 "source_id": relation.source_id,
                 "target_id": relation.target_id,
                 "evidence": None if relation.evidence is None else text(relation.evidence),
+                "chunk_ids": _unique(relation.chunk_ids),
             }
             for relation in relation_group
         ]
@@ -308,6 +410,17 @@ def _merge_entities(entities: Iterable[Entity]) -> list[Entity]:
     return list(merged.values())
 
 
+def _merge_relations(relations: Iterable[Relation]) -> dict[str, Relation]:
+    """One relation per id: the last one's fields, the union of everyone's chunks (none is lost to a repeat)."""
+    merged: dict[str, Relation] = {}
+    for relation in relations:
+        earlier = merged.get(relation.relation_id)
+        if earlier is not None:
+            relation = relation.model_copy(update={"chunk_ids": _unique([*earlier.chunk_ids, *relation.chunk_ids])})
+        merged[relation.relation_id] = relation
+    return merged
+
+
 def _group(items: Iterable[T], key: Callable[[T], str]) -> dict[str, list[T]]:
     groups: dict[str, list[T]] = {}
     for item in items:
@@ -322,15 +435,27 @@ def _unique(values: Iterable[str]) -> list[str]:
 __all__ = [
     "CHUNK_CONTEXT",
     "COUNT_QUERIES",
+    "DEFAULT_REMOVAL_BATCH",
+    "DELETE_CHUNKS",
+    "DELETE_DOCUMENT",
+    "DELETE_DOCUMENT_IF_EMPTY",
+    "DELETE_UNMENTIONED_ENTITIES",
+    "DELETE_UNSUPPORTED_RELATIONS",
+    "DOCUMENT_VERSIONS",
     "ENTITY_NEIGHBOURHOOD",
     "FALKORDB",
     "KEYED_LABELS",
     "NEO4J",
+    "STRIP_PROVENANCE",
     "STRUCTURAL_RELATIONS",
+    "VERSION_CHUNKS",
     "Dialect",
+    "Run",
     "Statement",
     "batch_statements",
+    "document_versions",
     "entity_label",
     "graph_context",
     "relation_type",
+    "remove_chunks",
 ]

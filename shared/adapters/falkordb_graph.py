@@ -30,11 +30,14 @@ from redis.retry import Retry
 
 from shared.adapters.cypher import (
     COUNT_QUERIES,
+    DEFAULT_REMOVAL_BATCH,
     FALKORDB,
     KEYED_LABELS,
     STRUCTURAL_RELATIONS,
     batch_statements,
+    document_versions,
     graph_context,
+    remove_chunks,
 )
 from shared.domain import BatchPayload, DocumentRef, PermanentError, Reason, TransientError
 from shared.ports import GraphContext, GraphCounts
@@ -53,10 +56,23 @@ class FalkorDBGraphSink:
 
     dialect = FALKORDB
 
-    def __init__(self, url_or_host_port: str, graph_name: str, *, socket_timeout: float = 120.0) -> None:
-        """`url_or_host_port`: `redis://host:port`, `falkor://host:port` or `host:port`."""
+    def __init__(
+        self,
+        url_or_host_port: str,
+        graph_name: str,
+        *,
+        socket_timeout: float = 120.0,
+        removal_batch: int = DEFAULT_REMOVAL_BATCH,
+    ) -> None:
+        """`url_or_host_port`: `redis://host:port`, `falkor://host:port` or `host:port`.
+
+        `removal_batch`: chunks per round of `remove_version` and `delete_document`.
+        """
+        if removal_batch < 1:
+            raise ValueError(f"removal_batch must be at least 1, not {removal_batch}")
         self.target = url_or_host_port
         self.graph_name = graph_name
+        self.removal_batch = removal_batch
         self._socket_timeout = socket_timeout
         self._db: FalkorDB | None = None
         self._graph: Graph | None = None
@@ -93,6 +109,18 @@ class FalkorDBGraphSink:
     def context(self, chunk_ids: Sequence[str], max_relations: int = 100) -> GraphContext:
         """The chunks' documents and mentions, and the one-hop relations of the entities they mention."""
         return graph_context(self.query, chunk_ids, max_relations)
+
+    def remove_version(self, document_id: str, version: str) -> None:
+        """Delete the version's chunks, their provenance and the orphans they leave, in rounds (see cypher.py)."""
+        remove_chunks(self.query, self.query, document_id, version, self.removal_batch)
+
+    def delete_document(self, document_id: str) -> None:
+        """Every version's chunks with their orphans, then the Document node; an unknown id is a no-op."""
+        remove_chunks(self.query, self.query, document_id, None, self.removal_batch)
+
+    def document_versions(self, document_id: str) -> dict[str, int]:
+        """Version → number of the document's chunks in the graph."""
+        return document_versions(self.query, document_id, self.dialect)
 
     def close(self) -> None:
         """Release the connection pool; the sink reconnects if used again."""

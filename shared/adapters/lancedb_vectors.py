@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -124,6 +125,23 @@ class LanceDBVectorSink:
             for row in result
         ]
 
+    def delete_version(self, document_id: str, version: str) -> None:
+        """Delete the version's chunks; none left is a no-op (one delete: atomic, so nothing to resume)."""
+        self._delete(_document_filter(document_id, version))
+
+    def delete_document(self, document_id: str) -> None:
+        """Delete every chunk of the document; an unknown document is a no-op."""
+        self._delete(_document_filter(document_id))
+
+    def document_versions(self, document_id: str) -> dict[str, int]:
+        """Version → number of the document's chunks in the table."""
+        where = _document_filter(document_id)
+        rows = int(self._table.count_rows(where))
+        if not rows:
+            return {}
+        versions = self._table.search().where(where).select(["version"]).limit(rows).to_arrow()["version"]
+        return dict(Counter(versions.to_pylist()))
+
     def optimize(self, older_than: timedelta = timedelta(0)) -> None:
         """Compact the table's files and delete versions older than `older_than`.
 
@@ -142,6 +160,13 @@ class LanceDBVectorSink:
     def close(self) -> None:
         """Nothing to release: LanceDB holds no connection; kept for the port."""
 
+    def _delete(self, where: str) -> None:
+        with self._write_lock:
+            try:
+                self._table.delete(where)
+            except OSError as error:
+                raise TransientError(Reason.VECTOR_UNAVAILABLE, str(error)) from error
+
     def _check_embedding(self, chunk: Chunk) -> None:
         embedding = chunk.embedding
         if embedding is None:
@@ -153,6 +178,19 @@ class LanceDBVectorSink:
             )
         if not all(math.isfinite(value) for value in embedding):
             raise PermanentError(Reason.VECTOR_BAD_EMBEDDING, f"chunk {chunk.chunk_id} has a NaN or infinite value")
+
+
+def _document_filter(document_id: str, version: str | None = None) -> str:
+    """The SQL filter selecting the document's (or one version's) rows, values quoted as literals."""
+    where = f"document_id = {_literal(document_id)}"
+    return where if version is None else f"{where} AND version = {_literal(version)}"
+
+
+def _literal(value: str) -> str:
+    """`value` as an SQL string literal: ids are hex, but nothing the filter is built from is trusted."""
+    if "\x00" in value:
+        raise PermanentError(Reason.VECTOR_BAD_QUERY, "an id holds a NUL character")
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _describe(schema: pa.Schema) -> str:

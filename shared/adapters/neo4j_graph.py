@@ -27,7 +27,15 @@ from typing import Any, LiteralString, Protocol, TypeVar, cast
 import neo4j
 from neo4j import exceptions as neo4j_errors
 
-from shared.adapters.cypher import COUNT_QUERIES, NEO4J, Statement, batch_statements, graph_context
+from shared.adapters.cypher import (
+    COUNT_QUERIES,
+    NEO4J,
+    Statement,
+    batch_statements,
+    document_versions,
+    graph_context,
+    remove_chunks,
+)
 from shared.domain import BatchPayload, DocumentRef, PermanentError, Reason, TransientError
 from shared.domain.errors import ConfigError
 from shared.ports import GraphContext, GraphCounts
@@ -164,6 +172,21 @@ class Neo4jGraphSink:
 
         return graph_context(run, chunk_ids, max_relations)
 
+    def remove_version(self, document_id: str, version: str) -> None:
+        """Delete the version's chunks, their provenance and the orphans they leave, `batch_size` chunks per round.
+
+        Each statement is a managed transaction of its own (see cypher.py for why that is safe to resume).
+        """
+        remove_chunks(self._read_rows, self._write_rows, document_id, version, self.batch_size)
+
+    def delete_document(self, document_id: str) -> None:
+        """Every version's chunks with their orphans, then the Document node; an unknown id is a no-op."""
+        remove_chunks(self._read_rows, self._write_rows, document_id, None, self.batch_size)
+
+    def document_versions(self, document_id: str) -> dict[str, int]:
+        """Version → number of the document's chunks in the graph (read)."""
+        return document_versions(self._read_rows, document_id, self.dialect)
+
     def close(self) -> None:
         """Close the driver and its connection pool."""
         self.driver.close()
@@ -204,6 +227,14 @@ class Neo4jGraphSink:
 
     def _session(self) -> Session:
         return self.driver.session(database=self.database, max_transaction_retry_time=self._max_retry_time)
+
+    def _read_rows(self, query: str, params: dict[str, Any]) -> list[list[Any]]:
+        with _translated("read"), self._session() as session:
+            return session.execute_read(lambda tx: tx.run(cast(LiteralString, query), params).values())
+
+    def _write_rows(self, query: str, params: dict[str, Any]) -> list[list[Any]]:
+        with _translated("write"), self._session() as session:
+            return session.execute_write(lambda tx: tx.run(cast(LiteralString, query), params).values())
 
     def _write(self, statement: Statement) -> None:
         """Run one statement in its own managed write transaction (retried by the driver when transient)."""

@@ -31,6 +31,7 @@ from typing import Any
 
 import pytest
 
+from shared.adapters.cypher import Run, remove_chunks
 from shared.adapters.falkordb_graph import FalkorDBGraphSink
 from shared.adapters.neo4j_graph import Neo4jGraphSink
 from shared.domain import (
@@ -39,6 +40,7 @@ from shared.domain import (
     DocumentRef,
     Entity,
     PermanentError,
+    Reason,
     Relation,
     TransientError,
     TributaryError,
@@ -132,12 +134,19 @@ def make_entity(entity_type: str, name: str, chunks: list[Chunk], aliases: list[
     )
 
 
-def make_relation(source: Entity, relation_type: str, target: Entity, evidence: str | None = None) -> Relation:
+def make_relation(
+    source: Entity,
+    relation_type: str,
+    target: Entity,
+    evidence: str | None = None,
+    chunks: list[Chunk] | None = None,
+) -> Relation:
     return Relation(
         relation_id=relation_id(source.entity_id, relation_type, target.entity_id),
         source_id=source.entity_id,
         type=relation_type,
         target_id=target.entity_id,
+        chunk_ids=[chunk.chunk_id for chunk in chunks or []],
         evidence=evidence,
     )
 
@@ -603,3 +612,224 @@ def test_context_caps_the_relations_and_of_nothing_is_empty(sink: Any) -> None:
     assert capped.chunks  # the chunk itself still comes back
     empty = sink.context([])
     assert (empty.chunks, empty.entities, empty.relations) == ({}, {}, ())
+
+
+# -- relation provenance --
+
+
+def test_a_relation_keeps_the_union_of_its_supporting_chunks(sink: Any) -> None:
+    # GIVEN a relation written from one batch, supported by its first chunk
+    document, payload = alice_works_for_acme()
+    alice, acme = payload.entities
+    chunks = payload.chunks
+    first = make_relation(alice, "WORKS_FOR", acme, chunks=chunks[:1])
+    sink.write_batch(document, payload.model_copy(update={"relations": [first]}))
+    # WHEN a second batch brings the same relation supported by the first and the second chunk
+    second = make_relation(alice, "WORKS_FOR", acme, chunks=chunks[1::-1])
+    second_batch = payload.model_copy(update={"relations": [second]})
+    sink.write_batch(document, second_batch)
+    # THEN the relation holds both chunks' ids, each once, in first-seen order
+    assert sink.query("MATCH ()-[r:WORKS_FOR]->() RETURN r.chunk_ids") == [[[chunks[0].chunk_id, chunks[1].chunk_id]]]
+    # AND writing either batch again changes nothing
+    before = snapshot(sink)
+    sink.write_batch(document, second_batch)
+    sink.write_batch(document, payload.model_copy(update={"relations": [first]}))
+    assert snapshot(sink) == before
+
+
+def test_one_batch_naming_a_relation_twice_keeps_both_provenances(sink: Any) -> None:
+    document, payload = alice_works_for_acme()
+    alice, acme = payload.entities
+    chunks = payload.chunks
+    twice = [make_relation(alice, "WORKS_FOR", acme, chunks=[chunk]) for chunk in chunks[:2]]
+    sink.write_batch(document, payload.model_copy(update={"relations": twice}))
+    assert sink.query("MATCH ()-[r:WORKS_FOR]->() RETURN r.chunk_ids") == [[[chunks[0].chunk_id, chunks[1].chunk_id]]]
+
+
+# -- removing a version, deleting a document --
+
+SHARED_TEXT = "Alice Smith works for Acme Corp."
+
+
+def version_one() -> tuple[DocumentRef, BatchPayload]:
+    """v1: Alice works for and leads Acme; Bob knows Alice (Bob and LEADS are in v1 only).
+
+    What v1 and v2 share has the same aliases and evidence in both: those carry no provenance, so the first stored
+    stays on an entity or relation that stays, and a clean write of v2 alone would differ there.
+    """
+    document = make_document(version="v1")
+    chunks = make_chunks(document, [SHARED_TEXT, "Bob Brown knows Alice Smith; she leads Acme Corp."])
+    alice = make_entity("Person", "Alice Smith", chunks, aliases=["A. Smith"])
+    acme = make_entity("Organization", "Acme Corp", chunks)
+    bob = make_entity("Person", "Bob Brown", chunks[1:])
+    relations = [
+        make_relation(alice, "WORKS_FOR", acme, evidence=SHARED_TEXT, chunks=chunks[:1]),
+        make_relation(bob, "KNOWS", alice, chunks=chunks[1:]),
+        make_relation(alice, "LEADS", acme, chunks=chunks[1:]),
+    ]
+    return document, BatchPayload(chunks=chunks, entities=[alice, acme, bob], relations=relations)
+
+
+def version_two() -> tuple[DocumentRef, BatchPayload]:
+    """v2: Alice still works for Acme, which is in Leeds (Leeds and LOCATED_IN are new)."""
+    document = make_document(version="v2")
+    chunks = make_chunks(document, [SHARED_TEXT, "Acme Corp is in Leeds."])
+    alice = make_entity("Person", "Alice Smith", chunks[:1], aliases=["A. Smith"])
+    acme = make_entity("Organization", "Acme Corp", chunks)
+    leeds = make_entity("Place", "Leeds", chunks[1:])
+    relations = [
+        make_relation(alice, "WORKS_FOR", acme, evidence=SHARED_TEXT, chunks=chunks[:1]),
+        make_relation(acme, "LOCATED_IN", leeds, chunks=chunks[1:]),
+    ]
+    return document, BatchPayload(chunks=chunks, entities=[alice, acme, leeds], relations=relations)
+
+
+def fresh_snapshot(sink: Any, *batches: tuple[DocumentRef, BatchPayload]) -> Any:
+    """The snapshot of a graph that only ever saw `batches`; the sink's graph is emptied afterwards."""
+    for document, payload in batches:
+        sink.write_batch(document, payload)
+    clean = snapshot(sink)
+    sink.delete_graph()
+    sink.ensure_schema()
+    return clean
+
+
+def test_removing_the_old_version_leaves_the_graph_a_clean_write_of_the_new_one_leaves(sink: Any) -> None:
+    # GIVEN the graph a clean write of v2 alone leaves, and a graph holding v1 and then v2 of the same document
+    clean = fresh_snapshot(sink, version_two())
+    (old_document, old), (new_document, new) = version_one(), version_two()
+    sink.write_batch(old_document, old)
+    sink.write_batch(new_document, new)
+    document = new_document.document_id
+    assert sink.document_versions(document) == {"v1": 2, "v2": 2}
+    works_for = new.relations[0].relation_id
+    assert sink.query("MATCH ()-[r {id: $id}]->() RETURN size(r.chunk_ids)", {"id": works_for}) == [[2]]
+    # WHEN v1 is removed
+    sink.remove_version(document, "v1")
+    # THEN its chunks and their mentions are gone, and only v2 is counted
+    assert sink.document_versions(document) == {"v2": 2}
+    assert sink.query("MATCH (c:Chunk {version: 'v1'}) RETURN count(c)") == [[0]]
+    # AND Bob, mentioned in v1 only, is gone with his KNOWS; LEADS, supported by v1 only, is gone
+    assert sink.query("MATCH (e:Entity {name: 'Bob Brown'}) RETURN count(e)") == [[0]]
+    assert sink.query("MATCH ()-[r:KNOWS|LEADS]->() RETURN count(r)") == [[0]]
+    # AND WORKS_FOR, still supported by v2, keeps only v2's chunk
+    assert sink.query("MATCH ()-[r {id: $id}]->() RETURN r.chunk_ids", {"id": works_for}) == [
+        [[new.chunks[0].chunk_id]]
+    ]
+    # AND the whole graph is the one a clean write of v2 leaves: nodes, properties, edges and counts
+    assert snapshot(sink) == clean
+    # AND removing v1 again changes nothing
+    sink.remove_version(document, "v1")
+    assert snapshot(sink) == clean
+
+
+def crashing_after(writes: int, run: Run) -> Run:
+    """`run`, until it has run `writes` statements; then it fails as a worker that died would."""
+    done = 0
+
+    def write(query: str, params: dict[str, Any]) -> list[list[Any]]:
+        nonlocal done
+        if done == writes:
+            raise TransientError(Reason.GRAPH_UNAVAILABLE, "the worker died")
+        done += 1
+        return run(query, params)
+
+    return write
+
+
+def test_a_removal_cut_short_anywhere_is_finished_by_running_it_again(sink: Any) -> None:
+    # GIVEN the graph a removal of v1 leaves, and the number of statements it takes one chunk per round
+    (old_document, old), (new_document, new) = version_one(), version_two()
+    document = new_document.document_id
+    sink.write_batch(old_document, old)
+    sink.write_batch(new_document, new)
+    sink.remove_version(document, "v1")
+    clean = snapshot(sink)
+    statements = 2 * 3 + 1  # two rounds of three writes, then the document
+    for crash_after in range(statements):
+        sink.delete_graph()
+        sink.ensure_schema()
+        sink.write_batch(old_document, old)
+        sink.write_batch(new_document, new)
+        # WHEN a removal one chunk at a time crashes after `crash_after` of its writes
+        with pytest.raises(TransientError):
+            remove_chunks(sink.query, crashing_after(crash_after, sink.query), document, "v1", limit=1)
+        # AND the removal runs again
+        sink.remove_version(document, "v1")
+        # THEN the graph is the one an uninterrupted removal leaves
+        assert snapshot(sink) == clean, f"crash after {crash_after} writes"
+
+
+def test_removing_a_version_in_many_small_rounds_ends_the_same(sink: Any) -> None:
+    (old_document, old), (new_document, new) = version_one(), version_two()
+    clean = fresh_snapshot(sink, version_two())
+    sink.write_batch(old_document, old)
+    sink.write_batch(new_document, new)
+    remove_chunks(sink.query, sink.query, new_document.document_id, "v1", limit=1)
+    assert snapshot(sink) == clean
+
+
+def test_an_entity_another_document_mentions_stays(sink: Any) -> None:
+    # GIVEN v1 of a document, and another document that mentions Bob (whom only v1 of the first mentions)
+    old_document, old = version_one()
+    other = make_document("reports/other.txt")
+    other_chunks = make_chunks(other, ["Bob Brown writes."])
+    bob = make_entity("Person", "Bob Brown", other_chunks)
+    sink.write_batch(old_document, old)
+    sink.write_batch(other, BatchPayload(chunks=other_chunks, entities=[bob]))
+    # WHEN v1 is removed
+    sink.remove_version(old_document.document_id, "v1")
+    # THEN Bob stays, mentioned by the other document; its KNOWS (supported by v1 only) is gone
+    assert sink.query("MATCH (e:Entity) RETURN e.name") == [["Bob Brown"]]
+    assert sink.counts() == GraphCounts(documents=1, chunks=1, entities=1, relations=0)
+    # AND the first document, left with no chunk, is gone
+    assert sink.document_versions(old_document.document_id) == {}
+
+
+def test_a_relation_without_provenance_stays_until_an_end_of_it_goes(sink: Any) -> None:
+    # GIVEN v1, plus relations written before provenance was stored: one between entities v2 keeps, one to Bob
+    (old_document, old), (new_document, new) = version_one(), version_two()
+    alice, acme, bob = old.entities
+    legacy = [make_relation(acme, "EMPLOYS", alice), make_relation(bob, "MET", acme)]
+    sink.write_batch(old_document, old.model_copy(update={"relations": [*old.relations, *legacy]}))
+    sink.write_batch(new_document, new)
+    assert sink.query("MATCH ()-[r:EMPLOYS]->() RETURN r.chunk_ids") == [[None]]
+    # WHEN v1 is removed
+    sink.remove_version(new_document.document_id, "v1")
+    # THEN EMPLOYS stays; MET went with Bob
+    assert sink.query("MATCH ()-[r:EMPLOYS|MET]->() RETURN type(r)") == [["EMPLOYS"]]
+
+
+def test_delete_document_removes_every_version_and_keeps_what_others_mention(sink: Any) -> None:
+    # GIVEN both versions of a document, and another document mentioning Alice
+    (old_document, old), (new_document, new) = version_one(), version_two()
+    other = make_document("reports/other.txt")
+    other_chunks = make_chunks(other, ["Alice Smith again."])
+    # (the same alias: aliases carry no provenance, so a removed version's aliases stay on an entity that stays)
+    alice = make_entity("Person", "Alice Smith", other_chunks, aliases=["A. Smith"])
+    other_batch = BatchPayload(chunks=other_chunks, entities=[alice])
+    clean = fresh_snapshot(sink, (other, other_batch))
+    sink.write_batch(old_document, old)
+    sink.write_batch(other, other_batch)
+    sink.write_batch(new_document, new)
+    # WHEN the document is deleted
+    sink.delete_document(new_document.document_id)
+    # THEN the graph is the one the other document alone leaves
+    assert sink.document_versions(new_document.document_id) == {}
+    assert snapshot(sink) == clean
+    # AND deleting it again, or a document never written, changes nothing
+    sink.delete_document(new_document.document_id)
+    sink.delete_document(document_id("testaccount", "incoming", "never/written.txt"))
+    assert snapshot(sink) == clean
+
+
+def test_unknown_documents_and_versions_are_no_ops(sink: Any) -> None:
+    document, payload = alice_works_for_acme()
+    sink.write_batch(document, payload)
+    before = snapshot(sink)
+    sink.delete_document("no-such-document")
+    sink.remove_version("no-such-document", "v1")
+    sink.remove_version(document.document_id, "no-such-version")
+    assert snapshot(sink) == before
+    assert sink.document_versions("no-such-document") == {}
+    assert sink.document_versions(document.document_id) == {"v1": 3}

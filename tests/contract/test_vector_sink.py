@@ -67,6 +67,21 @@ class _SettledSink:
     def count(self) -> int:
         return self._sink.count()
 
+    def delete_version(self, document_id: str, version: str) -> None:
+        try:
+            self._sink.delete_version(document_id, version)
+        finally:
+            time.sleep(self._settle)
+
+    def delete_document(self, document_id: str) -> None:
+        try:
+            self._sink.delete_document(document_id)
+        finally:
+            time.sleep(self._settle)
+
+    def document_versions(self, document_id: str) -> dict[str, int]:
+        return self._sink.document_versions(document_id)
+
     def search(self, vector: Sequence[float], k: int = 5) -> Any:
         return self._sink.search(vector, k)
 
@@ -219,6 +234,73 @@ def test_reopening_the_location_sees_the_rows(open_sink: Callable[[], Any]) -> N
     assert second.search(axis(2), k=1)[0].text == "chunk 2"
     second.upsert(three_chunks())
     assert second.count() == 3
+
+
+# -- versions and deletes --
+
+OTHER = document_id("testaccount", "incoming", "other.txt")
+
+
+def two_versions_and_another_document() -> tuple[list[Chunk], list[Chunk], list[Chunk]]:
+    """v1 (three chunks) and v2 (two) of DOCUMENT side by side, and one chunk of another document."""
+    old = [make_chunk(i, f"old {i}", axis(i)) for i in range(3)]
+    new = [make_chunk(i, f"new {i}", axis(i, tilt=0.1), version="v2") for i in range(2)]
+    other = [make_chunk(0, "other", axis(0, tilt=0.2)).model_copy(update={"document_id": OTHER, "chunk_id": "o0"})]
+    return old, new, other
+
+
+def test_document_versions_counts_the_chunks_of_each_version(sink: Any) -> None:
+    old, new, other = two_versions_and_another_document()
+    sink.upsert([*old, *new, *other])
+    assert sink.document_versions(DOCUMENT) == {"v1": 3, "v2": 2}
+    assert sink.document_versions(OTHER) == {"v1": 1}
+    assert sink.document_versions("no-such-document") == {}
+
+
+def test_delete_version_removes_that_version_only(sink: Any) -> None:
+    # GIVEN two versions of a document side by side, and another document
+    old, new, other = two_versions_and_another_document()
+    sink.upsert([*old, *new, *other])
+    # WHEN the old version is deleted
+    sink.delete_version(DOCUMENT, "v1")
+    # THEN only the new version and the other document are left, and search no longer finds old text
+    assert sink.document_versions(DOCUMENT) == {"v2": 2}
+    assert sink.count() == 3
+    hits = sink.search(axis(0), k=10)
+    assert sorted(hit.text for hit in hits) == ["new 0", "new 1", "other"]
+    # AND deleting it again, or a version never written, changes nothing
+    sink.delete_version(DOCUMENT, "v1")
+    sink.delete_version(DOCUMENT, "v9")
+    assert sink.count() == 3
+    assert sink.document_versions(DOCUMENT) == {"v2": 2}
+
+
+def test_delete_document_removes_every_version_and_nothing_else(sink: Any) -> None:
+    old, new, other = two_versions_and_another_document()
+    sink.upsert([*old, *new, *other])
+    sink.delete_document(DOCUMENT)
+    assert sink.document_versions(DOCUMENT) == {}
+    assert [hit.text for hit in sink.search(axis(0), k=10)] == ["other"]
+    # AND deleting it again, or a document never written, is a no-op
+    sink.delete_document(DOCUMENT)
+    sink.delete_document("no-such-document")
+    assert sink.count() == 1
+
+
+@pytest.mark.parametrize("hostile", ["o'brien", "x' OR '1'='1", "x') OR (1=1", "a\\' or document_id ne '"])
+def test_ids_in_a_delete_filter_are_quoted_not_trusted(sink: Any, hostile: str) -> None:
+    # GIVEN a document whose id and version hold quotes and filter syntax, beside an ordinary one
+    odd = make_chunk(0, "odd", axis(0)).model_copy(
+        update={"chunk_id": "odd-0", "document_id": hostile, "version": hostile}
+    )
+    sink.upsert([odd, *three_chunks()])
+    assert sink.document_versions(hostile) == {hostile: 1}
+    # WHEN the odd one's version and then the document are deleted
+    sink.delete_version(hostile, hostile)
+    sink.delete_document(hostile)
+    # THEN only its chunk went
+    assert sink.count() == 3
+    assert sink.document_versions(DOCUMENT) == {"v1": 3}
 
 
 # -- LanceDB specifics --
@@ -406,6 +488,39 @@ def test_aisearch_opens_from_a_connection_string_setting(
     request.addfinalizer(sink.close)
     sink.upsert(three_chunks())
     assert sink.count() == 3
+
+
+def test_aisearch_deletes_a_large_version_in_batches_within_the_service_limit(
+    standin: SearchStandIn, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # GIVEN 2,500 chunks of v1 and one of v2
+    sink = open_aisearch(tmp_path, request)
+    old = [make_chunk(i, f"chunk {i}", axis(i % DIMENSION, tilt=i / 2500)) for i in range(2500)]
+    sink.upsert([*old, make_chunk(0, "kept", axis(0), version="v2")])
+    sent = standin.index_requests[sink.index_name]
+    # WHEN v1 is deleted
+    sink.delete_version(DOCUMENT, "v1")
+    # THEN it took three delete requests of at most 1,000 keys, and only v2 is left
+    assert standin.index_requests[sink.index_name] - sent == 3
+    assert sink.document_versions(DOCUMENT) == {"v2": 1}
+
+
+def test_aisearch_a_delete_the_service_throttles_is_resent_then_transient(
+    standin: SearchStandIn, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # GIVEN a version whose delete is answered with a 207 where one key keeps being throttled
+    sink = open_aisearch(tmp_path, request, document_retries=1)
+    chunks = three_chunks()
+    sink.upsert(chunks)
+    standin.fail_keys_in_next_index_requests([chunks[1].chunk_id], count=2, status=429)
+    # WHEN it is deleted THEN that fails as retryable with its code, the others are gone
+    with pytest.raises(TransientError) as failed:
+        sink.delete_version(DOCUMENT, "v1")
+    assert failed.value.reason_code == "vector.partial_failure"
+    assert sink.document_versions(DOCUMENT) == {"v1": 1}
+    # AND running the delete again finishes it
+    sink.delete_version(DOCUMENT, "v1")
+    assert sink.count() == 0
 
 
 def test_the_standin_deletes_filters_and_counts_as_the_service_does(

@@ -27,7 +27,7 @@ import pytest
 _INDEX_PATH = re.compile(
     r"^/indexes\('(?P<name>[^']+)'\)(?P<rest>/docs(?:/search\.index|/search\.post\.search|/\$count))?$"
 )
-_EQ_CLAUSE = re.compile(r"^\s*(?P<field>\w+)\s+eq\s+'(?P<value>(?:[^']|'')*)'\s*$")
+_CLAUSE = re.compile(r"^\s*(?P<field>\w+)\s+(?P<op>eq|ne)\s+'(?P<value>(?:[^']|'')*)'\s*$")
 _VECTOR_TYPE = "Collection(Edm.Single)"
 _PRIMITIVE_TYPES = ("Edm.String", "Edm.Int32", "Edm.Int64", "Edm.Double", "Edm.Boolean", "Edm.DateTimeOffset")
 _FIELD_TYPES = frozenset({*_PRIMITIVE_TYPES, *(f"Collection({t})" for t in _PRIMITIVE_TYPES), _VECTOR_TYPE})
@@ -221,7 +221,7 @@ class SearchStandIn:
             nearest = ((_cosine(query["vector"], doc.get(vector_field)), doc) for doc in candidates)
             ranked = sorted(((1 / (2 - cos), doc) for cos, doc in nearest if cos is not None), key=lambda p: -p[0])
             scored = ranked[: query.get("k") or 50]
-        top = body.get("top") or 50
+        top = 50 if body.get("top") is None else body["top"]  # top 0: only the count
         fields = body["select"].split(",") if body.get("select") else index.returned_fields()
         page = [{"@search.score": score, **{f: doc.get(f) for f in fields}} for score, doc in scored[:top]]
         answer: dict[str, Any] = {"value": page}
@@ -254,14 +254,15 @@ def _changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 
 def _matches(expression: str | None, document: dict[str, Any]) -> bool:
-    """The filter subset this sink sends: `field eq 'value'` clauses joined by `and`."""
+    """The filter subset this sink sends: `field eq 'value'` and `field ne 'value'` clauses joined by `and`."""
     if not expression:
         return True
     for clause in re.split(r"\s+and\s+", expression):
-        match = _EQ_CLAUSE.match(clause)
+        match = _CLAUSE.match(clause)
         if not match:
             raise _Error(400, f"Unsupported filter: {expression}")
-        if document.get(match["field"]) != match["value"].replace("''", "'"):
+        equal = document.get(match["field"]) == match["value"].replace("''", "'")
+        if equal != (match["op"] == "eq"):
             return False
     return True
 

@@ -17,7 +17,21 @@ import pytest
 from neo4j.exceptions import ServiceUnavailable, SessionExpired
 
 from shared.adapters import neo4j_graph
-from shared.adapters.cypher import CHUNK_CONTEXT, COUNT_QUERIES, ENTITY_NEIGHBOURHOOD, NEO4J, batch_statements
+from shared.adapters.cypher import (
+    CHUNK_CONTEXT,
+    COUNT_QUERIES,
+    DELETE_CHUNKS,
+    DELETE_DOCUMENT,
+    DELETE_DOCUMENT_IF_EMPTY,
+    DELETE_UNMENTIONED_ENTITIES,
+    DELETE_UNSUPPORTED_RELATIONS,
+    DOCUMENT_VERSIONS,
+    ENTITY_NEIGHBOURHOOD,
+    NEO4J,
+    STRIP_PROVENANCE,
+    VERSION_CHUNKS,
+    batch_statements,
+)
 from shared.adapters.neo4j_graph import Neo4jGraphSink, sliced
 from shared.domain import BatchPayload, PermanentError, TransientError
 from shared.domain.errors import ConfigError
@@ -159,9 +173,13 @@ def test_write_batch_pins_the_cypher_and_parameters() -> None:
                 "source_id": alice.entity_id,
                 "target_id": acme.entity_id,
                 "evidence": "Alice Smith works for Acme Corp.",
+                "chunk_ids": [],
             }
         ]
     }
+    assert "SET x.chunk_ids = CASE WHEN x.chunk_ids IS NULL AND size(r.chunk_ids) = 0 THEN NULL" in " ".join(
+        relations[0].split()
+    )
     # AND Neo4j takes text as it is: a NUL is not replaced as it is for FalkorDB
     nul_document = make_document()
     sink.write_batch(nul_document, BatchPayload(chunks=make_chunks(nul_document, ["a\x00b"])))
@@ -285,6 +303,111 @@ def test_context_runs_the_shared_context_queries_in_read_transactions() -> None:
     assert context.chunks["c1"].entity_ids == ("e1",)
     assert context.entities["e2"].name == "Acme Corp"
     assert [(r.type, r.source_id, r.target_id) for r in context.relations] == [("WORKS_FOR", "e1", "e2")]
+
+
+# -- remove_version, delete_document, document_versions --
+
+
+def chunks_in_rounds(rounds: list[list[list[Any]]]) -> RecordingDriver:
+    """A server whose VERSION_CHUNKS answers `rounds` one after the other, then nothing."""
+    remaining = list(rounds)
+
+    def answer(query: str, params: dict[str, Any]) -> list[list[Any]]:
+        return remaining.pop(0) if query == VERSION_CHUNKS and remaining else []
+
+    return RecordingDriver(answer=answer)
+
+
+def test_remove_version_runs_the_shared_clean_up_round_by_round_each_statement_its_own_transaction() -> None:
+    # GIVEN a server holding two rounds of a version's chunks: c1, c2 (mentioning e1, e2) then c3 (mentioning none)
+    driver = chunks_in_rounds([[["c1", ["e1", "e2"]], ["c2", ["e2"]]], [["c3", []]]])
+    sink, _ = recording_sink(driver, batch_size=2)
+    # WHEN the version is removed
+    sink.remove_version("doc", "v1")
+    # THEN each round reads its chunks, then drops the relations only they support, strips their provenance,
+    # drops the entities nothing else mentions and the chunks; then the document if it has no chunk left
+    selection = {"document_id": "doc", "version": "v1", "limit": 2}
+    first = {"chunk_ids": ["c1", "c2"], "entity_ids": ["e1", "e2"]}
+    second = {"chunk_ids": ["c3"], "entity_ids": []}
+    cleanup = [DELETE_UNSUPPORTED_RELATIONS, STRIP_PROVENANCE, DELETE_UNMENTIONED_ENTITIES, DELETE_CHUNKS]
+    assert [(t.mode, t.statements) for t in driver.transactions] == [
+        ("read", [(VERSION_CHUNKS, selection)]),
+        *[("write", [(query, first)]) for query in cleanup],
+        ("read", [(VERSION_CHUNKS, selection)]),
+        *[("write", [(query, second)]) for query in cleanup],
+        ("read", [(VERSION_CHUNKS, selection)]),
+        ("write", [(DELETE_DOCUMENT_IF_EMPTY, {"document_id": "doc"})]),
+    ]
+    assert all(t.committed and t.session_config["database"] == "graphdb" for t in driver.transactions)
+
+
+def test_remove_version_pins_the_cypher() -> None:
+    sink, driver = recording_sink(chunks_in_rounds([[["c1", ["e1"]]]]))
+    sink.remove_version("doc", "v1")
+    queries = [" ".join(query.split()) for t in driver.transactions for query, _ in t.statements]
+    assert queries == [
+        "MATCH (:Document {id: $document_id})-[:HAS_CHUNK]->(c:Chunk) "
+        "WHERE $version IS NULL OR c.version = $version WITH c LIMIT $limit "
+        "OPTIONAL MATCH (c)-[:MENTIONS]->(e:Entity) RETURN c.id, collect(e.id)",
+        "UNWIND $entity_ids AS eid MATCH (:Entity {id: eid})-[x]-(:Entity) "
+        "WHERE x.chunk_ids IS NOT NULL AND size(x.chunk_ids) > 0 AND all(i IN x.chunk_ids WHERE i IN $chunk_ids) "
+        "WITH DISTINCT x DELETE x",
+        "UNWIND $entity_ids AS eid MATCH (:Entity {id: eid})-[x]-(:Entity) "
+        "WHERE x.chunk_ids IS NOT NULL AND any(i IN x.chunk_ids WHERE i IN $chunk_ids) "
+        "WITH DISTINCT x SET x.chunk_ids = [i IN x.chunk_ids WHERE NOT i IN $chunk_ids]",
+        "UNWIND $entity_ids AS eid MATCH (e:Entity {id: eid}) OPTIONAL MATCH (c:Chunk)-[:MENTIONS]->(e) "
+        "WHERE NOT c.id IN $chunk_ids WITH e, count(c) AS others WHERE others = 0 DETACH DELETE e",
+        "UNWIND $chunk_ids AS cid MATCH (c:Chunk {id: cid}) DETACH DELETE c",
+        "MATCH (:Document {id: $document_id})-[:HAS_CHUNK]->(c:Chunk) "
+        "WHERE $version IS NULL OR c.version = $version WITH c LIMIT $limit "
+        "OPTIONAL MATCH (c)-[:MENTIONS]->(e:Entity) RETURN c.id, collect(e.id)",
+        "MATCH (d:Document {id: $document_id}) WHERE NOT (d)-[:HAS_CHUNK]->() DELETE d",
+    ]
+
+
+def test_delete_document_selects_every_version_and_always_deletes_the_document() -> None:
+    # GIVEN a document with one chunk left (any version)
+    sink, driver = recording_sink(chunks_in_rounds([[["c1", ["e1"]]]]))
+    # WHEN it is deleted
+    sink.delete_document("doc")
+    # THEN the chunks are selected without a version, and the Document node goes with whatever is attached to it
+    reads = [params for t in driver.transactions if t.mode == "read" for _, params in t.statements]
+    assert reads == [{"document_id": "doc", "version": None, "limit": 1000}] * 2
+    assert driver.writes()[-1] == (DELETE_DOCUMENT, {"document_id": "doc"})
+    assert " ".join(DELETE_DOCUMENT.split()) == "MATCH (d:Document {id: $document_id}) DETACH DELETE d"
+
+
+def test_deleting_an_unknown_document_reads_once_and_deletes_nothing_else() -> None:
+    sink, driver = recording_sink()
+    sink.delete_document("nothing")
+    assert [(t.mode, [q for q, _ in t.statements]) for t in driver.transactions] == [
+        ("read", [VERSION_CHUNKS]),
+        ("write", [DELETE_DOCUMENT]),
+    ]
+
+
+def test_a_failure_midway_through_a_removal_is_the_projects_error_and_stops_it() -> None:
+    # GIVEN a server that fails the entity clean-up (the driver's own retries spent)
+    error = ServiceUnavailable("gone")
+    driver = RecordingDriver(
+        answer=lambda query, params: [["c1", ["e1"]]] if query == VERSION_CHUNKS else [],
+        fail=lambda query, params: error if query == DELETE_UNMENTIONED_ENTITIES else None,
+    )
+    sink, _ = recording_sink(driver)
+    # WHEN a version is removed THEN it fails as retryable, before the chunks were deleted (a rerun finds them)
+    with pytest.raises(TransientError) as failed:
+        sink.remove_version("doc", "v1")
+    assert failed.value.reason_code == "graph.unavailable"
+    assert DELETE_CHUNKS not in [query for query, _ in driver.writes()]
+
+
+def test_document_versions_reads_the_counts_per_version() -> None:
+    answers = {DOCUMENT_VERSIONS: [["v1", 3], ["v2", 2]]}
+    sink, driver = recording_sink(RecordingDriver(answer=lambda query, params: answers.get(query, [])))
+    assert sink.document_versions("doc") == {"v1": 3, "v2": 2}
+    assert [(t.mode, t.statements) for t in driver.transactions] == [
+        ("read", [(DOCUMENT_VERSIONS, {"document_id": "doc"})])
+    ]
 
 
 def test_close_closes_the_driver() -> None:
