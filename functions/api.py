@@ -4,8 +4,9 @@ import json
 
 import azure.functions as func
 
+from shared.api_answers import ApiAnswer
 from shared.api_health import health_report
-from shared.api_jobs import ApiAnswer, get_job, list_jobs
+from shared.api_jobs import get_job, list_jobs
 from shared.api_search import search as search_chunks
 from shared.app_ports import app_ports
 

@@ -1,7 +1,8 @@
 """The jobs API's answers, independent of HTTP: a job by id, and jobs listed by state."""
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from shared.api_answers import ApiAnswer, parse_query
 from shared.domain import Job, JobState, Reason
 from shared.ports import JobStore
 
@@ -15,13 +16,6 @@ class JobQuery(BaseModel):
     limit: int = Field(50, ge=1, le=1000)
 
 
-class ApiAnswer(BaseModel):
-    """A status code and a JSON-ready body."""
-
-    status: int
-    body: dict
-
-
 def get_job(jobs: JobStore, job_id: str) -> ApiAnswer:
     job = jobs.get_job(job_id)
     if job is None:
@@ -30,12 +24,9 @@ def get_job(jobs: JobStore, job_id: str) -> ApiAnswer:
 
 
 def list_jobs(jobs: JobStore, query: dict[str, str]) -> ApiAnswer:
-    try:
-        parsed = JobQuery.model_validate(query)
-    except ValidationError as error:
-        return ApiAnswer(
-            status=400, body={"error": Reason.REQUEST_INVALID_QUERY, "detail": error.errors(include_url=False)}
-        )
+    parsed = parse_query(JobQuery, query)
+    if isinstance(parsed, ApiAnswer):
+        return parsed
     listed = jobs.list_jobs(state=parsed.state, limit=parsed.limit)
     return ApiAnswer(status=200, body={"jobs": [job.model_dump(mode="json") for job in listed]})
 

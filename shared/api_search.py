@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from shared.api_jobs import ApiAnswer
-from shared.domain import Reason
+from shared.api_answers import ApiAnswer, parse_query
 from shared.ports import Ports
 
 MAX_RELATIONS = 100  # one-hop relations in an answer: enough to read, bounded for a hub entity
@@ -24,12 +23,9 @@ class SearchQuery(BaseModel):
 
 def search(ports: Ports, query: dict[str, str]) -> ApiAnswer:
     """Embed the text, take the k nearest chunks, and add their documents, locators, mentions and one-hop graph."""
-    try:
-        parsed = SearchQuery.model_validate(query)
-    except ValidationError as error:
-        return ApiAnswer(
-            status=400, body={"error": Reason.REQUEST_INVALID_QUERY, "detail": error.errors(include_url=False)}
-        )
+    parsed = parse_query(SearchQuery, query)
+    if isinstance(parsed, ApiAnswer):
+        return parsed
     (vector,) = ports.embedder.embed([parsed.q])
     hits = ports.vectors.search(vector, k=parsed.k)
     context = ports.graph.context([hit.chunk_id for hit in hits], max_relations=MAX_RELATIONS)
