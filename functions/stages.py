@@ -44,3 +44,10 @@ def graph(message: func.ServiceBusMessage) -> None:
 )
 def vector(message: func.ServiceBusMessage) -> None:
     _run(message, Stage.VECTOR)
+
+
+@bp.service_bus_queue_trigger(
+    arg_name="message", queue_name="%TRIBUTARY_QUEUE_CLEANUP%", connection=SERVICEBUS_CONNECTION
+)
+def cleanup(message: func.ServiceBusMessage) -> None:
+    _run(message, Stage.CLEANUP)

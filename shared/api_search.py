@@ -7,9 +7,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.api_answers import ApiAnswer, parse_query
-from shared.ports import Ports
+from shared.ports import Ports, VectorHit
 
 MAX_RELATIONS = 100  # one-hop relations in an answer: enough to read, bounded for a hub entity
+# Hits of versions not served (being written, or replaced and awaiting clean-up) are dropped after the vector
+# search, so it asks for more than k: a document mid-re-ingest holds at most two versions.
+OVERFETCH = 3
 
 
 class SearchQuery(BaseModel):
@@ -21,13 +24,27 @@ class SearchQuery(BaseModel):
     k: int = Field(5, ge=1, le=50)
 
 
+def served_only(hits: list[VectorHit], ports: Ports) -> list[VectorHit]:
+    """The hits of each document's committed version: until a new version commits, readers see the old one, and a
+    replaced version is never served while its clean-up is pending."""
+    committed: dict[str, str | None] = {}
+    served = []
+    for hit in hits:
+        if hit.document_id not in committed:
+            committed[hit.document_id] = ports.jobs.committed_version(hit.document_id)
+        if committed[hit.document_id] == hit.version:
+            served.append(hit)
+    return served
+
+
 def search(ports: Ports, query: dict[str, str]) -> ApiAnswer:
-    """Embed the text, take the k nearest chunks, and add their documents, locators, mentions and one-hop graph."""
+    """Embed the text, take the k nearest chunks of committed versions, and add their documents, locators, mentions
+    and one-hop graph."""
     parsed = parse_query(SearchQuery, query)
     if isinstance(parsed, ApiAnswer):
         return parsed
     (vector,) = ports.embedder.embed([parsed.q])
-    hits = ports.vectors.search(vector, k=parsed.k)
+    hits = served_only(ports.vectors.search(vector, k=parsed.k * OVERFETCH), ports)[: parsed.k]
     context = ports.graph.context([hit.chunk_id for hit in hits], max_relations=MAX_RELATIONS)
     answers: list[dict[str, Any]] = []
     for hit in hits:

@@ -227,7 +227,7 @@ def _hits_table(body: dict[str, Any]) -> Table:
     for column in ("score", "path", "locator", "text", "entities"):
         table.add_column(column, overflow="fold", justify="right" if column == "score" else "left")
     for hit in body["hits"]:
-        names = ", ".join(f"{entities[e]['name']} ({entities[e]['type']})" for e in hit["entities"] if e in entities)
+        names = "\n".join(f"{entities[e]['name']} ({entities[e]['type']})" for e in hit["entities"] if e in entities)
         text = hit["text"] if len(hit["text"]) <= 200 else hit["text"][:199] + "…"
         table.add_row(f"{hit['score']:.3f}", hit["path"] or hit["document_id"], hit["locator"] or "", text, names)
     return table

@@ -14,8 +14,8 @@ SERVICEBUS_CONNECTION = "ServiceBusConnection"
 # Read by our own code only (no binding uses it), with the same section rules (shared/connections.py).
 COSMOS_CONNECTION = "CosmosConnection"
 SEARCH_CONNECTION = "SearchConnection"
-# The Python worker's thread pool: host.json's serviceBus.maxConcurrentCalls (8) times the four stage functions.
-WORKER_THREADS = 32
+# The Python worker's thread pool: host.json's serviceBus.maxConcurrentCalls (8) times the five queue functions.
+WORKER_THREADS = 40
 
 
 class Settings(BaseSettings):
@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     queue_extract: str = Field("extract", description="queue feeding the extract stage")
     queue_graph: str = Field("graph", description="queue feeding the graph sink")
     queue_vector: str = Field("vector", description="queue feeding the vector sink")
+    queue_cleanup: str = Field("cleanup", description="queue feeding the clean-up of a replaced version")
 
     job_store: Literal["sqlite", "postgres", "cosmos"] = Field(
         "sqlite", description="where job state lives: sqlite (local only), postgres, cosmos (CosmosConnection)"
@@ -93,6 +94,7 @@ class Settings(BaseSettings):
             "extract": self.queue_extract,
             "graph": self.queue_graph,
             "vector": self.queue_vector,
+            "cleanup": self.queue_cleanup,
         }
 
 

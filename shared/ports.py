@@ -234,6 +234,7 @@ class VectorHit(BaseModel):
 
     chunk_id: str
     document_id: str
+    version: str
     text: str
     score: float
 

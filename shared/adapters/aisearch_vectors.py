@@ -162,13 +162,17 @@ class AISearchVectorSink:
         with _translated():
             results = list(
                 self._documents.search(
-                    search_text=None, vector_queries=[query], top=k, select=[KEY_FIELD, "document_id", "text"]
+                    search_text=None,
+                    vector_queries=[query],
+                    top=k,
+                    select=[KEY_FIELD, "document_id", "version", "text"],
                 )
             )
         return [
             VectorHit(
                 chunk_id=decode_key(row[KEY_FIELD]),
                 document_id=row["document_id"],
+                version=row["version"],
                 text=row["text"],
                 score=2.0 - 1.0 / float(row["@search.score"]),  # the service scores cosine as 1 / (2 - cosine)
             )

@@ -110,7 +110,7 @@ class LanceDBVectorSink:
         query = cast(LanceVectorQueryBuilder, self._table.search(list(vector)))
         result = (
             query.distance_type("cosine")
-            .select([_ID, "document_id", "text", "_distance"])
+            .select([_ID, "document_id", "version", "text", "_distance"])
             .limit(k)
             .to_arrow()
             .to_pylist()
@@ -119,6 +119,7 @@ class LanceDBVectorSink:
             VectorHit(
                 chunk_id=row[_ID],
                 document_id=row["document_id"],
+                version=row["version"],
                 text=row["text"],
                 score=1.0 - float(row["_distance"]),  # LanceDB's cosine distance is 1 - cosine similarity
             )

@@ -16,6 +16,7 @@ class Stage(StrEnum):
     EXTRACT = "extract"
     GRAPH = "graph"
     VECTOR = "vector"
+    CLEANUP = "cleanup"  # after a version is committed: the version it replaced leaves both sinks
 
 
 SINK_STAGES: tuple[Stage, ...] = (Stage.GRAPH, Stage.VECTOR)

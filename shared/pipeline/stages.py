@@ -13,13 +13,14 @@ from shared.domain import (
     BatchPayload,
     DocumentRef,
     Envelope,
+    Job,
     JobState,
     PermanentError,
     Reason,
     Stage,
     StageResult,
 )
-from shared.pipeline import enrich, extract, graph_sink, vector_sink
+from shared.pipeline import cleanup, enrich, extract, graph_sink, vector_sink
 from shared.pipeline.envelopes import make_envelope, open_payload
 from shared.pipeline.outputs import StageOutput
 from shared.ports import Ports
@@ -31,6 +32,7 @@ HANDLERS: dict[Stage, Handler] = {
     Stage.EXTRACT: extract.handle,
     Stage.GRAPH: graph_sink.handle,
     Stage.VECTOR: vector_sink.handle,
+    Stage.CLEANUP: cleanup.handle,
 }
 
 NEXT_STAGES: dict[Stage, tuple[Stage, ...]] = {
@@ -39,6 +41,7 @@ NEXT_STAGES: dict[Stage, tuple[Stage, ...]] = {
     Stage.EXTRACT: (Stage.GRAPH, Stage.VECTOR),
     Stage.GRAPH: (),
     Stage.VECTOR: (),
+    Stage.CLEANUP: (),
 }
 
 
@@ -56,6 +59,12 @@ def process_message(envelope: Envelope, ports: Ports) -> StageResult:
         envelope.job_id, envelope.stage, envelope.batch, BatchOutcome.DONE, output.counts
     )
     finished = ports.jobs.finish_if_complete(envelope.job_id) if envelope.stage in SINK_STAGES else None
+    if envelope.stage in SINK_STAGES:
+        # The winner sends the clean-up; a redelivery after a crash right after the win sends it again (same
+        # MessageId, and clean-up is idempotent), so no replaced version is left behind.
+        settled = finished or ports.jobs.get_job(envelope.job_id)
+        if settled is not None and settled.state is JobState.SUCCEEDED:
+            send_cleanup(envelope, settled, ports)
     return StageResult(
         job_id=envelope.job_id,
         stage=envelope.stage,
@@ -66,13 +75,15 @@ def process_message(envelope: Envelope, ports: Ports) -> StageResult:
     )
 
 
-def send_downstream(envelope: Envelope, stage: Stage, payload: BatchPayload, ports: Ports) -> str:
-    """Send the payload on to `stage`; returns the deterministic message id."""
+def send_downstream(
+    envelope: Envelope, stage: Stage, payload: BatchPayload, ports: Ports, *, batch: int | None = None
+) -> str:
+    """Send the payload on to `stage` (as the same batch unless told); returns the deterministic message id."""
     next_envelope = make_envelope(
         job_id=envelope.job_id,
         document=envelope.document,
         stage=stage,
-        batch=envelope.batch,
+        batch=envelope.batch if batch is None else batch,
         payload=payload,
         tracking_id=envelope.tracking_id,
         traceparent=envelope.traceparent,
@@ -80,6 +91,31 @@ def send_downstream(envelope: Envelope, stage: Stage, payload: BatchPayload, por
     )
     ports.bus.send(ports.settings.queues[stage], [next_envelope])
     return next_envelope.message_id
+
+
+def version_to_remove(job: Job, committed: str | None) -> str | None:
+    """Once `job` succeeded: the version no reader will ever be served again, if any.
+
+    The job committed (its version is the document's): the version it replaced goes. The job lost the race to
+    another one that committed first: its own version goes, it will never be served.
+    """
+    if committed == job.version:
+        return job.base_version if job.base_version not in (None, job.version) else None
+    return job.version
+
+
+def send_cleanup(envelope: Envelope, job: Job, ports: Ports) -> str | None:
+    """Send the clean-up of the version `job` made obsolete; returns its message id (None when nothing goes)."""
+    version = version_to_remove(job, ports.jobs.committed_version(job.document_id))
+    if version is None:
+        return None
+    return send_downstream(
+        envelope.model_copy(update={"document": envelope.document.model_copy(update={"version": version})}),
+        Stage.CLEANUP,
+        BatchPayload(chunks=[]),
+        ports,
+        batch=0,
+    )
 
 
 def record_dead_letter(envelope: Envelope, reason_code: str, detail: str, ports: Ports) -> None:

@@ -80,7 +80,7 @@ def test_ingest_samples_twice_then_status(tmp_path: Path, job_store_settings: di
     found = tributary("search", "Project Heron in Lisbon", "-k", "3", data_dir=tmp_path, settings=job_store_settings)
     assert found.returncode == 0, found.stdout + found.stderr
     assert "samples/" in found.stdout
-    assert "Project Heron (Project)" in found.stdout
+    assert "Project Heron" in found.stdout
 
 
 def test_ingest_exits_non_zero_when_a_file_fails_and_still_ingests_the_others(tmp_path: Path):

@@ -41,6 +41,7 @@ def test_function_app_registers_every_trigger_with_settings_by_name():
         "extract": "serviceBusTrigger",
         "graph": "serviceBusTrigger",
         "vector": "serviceBusTrigger",
+        "cleanup": "serviceBusTrigger",
     }
     assert triggers["ingest"]["path"] == "%TRIBUTARY_INCOMING_CONTAINER%/{name}"
     assert triggers["ingest"]["source"] == "EventGrid"
