@@ -181,9 +181,48 @@ def test_a_message_failing_every_delivery_is_dead_lettered_after_the_cap(make_pi
     assert [d.reason for d in pipeline.bus.dead_letters] == [MAX_DELIVERY_EXCEEDED]
 
 
+def edge_count(pipeline: Pipeline) -> int:
+    return pipeline.unwrapped.graph.query("MATCH ()-[r]->() RETURN count(r)")[0][0]  # type: ignore[attr-defined]
+
+
 def totals(pipeline: Pipeline) -> dict[str, tuple[int, int, int]]:
     """Per path: the job's chunk, entity and relation totals (ids differ per test, paths do not)."""
     return {
         job.path: (job.totals.chunks, job.totals.entities, job.totals.relations)
         for job in pipeline.ports.jobs.list_jobs(state=JobState.SUCCEEDED, limit=1000)
     }
+
+
+def test_every_sink_message_redelivered_one_to_three_times_in_reverse_order_changes_nothing(
+    make_pipeline: PipelineFactory,
+):
+    # GIVEN the corpus run once (small batches: many sink messages), recording every sink message sent,
+    # and the same corpus in a second pipeline that is never disturbed
+    pipeline = make_pipeline(batch_max_chunks=2)
+    reference = make_pipeline(batch_max_chunks=2)
+    sink_queues = {pipeline.ports.settings.queues[stage] for stage in SINK_STAGES}
+    sent = []
+    original_send = pipeline.bus.send
+
+    def record(queue, envelopes):
+        if queue in sink_queues:
+            sent.extend(envelopes)
+        original_send(queue, envelopes)
+
+    pipeline.bus.send = record  # type: ignore[method-assign]
+    files = sample_files()
+    run_all(reference, files)
+    run_all(pipeline, files)
+    assert len(sent) > 2 * len(files)
+    counts, job_totals, edges = pipeline.store_counts(), totals(pipeline), edge_count(pipeline)
+
+    # WHEN every sink message is delivered again, 1 to 3 times each, last sent first
+    for index, envelope in enumerate(reversed(sent)):
+        for _ in range(1 + index % 3):
+            process_message(envelope, pipeline.ports)
+
+    # THEN nodes, edges, vectors and job totals equal the undisturbed run's, and every job is still succeeded
+    assert pipeline.store_counts() == counts == reference.store_counts()
+    assert edge_count(pipeline) == edges == edge_count(reference)  # HAS_CHUNK and MENTIONS included
+    assert totals(pipeline) == job_totals == totals(reference)
+    assert {job.state for job in pipeline.ports.jobs.list_jobs(limit=1000)} == {JobState.SUCCEEDED}
