@@ -47,7 +47,8 @@ NEXT_STAGES: dict[Stage, tuple[Stage, ...]] = {
 
 def process_message(envelope: Envelope, ports: Ports) -> StageResult:
     """Run the envelope's stage; raises PermanentError or TransientError for the host to settle."""
-    if ports.jobs.get_job(envelope.job_id) is None:
+    job = ports.jobs.get_job(envelope.job_id)
+    if job is None:
         raise PermanentError(Reason.MESSAGE_UNKNOWN_JOB, envelope.job_id)
     payload = open_payload(envelope, ports)
     output = HANDLERS[envelope.stage](payload, envelope.document, ports)
@@ -59,12 +60,12 @@ def process_message(envelope: Envelope, ports: Ports) -> StageResult:
         envelope.job_id, envelope.stage, envelope.batch, BatchOutcome.DONE, output.counts
     )
     finished = ports.jobs.finish_if_complete(envelope.job_id) if envelope.stage in SINK_STAGES else None
-    if envelope.stage in SINK_STAGES:
-        # The winner sends the clean-up; a redelivery after a crash right after the win sends it again (same
-        # MessageId, and clean-up is idempotent), so no replaced version is left behind.
-        settled = finished or ports.jobs.get_job(envelope.job_id)
-        if settled is not None and settled.state is JobState.SUCCEEDED:
-            send_cleanup(envelope, settled, ports)
+    # The winner sends the clean-up. A sink message of a job that had already succeeded when it arrived (the
+    # redelivery after a crash right after the win) sends it again: same MessageId, and clean-up is idempotent.
+    already_succeeded = envelope.stage in SINK_STAGES and job.state is JobState.SUCCEEDED
+    settled = finished or (job if already_succeeded else None)
+    if settled is not None:
+        send_cleanup(envelope, settled, ports)
     return StageResult(
         job_id=envelope.job_id,
         stage=envelope.stage,
