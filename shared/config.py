@@ -98,57 +98,62 @@ class Settings(BaseSettings):
         }
 
 
+# The connections the app reads (binding `connection=` settings and our own clients'), as the sample shows them:
+# the value's default and what it is, then the identity-based children that name the resource.
+_CONNECTIONS: tuple[tuple[str, str, str, dict[str, str]], ...] = (
+    (
+        STORAGE_CONNECTION,
+        "UseDevelopmentStorage=true",
+        "storage of the incoming/work containers as a connection string (Azurite locally), or empty and the "
+        "identity-based settings below",
+        {
+            "blobServiceUri": "identity-based: https://<account>.blob.core.windows.net",
+            "queueServiceUri": "identity-based: https://<account>.queue.core.windows.net (the blob trigger's poison "
+            "queue)",
+        },
+    ),
+    (
+        SERVICEBUS_CONNECTION,
+        "",
+        "when TRIBUTARY_BUS=servicebus: a connection string, or empty and the identity form",
+        {"fullyQualifiedNamespace": "identity-based: <namespace>.servicebus.windows.net"},
+    ),
+    (
+        COSMOS_CONNECTION,
+        "",
+        "when TRIBUTARY_JOB_STORE=cosmos: AccountEndpoint=...;AccountKey=...; or empty and the identity form",
+        {"accountEndpoint": "identity-based: https://<account>.documents.azure.com:443/"},
+    ),
+    (
+        SEARCH_CONNECTION,
+        "",
+        "when TRIBUTARY_VECTORS=aisearch: Endpoint=https://<service>.search.windows.net;Key=<admin key>, or empty "
+        "and the identity form",
+        {"endpoint": "identity-based: https://<service>.search.windows.net"},
+    ),
+)
+_IDENTITY_CHILDREN = {
+    "credential": "managed identity: set `managedidentity` (Core Tools: leave empty for your developer login)",
+    "clientId": "client id of a user-assigned identity (empty: system-assigned)",
+}
+
+
 def sample_settings() -> dict[str, object]:
     """The content of local.settings.sample.json: every setting with its default, and what it does."""
     values: dict[str, str] = {
         "FUNCTIONS_WORKER_RUNTIME": "python",
         "PYTHON_THREADPOOL_THREAD_COUNT": str(WORKER_THREADS),
-        STORAGE_CONNECTION: "UseDevelopmentStorage=true",
-        f"{STORAGE_CONNECTION}__blobServiceUri": "",
-        f"{STORAGE_CONNECTION}__queueServiceUri": "",
-        f"{STORAGE_CONNECTION}__credential": "",
-        f"{STORAGE_CONNECTION}__clientId": "",
-        SERVICEBUS_CONNECTION: "",
-        f"{SERVICEBUS_CONNECTION}__fullyQualifiedNamespace": "",
-        f"{SERVICEBUS_CONNECTION}__credential": "",
-        f"{SERVICEBUS_CONNECTION}__clientId": "",
-        COSMOS_CONNECTION: "",
-        f"{COSMOS_CONNECTION}__accountEndpoint": "",
-        f"{COSMOS_CONNECTION}__credential": "",
-        f"{COSMOS_CONNECTION}__clientId": "",
-        SEARCH_CONNECTION: "",
-        f"{SEARCH_CONNECTION}__endpoint": "",
-        f"{SEARCH_CONNECTION}__credential": "",
-        f"{SEARCH_CONNECTION}__clientId": "",
     }
-    identity = "managed identity: set `managedidentity` (Core Tools: leave empty for your developer login)"
     help_lines: dict[str, str] = {
         "FUNCTIONS_WORKER_RUNTIME": "Core Tools needs it locally; on Flex Consumption it is not an app setting "
         "(the runtime is part of the site's functionAppConfig) and is rejected",
         "PYTHON_THREADPOOL_THREAD_COUNT": "worker threads: the Service Bus functions' maxConcurrentCalls (host.json) "
         "times their number, so no invocation waits for a thread while its message lock runs",
-        STORAGE_CONNECTION: "storage of the incoming/work containers as a connection string (Azurite locally), or "
-        "empty and the identity-based settings below",
-        f"{STORAGE_CONNECTION}__blobServiceUri": "identity-based: https://<account>.blob.core.windows.net",
-        f"{STORAGE_CONNECTION}__queueServiceUri": "identity-based: https://<account>.queue.core.windows.net "
-        "(the blob trigger's poison queue)",
-        f"{STORAGE_CONNECTION}__credential": identity,
-        f"{STORAGE_CONNECTION}__clientId": "client id of a user-assigned identity (empty: system-assigned)",
-        SERVICEBUS_CONNECTION: "when TRIBUTARY_BUS=servicebus: a connection string, or empty and the identity form",
-        f"{SERVICEBUS_CONNECTION}__fullyQualifiedNamespace": "identity-based: <namespace>.servicebus.windows.net",
-        f"{SERVICEBUS_CONNECTION}__credential": identity,
-        f"{SERVICEBUS_CONNECTION}__clientId": "client id of a user-assigned identity (empty: system-assigned)",
-        COSMOS_CONNECTION: "when TRIBUTARY_JOB_STORE=cosmos: AccountEndpoint=...;AccountKey=...; or empty and the "
-        "identity form (the local host starts the Cosmos DB stand-in when both are empty)",
-        f"{COSMOS_CONNECTION}__accountEndpoint": "identity-based: https://<account>.documents.azure.com:443/",
-        f"{COSMOS_CONNECTION}__credential": identity,
-        f"{COSMOS_CONNECTION}__clientId": "client id of a user-assigned identity (empty: system-assigned)",
-        SEARCH_CONNECTION: "when TRIBUTARY_VECTORS=aisearch: Endpoint=https://<service>.search.windows.net;Key=<admin "
-        "key>, or empty and the identity form",
-        f"{SEARCH_CONNECTION}__endpoint": "identity-based: https://<service>.search.windows.net",
-        f"{SEARCH_CONNECTION}__credential": identity,
-        f"{SEARCH_CONNECTION}__clientId": "client id of a user-assigned identity (empty: system-assigned)",
     }
+    for connection, default, meaning, children in _CONNECTIONS:
+        values[connection], help_lines[connection] = default, meaning
+        for child, text in (children | _IDENTITY_CHILDREN).items():
+            values[f"{connection}__{child}"], help_lines[f"{connection}__{child}"] = "", text
     for name, field in Settings.model_fields.items():
         key = f"{ENV_PREFIX}{name.upper()}"
         values[key] = "" if field.default is None else str(field.default)

@@ -27,6 +27,7 @@ AZURE_MARKERS = ("WEBSITE_INSTANCE_ID", "WEBSITE_SKU")
 DEVELOPMENT_STORAGE = "UseDevelopmentStorage=true"
 
 Opener = Callable[[Settings, Mapping[str, str], ExitStack], Any]
+Requirement = Callable[[Settings, Mapping[str, str]], str | None]  # what is unset, or None
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Backend:
     local_only: bool
     open: Opener
     module: str  # the adapter's module: the deployment check imports every one that may run on Azure
-    requires: Callable[[Settings, Mapping[str, str]], str | None] = lambda settings, environ: None
+    requires: Requirement = lambda settings, environ: None
     # what to set instead on Azure (for the error message)
     on_azure: str = ""
 
@@ -170,26 +171,25 @@ def _open_rules(settings: Settings, environ: Mapping[str, str], stack: ExitStack
 # --- what each backend needs set ----------------------------------------------------------------------------
 
 
-def _needs_storage(settings: Settings, environ: Mapping[str, str]) -> str | None:
-    if is_configured(STORAGE_CONNECTION, environ):
-        return None
-    return f"set {STORAGE_CONNECTION} (a connection string) or {STORAGE_CONNECTION}__blobServiceUri (managed identity)"
+def _needs_connection(name: str, identity_child: str, value_form: str) -> Requirement:
+    """The requirement that connection `name` is set, in either of its forms (shared.connections)."""
+
+    def needs(settings: Settings, environ: Mapping[str, str]) -> str | None:
+        if is_configured(name, environ):
+            return None
+        return f"set {name}__{identity_child} (managed identity) or {name} ({value_form})"
+
+    return needs
 
 
-def _needs_servicebus(settings: Settings, environ: Mapping[str, str]) -> str | None:
-    if is_configured(SERVICEBUS_CONNECTION, environ):
-        return None
-    return f"set {SERVICEBUS_CONNECTION}__fullyQualifiedNamespace (managed identity) or {SERVICEBUS_CONNECTION}"
+_needs_storage = _needs_connection(STORAGE_CONNECTION, "blobServiceUri", "a connection string")
+_needs_servicebus = _needs_connection(SERVICEBUS_CONNECTION, "fullyQualifiedNamespace", "a connection string")
+_needs_cosmos = _needs_connection(COSMOS_CONNECTION, "accountEndpoint", "a connection string")
+_needs_search = _needs_connection(SEARCH_CONNECTION, "endpoint", "Endpoint=https://...;Key=...")
 
 
 def _needs_postgres_dsn(settings: Settings, environ: Mapping[str, str]) -> str | None:
     return None if settings.postgres_dsn else "set TRIBUTARY_POSTGRES_DSN (libpq connection string)"
-
-
-def _needs_cosmos(settings: Settings, environ: Mapping[str, str]) -> str | None:
-    if is_configured(COSMOS_CONNECTION, environ):
-        return None
-    return f"set {COSMOS_CONNECTION}__accountEndpoint (managed identity) or {COSMOS_CONNECTION} (a connection string)"
 
 
 def _needs_falkordb_url(settings: Settings, environ: Mapping[str, str]) -> str | None:
@@ -203,12 +203,6 @@ def _needs_neo4j(settings: Settings, environ: Mapping[str, str]) -> str | None:
     if not unset:
         return None
     return f"set {' and '.join('TRIBUTARY_NEO4J_' + name for name in unset)} (the password a Key Vault reference)"
-
-
-def _needs_search(settings: Settings, environ: Mapping[str, str]) -> str | None:
-    if is_configured(SEARCH_CONNECTION, environ):
-        return None
-    return f"set {SEARCH_CONNECTION}__endpoint (managed identity) or {SEARCH_CONNECTION} (Endpoint=https://...;Key=...)"
 
 
 _JOB_STORES_ON_AZURE = "set TRIBUTARY_JOB_STORE=cosmos (CosmosConnection__accountEndpoint) or postgres"
