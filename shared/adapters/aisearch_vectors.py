@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import math
 import os
 import re
 import time
@@ -43,6 +42,7 @@ from azure.search.documents.indexes.models import (
 )
 from azure.search.documents.models import VectorizedQuery
 
+from shared.adapters.vector_checks import check_embedding, check_query
 from shared.connections import connection_section, token_credential
 from shared.domain import Chunk, PermanentError, Reason, TransientError
 from shared.ports import VectorHit
@@ -141,7 +141,7 @@ class AISearchVectorSink:
         """Merge-or-upload on chunk id; every chunk must carry a finite embedding of the index's dimension."""
         latest = {chunk.chunk_id: chunk for chunk in chunks}  # one batch may not name a key twice
         for chunk in latest.values():
-            _check_embedding(chunk, self.dimension)
+            check_embedding(chunk, self.dimension)
         documents = [_document(chunk) for chunk in latest.values()]
         for batch in batches(documents, self.max_batch_documents, self.max_batch_bytes):
             with _translated():
@@ -154,8 +154,7 @@ class AISearchVectorSink:
 
     def search(self, vector: Sequence[float], k: int = 5) -> list[VectorHit]:
         """The `k` nearest chunks by cosine similarity, nearest first (zero vectors match nothing)."""
-        if len(vector) != self.dimension:
-            raise PermanentError(Reason.VECTOR_BAD_QUERY, f"query has {len(vector)} dimensions, not {self.dimension}")
+        check_query(vector, self.dimension)
         if k <= 0 or not any(vector):
             return []
         query = VectorizedQuery(vector=[float(value) for value in vector], k_nearest_neighbors=k, fields=VECTOR_FIELD)
@@ -391,18 +390,6 @@ def _document(chunk: Chunk) -> dict[str, Any]:
         "text": chunk.text,
         VECTOR_FIELD: [float(value) for value in chunk.embedding or ()],
     }
-
-
-def _check_embedding(chunk: Chunk, dimension: int) -> None:
-    embedding = chunk.embedding
-    if embedding is None:
-        raise PermanentError(Reason.VECTOR_BAD_EMBEDDING, f"chunk {chunk.chunk_id} has no embedding")
-    if len(embedding) != dimension:
-        raise PermanentError(
-            Reason.VECTOR_BAD_EMBEDDING, f"chunk {chunk.chunk_id} has {len(embedding)} dimensions, not {dimension}"
-        )
-    if not all(math.isfinite(value) for value in embedding):
-        raise PermanentError(Reason.VECTOR_BAD_EMBEDDING, f"chunk {chunk.chunk_id} has a NaN or infinite value")
 
 
 def _summary(results: Any) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import threading
 import warnings
 from collections import Counter
@@ -15,6 +14,7 @@ import lancedb
 import pyarrow as pa
 from lancedb.query import LanceVectorQueryBuilder
 
+from shared.adapters.vector_checks import check_embedding, check_query
 from shared.domain import Chunk, PermanentError, Reason, TransientError
 from shared.ports import VectorHit
 
@@ -69,7 +69,7 @@ class LanceDBVectorSink:
         if not latest:
             return
         for chunk in latest.values():
-            self._check_embedding(chunk)
+            check_embedding(chunk, self.dimension)
         rows = list(latest.values())
         vectors = pa.array([value for chunk in rows for value in chunk.embedding or ()], type=pa.float32())
         batch = pa.table(
@@ -102,8 +102,7 @@ class LanceDBVectorSink:
 
     def search(self, vector: Sequence[float], k: int = 5) -> list[VectorHit]:
         """The `k` nearest chunks by cosine similarity, nearest first (zero vectors match nothing)."""
-        if len(vector) != self.dimension:
-            raise PermanentError(Reason.VECTOR_BAD_QUERY, f"query has {len(vector)} dimensions, not {self.dimension}")
+        check_query(vector, self.dimension)
         if k <= 0:
             return []
         # Table.search is annotated with the base builder; a vector (a list of floats) always gets the vector one.
@@ -167,18 +166,6 @@ class LanceDBVectorSink:
                 self._table.delete(where)
             except OSError as error:
                 raise TransientError(Reason.VECTOR_UNAVAILABLE, str(error)) from error
-
-    def _check_embedding(self, chunk: Chunk) -> None:
-        embedding = chunk.embedding
-        if embedding is None:
-            raise PermanentError(Reason.VECTOR_BAD_EMBEDDING, f"chunk {chunk.chunk_id} has no embedding")
-        if len(embedding) != self.dimension:
-            raise PermanentError(
-                Reason.VECTOR_BAD_EMBEDDING,
-                f"chunk {chunk.chunk_id} has {len(embedding)} dimensions, not {self.dimension}",
-            )
-        if not all(math.isfinite(value) for value in embedding):
-            raise PermanentError(Reason.VECTOR_BAD_EMBEDDING, f"chunk {chunk.chunk_id} has a NaN or infinite value")
 
 
 def _document_filter(document_id: str, version: str | None = None) -> str:
