@@ -10,6 +10,7 @@ setting serves the trigger and the code.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -56,3 +57,12 @@ def token_credential(children: Mapping[str, str]) -> TokenCredential:
     if client_id:
         return DefaultAzureCredential(managed_identity_client_id=client_id)
     return DefaultAzureCredential()
+
+
+def close_credential(credential: object) -> None:
+    """Close a credential `token_credential` made (they hold HTTP sessions), best effort: a client that is closing
+    has nothing better to do with a failure here."""
+    close = getattr(credential, "close", None)
+    if close is not None:
+        with contextlib.suppress(Exception):
+            close()

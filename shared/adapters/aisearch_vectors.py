@@ -43,7 +43,7 @@ from azure.search.documents.indexes.models import (
 from azure.search.documents.models import VectorizedQuery
 
 from shared.adapters.vector_checks import check_embedding, check_query
-from shared.connections import connection_section, token_credential
+from shared.connections import close_credential, connection_section, token_credential
 from shared.domain import Chunk, PermanentError, Reason, TransientError
 from shared.ports import VectorHit
 
@@ -209,9 +209,8 @@ class AISearchVectorSink:
         for client in (self._documents, self._indexes):
             with contextlib.suppress(Exception):
                 client.close()
-        if self._owns_credential and hasattr(self._credential, "close"):
-            with contextlib.suppress(Exception):
-                self._credential.close()
+        if self._owns_credential:
+            close_credential(self._credential)
 
     # -- the index
 

@@ -48,7 +48,7 @@ from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from azure.cosmos import CosmosClient, PartitionKey
 from azure.cosmos.exceptions import CosmosHttpResponseError
 
-from shared.connections import connection_section, token_credential
+from shared.connections import close_credential, connection_section, token_credential
 from shared.domain import (
     SINK_STAGES,
     BatchOutcome,
@@ -154,9 +154,8 @@ class CosmosJobStore:
         if client is not None:
             with contextlib.suppress(Exception):
                 client.close()
-        if self._owns_credential and hasattr(self._credential, "close"):
-            with contextlib.suppress(Exception):
-                self._credential.close()
+        if self._owns_credential:
+            close_credential(self._credential)
 
     def __enter__(self) -> Self:
         return self

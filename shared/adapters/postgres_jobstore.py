@@ -9,12 +9,13 @@ a connection already open stays valid (the server checks the token only at login
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Literal
 
 import psycopg
 
 from shared.adapters.jobstore_sql import Dialect, SQLJobStore, Tx
+from shared.connections import close_credential
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -76,9 +77,8 @@ class PostgresJobStore(SQLJobStore):
     def close(self) -> None:
         """Close every connection, and the credential when this store owns it."""
         super().close()
-        if self._owns_credential and self._credential is not None and hasattr(self._credential, "close"):
-            with suppress(Exception):
-                self._credential.close()
+        if self._owns_credential:
+            close_credential(self._credential)
 
     def _is_usable(self, connection: psycopg.Connection) -> bool:
         # A server restart or failover breaks the link; the next call on this thread reconnects.
