@@ -66,3 +66,13 @@ def close_credential(credential: object) -> None:
     if close is not None:
         with contextlib.suppress(Exception):
             close()
+
+
+def connection_string_parts(value: str) -> dict[str, str]:
+    """The `Name=value;...` pairs of a connection string, names lower-cased (a value may hold `=`, as keys do)."""
+    parts: dict[str, str] = {}
+    for part in value.split(";"):
+        name, _, setting = part.strip().partition("=")
+        if name:
+            parts[name.strip().lower()] = setting.strip()
+    return parts

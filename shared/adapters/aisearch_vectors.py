@@ -43,7 +43,7 @@ from azure.search.documents.indexes.models import (
 from azure.search.documents.models import VectorizedQuery
 
 from shared.adapters.vector_checks import check_embedding, check_query
-from shared.connections import close_credential, connection_section, token_credential
+from shared.connections import close_credential, connection_section, connection_string_parts, token_credential
 from shared.domain import Chunk, PermanentError, Reason, TransientError
 from shared.ports import VectorHit
 
@@ -367,11 +367,7 @@ def decode_key(key: str) -> str:
 
 def parse_connection_string(value: str) -> tuple[str, str]:
     """(endpoint, key) of `Endpoint=...;Key=...`; ValueError when either is missing."""
-    parts: dict[str, str] = {}
-    for part in value.split(";"):
-        name, _, setting = part.strip().partition("=")
-        if name:
-            parts[name.strip().lower()] = setting.strip()
+    parts = connection_string_parts(value)
     endpoint, key = parts.get("endpoint"), parts.get("key")
     if not endpoint or not key:
         raise ValueError("an AI Search connection string needs Endpoint=https://...;Key=...")

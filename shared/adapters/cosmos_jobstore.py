@@ -48,7 +48,7 @@ from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from azure.cosmos import CosmosClient, PartitionKey
 from azure.cosmos.exceptions import CosmosHttpResponseError
 
-from shared.connections import close_credential, connection_section, token_credential
+from shared.connections import close_credential, connection_section, connection_string_parts, token_credential
 from shared.domain import (
     SINK_STAGES,
     BatchOutcome,
@@ -557,11 +557,7 @@ class CosmosJobStore:
 
 def parse_connection_string(value: str) -> tuple[str, str]:
     """(endpoint, key) of `AccountEndpoint=...;AccountKey=...;`; ValueError when either is missing."""
-    parts: dict[str, str] = {}
-    for part in value.split(";"):
-        name, _, setting = part.strip().partition("=")
-        if name:
-            parts[name.lower()] = setting.strip()
+    parts = connection_string_parts(value)
     endpoint, key = parts.get("accountendpoint"), parts.get("accountkey")
     if not endpoint or not key:
         raise ValueError("a Cosmos DB connection string needs AccountEndpoint=...;AccountKey=...;")
