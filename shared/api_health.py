@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.app_ports import app_ports
-from shared.config import Settings
+from shared.config import Settings, setting_problems
 from shared.domain import Reason, TributaryError
 from shared.ports import Ports
 from shared.wiring import choices, running_on_azure
@@ -78,9 +78,8 @@ def _detail(error: Exception) -> str:
 
 
 def _first_validation_error(error: ValidationError) -> str:
-    first = error.errors()[0]
-    setting = "TRIBUTARY_" + str(first["loc"][0]).upper() if first["loc"] else "a setting"
-    return f"{setting}: {first['msg']}"
+    setting, message, _value = setting_problems(error)[0]  # never the value: it may be a secret
+    return f"{setting}: {message}"
 
 
 def _version() -> str:

@@ -4,7 +4,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "TRIBUTARY_"
@@ -96,6 +96,16 @@ class Settings(BaseSettings):
             "vector": self.queue_vector,
             "cleanup": self.queue_cleanup,
         }
+
+
+def setting_problems(error: ValidationError) -> list[tuple[str, str, object]]:
+    """(the setting as a user names it, what is wrong, the value given) for each value `Settings` refused.
+
+    The value may be a secret (a DSN with its password): show it only to the user who set it, never in an answer."""
+    return [
+        (ENV_PREFIX + "_".join(str(part) for part in problem["loc"]).upper(), problem["msg"], problem.get("input"))
+        for problem in error.errors(include_url=False)
+    ]
 
 
 # The connections the app reads (binding `connection=` settings and our own clients'), as the sample shows them:

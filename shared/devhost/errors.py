@@ -52,11 +52,9 @@ class StartupError(TributaryError):
 
 def invalid_settings(error: ValidationError) -> StartupError:
     """A `shared.config.Settings` that refused its values, naming each setting as the user sets it."""
-    problems = []
-    for problem in error.errors(include_url=False):
-        name = config.ENV_PREFIX + "_".join(str(part) for part in problem["loc"]).upper()
-        problems.append(f"{name}={problem.get('input')!r}: {problem['msg']}")
-    names = ", ".join(dict.fromkeys(problem.split("=", 1)[0] for problem in problems))
+    found = config.setting_problems(error)
+    problems = [f"{name}={value!r}: {message}" for name, message, value in found]
+    names = ", ".join(dict.fromkeys(name for name, _, _ in found))
     return StartupError(
         INVALID_SETTING,
         "invalid setting " + "; ".join(problems),
