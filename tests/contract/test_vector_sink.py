@@ -441,12 +441,17 @@ def test_aisearch_a_refused_credential_is_permanent(
     assert refused.value.reason_code == "vector.access_denied"
 
 
+def over_a_request(count: int) -> list[Chunk]:
+    """`count` distinct v1 chunks: more than one index request of the service's 1,000 documents can carry."""
+    return [make_chunk(i, f"chunk {i}", axis(i % DIMENSION, tilt=i / count)) for i in range(count)]
+
+
 def test_aisearch_upserts_in_batches_within_the_service_limit(
     standin: SearchStandIn, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     # GIVEN 2,500 chunks
     sink = open_aisearch(tmp_path, request)
-    chunks = [make_chunk(i, f"chunk {i}", axis(i % DIMENSION, tilt=i / 2500)) for i in range(2500)]
+    chunks = over_a_request(2500)
     # WHEN they are upserted THEN they go in three requests of at most 1,000 documents, and all are stored
     sink.upsert(chunks)
     assert standin.index_requests[sink.index_name] == 3
@@ -495,7 +500,7 @@ def test_aisearch_deletes_a_large_version_in_batches_within_the_service_limit(
 ) -> None:
     # GIVEN 2,500 chunks of v1 and one of v2
     sink = open_aisearch(tmp_path, request)
-    old = [make_chunk(i, f"chunk {i}", axis(i % DIMENSION, tilt=i / 2500)) for i in range(2500)]
+    old = over_a_request(2500)
     sink.upsert([*old, make_chunk(0, "kept", axis(0), version="v2")])
     sent = standin.index_requests[sink.index_name]
     # WHEN v1 is deleted
