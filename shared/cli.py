@@ -152,14 +152,12 @@ def _configure_logging(level: int) -> None:
 
 
 @contextmanager
-def _local_host(
-    data_dir: Path | None, *, serve_http: bool = False, http_port: int = 0, keep_running: bool = False
-) -> Iterator[DevHost]:
+def _local_host(data_dir: Path | None, *, serve_http: bool = False, http_port: int = 0) -> Iterator[DevHost]:
     overrides = {"TRIBUTARY_DATA_DIR": str(data_dir)} if data_dir else {}
     settings_file = _settings_file()
     settings = app_settings(APP_SCRIPT.parent, overrides, settings_file=settings_file)
     with (
-        local_services(settings, keep_running=keep_running) as resolved,
+        local_services(settings) as resolved,
         DevHost(APP_SCRIPT, settings=resolved, serve_http=serve_http, http_port=http_port) as host,
     ):
         # Said once the host runs, so that a start-up failure stays the one line it is.

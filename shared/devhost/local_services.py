@@ -23,17 +23,14 @@ from shared.devhost.servers.azurite import ensure_running as ensure_azurite
 from shared.devhost.servers.falkordb import LOG_FILE as FALKORDB_LOG
 from shared.devhost.servers.falkordb import ensure_running as ensure_falkordb
 from shared.domain import TransientError
-
-DEVELOPMENT_STORAGE = "UseDevelopmentStorage=true"
+from shared.wiring import DEVELOPMENT_STORAGE
 
 
 @contextmanager
-def local_services(settings: Mapping[str, str], *, keep_running: bool = False) -> Iterator[dict[str, str]]:
+def local_services(settings: Mapping[str, str]) -> Iterator[dict[str, str]]:
     """Hold the data directory and start what `settings` leaves to the embedded default; yields the settings that
-    reach it. StartupError when another host holds the folder or a server is not installed.
-
-    `keep_running` leaves servers started here running, for a next run to attach to.
-    """
+    reach it. StartupError when another host holds the folder or a server is not installed. Servers started here
+    are stopped on the way out; servers found running are left alone."""
     data_dir = Path(settings.get("TRIBUTARY_DATA_DIR", ".tributary"))
     resolved = dict(settings)
     with ExitStack() as stack:
@@ -41,13 +38,13 @@ def local_services(settings: Mapping[str, str], *, keep_running: bool = False) -
         if settings.get(STORAGE_CONNECTION, DEVELOPMENT_STORAGE) == DEVELOPMENT_STORAGE:
             with _startup_failure(data_dir / "azurite", AZURITE_LOG):
                 azurite = ensure_azurite(data_dir / "azurite")
-            if azurite.started_here and not keep_running:
+            if azurite.started_here:
                 stack.callback(azurite.stop)
             resolved[STORAGE_CONNECTION] = azurite.connection_string
         if not settings.get("TRIBUTARY_FALKORDB_URL"):
             with _startup_failure(data_dir / "falkordb", FALKORDB_LOG):
                 falkordb = ensure_falkordb(data_dir / "falkordb")
-            if falkordb.started_here and not keep_running:
+            if falkordb.started_here:
                 stack.callback(falkordb.stop)
             resolved["TRIBUTARY_FALKORDB_URL"] = falkordb.url
         yield resolved
