@@ -29,6 +29,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -103,9 +104,19 @@ def count_written(sink: FalkorDBGraphSink) -> int:
     return int(nodes) + int(edges)
 
 
-def bench_ours(url: str, chunks: int, batch: int) -> dict[str, Any]:
-    sink = FalkorDBGraphSink(url, f"bench_ours_{uuid.uuid4().hex[:8]}")
+@contextmanager
+def fresh_graph(url: str, prefix: str) -> Iterator[FalkorDBGraphSink]:
+    """A sink on a graph of its own, deleted afterwards."""
+    sink = FalkorDBGraphSink(url, f"{prefix}_{uuid.uuid4().hex[:8]}")
     try:
+        yield sink
+    finally:
+        sink.delete_graph()
+        sink.close()
+
+
+def bench_ours(url: str, chunks: int, batch: int) -> dict[str, Any]:
+    with fresh_graph(url, "bench_ours") as sink:
         sink.ensure_schema()
         batches = list(workload(chunks, batch))
         started = time.perf_counter()
@@ -128,15 +139,11 @@ def bench_ours(url: str, chunks: int, batch: int) -> dict[str, Any]:
             "redelivery_per_s": round(written / again),
             "idempotent": unchanged,
         }
-    finally:
-        sink.delete_graph()
-        sink.close()
 
 
 def bench_reference(url: str, chunks: int, batch: int) -> dict[str, Any]:
     """neo4j-graphrag's KG writer shape: UNWIND … CREATE nodes, MATCH ends and CREATE relationships."""
-    sink = FalkorDBGraphSink(url, f"bench_ref_{uuid.uuid4().hex[:8]}")
-    try:
+    with fresh_graph(url, "bench_ref") as sink:
         sink.query("CREATE INDEX FOR (n:__KGBuilder__) ON (n.id)")
         created: set[str] = set()  # graphrag's writer creates each node of a chunk's lexical graph once
         batches = list(workload(chunks, batch))
@@ -152,9 +159,6 @@ def bench_reference(url: str, chunks: int, batch: int) -> dict[str, Any]:
             "seconds": round(seconds, 2),
             "per_s": round(written / seconds),
         }
-    finally:
-        sink.delete_graph()
-        sink.close()
 
 
 _NODES = "UNWIND $rows AS row CREATE (n:__KGBuilder__:{label} {{id: row.id}}) SET n += row.properties"
@@ -232,41 +236,32 @@ def bench_vectors(chunks: int, batch: int) -> dict[str, Any]:
 def bench_cleanup(url: str, chunks: int) -> dict[str, Any]:
     """Time to remove the replaced version of one `chunks`-chunk document from FalkorDB and LanceDB, once its new
     version (a different text for every chunk) is written beside it: what the clean-up stage does."""
-    sink = FalkorDBGraphSink(url, f"bench_cleanup_{uuid.uuid4().hex[:8]}")
     rng = np.random.default_rng(7)
-    with tempfile.TemporaryDirectory() as folder:
+    with fresh_graph(url, "bench_cleanup") as sink, tempfile.TemporaryDirectory() as folder:
         vectors = LanceDBVectorSink(Path(folder) / "lancedb", "chunks", DIMENSION)
-        try:
-            sink.ensure_schema()
-            # The same document twice: v2's chunks (new ids) mention entities drawn again, some shared with v1.
-            versions = [next(workload(chunks, chunks, seed=seed, version=v)) for seed, v in ((1, "v1"), (2, "v2"))]
-            document = versions[0][0]
-            for doc, payload in versions:
-                sink.write_batch(doc, payload)
-                embedded = [
-                    c.model_copy(update={"embedding": rng.standard_normal(DIMENSION).tolist()}) for c in payload.chunks
-                ]
-                vectors.upsert(embedded)
-            before = sink.document_versions(document.document_id)
-            started = time.perf_counter()
-            sink.remove_version(document.document_id, "v1")
-            graph_seconds = time.perf_counter() - started
-            started = time.perf_counter()
-            vectors.delete_version(document.document_id, "v1")
-            vector_seconds = time.perf_counter() - started
-            after = sink.document_versions(document.document_id)
-            assert after == {"v2": chunks}, after
-            assert vectors.document_versions(document.document_id) == {"v2": chunks}
-            return {
-                "cleanup_chunks": chunks,
-                "versions_before": before,
-                "graph_remove_version_s": round(graph_seconds, 2),
-                "vector_delete_version_s": round(vector_seconds, 2),
-            }
-        finally:
-            vectors.close()
-            sink.delete_graph()
-            sink.close()
+        sink.ensure_schema()
+        # The same document twice: v2's chunks (new ids) mention entities drawn again, some shared with v1.
+        versions = [next(workload(chunks, chunks, seed=seed, version=v)) for seed, v in ((1, "v1"), (2, "v2"))]
+        document = versions[0][0]
+        for doc, payload in versions:
+            sink.write_batch(doc, payload)
+            vectors.upsert(embedded(payload.chunks, rng))
+        before = sink.document_versions(document.document_id)
+        started = time.perf_counter()
+        sink.remove_version(document.document_id, "v1")
+        graph_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        vectors.delete_version(document.document_id, "v1")
+        vector_seconds = time.perf_counter() - started
+        after = sink.document_versions(document.document_id)
+        assert after == {"v2": chunks}, after
+        assert vectors.document_versions(document.document_id) == {"v2": chunks}
+        return {
+            "cleanup_chunks": chunks,
+            "versions_before": before,
+            "graph_remove_version_s": round(graph_seconds, 2),
+            "vector_delete_version_s": round(vector_seconds, 2),
+        }
 
 
 def main() -> None:
