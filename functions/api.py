@@ -1,10 +1,11 @@
-"""HTTP operations API: health (anonymous), job status and search (function key)."""
+"""HTTP operations API: health (anonymous), job status, search and document delete (function key)."""
 
 import json
 
 import azure.functions as func
 
 from shared.api_answers import ApiAnswer
+from shared.api_documents import delete_document
 from shared.api_health import health_report
 from shared.api_jobs import get_job, list_jobs
 from shared.api_search import search as search_chunks
@@ -32,6 +33,11 @@ def jobs(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="search", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def search(req: func.HttpRequest) -> func.HttpResponse:
     return _json(search_chunks(app_ports(), dict(req.params)))
+
+
+@bp.route(route="documents/{document_id}", methods=["DELETE"], auth_level=func.AuthLevel.FUNCTION)
+def document_delete(req: func.HttpRequest) -> func.HttpResponse:
+    return _json(delete_document(app_ports(), req.route_params["document_id"]))
 
 
 def _json(answer: ApiAnswer) -> func.HttpResponse:

@@ -1,4 +1,5 @@
-"""Blob trigger: a file landed in the incoming container. Validation, parsing and publishing live in shared/."""
+"""Blob events: a file landed in the incoming container (blob trigger), or left it (Event Grid BlobDeleted).
+Validation, parsing, publishing and deleting live in shared/."""
 
 import logging
 
@@ -8,6 +9,7 @@ import azurefunctions.extensions.bindings.blob as blob
 from shared.app_ports import app_ports
 from shared.config import STORAGE_CONNECTION
 from shared.domain import BlobEvent
+from shared.pipeline.delete import delete_blob_event
 from shared.pipeline.ingest import ingest_blob
 
 bp = func.Blueprint()
@@ -29,3 +31,10 @@ def ingest(client: blob.BlobClient) -> None:
     outcome = ingest_blob(event, app_ports())
     if outcome is not None:  # None: not the incoming container, ignored (and logged) by ingest_blob
         log.info("ingest %s: job %s %s %s", event.path, outcome.job_id, outcome.state, outcome.reason_code or "")
+
+
+# Event Grid pushes BlobDeleted here: the subscription (infra/) filters the incoming container's BlobDeleted events.
+@bp.event_grid_trigger(arg_name="event")
+def blob_deleted(event: func.EventGridEvent) -> None:
+    job = delete_blob_event(event.event_type, event.subject, app_ports())
+    log.info("blob deleted %s: %s", event.subject, f"delete job {job.job_id}" if job else "nothing to delete")

@@ -51,3 +51,10 @@ def vector(message: func.ServiceBusMessage) -> None:
 )
 def cleanup(message: func.ServiceBusMessage) -> None:
     _run(message, Stage.CLEANUP)
+
+
+@bp.service_bus_queue_trigger(
+    arg_name="message", queue_name="%TRIBUTARY_QUEUE_DELETE%", connection=SERVICEBUS_CONNECTION
+)
+def delete(message: func.ServiceBusMessage) -> None:
+    _run(message, Stage.DELETE)

@@ -30,6 +30,7 @@ from shared.devhost.host import APP_SCRIPT, DevHost
 from shared.devhost.local_services import local_services
 from shared.domain import ConfigError, Job, JobState, ParseIssue, Stage
 from shared.domain.ids import document_id
+from shared.pipeline.delete import request_delete
 from shared.ports import JobStore
 from shared.wiring import open_job_store
 
@@ -244,6 +245,32 @@ def _relations_table(body: dict[str, Any], shown: int = 20) -> Table:
 
 
 @app.command()
+def delete(
+    document: Annotated[
+        str, typer.Argument(help="a blob path in the incoming container (as `ingest` names files), or a document id")
+    ],
+    data_dir: DataDir = None,
+    verbose: Verbose = False,
+) -> None:
+    """Remove a document from the graph, the vector index and the served versions (its blob stays, if any)."""
+    _configure_logging(logging.INFO if verbose else logging.ERROR)
+    with _local_host(data_dir) as host:
+        ports = app_ports()
+        by_path = document_id(ports.blobs.account, host.settings.incoming_container, document)
+        target = by_path if ports.jobs.document_state(by_path) is not None else document
+        deletion = request_delete(target, ports)
+        if deletion is not None:
+            host.run_until_idle(timeout=3600)
+            deletion = ports.jobs.get_job(deletion.job_id)
+    if deletion is None:
+        console.print(f"Nothing to delete: no document is known as {document!r}.")
+        return
+    console.print(_jobs_table([deletion], title="Delete"))
+    if deletion.state is not JobState.SUCCEEDED:
+        raise typer.Exit(1)
+
+
+@app.command()
 def status(
     data_dir: DataDir = None,
     state: Annotated[JobState | None, typer.Option(help="only jobs in this state")] = None,
@@ -285,6 +312,7 @@ def _job_report(job: Job, issues: list[ParseIssue]) -> Table:
     report = Table(title=f"Job {job.job_id}", show_header=False)
     rows = {
         "path": job.path,
+        "kind": job.kind.value,
         "state": job.state.value,
         "reason": job.reason_code or "",
         "last error": job.last_error or "",

@@ -14,8 +14,8 @@ SERVICEBUS_CONNECTION = "ServiceBusConnection"
 # Read by our own code only (no binding uses it), with the same section rules (shared/connections.py).
 COSMOS_CONNECTION = "CosmosConnection"
 SEARCH_CONNECTION = "SearchConnection"
-# The Python worker's thread pool: host.json's serviceBus.maxConcurrentCalls (8) times the five queue functions.
-WORKER_THREADS = 40
+# The Python worker's thread pool: host.json's serviceBus.maxConcurrentCalls (8) times the six queue functions.
+WORKER_THREADS = 48
 
 
 class Settings(BaseSettings):
@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     queue_graph: str = Field("graph", description="queue feeding the graph sink")
     queue_vector: str = Field("vector", description="queue feeding the vector sink")
     queue_cleanup: str = Field("cleanup", description="queue feeding the clean-up of a replaced version")
+    queue_delete: str = Field("delete", description="queue feeding the removal of deleted documents from the sinks")
 
     job_store: Literal["sqlite", "postgres", "cosmos"] = Field(
         "sqlite", description="where job state lives: sqlite (local only), postgres, cosmos (CosmosConnection)"
@@ -95,6 +96,7 @@ class Settings(BaseSettings):
             "graph": self.queue_graph,
             "vector": self.queue_vector,
             "cleanup": self.queue_cleanup,
+            "delete": self.queue_delete,
         }
 
 

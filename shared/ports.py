@@ -15,6 +15,7 @@ from shared.domain import (
     Chunk,
     Counts,
     DocumentRef,
+    DocumentState,
     Envelope,
     Extraction,
     Job,
@@ -131,6 +132,17 @@ class JobStore(Protocol):
         ...
 
     def committed_version(self, document_id: str) -> str | None: ...
+
+    def document_state(self, document_id: str) -> DocumentState | None:
+        """The document's committed version and generation; None for a document no job ever named."""
+        ...
+
+    def begin_delete(self, document_id: str, tracking_id: str) -> Job | None:
+        """Record the delete of a document, in one transaction: its committed version is forgotten (readers stop
+        seeing it at once), its next generation opens (a job of the old one can no longer commit), and a delete job
+        (`domain.jobs.delete_job`, PROCESSING) is created for the removal from the sinks. None for an unknown
+        document. Concurrent deletes each open a generation of their own; none is lost."""
+        ...
 
     def record_issues(self, job_id: str, issues: Sequence[ParseIssue]) -> int:
         """Insert each issue if absent, keyed on (job, locator, reason code), and add the number inserted to the

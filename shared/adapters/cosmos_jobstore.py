@@ -8,8 +8,8 @@ Containers and partition keys follow the access pattern:
   their text in separate items of the same partition (an issue's detail can run to 2 KB).
   Listing jobs by state and time is the one cross-partition query (ORDER BY created_at, job_id over a composite
   index); it is rare (the API and the CLI) next to the per-batch writes.
-- `documents`, partitioned by `/document_id`: the committed version of each document, moved by ETag
-  compare-and-set.
+- `documents`, partitioned by `/document_id`: the committed version and generation of each document, created with
+  the document's first job and moved by ETag compare-and-set (a commit, a delete).
 
 Why the markers live on the job document rather than as items beside it: "insert the marker if absent and move the
 counters only then" must be one atomic step. On a single document it is one conditional patch (`filter_predicate`
@@ -53,7 +53,9 @@ from shared.domain import (
     SINK_STAGES,
     BatchOutcome,
     Counts,
+    DocumentState,
     Job,
+    JobKind,
     JobState,
     ParseIssue,
     PermanentError,
@@ -61,6 +63,7 @@ from shared.domain import (
     StageCounters,
     TransientError,
 )
+from shared.domain.jobs import delete_job
 from shared.domain.reasons import Reason
 from shared.ports import JobNotFoundError
 
@@ -199,8 +202,16 @@ class CosmosJobStore:
                 stored = self._read_job(job.job_id)
                 if stored is None:  # only if someone deleted it in between: nothing sensible to return
                     raise JobNotFoundError(job.job_id) from error
+                self._create_document(job)  # again: a crash may have come between the two creates
                 return _job_from_document(stored), False
+        self._create_document(job)
         return _job_from_document(created), True
+
+    def _create_document(self, job: Job) -> None:
+        """The document's item, if absent, so that a delete before the first commit still opens a generation."""
+        item = {"id": _item_id(job.document_id), "document_id": job.document_id, "path": job.path, "generation": 0}
+        with _translated(f"document {job.document_id}"), contextlib.suppress(_ConflictError):
+            _create(self._documents(), item | {"committed_version": None})
 
     def get_job(self, job_id: str) -> Job | None:
         """The job with its stage counters and totals, or None."""
@@ -316,6 +327,43 @@ class CosmosJobStore:
         """The version last committed for the document, or None."""
         document = self._read_document(document_id)
         return None if document is None else document.get("committed_version")
+
+    def document_state(self, document_id: str) -> DocumentState | None:
+        """The document's committed version and generation; None for a document no job ever named."""
+        return _document_state(self._read_document(document_id))
+
+    def begin_delete(self, document_id: str, tracking_id: str) -> Job | None:
+        """Create the delete job of the current generation, then open the next one (forgetting the committed
+        version); None for an unknown document.
+
+        Two partitions, so two steps, in the order that makes a retry safe: after a crash between them the delete
+        job exists and the generation is still open, and the retry finds the same job (its id is the generation's)
+        and finishes the step. A delete racing this one for the same generation finds the same job too.
+        """
+        document = self.document_state(document_id)
+        if document is None:
+            return None
+        job = delete_job(document, tracking_id, datetime.now(UTC))
+        stored, _ = self.create_job(job)
+        for attempt in range(_CAS_ATTEMPTS):
+            current = self._read_document(document_id)
+            if current is None or current.get("generation", 0) != document.generation:
+                return stored  # opened already (a retry, or the delete racing this one)
+            fields = {"committed_version": None, "committed_at": None, "job_id": None}
+            with _translated(f"document {document_id}"):
+                try:
+                    self._documents().replace_item(
+                        current["id"],
+                        _without_system_properties(current) | fields | {"generation": document.generation + 1},
+                        etag=current["_etag"],
+                        match_condition=MatchConditions.IfNotModified,
+                    )
+                    return stored
+                except CosmosHttpResponseError as error:
+                    if error.status_code != 412:
+                        raise
+            time.sleep(min(0.001 * attempt, 0.05))
+        raise TransientError(Reason.JOBSTORE_CONTENTION, f"document {document_id} changed on each attempt")
 
     # -- issues
 
@@ -495,8 +543,11 @@ class CosmosJobStore:
         for attempt in range(_CAS_ATTEMPTS):
             current = self._read_document(document_id)
             committed = None if current is None else current.get("committed_version")
-            if committed == version or committed != base:
-                return  # done already, or another job committed over our base first: leave the document alone
+            generation = 0 if current is None else current.get("generation", 0)
+            if committed == version or committed != base or generation != job.get("generation", 0):
+                # Done already, or another job committed over our base first, or the document was deleted since
+                # the job was created: leave the document alone.
+                return
             fields = {"committed_version": version, "committed_at": _now(), "job_id": job["job_id"]}
             with _translated(f"document {document_id}"):
                 try:
@@ -530,10 +581,12 @@ class CosmosJobStore:
             "id": _item_id(job.job_id),
             "kind": _KIND_JOB,
             "job_id": job.job_id,
+            "job_kind": job.kind.value,
             "document_id": job.document_id,
             "path": job.path,
             "version": job.version,
             "base_version": job.base_version,
+            "generation": job.generation,
             "state": JobState(job.state).value,
             "reason_code": job.reason_code,
             "last_error": job.last_error,
@@ -620,10 +673,12 @@ def _job_from_document(document: Mapping[str, Any]) -> Job:
             stages[stage] = StageCounters(done=done or 0, dead_lettered=dead or 0)
     return Job(
         job_id=document["job_id"],
+        kind=JobKind(document.get("job_kind", JobKind.INGEST.value)),
         document_id=document["document_id"],
         path=document["path"],
         version=document["version"],
         base_version=document.get("base_version"),
+        generation=document.get("generation", 0),
         state=JobState(document["state"]),
         reason_code=document.get("reason_code"),
         last_error=document.get("last_error"),
@@ -636,6 +691,17 @@ def _job_from_document(document: Mapping[str, Any]) -> Job:
         issues=document.get("issues", 0),
         created_at=_decode_time(document["created_at"]),
         updated_at=_decode_time(document["updated_at"]),
+    )
+
+
+def _document_state(document: Mapping[str, Any] | None) -> DocumentState | None:
+    if document is None:
+        return None
+    return DocumentState(
+        document_id=document["document_id"],
+        path=document["path"],
+        committed_version=document.get("committed_version"),
+        generation=document.get("generation", 0),
     )
 
 

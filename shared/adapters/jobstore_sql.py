@@ -21,7 +21,18 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self
 
-from shared.domain import SINK_STAGES, BatchOutcome, Counts, Job, JobState, ParseIssue, Stage, StageCounters
+from shared.domain import (
+    SINK_STAGES,
+    BatchOutcome,
+    Counts,
+    DocumentState,
+    Job,
+    JobState,
+    ParseIssue,
+    Stage,
+    StageCounters,
+)
+from shared.domain.jobs import delete_job
 from shared.ports import JobNotFoundError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -141,10 +152,12 @@ def load_migrations(dialect: str) -> list[Migration]:
 
 _JOB_COLUMNS: tuple[str, ...] = (
     "job_id",
+    "kind",
     "document_id",
     "path",
     "version",
     "base_version",
+    "generation",
     "state",
     "reason_code",
     "last_error",
@@ -225,11 +238,21 @@ _COMPLETE = " AND ".join(
     ]
 )
 _FINISH = f"UPDATE jobs SET state = :succeeded, updated_at = :now WHERE job_id = :job_id AND {_COMPLETE}"
-# The new version is committed only over the version the job was built against; a job that lost that race
-# still succeeds, but leaves the document alone.
+# The new version is committed only over the version the job was built against, and only in the generation the
+# job was created in (a delete since then opened another); a job that lost either race still succeeds, but leaves
+# the document alone.
 _COMMIT_DOCUMENT = (
     "UPDATE documents SET committed_version = :version, committed_at = :now, job_id = :job_id"
     " WHERE document_id = :document_id AND committed_version IS NOT DISTINCT FROM :base_version"
+    " AND generation = :generation"
+)
+_SELECT_DOCUMENT = (
+    "SELECT document_id, path, committed_version, generation FROM documents WHERE document_id = :document_id"
+)
+# Compare-and-set on the generation read in the same transaction: of two concurrent deletes, each opens its own.
+_DELETE_DOCUMENT = (
+    "UPDATE documents SET committed_version = NULL, committed_at = NULL, job_id = NULL, generation = generation + 1"
+    " WHERE document_id = :document_id AND generation = :generation"
 )
 
 
@@ -507,6 +530,7 @@ class SQLJobStore(ABC):
                 job_id=job.job_id,
                 document_id=job.document_id,
                 base_version=job.base_version,
+                generation=job.generation,
             )
         return job
 
@@ -518,6 +542,27 @@ class SQLJobStore(ABC):
                 document_id=document_id,
             )
         return None if row is None else row[0]
+
+    def document_state(self, document_id: str) -> DocumentState | None:
+        """The document's committed version and generation; None for a document no job ever named."""
+        with self._tx(write=False) as tx:
+            return _document_state(tx.one(_SELECT_DOCUMENT, document_id=document_id))
+
+    def begin_delete(self, document_id: str, tracking_id: str) -> Job | None:
+        """Forget the committed version, open the next generation and create the delete job, in one transaction;
+        None for an unknown document."""
+        while True:
+            with self._tx(write=True) as tx:
+                document = _document_state(tx.one(_SELECT_DOCUMENT, document_id=document_id))
+                if document is None:
+                    return None
+                if tx.execute(_DELETE_DOCUMENT, document_id=document_id, generation=document.generation) != 1:
+                    continue  # another delete opened a generation in between (READ COMMITTED): read it again
+                job = delete_job(document, tracking_id, datetime.now(UTC))
+                tx.execute(_INSERT_JOB, **self._job_params(job))
+                stored = self._read_job(tx, job.job_id)
+            assert stored is not None  # inserted in this transaction (or found: the generation is unique)
+            return stored
 
     # -- issues
 
@@ -583,10 +628,12 @@ class SQLJobStore(ABC):
     def _job_params(self, job: Job) -> dict[str, Any]:
         return {
             "job_id": job.job_id,
+            "kind": job.kind.value,
             "document_id": job.document_id,
             "path": job.path,
             "version": job.version,
             "base_version": job.base_version,
+            "generation": job.generation,
             "state": JobState(job.state).value,
             "reason_code": job.reason_code,
             "last_error": job.last_error,
@@ -635,3 +682,10 @@ class SQLJobStore(ABC):
         fields["created_at"] = self.dialect.decode_time(fields["created_at"])
         fields["updated_at"] = self.dialect.decode_time(fields["updated_at"])
         return Job(**fields, stages=stages, totals=totals)
+
+
+def _document_state(row: tuple[Any, ...] | None) -> DocumentState | None:
+    if row is None:
+        return None
+    document_id, path, committed_version, generation = row
+    return DocumentState(document_id=document_id, path=path, committed_version=committed_version, generation=generation)

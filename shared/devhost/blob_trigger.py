@@ -72,11 +72,13 @@ class BlobTriggerWatcher:
         receipts: BlobReceipts,
         broker: LocalBroker,
         executor: Executor,
+        on_deleted: Callable[[BlobStore, str, str], None] | None = None,
     ) -> None:
         self.options = options
         self.receipts = receipts
         self.broker = broker
         self.executor = executor
+        self.on_deleted = on_deleted
         self._lock = threading.Lock()
         self._in_flight: set[tuple[str, str, str]] = set()
         self._retry_at: dict[tuple[str, str, str], float] = {}
@@ -84,20 +86,39 @@ class BlobTriggerWatcher:
         self._watches = [_watch(spec, store_for) for spec in functions if spec.trigger_type == TRIGGER]
 
     def poll(self) -> int:
-        """Start a call for every blob version that needs one (within maxDegreeOfParallelism)."""
+        """Start a call for every blob version that needs one (within maxDegreeOfParallelism), and report the blobs
+        gone since the last listing to `on_deleted` (once each: their receipts go)."""
         started = 0
         for watch in self._watches:
+            listed: set[str] = set()
+            listed_at = time.time()  # a receipt written after this may be of a blob the listing missed
             for info in watch.store.list_blobs(watch.container, watch.prefix):
+                listed.add(info.path)
                 key = (watch.spec.name, watch.container, info.path)
                 if not watch.pattern.fullmatch(info.path) or not self._due(key, info):
                     continue
                 with self._lock:
                     if len(self._in_flight) >= self.options.max_degree_of_parallelism:
-                        return started
+                        continue  # no room now: the next listing starts it
                     self._in_flight.add(key)
                 self.executor.submit(self._run, watch, watch.container, info)
                 started += 1
+            started += self._report_deleted(watch, listed, listed_at)
         return started
+
+    def _report_deleted(self, watch: _Watch, listed: set[str], listed_at: float) -> int:
+        """Blobs with a receipt that the listing no longer shows were deleted: say so once, then forget them."""
+        gone = self.receipts.names(watch.spec.name, watch.container, listed_at) - listed
+        with self._lock:
+            gone -= {key[2] for key in self._in_flight if key[:2] == (watch.spec.name, watch.container)}
+        for name in sorted(gone):
+            if self.on_deleted is not None:
+                self.on_deleted(watch.store, watch.container, name)
+            self.receipts.forget(watch.spec.name, watch.container, name)
+            with self._lock:
+                self._settled.pop((watch.spec.name, watch.container, name), None)
+                self._retry_at.pop((watch.spec.name, watch.container, name), None)
+        return len(gone) if self.on_deleted is not None else 0
 
     def deliver(self, function: str, blob_url: str) -> bool:
         """Deliver one BlobCreated event at once (the Event Grid webhook); False when `function` has no blob trigger

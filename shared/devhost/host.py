@@ -26,6 +26,7 @@ from shared.devhost import environment, eventgrid
 from shared.devhost.app_loader import LoadedApp, load_app
 from shared.devhost.blob_trigger import POISON_QUEUE, BlobTriggerWatcher
 from shared.devhost.broker_bus import open_broker, register_devhost_bus
+from shared.devhost.eventgrid_trigger import EventGridDispatcher, blob_deleted_event
 from shared.devhost.host_config import HostConfig, load_host_config
 from shared.devhost.http_server import HttpServer, load_or_create_keys
 from shared.devhost.indexing import IndexedFunctions, index_functions
@@ -33,6 +34,7 @@ from shared.devhost.invoke import invoke
 from shared.devhost.local_services import ensure_containers, ensure_queues
 from shared.devhost.receipts import BlobReceipts
 from shared.devhost.servicebus_trigger import ServiceBusDispatcher
+from shared.ports import BlobStore
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +112,15 @@ class DevHost:
         # The app's containers: the Bicep template creates them on Azure, the local host here.
         ensure_containers(self.blob_store(STORAGE_CONNECTION), self.settings)
         self.messages = ServiceBusDispatcher(functions, self.broker, self.config.service_bus, self.executor)
+        self.events = EventGridDispatcher(functions, self.executor)
         self.blobs = BlobTriggerWatcher(
-            functions, self.config.blobs, self.blob_store, receipts, self.broker, self.executor
+            functions,
+            self.config.blobs,
+            self.blob_store,
+            receipts,
+            self.broker,
+            self.executor,
+            on_deleted=self._publish_blob_deleted,
         )
         if self.serve_http:
             keys = load_or_create_keys(self.settings.data_dir, self.app_settings)
@@ -123,8 +132,14 @@ class DevHost:
                 route_prefix=self.config.http.route_prefix,
             )
             self.http.add_handler(eventgrid.PATH, eventgrid.blob_webhook(self.blobs, keys))
+            self.http.add_handler(eventgrid.EVENTGRID_PATH, eventgrid.eventgrid_webhook(self.events, keys))
             self.http.start()
             self._stack.callback(self.http.stop)
+
+    def _publish_blob_deleted(self, store: BlobStore, container: str, name: str) -> None:
+        service = getattr(store, "service", None)  # the Azure SDK client, for the blob's URL as Event Grid gives it
+        base = service.url.rstrip("/") if service is not None else f"https://{store.account}.blob.core.windows.net"
+        self.events.publish(blob_deleted_event(store.account, container, name, f"{base}/{container}/{name}"))
 
     @property
     def errors(self) -> dict[str, str]:
@@ -160,7 +175,7 @@ class DevHost:
         if now - self._last_listing >= _BLOB_POLL:
             self._last_listing = now
             started += self.blobs.poll()
-        return started + self.messages.poll()
+        return started + self.events.poll() + self.messages.poll()
 
     def run_until_idle(self, timeout: float = 300.0) -> None:
         """Drive the triggers in this thread until no blob, message or invocation is left (or `timeout`)."""
@@ -174,7 +189,12 @@ class DevHost:
         raise HostIdleTimeoutError(f"work still pending after {timeout:.0f} s: {self.status()}")
 
     def _idle(self) -> bool:
-        return not self.blobs.busy() and not self.messages.busy() and self.messages.pending() == 0
+        return (
+            not self.blobs.busy()
+            and not self.events.busy()
+            and not self.messages.busy()
+            and self.messages.pending() == 0
+        )
 
     def _loop(self) -> None:
         while not self._stopping.is_set():

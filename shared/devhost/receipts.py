@@ -87,6 +87,24 @@ class BlobReceipts:
                 (str(status), time.time(), function, container, name),
             )
 
+    def names(self, function: str, container: str, before: float) -> set[str]:
+        """The blobs of `container` the function has a receipt for (handled, tried or given up on), written before
+        `before` (a `time.time()`)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT name FROM blob_receipts WHERE function = ? AND container = ? AND updated_at < ?",
+                (function, container, before),
+            ).fetchall()
+        return {row[0] for row in rows}
+
+    def forget(self, function: str, container: str, name: str) -> None:
+        """Drop the blob's receipt (it was deleted: an upload under its name again is a new blob)."""
+        with self._lock:
+            self._db.execute(
+                "DELETE FROM blob_receipts WHERE function = ? AND container = ? AND name = ?",
+                (function, container, name),
+            )
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

@@ -1,7 +1,16 @@
 """Domain contracts: pydantic models, error types and the reason codes. No Azure imports here."""
 
 from shared.domain.errors import ConfigError, PermanentError, TransientError, TributaryError
-from shared.domain.jobs import TERMINAL_STATES, BatchOutcome, Counts, Job, JobState, StageCounters
+from shared.domain.jobs import (
+    TERMINAL_STATES,
+    BatchOutcome,
+    Counts,
+    DocumentState,
+    Job,
+    JobKind,
+    JobState,
+    StageCounters,
+)
 from shared.domain.messages import BlobEvent, Envelope
 from shared.domain.models import (
     SINK_STAGES,
@@ -31,11 +40,13 @@ __all__ = [
     "ConfigError",
     "Counts",
     "DocumentRef",
+    "DocumentState",
     "Entity",
     "Envelope",
     "Extraction",
     "IngestOutcome",
     "Job",
+    "JobKind",
     "JobState",
     "Link",
     "Mention",

@@ -18,6 +18,27 @@ def document_id(account: str, container: str, blob_path: str) -> str:
     return stable_hash("document", account, container, blob_path)
 
 
+_GENERATION_MARK = "-g"  # a version of generation n > 0 is `<content hash>-g<n>`
+
+
+def document_version(content_hash: str, generation: int) -> str:
+    """The version of a document's content within its generation (DESIGN.md §3).
+
+    A delete opens the document's next generation, so the same content uploaded again after a delete is a new
+    version: its chunks get new ids, and removing what the delete left behind can never touch them. Generation 0
+    keeps the bare content hash.
+    """
+    if generation < 0:
+        raise ValueError(f"generation must be >= 0, got {generation}")
+    return f"{content_hash}{_GENERATION_MARK}{generation}" if generation else content_hash
+
+
+def version_generation(version: str) -> int:
+    """The generation a version belongs to (the inverse of `document_version`)."""
+    _, mark, number = version.rpartition(_GENERATION_MARK)
+    return int(number) if mark and number.isdigit() else 0
+
+
 def job_id(document_id: str, version: str, base_version: str | None) -> str:
     """One processing job per (document, version, committed version it replaces).
 
@@ -25,6 +46,11 @@ def job_id(document_id: str, version: str, base_version: str | None) -> str:
     event for the same upload maps to the same job.
     """
     return stable_hash("job", document_id, version, base_version or "")
+
+
+def delete_job_id(document_id: str, generation: int) -> str:
+    """The job removing a document's generation `generation` (a repeated request for it maps to the same job)."""
+    return stable_hash("delete", document_id, str(generation))
 
 
 def skip_job_id(document_id: str, version: str, event_id: str) -> str:

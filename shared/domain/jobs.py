@@ -5,6 +5,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.domain.ids import delete_job_id
 from shared.domain.models import Stage
 
 
@@ -18,6 +19,11 @@ class JobState(StrEnum):
 
 
 TERMINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.SKIPPED})
+
+
+class JobKind(StrEnum):
+    INGEST = "ingest"  # one version of a document, parsed and written to the sinks
+    DELETE = "delete"  # a document's versions removed from the sinks
 
 
 class BatchOutcome(StrEnum):
@@ -51,10 +57,12 @@ class Job(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     job_id: str
+    kind: JobKind = JobKind.INGEST
     document_id: str
     path: str
     version: str
     base_version: str | None = None
+    generation: int = Field(default=0, ge=0, description="the document's generation the job belongs to")
     state: JobState = JobState.QUEUED
     reason_code: str | None = None
     last_error: str | None = None
@@ -74,3 +82,31 @@ class Job(BaseModel):
     @property
     def terminal(self) -> bool:
         return self.state in TERMINAL_STATES
+
+
+class DocumentState(BaseModel):
+    """What the job store knows of a document: the version readers are served, and its generation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    document_id: str
+    path: str = Field(description="container/blob path")
+    committed_version: str | None = None
+    generation: int = Field(default=0, ge=0, description="a delete opens the next one")
+
+
+def delete_job(document: DocumentState, tracking_id: str, now: datetime) -> Job:
+    """The job that removes `document`'s current generation, started (PROCESSING) when the delete is recorded."""
+    return Job(
+        job_id=delete_job_id(document.document_id, document.generation),
+        kind=JobKind.DELETE,
+        document_id=document.document_id,
+        path=document.path,
+        version=document.committed_version or "",
+        base_version=document.committed_version,
+        generation=document.generation,
+        state=JobState.PROCESSING,
+        tracking_id=tracking_id,
+        created_at=now,
+        updated_at=now,
+    )

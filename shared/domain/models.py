@@ -17,6 +17,7 @@ class Stage(StrEnum):
     GRAPH = "graph"
     VECTOR = "vector"
     CLEANUP = "cleanup"  # after a version is committed: the version it replaced leaves both sinks
+    DELETE = "delete"  # a deleted document's versions leave both sinks
 
 
 SINK_STAGES: tuple[Stage, ...] = (Stage.GRAPH, Stage.VECTOR)
@@ -34,9 +35,10 @@ class DocumentRef(Frozen):
     container: str
     path: str
     document_id: str
-    version: str = Field(description="sha256 of the content")
+    version: str = Field(description="sha256 of the content, marked with the generation after a delete (ids.py)")
     size: int = Field(ge=0)
     content_type: str
+    generation: int = Field(0, ge=0, description="how many times the document was deleted before this version")
 
 
 class Mention(Frozen):

@@ -37,6 +37,8 @@ class Reason(StrEnum):
     CONFIG_SETTING_MISSING = "config.setting_missing"
     # Delivery of queue messages
     DELIVERY_MAX_COUNT_EXCEEDED = "delivery.max_count_exceeded"
+    # Deletes
+    DELETE_STALE_EVENT = "delete.stale_event"
     # The local host (`tributary dev`)
     DEVHOST_AZURITE_NOT_INSTALLED = "devhost.azurite_not_installed"
     DEVHOST_DATA_DIR_IN_USE = "devhost.data_dir_in_use"
@@ -268,6 +270,7 @@ DESCRIPTIONS: dict[Reason, str] = {
     _R.WEBHOOK_NO_MATCHING_TRIGGER: "An Event Grid event matched no blob trigger; check the container and path.",
     _R.BUS_ENTITY_NOT_FOUND: "The queue does not exist; create it (infra/ does on Azure, the local host does locally).",
     _R.BUS_QUEUE_PROPERTY_FIXED: "Duplicate detection is fixed when a queue is created; recreate the queue.",
+    _R.DELETE_STALE_EVENT: "A BlobDeleted event came for a blob that exists again; ignored, the new upload stands.",
     _R.INGEST_NOT_INCOMING_CONTAINER: "An event of another container (claim checks) was ignored; filter the events.",
     _R.JOBSTORE_CONTENTION: "A job changed under every compare-and-set attempt; retried.",
     _R.JOBSTORE_JOB_TOO_LARGE: "The job's Cosmos DB item would pass 2 MB (too many batches); raise the batch size.",

@@ -22,7 +22,7 @@ from shared.domain import (
     Record,
     Stage,
 )
-from shared.domain.ids import document_id, job_id, skip_job_id
+from shared.domain.ids import document_id, document_version, job_id, skip_job_id
 from shared.domain.reasons import Reason
 from shared.ingestion_config import IngestionConfig, load_ingestion_config
 from shared.parsing import FORMATS, SNIFF_BYTES, ParseLimits, ParseOptions, parse, sniff
@@ -60,12 +60,13 @@ def ingest_blob(event: BlobEvent, ports: Ports) -> IngestOutcome | None:
         error = PermanentError(Reason.LIMITS_FILE_TOO_LARGE, f"{info.size} bytes > {ports.settings.file_max_bytes}")
         return _refuse(event, doc_id, f"etag:{info.etag}", info, error, ports)
 
-    version, head = _hash_and_head(event, ports)
-    base_version = ports.jobs.committed_version(doc_id)
+    content_hash, head = _hash_and_head(event, ports)
+    base_version, generation = _base(doc_id, ports)
+    version = document_version(content_hash, generation)
     if base_version == version:
         return _skip(event, doc_id, version, info, ports, "content equals the committed version")
 
-    job, _ = ports.jobs.create_job(_new_job(event, doc_id, version, base_version, info))
+    job, _ = ports.jobs.create_job(_new_job(event, doc_id, version, base_version, info, generation))
     if job.terminal:
         return _skip(event, doc_id, version, info, ports, f"already {job.state} as job {job.job_id}")
     if job.state not in _RESUMABLE:
@@ -75,7 +76,7 @@ def ingest_blob(event: BlobEvent, ports: Ports) -> IngestOutcome | None:
 
     issues = _IssueLog(job.job_id, ports)
     try:
-        document, options = _resolve(event, doc_id, version, info, head, issues, ports)
+        document, options = _resolve(event, job, info, head, issues, ports)
         ports.jobs.transition(job.job_id, JobState.PARSING, allowed_from=_RESUMABLE)
         batches = _publish_batches(job, document, options, issues, ports)
         issues.flush()
@@ -93,7 +94,7 @@ def ingest_blob(event: BlobEvent, ports: Ports) -> IngestOutcome | None:
 
 
 def _resolve(
-    event: BlobEvent, doc_id: str, version: str, info: BlobInfo, head: bytes, issues: "_IssueLog", ports: Ports
+    event: BlobEvent, job: Job, info: BlobInfo, head: bytes, issues: "_IssueLog", ports: Ports
 ) -> tuple[DocumentRef, ParseOptions]:
     """The document with its sniffed content type, and the options the ingestion config gives its path."""
     sniffed = sniff(head, event.path)
@@ -107,10 +108,11 @@ def _resolve(
         account=ports.blobs.account,
         container=event.container,
         path=event.path,
-        document_id=doc_id,
-        version=version,
+        document_id=job.document_id,
+        version=job.version,
         size=info.size,
         content_type=content_type,
+        generation=job.generation,
     )
     return document, options
 
@@ -188,7 +190,15 @@ def _hash_and_head(event: BlobEvent, ports: Ports) -> tuple[str, bytes]:
     return digest.hexdigest(), head
 
 
-def _new_job(event: BlobEvent, doc_id: str, version: str, base_version: str | None, info: BlobInfo) -> Job:
+def _base(doc_id: str, ports: Ports) -> tuple[str | None, int]:
+    """The committed version a new job replaces (None: nothing is served) and the document's generation."""
+    known = ports.jobs.document_state(doc_id)
+    return (known.committed_version, known.generation) if known else (None, 0)
+
+
+def _new_job(
+    event: BlobEvent, doc_id: str, version: str, base_version: str | None, info: BlobInfo, generation: int = 0
+) -> Job:
     now = datetime.now(UTC)
     return Job(
         job_id=job_id(doc_id, version, base_version),
@@ -196,6 +206,7 @@ def _new_job(event: BlobEvent, doc_id: str, version: str, base_version: str | No
         path=f"{event.container}/{event.path}",
         version=version,
         base_version=base_version,
+        generation=generation,
         tracking_id=uuid.uuid4().hex,  # W3C trace-id shaped; telemetry replaces it with the ingest span's
         size=info.size,
         created_at=now,
@@ -221,8 +232,8 @@ def _skip(event: BlobEvent, doc_id: str, version: str, info: BlobInfo, ports: Po
 def _refuse(
     event: BlobEvent, doc_id: str, version: str, info: BlobInfo, error: PermanentError, ports: Ports
 ) -> IngestOutcome:
-    base_version = ports.jobs.committed_version(doc_id)
-    job, _ = ports.jobs.create_job(_new_job(event, doc_id, version, base_version, info))
+    base_version, generation = _base(doc_id, ports)
+    job, _ = ports.jobs.create_job(_new_job(event, doc_id, version, base_version, info, generation))
     _fail(job.job_id, error, ports)
     return _outcome(job.job_id, doc_id, event, JobState.FAILED, info, error=error)
 

@@ -20,7 +20,7 @@ from shared.domain import (
     Stage,
     StageResult,
 )
-from shared.pipeline import cleanup, enrich, extract, graph_sink, vector_sink
+from shared.pipeline import cleanup, delete, enrich, extract, graph_sink, vector_sink
 from shared.pipeline.envelopes import make_envelope, open_payload
 from shared.pipeline.outputs import StageOutput
 from shared.ports import Ports
@@ -33,6 +33,7 @@ HANDLERS: dict[Stage, Handler] = {
     Stage.GRAPH: graph_sink.handle,
     Stage.VECTOR: vector_sink.handle,
     Stage.CLEANUP: cleanup.handle,
+    Stage.DELETE: delete.handle,
 }
 
 NEXT_STAGES: dict[Stage, tuple[Stage, ...]] = {
@@ -42,6 +43,7 @@ NEXT_STAGES: dict[Stage, tuple[Stage, ...]] = {
     Stage.GRAPH: (),
     Stage.VECTOR: (),
     Stage.CLEANUP: (),
+    Stage.DELETE: (),
 }
 
 
@@ -59,13 +61,13 @@ def process_message(envelope: Envelope, ports: Ports) -> StageResult:
     marker_new = ports.jobs.record_batch(
         envelope.job_id, envelope.stage, envelope.batch, BatchOutcome.DONE, output.counts
     )
-    finished = ports.jobs.finish_if_complete(envelope.job_id) if envelope.stage in SINK_STAGES else None
-    # The winner sends the clean-up. A sink message of a job that had already succeeded when it arrived (the
-    # redelivery after a crash right after the win) sends it again: same MessageId, and clean-up is idempotent.
-    already_succeeded = envelope.stage in SINK_STAGES and job.state is JobState.SUCCEEDED
-    settled = finished or (job if already_succeeded else None)
-    if settled is not None:
-        send_cleanup(envelope, settled, ports)
+    finished = _finish(envelope, ports)
+    if envelope.stage in SINK_STAGES:
+        # The winner sends the clean-up. A sink message of a job that had already succeeded when it arrived (the
+        # redelivery after a crash right after the win) sends it again: same MessageId, and clean-up is idempotent.
+        settled = finished or (job if job.state is JobState.SUCCEEDED else None)
+        if settled is not None:
+            send_cleanup(envelope, settled, ports)
     return StageResult(
         job_id=envelope.job_id,
         stage=envelope.stage,
@@ -74,6 +76,18 @@ def process_message(envelope: Envelope, ports: Ports) -> StageResult:
         marker_new=marker_new,
         job_finished=finished.state if finished else None,
     )
+
+
+def _finish(envelope: Envelope, ports: Ports) -> Job | None:
+    """The job, when this message was the last it waited for and this call finished it (exactly one caller wins)."""
+    if envelope.stage in SINK_STAGES:
+        return ports.jobs.finish_if_complete(envelope.job_id)
+    if envelope.stage is not Stage.DELETE:
+        return None
+    # One message does the whole delete.
+    if ports.jobs.transition(envelope.job_id, JobState.SUCCEEDED, allowed_from={JobState.PROCESSING}):
+        return ports.jobs.get_job(envelope.job_id)
+    return None
 
 
 def send_downstream(

@@ -29,7 +29,19 @@ from shared.adapters.cosmos_jobstore import DOCUMENTS_CONTAINER, JOBS_CONTAINER
 from shared.adapters.jobstore_sql import load_migrations
 from shared.adapters.postgres_jobstore import PostgresJobStore
 from shared.adapters.sqlite_jobstore import SQLiteJobStore
-from shared.domain import SINK_STAGES, BatchOutcome, Counts, Job, JobState, ParseIssue, Stage, StageCounters
+from shared.domain import (
+    SINK_STAGES,
+    BatchOutcome,
+    Counts,
+    DocumentState,
+    Job,
+    JobKind,
+    JobState,
+    ParseIssue,
+    Stage,
+    StageCounters,
+)
+from shared.domain.ids import delete_job_id
 from shared.ports import JobNotFoundError, JobStore
 from tests.support.cosmos import open_cosmos_store
 
@@ -666,6 +678,111 @@ def test_finish_commits_only_over_the_base_version(job_store: JobStore) -> None:
     settle_sinks(job_store, "job-c", 1)
     assert job_store.finish_if_complete("job-c") is not None
     assert job_store.committed_version("doc-1") == "v-c"
+
+
+# --- documents and deletes ---------------------------------------------------------------------------------
+
+
+def test_document_state_follows_commits(job_store: JobStore) -> None:
+    # GIVEN a document's first job, running
+    processing_job(job_store, expected=1)
+
+    # THEN the document is known, with nothing committed, in its first generation
+    assert job_store.document_state("no-such-document") is None
+    assert job_store.document_state("doc-job-1") == DocumentState(
+        document_id="doc-job-1", path="incoming/job-1.txt", committed_version=None, generation=0
+    )
+
+    # AND once the job finishes its version is the committed one
+    settle_sinks(job_store, "job-1", 1)
+    assert job_store.finish_if_complete("job-1") is not None
+    state = job_store.document_state("doc-job-1")
+    assert state is not None
+    assert (state.committed_version, state.generation) == ("v-job-1", 0)
+
+
+def test_begin_delete_forgets_the_version_opens_a_generation_and_starts_a_delete_job(job_store: JobStore) -> None:
+    # GIVEN a document with a committed version
+    processing_job(job_store, expected=1)
+    settle_sinks(job_store, "job-1", 1)
+    job_store.finish_if_complete("job-1")
+
+    # WHEN it is deleted
+    deletion = job_store.begin_delete("doc-job-1", "1" * 32)
+
+    # THEN a processing delete job of generation 0 names the version it removes
+    assert deletion is not None
+    assert deletion == stored(job_store, delete_job_id("doc-job-1", 0))
+    assert (deletion.kind, deletion.state, deletion.generation) == (JobKind.DELETE, JobState.PROCESSING, 0)
+    assert (deletion.document_id, deletion.path, deletion.base_version) == (
+        "doc-job-1",
+        "incoming/job-1.txt",
+        "v-job-1",
+    )
+    # AND nothing is committed any more, in the next generation
+    state = job_store.document_state("doc-job-1")
+    assert state is not None
+    assert (state.committed_version, state.generation) == (None, 1)
+    assert job_store.committed_version("doc-job-1") is None
+
+    # AND a second delete opens the generation after, with a job of its own
+    again = job_store.begin_delete("doc-job-1", "2" * 32)
+    assert again is not None
+    assert (again.job_id, again.generation, again.base_version) == (delete_job_id("doc-job-1", 1), 1, None)
+    assert job_store.document_state("doc-job-1") == state.model_copy(update={"generation": 2})
+
+
+def test_begin_delete_of_an_unknown_document_does_nothing(job_store: JobStore) -> None:
+    assert job_store.begin_delete("no-such-document", "1" * 32) is None
+    assert job_store.document_state("no-such-document") is None
+    assert job_store.list_jobs() == []
+
+
+def test_a_job_of_a_deleted_generation_never_commits(job_store: JobStore) -> None:
+    # GIVEN a document's first job, still running when the document is deleted
+    processing_job(job_store, expected=1)
+    assert job_store.begin_delete("doc-job-1", "1" * 32) is not None
+
+    # WHEN the job completes
+    settle_sinks(job_store, "job-1", 1)
+    finished = job_store.finish_if_complete("job-1")
+
+    # THEN it succeeds, but the deleted document stays deleted
+    assert finished is not None
+    assert finished.state is JobState.SUCCEEDED
+    assert job_store.committed_version("doc-job-1") is None
+
+    # AND a job of the new generation commits as a first version does
+    processing_job(job_store, "job-2", expected=1, document_id="doc-job-1", version="v-2", generation=1)
+    settle_sinks(job_store, "job-2", 1)
+    assert job_store.finish_if_complete("job-2") is not None
+    state = job_store.document_state("doc-job-1")
+    assert state is not None
+    assert (state.committed_version, state.generation) == ("v-2", 1)
+
+
+def test_concurrent_deletes_each_open_a_generation(job_store: JobStore) -> None:
+    # GIVEN a known document
+    processing_job(job_store, expected=1)
+
+    # WHEN several threads delete it at the same moment
+    start = threading.Barrier(4)
+
+    def deleter(_: int) -> Job | None:
+        start.wait(timeout=30)
+        return job_store.begin_delete("doc-job-1", "1" * 32)
+
+    with ThreadPoolExecutor(4) as pool:
+        deletions = list(pool.map(deleter, range(4)))
+
+    # THEN every call got a delete job, and the generations opened match the distinct jobs (none lost, none twice)
+    jobs = {job.job_id: job for job in deletions if job is not None}
+    assert len(deletions) == 4
+    assert all(deletions)
+    state = job_store.document_state("doc-job-1")
+    assert state is not None
+    assert state.generation == len(jobs)
+    assert sorted(job.generation for job in jobs.values()) == list(range(len(jobs)))
 
 
 # --- issues ------------------------------------------------------------------------------------------------

@@ -339,6 +339,36 @@ def test_an_event_grid_blob_created_event_posted_to_the_webhook_triggers_ingest(
     assert (job.path, job.state) == (f"{host.settings.incoming_container}/note.txt", JobState.SUCCEEDED)
 
 
+def test_a_blob_deleted_event_posted_to_the_event_grid_webhook_deletes_the_document(open_host: HostFactory) -> None:
+    # GIVEN a host serving HTTP with one ingested blob, and a second blob that exists
+    host = open_host(serve_http=True)
+    assert host.http is not None
+    keys = json.loads((host.settings.data_dir / "devhost-keys.json").read_text())
+    drop(host, {"gone.txt": b"Ada Lovelace met Charles Babbage in London.", "kept.txt": b"Grace Hopper in Arlington."})
+    host.run_until_idle()
+    incoming = host.settings.incoming_container
+    webhook = f"{host.http.base_url}/runtime/webhooks/eventgrid?functionName=blob_deleted"
+
+    def deleted(name: str) -> dict[str, object]:
+        subject = f"/blobServices/default/containers/{incoming}/blobs/{name}"
+        return {"id": name, "eventType": "Microsoft.Storage.BlobDeleted", "subject": subject, "data": {}}
+
+    # WHEN BlobDeleted is posted for a blob that is gone (its blob removed behind the trigger loop's back) and for
+    # one that still exists (a late event: the blob was uploaded again since), and to a function with no such trigger
+    host.blob_store(STORAGE_CONNECTION).delete(incoming, "gone.txt")
+    assert _post(webhook, [deleted("gone.txt"), deleted("kept.txt")], key=keys["master"]) == 202
+    assert _post(webhook.replace("blob_deleted", "ingest"), [deleted("gone.txt")], key=keys["master"]) == 404
+    host.run_until_idle()
+
+    # THEN only the gone blob's document was deleted
+    kinds = {(job.path.rsplit("/", 1)[-1], job.kind.value, job.state.value) for job in all_jobs(host)}
+    assert kinds == {
+        ("gone.txt", "ingest", "succeeded"),
+        ("gone.txt", "delete", "succeeded"),
+        ("kept.txt", "ingest", "succeeded"),
+    }
+
+
 def _post(url: str, body: object, key: str | None = None) -> int:
     headers = {"content-type": "application/json", "aeg-event-type": "Notification"} | (
         {"x-functions-key": key} if key else {}

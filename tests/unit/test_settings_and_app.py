@@ -36,17 +36,20 @@ def test_function_app_registers_every_trigger_with_settings_by_name():
         "job_status": "httpTrigger",
         "jobs": "httpTrigger",
         "search": "httpTrigger",
+        "document_delete": "httpTrigger",
         "ingest": "blobTrigger",
+        "blob_deleted": "eventGridTrigger",
         "enrich": "serviceBusTrigger",
         "extract": "serviceBusTrigger",
         "graph": "serviceBusTrigger",
         "vector": "serviceBusTrigger",
         "cleanup": "serviceBusTrigger",
+        "delete": "serviceBusTrigger",
     }
     assert triggers["ingest"]["path"] == "%TRIBUTARY_INCOMING_CONTAINER%/{name}"
     assert triggers["ingest"]["source"] == "EventGrid"
     assert triggers["graph"]["queueName"] == "%TRIBUTARY_QUEUE_GRAPH%"
-    assert {triggers[name]["authLevel"] for name in ("job_status", "jobs", "search")} == {"FUNCTION"}
+    assert {triggers[name]["authLevel"] for name in ("job_status", "jobs", "search", "document_delete")} == {"FUNCTION"}
 
     # WHEN the health function is called without the settings its ports need THEN it says which one is missing
     response = app.function("health").user_function(func.HttpRequest("GET", "/api/health", body=b""))
