@@ -48,6 +48,11 @@ def job_id(document_id: str, version: str, base_version: str | None) -> str:
     return stable_hash("job", document_id, version, base_version or "")
 
 
+def retry_job_id(failed_job_id: str, event_id: str) -> str:
+    """Another try of a failed job's content, for one upload (a redelivered event of that upload maps to it)."""
+    return stable_hash("retry", failed_job_id, event_id)
+
+
 def delete_job_id(document_id: str, generation: int) -> str:
     """The job removing a document's generation `generation` (a repeated request for it maps to the same job)."""
     return stable_hash("delete", document_id, str(generation))

@@ -22,7 +22,7 @@ from shared.domain import (
     Record,
     Stage,
 )
-from shared.domain.ids import document_id, document_version, job_id, skip_job_id
+from shared.domain.ids import document_id, document_version, job_id, retry_job_id, skip_job_id
 from shared.domain.reasons import Reason
 from shared.ingestion_config import IngestionConfig, load_ingestion_config
 from shared.parsing import FORMATS, SNIFF_BYTES, ParseLimits, ParseOptions, parse, sniff
@@ -67,6 +67,11 @@ def ingest_blob(event: BlobEvent, ports: Ports) -> IngestOutcome | None:
         return _skip(event, doc_id, version, info, ports, "content equals the committed version")
 
     job, _ = ports.jobs.create_job(_new_job(event, doc_id, version, base_version, info, generation))
+    if job.state is JobState.FAILED:
+        # The same content failed before, and this is another upload of it (a user retrying, or the same upload's
+        # event redelivered after a crash): a new job, keyed on the upload, so a failed file can always be retried.
+        retry = _new_job(event, doc_id, version, base_version, info, generation)
+        job, _ = ports.jobs.create_job(retry.model_copy(update={"job_id": retry_job_id(job.job_id, event.event_id)}))
     if job.terminal:
         return _skip(event, doc_id, version, info, ports, f"already {job.state} as job {job.job_id}")
     if job.state not in _RESUMABLE:

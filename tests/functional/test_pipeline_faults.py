@@ -226,3 +226,49 @@ def test_every_sink_message_redelivered_one_to_three_times_in_reverse_order_chan
     assert edge_count(pipeline) == edges == edge_count(reference)  # HAS_CHUNK and MENTIONS included
     assert totals(pipeline) == job_totals == totals(reference)
     assert {job.state for job in pipeline.ports.jobs.list_jobs(limit=1000)} == {JobState.SUCCEEDED}
+
+
+class DownUntilFixed(AlwaysDown):
+    """The vector index is down until the test says it is back."""
+
+    def __init__(self, inner) -> None:
+        super().__init__(inner)
+        self.down = True
+
+    def upsert(self, chunks):
+        if self.down:
+            return super().upsert(chunks)
+        return self.inner.upsert(chunks)
+
+
+def test_a_failed_file_is_retried_by_uploading_it_again(make_pipeline: PipelineFactory):
+    # GIVEN what a clean run of a file leaves
+    content = b"Ada Lovelace works at Acme Labs in London.\n"
+    clean = make_pipeline()
+    clean.drop("doc.txt", content)
+    expected = clean.store_counts()
+    clean.close()
+
+    # AND a file whose job failed because the index was down past the delivery cap
+    sink = {}
+
+    def inject(ports):
+        sink["vectors"] = DownUntilFixed(ports.vectors)
+        return dataclasses.replace(ports, vectors=sink["vectors"])
+
+    pipeline = make_pipeline(wrap=inject, max_delivery_count=2)
+    failed = pipeline.job(pipeline.drop("doc.txt", content))
+    assert failed.state is JobState.FAILED
+
+    # WHEN the index is back and the same content is uploaded again
+    sink["vectors"].down = False
+    retried = pipeline.job(pipeline.drop("doc.txt", content))
+
+    # THEN a new job ran it to success and committed it, and the stores hold what a clean run holds
+    assert retried.job_id != failed.job_id
+    assert retried.state is JobState.SUCCEEDED
+    assert pipeline.ports.jobs.committed_version(retried.document_id) == retried.version == failed.version
+    assert pipeline.store_counts() == expected
+    # AND the failed job stays failed, as it was; a third upload of the committed content is skipped
+    assert pipeline.job(pipeline.drop("doc.txt", content)).state is JobState.SKIPPED
+    assert pipeline.ports.jobs.get_job(failed.job_id) == failed
