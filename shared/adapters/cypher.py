@@ -57,6 +57,10 @@ class Dialect:
     integer_sums_as_floats: bool
     has_temporal_functions: bool  # False: pass timestamps as parameters, never datetime()/date()
     accepts_nul_in_strings: bool
+    # A clause taking a matched entity's write lock before its aliases are read and rewritten, so that concurrent
+    # writers of the same entity queue instead of one losing the other's aliases. Empty where writes to a graph are
+    # serialised anyway.
+    entity_write_lock: str = ""
 
     def key_ddl(self, label: str) -> str:
         """The statement keying `label` on `id` (not idempotent on every server: see the adapter)."""
@@ -104,6 +108,9 @@ NEO4J = Dialect(
     integer_sums_as_floats=False,
     has_temporal_functions=True,
     accepts_nul_in_strings=True,
+    # Neo4j's MERGE of an existing node takes no lock on it (only the constraint's index entry), and its reads see the
+    # latest committed value: writing a property first takes the node's exclusive lock until the commit.
+    entity_write_lock="SET e._lock = true REMOVE e._lock",
 )
 
 
@@ -148,6 +155,7 @@ _ENTITIES = """
 UNWIND $rows AS r
 MERGE (e:Entity {{id: r.id}})
 ON CREATE SET e.name = r.name, e.type = r.type
+{lock}
 SET e:{label},
     e.aliases = reduce(acc = coalesce(e.aliases, []), a IN r.aliases |
                        CASE WHEN a IN acc OR a = e.name THEN acc ELSE acc + [a] END)
@@ -370,7 +378,8 @@ def batch_statements(document: DocumentRef, payload: BatchPayload, dialect: Dial
             }
             for entity in entity_group
         ]
-        statements.append(Statement(_ENTITIES.format(label=label), {"rows": entity_rows}))
+        entities_cypher = _ENTITIES.format(label=label, lock=dialect.entity_write_lock)
+        statements.append(Statement(entities_cypher, {"rows": entity_rows}))
     mentions = [
         {"chunk_id": chunk_id, "entity_id": entity.entity_id}
         for entity in entities

@@ -155,6 +155,11 @@ def test_write_batch_pins_the_cypher_and_parameters() -> None:
     }
     assert "SET e:Person," in person_query
     assert "SET e:Organization," in org_query
+    # AND each entity's write lock is taken before its aliases are read (Neo4j's MERGE of an existing node takes
+    # none), so concurrent writers of one entity queue instead of losing each other's aliases
+    words = " ".join(person_query.split())
+    assert "SET e._lock = true REMOVE e._lock SET e:Person, e.aliases = reduce(acc = coalesce(e.aliases" in words
+    assert words.index("MERGE (e:Entity") < words.index("SET e._lock")
     assert person_params == {
         "rows": [
             {"id": alice.entity_id, "type": "Person", "name": "Alice Smith", "aliases": ["Alice Smith", "A. Smith"]}
