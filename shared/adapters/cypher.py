@@ -151,6 +151,9 @@ MERGE (d)-[:HAS_CHUNK]->(c)
 """
 
 # Aliases: the union of the stored and the new ones, in first-seen order, never repeating the name.
+# The MENTIONS edges are written in the same statement as their entity: between two statements, a clean-up
+# removing another version could delete the entity as mentioned by no chunk, and a later MATCH would then drop the
+# mention. (An entity with no chunk id is still upserted: the UNWIND ends its row after the writes.)
 _ENTITIES = """
 UNWIND $rows AS r
 MERGE (e:Entity {{id: r.id}})
@@ -159,12 +162,9 @@ ON CREATE SET e.name = r.name, e.type = r.type
 SET e:{label},
     e.aliases = reduce(acc = coalesce(e.aliases, []), a IN r.aliases |
                        CASE WHEN a IN acc OR a = e.name THEN acc ELSE acc + [a] END)
-"""
-
-_MENTIONS = """
-UNWIND $rows AS r
-MATCH (c:Chunk {id: r.chunk_id})
-MATCH (e:Entity {id: r.entity_id})
+WITH e, r
+UNWIND r.chunk_ids AS chunk_id
+MATCH (c:Chunk {{id: chunk_id}})
 MERGE (c)-[:MENTIONS]->(e)
 """
 
@@ -375,18 +375,12 @@ def batch_statements(document: DocumentRef, payload: BatchPayload, dialect: Dial
                 "type": entity.type,
                 "name": text(entity.name),
                 "aliases": _unique(text(alias) for alias in [entity.name, *entity.aliases]),
+                "chunk_ids": _unique(entity.chunk_ids),
             }
             for entity in entity_group
         ]
         entities_cypher = _ENTITIES.format(label=label, lock=dialect.entity_write_lock)
         statements.append(Statement(entities_cypher, {"rows": entity_rows}))
-    mentions = [
-        {"chunk_id": chunk_id, "entity_id": entity.entity_id}
-        for entity in entities
-        for chunk_id in _unique(entity.chunk_ids)
-    ]
-    if mentions:
-        statements.append(Statement(_MENTIONS, {"rows": mentions}))
     for rel_type, relation_group in relations_by_type.items():
         relation_rows = [
             {

@@ -110,7 +110,7 @@ def test_write_batch_sends_the_shared_core_after_keying_the_relation_type() -> N
     # THEN WORKS_FOR is keyed on id first, then exactly the core's statements run, in order
     assert driver.writes() == [(WORKS_FOR_DDL, {}), *core(document, payload)]
     # AND each statement is a managed write transaction of its own
-    assert [len(t.statements) for t in driver.transactions] == [1] * 6
+    assert [len(t.statements) for t in driver.transactions] == [1] * 5
     assert all(t.mode == "write" and t.committed for t in driver.transactions)
 
 
@@ -123,7 +123,7 @@ def test_write_batch_pins_the_cypher_and_parameters() -> None:
     # WHEN it is written
     sink.write_batch(document, payload)
     # THEN the statements are these, word for word
-    _, (chunks_query, chunks_params), (person_query, person_params), (org_query, _), mentions, relations = (
+    _, (chunks_query, chunks_params), (person_query, person_params), (org_query, org_params), relations = (
         driver.writes()
     )
     assert (
@@ -162,14 +162,20 @@ def test_write_batch_pins_the_cypher_and_parameters() -> None:
     assert words.index("MERGE (e:Entity") < words.index("SET e._lock")
     assert person_params == {
         "rows": [
-            {"id": alice.entity_id, "type": "Person", "name": "Alice Smith", "aliases": ["Alice Smith", "A. Smith"]}
+            {
+                "id": alice.entity_id,
+                "type": "Person",
+                "name": "Alice Smith",
+                "aliases": ["Alice Smith", "A. Smith"],
+                "chunk_ids": [payload.chunks[0].chunk_id],
+            }
         ]
     }
-    assert mentions[1]["rows"] == [
-        {"chunk_id": payload.chunks[0].chunk_id, "entity_id": alice.entity_id},
-        {"chunk_id": payload.chunks[0].chunk_id, "entity_id": acme.entity_id},
-        {"chunk_id": payload.chunks[1].chunk_id, "entity_id": acme.entity_id},
-    ]
+    assert org_params["rows"][0]["chunk_ids"] == [payload.chunks[0].chunk_id, payload.chunks[1].chunk_id]
+    # AND an entity's mentions are written in its own statement (no clean-up can delete it in between)
+    assert words.endswith(
+        "WITH e, r UNWIND r.chunk_ids AS chunk_id MATCH (c:Chunk {id: chunk_id}) MERGE (c)-[:MENTIONS]->(e)"
+    )
     assert "MERGE (s)-[x:WORKS_FOR {id: r.id}]->(t)" in relations[0]
     assert relations[1] == {
         "rows": [
@@ -258,7 +264,7 @@ def test_rows_are_written_batch_size_at_a_time_in_order() -> None:
     chunk_slices = [params for query, params in driver.writes() if "HAS_CHUNK" in query]
     assert [[row["ordinal"] for row in params["rows"]] for params in chunk_slices] == [[0, 1], [2, 3], [4]]
     assert all(params["document"]["id"] == document.document_id for params in chunk_slices)
-    assert len(driver.transactions) == len(expected) == 3 + 1 + 3  # chunks, the entity, mentions
+    assert len(driver.transactions) == len(expected) == 3 + 1  # chunks, then the entity with its 5 mentions
 
 
 def test_a_batch_without_chunks_still_upserts_its_document() -> None:
