@@ -11,6 +11,7 @@ it for another embedder is refused.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import time
@@ -21,7 +22,9 @@ from typing import Any
 import numpy as np
 import pytest
 from azure.core.credentials import AzureKeyCredential
+from azure.core.exceptions import HttpResponseError
 from azure.search.documents import SearchClient
+from azure.search.documents.models import VectorizedQuery
 
 from shared.adapters.aisearch_vectors import AISearchVectorSink
 from shared.adapters.lancedb_vectors import LanceDBVectorSink
@@ -702,3 +705,62 @@ def test_the_standin_deletes_filters_and_counts_as_the_service_does(
     assert all(result.succeeded for result in results)
     assert sink.count() == 1
     assert [hit.text for hit in sink.search(axis(3), k=5)] == ["other"]
+
+
+def test_the_standin_fuses_text_and_vector_rankings_by_rrf_as_the_service_documents(
+    standin: SearchStandIn, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # GIVEN chunk 0 nearest the vector, chunk 1 next and the only one holding "budget", chunk 2 farther
+    sink = open_aisearch(tmp_path, request)
+    sink.upsert([make_chunk(0, "alpha", axis(0)), make_chunk(1, "budget", axis(1)), make_chunk(2, "gamma", axis(2))])
+    client = SearchClient(standin.endpoint, sink.index_name, AzureKeyCredential("any"))
+    request.addfinalizer(client.close)
+    # WHEN one request carries the text and the vector query, through the SDK
+    vector = VectorizedQuery(vector=axis(0, tilt=0.5), k_nearest_neighbors=3, fields="embedding")
+    rows = list(client.search(search_text="budget", vector_queries=[vector], select=["text"]))
+    # THEN each document scores the sum of 1 / (60 + rank) over the lists it is in (ranks from 1)
+    scores = {row["text"]: row["@search.score"] for row in rows}
+    assert scores == pytest.approx({"budget": 1 / 61 + 1 / 62, "alpha": 1 / 61, "gamma": 1 / 63})
+    assert [row["text"] for row in rows] == ["budget", "alpha", "gamma"]
+
+
+@pytest.mark.parametrize("expression", ["ordinal gt 1", "search.ismatch('x')", "text eq 'a' or", "text eq 'a"])
+def test_the_standin_refuses_a_filter_outside_its_subset(
+    standin: SearchStandIn, tmp_path: Path, request: pytest.FixtureRequest, expression: str
+) -> None:
+    # GIVEN an index WHEN the SDK sends a filter the stand-in does not evaluate THEN it answers 400, not a guess
+    sink = open_aisearch(tmp_path, request)
+    client = SearchClient(standin.endpoint, sink.index_name, AzureKeyCredential("any"))
+    request.addfinalizer(client.close)
+    with pytest.raises(HttpResponseError) as refused:
+        list(client.search(search_text=None, filter=expression))
+    assert refused.value.status_code == 400
+
+
+@pytest.mark.parametrize("semantic", [False, True])
+def test_aisearch_asks_for_the_semantic_ranker_only_when_enabled(
+    standin: SearchStandIn, tmp_path: Path, request: pytest.FixtureRequest, semantic: bool
+) -> None:
+    # GIVEN a sink with the semantic ranker on or off
+    sink = open_aisearch(tmp_path, request, semantic=semantic)
+    sink.upsert(three_chunks())
+    # WHEN a hybrid and a vector-only search run
+    sink.search(axis(0), k=2, text="chunk")
+    sink.search(axis(0), k=2)
+    hybrid, vector_only = standin.search_bodies[sink.index_name][-2:]
+    # THEN the hybrid one sent the text with the vector, and the semantic query only when enabled
+    assert (hybrid["search"], hybrid["searchFields"], len(hybrid["vectorQueries"])) == ("chunk", "text", 1)
+    assert hybrid.get("queryType") == ("semantic" if semantic else None)
+    assert hybrid.get("semanticConfiguration") == ("chunk-semantic" if semantic else None)
+    assert "search" not in vector_only
+    assert "queryType" not in vector_only
+
+
+def test_aisearch_records_the_embedder_with_the_index(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    # GIVEN a new index WHEN the sink creates it THEN its description names the embedder and its dimension, and the
+    # index has the semantic configuration the ranker needs
+    sink = open_aisearch(tmp_path, request)
+    index = sink._indexes.get_index(sink.index_name)
+    assert json.loads(index.description) == {"embedder": EMBEDDER, "dimension": DIMENSION}
+    [configuration] = index.semantic_search.configurations
+    assert configuration.prioritized_fields.title_field.field_name == "path"

@@ -91,6 +91,7 @@ class SearchStandIn:
         self._indexes: dict[str, _Index] = {}
         self._faults: deque[_Fault] = deque()
         self.index_requests: Counter[str] = Counter()  # docs/search.index requests received, per index
+        self.search_bodies: dict[str, list[dict[str, Any]]] = {}  # docs/search.post.search bodies, per index
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="search-standin", daemon=True)
@@ -156,6 +157,7 @@ class SearchStandIn:
                 self.index_requests[name] += 1
                 return self._index_documents(self._index(name), body)
             if rest == "/docs/search.post.search" and method == "POST":
+                self.search_bodies.setdefault(name, []).append(body)
                 return 200, self._search(self._index(name), body)
             if rest == "/docs/$count" and method == "GET":
                 return 200, len(self._index(name).documents)
