@@ -380,6 +380,15 @@ def test_text_matching_nothing_leaves_the_vector_ranking(sink: Any) -> None:
     assert [hit.text for hit in hits] == ["chunk 1", "chunk 2"]
 
 
+def test_a_zero_vector_with_text_finds_by_the_words_alone(sink: Any) -> None:
+    # GIVEN chunks, one holding "quartz" WHEN the query vector is zero (a text with no words the embedder knows)
+    sink.upsert([*three_chunks(), far_keyword_chunk()])
+    zero = [0.0] * DIMENSION
+    # THEN the vector half matches nothing, and the keyword half still finds the chunk
+    assert sink.search(zero, k=3) == []
+    assert [hit.text for hit in sink.search(zero, k=3, text="quartz")] == ["invoice for quartz crystals"]
+
+
 def others() -> list[Chunk]:
     return [make_chunk(i, f"filler {i}", axis(i)) for i in range(2, 6)]
 

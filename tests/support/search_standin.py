@@ -381,19 +381,28 @@ def _tokens(expression: str) -> list[tuple[str, str]]:
 
 
 def _or(tokens: list[tuple[str, str]]) -> tuple[Predicate, list[tuple[str, str]]]:
-    left, tokens = _and(tokens)
-    while tokens and tokens[0] == ("word", "or"):
-        right, tokens = _and(tokens[1:])
-        left = (lambda a, b: lambda d, v: a(d, v) or b(d, v))(left, right)
-    return left, tokens
+    """`a or b or ...`; `and` binds tighter, as in OData."""
+    terms, tokens = _joined(tokens, "or", _and)
+    return (lambda document, variables: any(term(document, variables) for term in terms)), tokens
 
 
 def _and(tokens: list[tuple[str, str]]) -> tuple[Predicate, list[tuple[str, str]]]:
-    left, tokens = _unary(tokens)
-    while tokens and tokens[0] == ("word", "and"):
-        right, tokens = _unary(tokens[1:])
-        left = (lambda a, b: lambda d, v: a(d, v) and b(d, v))(left, right)
-    return left, tokens
+    terms, tokens = _joined(tokens, "and", _unary)
+    return (lambda document, variables: all(term(document, variables) for term in terms)), tokens
+
+
+def _joined(
+    tokens: list[tuple[str, str]],
+    keyword: str,
+    operand: Callable[[list[tuple[str, str]]], tuple[Predicate, list[tuple[str, str]]]],
+) -> tuple[list[Predicate], list[tuple[str, str]]]:
+    """One or more operands separated by `keyword`, and the tokens after them."""
+    first, tokens = operand(tokens)
+    terms = [first]
+    while tokens and tokens[0] == ("word", keyword):
+        term, tokens = operand(tokens[1:])
+        terms.append(term)
+    return terms, tokens
 
 
 def _unary(tokens: list[tuple[str, str]]) -> tuple[Predicate, list[tuple[str, str]]]:
