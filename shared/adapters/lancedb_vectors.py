@@ -43,9 +43,10 @@ def chunk_schema(dimension: int, embedder: str | None = None) -> pa.Schema:
             pa.field("ordinal", pa.int64(), nullable=False),
             pa.field("text", pa.string(), nullable=False),
             pa.field("locator", pa.string(), nullable=False),
+            pa.field(_VECTOR, pa.list_(pa.float32(), dimension), nullable=False),
+            # Added later, so last and nullable: a table made before them gains them empty at open (see __init__).
             pa.field("path", pa.string()),
             pa.field("content_type", pa.string()),
-            pa.field(_VECTOR, pa.list_(pa.float32(), dimension), nullable=False),
         ],
         metadata=None if embedder is None else {_EMBEDDER: embedder.encode()},
     )
@@ -81,6 +82,7 @@ class LanceDBVectorSink:
         except ValueError:  # "was not found"; exist_ok covers another worker creating it meanwhile
             self._table = self._db.create_table(table, schema=self.schema, exist_ok=True)
         self._check_embedder(self._table.schema)
+        self._add_missing_columns()
         if self._table.schema != self.schema:  # Arrow compares the columns here, not the metadata
             raise PermanentError(
                 Reason.VECTOR_SCHEMA_MISMATCH,
@@ -209,6 +211,17 @@ class LanceDBVectorSink:
                 f"table {self.table_name!r} in {self.directory} holds vectors of {name or 'an unrecorded embedder'} "
                 f"({dimension} dimensions), not of {self.embedder or 'this embedder'} ({self.dimension})",
             )
+
+    def _add_missing_columns(self) -> None:
+        """Give a table made before a nullable column existed that column, empty, rather than refuse it."""
+        missing = [field for field in self.schema if field.nullable and field.name not in self._table.schema.names]
+        if not missing:
+            return
+        with self._write_lock:
+            try:
+                self._table.add_columns(missing)
+            except (ValueError, RuntimeError):  # another process added them first; the schema check below decides
+                self._table.checkout_latest()
 
     def _ensure_text_index(self) -> None:
         """The full-text index on `text`, made if missing (another worker making it meanwhile is fine)."""

@@ -268,7 +268,7 @@ DESCRIPTIONS: dict[Reason, str] = {
     _R.VECTOR_DOCUMENT_REJECTED: "The search index refused a chunk for good (a 400 for one document); see the message.",
     _R.VECTOR_PARTIAL_FAILURE: "Some chunks stayed unindexed after retries (throttled or busy index); retried later.",
     _R.VECTOR_REQUEST_REJECTED: "The search service refused a request as malformed (400); check the index definition.",
-    _R.VECTOR_SCHEMA_MISMATCH: "The vector table lacks columns this version writes; reset it or use another table.",
+    _R.VECTOR_SCHEMA_MISMATCH: "The vector table has columns this version cannot write; reset it or use another table.",
     _R.VECTOR_UNAVAILABLE: "The vector store's files cannot be written (disk full, permissions); retried.",
     _R.WEBHOOK_NO_MATCHING_TRIGGER: "An Event Grid event matched no blob trigger; check the container and path.",
     _R.BUS_ENTITY_NOT_FOUND: "The queue does not exist; create it (infra/ does on Azure, the local host does locally).",

@@ -19,7 +19,9 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import lancedb
 import numpy as np
+import pyarrow as pa
 import pytest
 from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import HttpResponseError
@@ -27,7 +29,7 @@ from azure.search.documents import SearchClient
 from azure.search.documents.models import VectorizedQuery
 
 from shared.adapters.aisearch_vectors import AISearchVectorSink
-from shared.adapters.lancedb_vectors import LanceDBVectorSink
+from shared.adapters.lancedb_vectors import LanceDBVectorSink, chunk_schema
 from shared.connections import token_credential
 from shared.domain import Chunk, DocumentRef, PermanentError, TransientError
 from shared.domain.ids import chunk_id, document_id
@@ -489,6 +491,26 @@ def test_chunks_written_without_their_document_are_left_out_by_path_filters(sink
 
 
 # -- LanceDB specifics --
+
+
+def test_lancedb_a_table_made_before_the_filter_columns_gains_them_at_open(tmp_path: Path) -> None:
+    # GIVEN a table written with the columns of an earlier version (no path or content type, no embedder recorded)
+    earlier = pa.schema([field for field in chunk_schema(DIMENSION) if field.name not in ("path", "content_type")])
+    rows = [
+        {
+            **chunk.model_dump(include={"document_id", "version", "ordinal", "text", "locator"}),
+            "id": chunk.chunk_id,
+            "vector": chunk.embedding,
+        }
+        for chunk in three_chunks()
+    ]
+    lancedb.connect(str(tmp_path)).create_table("chunks", data=pa.Table.from_pylist(rows, schema=earlier))
+    # WHEN the sink opens it THEN it is kept, with its rows, and new chunks are stored with their document
+    sink = LanceDBVectorSink(tmp_path, "chunks", DIMENSION, embedder=EMBEDDER)
+    assert sink.count() == 3
+    sink.upsert([make_chunk(3, "chunk 3", axis(3))], REPORT)
+    assert [hit.text for hit in sink.search(axis(3), k=5, filter=parse_filter("folder:reports"))] == ["chunk 3"]
+    assert len(sink.search(axis(0), k=5, text="chunk", filter=parse_filter(f"document_id:{DOCUMENT}"))) == 4
 
 
 def test_lancedb_optimize_keeps_table_growth_bounded(tmp_path: Path) -> None:
