@@ -382,6 +382,15 @@ def test_text_matching_nothing_leaves_the_vector_ranking(sink: Any) -> None:
     assert [hit.text for hit in hits] == ["chunk 1", "chunk 2"]
 
 
+@pytest.mark.parametrize("text", ['"quartz', "text:quartz", "(quartz", "quartz) OR ("])
+def test_query_text_holding_query_syntax_is_searched_for_its_words(sink: Any, text: str) -> None:
+    # GIVEN chunks, one holding "quartz" WHEN the text carries quotes, field prefixes or brackets
+    sink.upsert([*three_chunks(), far_keyword_chunk()])
+    hits = sink.search(axis(0, tilt=0.3), k=2, text=text)
+    # THEN it is no error, and the word still finds its chunk
+    assert "invoice for quartz crystals" in [hit.text for hit in hits]
+
+
 def test_a_zero_vector_with_text_finds_by_the_words_alone(sink: Any) -> None:
     # GIVEN chunks, one holding "quartz" WHEN the query vector is zero (a text with no words the embedder knows)
     sink.upsert([*three_chunks(), far_keyword_chunk()])

@@ -6,11 +6,12 @@ and get, docs/search.index (upload, merge, mergeOrUpload, delete; 200, or 207 wi
 and docs/$count. Vector search is exact (every stored vector is compared) and scores cosine the way the service does:
 `@search.score = 1 / (1 + cosine distance)` = `1 / (2 - cosine similarity)`. Full-text search is BM25 (k1 1.2, b 0.75,
 the service's defaults) over `searchFields` (else every searchable field), any term matching (`searchMode` any), text
-cut into lower-case word runs. Text and vector queries in one request are fused as the service documents (hybrid
-search ranking): each ranked list gives a document `weight / (60 + rank)`, ranks from 1, and the sums order the
-answer; the text list is its best 50, the vector list its `k`. `queryType: semantic` is checked (search text and a
-semantic configuration of the index are required) but not emulated: no language model runs here, so the answer keeps
-its RRF order. Filters: the OData subset `field eq|ne 'literal'`, `and`, `or`, `not`, parentheses, and
+cut into lower-case word runs (the simple syntax's operators are read as the words they hold, not obeyed). Text and
+vector queries in one request are fused as the service documents (hybrid search ranking): each ranked list gives a
+document `weight / (60 + rank)`, ranks from 1, and the sums order the answer; the text list is its best 50, the
+vector list its `k`. `queryType: semantic` is checked (search text and a semantic configuration of the index are
+required) but not emulated: no language model runs here, so the answer keeps its RRF order and carries no
+`@search.rerankerScore`. Filters: the OData subset `field eq|ne 'literal'`, `and`, `or`, `not`, parentheses, and
 `collection/any(x: x eq 'literal')`; anything else is a 400, never a guess.
 
 Faults are injected by the tests through methods of `SearchStandIn`, never through HTTP, so the SDK cannot reach them.
