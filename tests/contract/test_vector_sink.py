@@ -26,6 +26,7 @@ import pytest
 from azure.core.credentials import AzureKeyCredential
 from azure.core.exceptions import HttpResponseError
 from azure.search.documents import SearchClient
+from azure.search.documents.indexes import SearchIndexClient
 from azure.search.documents.models import VectorizedQuery
 
 from shared.adapters.aisearch_vectors import AISearchVectorSink
@@ -800,7 +801,9 @@ def test_aisearch_records_the_embedder_with_the_index(tmp_path: Path, request: p
     # GIVEN a new index WHEN the sink creates it THEN its description names the embedder and its dimension, and the
     # index has the semantic configuration the ranker needs
     sink = open_aisearch(tmp_path, request)
-    index = sink._indexes.get_index(sink.index_name)
+    standin: SearchStandIn = request.getfixturevalue("search_standin")
+    with SearchIndexClient(standin.endpoint, AzureKeyCredential("any")) as indexes:
+        index = indexes.get_index(sink.index_name)
     assert json.loads(index.description) == {"embedder": EMBEDDER, "dimension": DIMENSION}
     [configuration] = index.semantic_search.configurations
     assert configuration.prioritized_fields.title_field.field_name == "path"
