@@ -7,6 +7,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.api_answers import ApiAnswer, parse_query
+from shared.domain import Reason
+from shared.domain.search_filter import InvalidFilterError, SearchFilter, parse_filter
 from shared.ports import Ports, VectorHit
 
 MAX_RELATIONS = 100  # one-hop relations in an answer: enough to read, bounded for a hub entity
@@ -22,6 +24,7 @@ class SearchQuery(BaseModel):
 
     q: str = Field(min_length=1, max_length=2000)
     k: int = Field(5, ge=1, le=50)
+    filter: str = Field("", max_length=4000, description="field:value terms (shared/domain/search_filter.py)")
 
 
 def served_only(hits: list[VectorHit], ports: Ports) -> list[VectorHit]:
@@ -38,13 +41,18 @@ def served_only(hits: list[VectorHit], ports: Ports) -> list[VectorHit]:
 
 
 def search(ports: Ports, query: dict[str, str]) -> ApiAnswer:
-    """Embed the text, take the k nearest chunks of committed versions, and add their documents, locators, mentions
-    and one-hop graph."""
+    """Embed the text, take the k best chunks of committed versions by hybrid search (the text's words and its
+    vector) within the filter, and add their documents, locators, mentions and one-hop graph."""
     parsed = parse_query(SearchQuery, query)
     if isinstance(parsed, ApiAnswer):
         return parsed
+    try:
+        where: SearchFilter | None = parse_filter(parsed.filter) if parsed.filter.strip() else None
+    except InvalidFilterError as error:
+        return ApiAnswer(status=400, body={"error": Reason.REQUEST_INVALID_FILTER, "detail": str(error)})
     (vector,) = ports.embedder.embed([parsed.q])
-    hits = served_only(ports.vectors.search(vector, k=parsed.k * OVERFETCH), ports)[: parsed.k]
+    found = ports.vectors.search(vector, k=parsed.k * OVERFETCH, text=parsed.q, filter=where)
+    hits = served_only(found, ports)[: parsed.k]
     context = ports.graph.context([hit.chunk_id for hit in hits], max_relations=MAX_RELATIONS)
     answers: list[dict[str, Any]] = []
     for hit in hits:

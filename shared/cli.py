@@ -205,13 +205,22 @@ def _queue_table(status: dict[str, dict[str, int]], refused: Mapping[str, str] |
 def search(
     text: Annotated[str, typer.Argument(help="what to look for")],
     k: Annotated[int, typer.Option("--k", "-k", min=1, max=50, help="how many chunks")] = 5,
+    filter: Annotated[
+        str,
+        typer.Option(
+            "--filter",
+            help="only chunks matching field:value terms (all must hold): document_id, path, folder, content_type; "
+            'repeat a field for any of its values; quote values with spaces: path:"my notes.txt"',
+        ),
+    ] = "",
     data_dir: DataDir = None,
     verbose: Verbose = False,
 ) -> None:
-    """The chunks nearest to a text, with their documents, the entities they mention and those entities' links."""
+    """The chunks best matching a text (its words and its meaning), with their documents, the entities they mention
+    and those entities' links."""
     _configure_logging(logging.INFO if verbose else logging.ERROR)
     with _local_host(data_dir):
-        answer = search_chunks(app_ports(), {"q": text, "k": str(k)})
+        answer = search_chunks(app_ports(), {"q": text, "k": str(k), "filter": filter})
     if answer.status != 200:
         console.print(f"[red]{answer.body}[/red]")
         raise typer.Exit(2)

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
         "lancedb", description="vector sink: lancedb (local disk: local only), aisearch (SearchConnection)"
     )
     search_index: str = Field("tributary-chunks", description="Azure AI Search index of chunk vectors (made at start)")
+    search_semantic: bool = Field(
+        False, description="AI Search: rerank hybrid searches with the semantic ranker (billed per query on Azure)"
+    )
     embedder: Literal["hashing"] = Field("hashing", description="embedder: hashing (deterministic, offline)")
     extractor: Literal["rules"] = Field("rules", description="extractor: rules (offline, schema-driven)")
 

@@ -23,6 +23,7 @@ from shared.domain import (
     ParseIssue,
     Stage,
 )
+from shared.domain.search_filter import SearchFilter
 
 
 class BlobInfo(BaseModel):
@@ -242,6 +243,8 @@ class GraphSink(Protocol):
 
 
 class VectorHit(BaseModel):
+    """A chunk found by `VectorSink.search`; `score` is higher for a better match (see there for its scale)."""
+
     model_config = ConfigDict(frozen=True)
 
     chunk_id: str
@@ -253,13 +256,27 @@ class VectorHit(BaseModel):
 
 @runtime_checkable
 class VectorSink(Protocol):
-    def upsert(self, chunks: Sequence[Chunk]) -> None:
-        """Merge-or-upload on chunk_id; every chunk carries its embedding."""
+    """Chunks with their embeddings. An adapter records the embedder (name and dimension) with its index when it
+    creates it, and refuses to open an index recorded for another one (`vector.dimension_mismatch`)."""
+
+    def upsert(self, chunks: Sequence[Chunk], document: DocumentRef | None = None) -> None:
+        """Merge-or-upload on chunk_id; every chunk carries its embedding. `document` (the one the chunks belong to)
+        gives the path and content type a search filter selects on; without it they are stored empty."""
         ...
 
     def count(self) -> int: ...
 
-    def search(self, vector: Sequence[float], k: int = 5) -> list[VectorHit]: ...
+    def search(
+        self, vector: Sequence[float], k: int = 5, *, text: str | None = None, filter: SearchFilter | None = None
+    ) -> list[VectorHit]:
+        """The k best chunks among those `filter` selects, best first.
+
+        Without `text`: nearest by cosine similarity, which is the score (1 = same direction; a zero vector matches
+        nothing). With `text`: hybrid, a keyword search of the chunk text and the vector search fused by reciprocal
+        rank (RRF), so a chunk holding the words is found even when its vector is far; the score is then the fused
+        rank score (higher is better, comparable within one answer only).
+        """
+        ...
 
     def delete_version(self, document_id: str, version: str) -> None:
         """Delete the version's chunks; idempotent (none left is a no-op), and resumable after a crash."""

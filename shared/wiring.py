@@ -26,7 +26,8 @@ from shared.ports import BlobStore, Bus, Embedder, Extractor, GraphSink, JobStor
 AZURE_MARKERS = ("WEBSITE_INSTANCE_ID", "WEBSITE_SKU")
 DEVELOPMENT_STORAGE = "UseDevelopmentStorage=true"
 
-Opener = Callable[[Settings, Mapping[str, str], ExitStack], Any]
+# (settings, environ, stack, **the ports its backend `needs`, opened first) -> the port
+Opener = Callable[..., Any]
 Requirement = Callable[[Settings, Mapping[str, str]], str | None]  # what is unset, or None
 
 
@@ -43,6 +44,8 @@ class Backend:
     requires: Requirement = lambda settings, environ: None
     # what to set instead on Azure (for the error message)
     on_azure: str = ""
+    # ports opened before this one and passed to `open` by name (the vector sink records the embedder it serves)
+    needs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -137,20 +140,26 @@ def _open_neo4j(settings: Settings, environ: Mapping[str, str], stack: ExitStack
     return graph
 
 
-def _open_aisearch(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> VectorSink:
+def _open_aisearch(settings: Settings, environ: Mapping[str, str], stack: ExitStack, embedder: Embedder) -> VectorSink:
     from shared.adapters.aisearch_vectors import AISearchVectorSink
 
     vectors = AISearchVectorSink.from_connection_setting(
-        SEARCH_CONNECTION, settings.search_index, settings.embedding_dimension, environ
+        SEARCH_CONNECTION,
+        settings.search_index,
+        embedder.dimension,
+        environ,
+        embedder=embedder.name,
+        semantic=settings.search_semantic,
     )
     stack.callback(vectors.close)
     return vectors
 
 
-def _open_lancedb(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> VectorSink:
+def _open_lancedb(settings: Settings, environ: Mapping[str, str], stack: ExitStack, embedder: Embedder) -> VectorSink:
     from shared.adapters.lancedb_vectors import LanceDBVectorSink
 
-    vectors = LanceDBVectorSink(settings.data_dir / "lancedb", settings.vector_table, settings.embedding_dimension)
+    directory = settings.data_dir / "lancedb"
+    vectors = LanceDBVectorSink(directory, settings.vector_table, embedder.dimension, embedder=embedder.name)
     stack.callback(vectors.close)
     return vectors
 
@@ -269,6 +278,7 @@ for _builtin in (
         _open_lancedb,
         "shared.adapters.lancedb_vectors",
         on_azure=f"set TRIBUTARY_VECTORS=aisearch ({SEARCH_CONNECTION}__endpoint)",
+        needs=("embedder",),
     ),
     Backend(
         "vectors",
@@ -278,6 +288,7 @@ for _builtin in (
         _open_aisearch,
         "shared.adapters.aisearch_vectors",
         _needs_search,
+        needs=("embedder",),
     ),
     Backend("embedder", "hashing", "TRIBUTARY_EMBEDDER", False, _open_hashing, "shared.adapters.hashing_embedder"),
     Backend("extractor", "rules", "TRIBUTARY_EXTRACTOR", False, _open_rules, "shared.extraction.rules"),
@@ -344,10 +355,12 @@ def open_ports(settings: Settings, environ: Mapping[str, str] | None = None) -> 
     """Every port the settings choose, opened; the caller closes the returned stack."""
     environ = os.environ if environ is None else environ
     check(settings, environ)
+    chosen = [_backend(port, name) for port, name in _chosen_names(settings).items()]
     with ExitStack() as stack:
-        opened = {
-            port: _backend(port, name).open(settings, environ, stack) for port, name in _chosen_names(settings).items()
-        }
+        opened: dict[str, Any] = {}
+        for backend in sorted(chosen, key=lambda backend: bool(backend.needs)):  # one level of needs is all there is
+            needed = {port: opened[port] for port in backend.needs}
+            opened[backend.port] = backend.open(settings, environ, stack, **needed)
         ports = Ports(settings=settings, **opened)
         check_delivery_cap(ports.bus, settings)
         return ports, stack.pop_all()  # on success the caller owns the callbacks; on failure they run here

@@ -1,10 +1,15 @@
 """VectorSink over Azure AI Search (azure-search-documents): one index of chunks with their embeddings.
 
 The index is created or updated from code at start. Writes are `mergeOrUpload` keyed on the chunk id, in batches
-within the service's limits; documents a 207 answer reports as throttled or busy are resent with backoff. Search is a
-pure vector query; its cosine `@search.score` (`1 / (2 - cosine)`) is turned back into the cosine similarity the
-port reports, so scores compare across adapters. A document's (or version's) chunks are deleted by finding their
-keys with a filter on `document_id` (and `version`) and deleting them in batches, until the filter finds none.
+within the service's limits; documents a 207 answer reports as throttled or busy are resent with backoff. A search
+without text is a pure vector query; its cosine `@search.score` (`1 / (2 - cosine)`) is turned back into the cosine
+similarity the port reports, so scores compare across adapters. With text it is hybrid: the keyword query on `text`
+and the vector query go in one request and the service fuses them by RRF; with `semantic` (it is billed) the
+service's semantic ranker reorders that answer using the index's semantic configuration. Search filters become OData
+`$filter` expressions of `eq` comparisons on quoted literals. The index description records the embedder (its name
+and dimension) as JSON, and an index recorded for another embedder is refused at open. A document's (or version's)
+chunks are deleted by finding their keys with a filter on `document_id` (and `version`) and deleting them in batches,
+until the filter finds none.
 """
 
 from __future__ import annotations
@@ -36,15 +41,20 @@ from azure.search.documents.indexes.models import (
     SearchField,
     SearchFieldDataType,
     SearchIndex,
+    SemanticConfiguration,
+    SemanticField,
+    SemanticPrioritizedFields,
+    SemanticSearch,
     SimpleField,
     VectorSearch,
     VectorSearchProfile,
 )
-from azure.search.documents.models import VectorizedQuery
+from azure.search.documents.models import VectorizedQuery, VectorQuery
 
 from shared.adapters.vector_checks import check_embedding, check_query
 from shared.connections import close_credential, connection_section, connection_string_parts, token_credential
-from shared.domain import Chunk, PermanentError, Reason, TransientError
+from shared.domain import Chunk, DocumentRef, PermanentError, Reason, TransientError
+from shared.domain.search_filter import SearchFilter, folders_of
 from shared.ports import VectorHit
 
 if TYPE_CHECKING:
@@ -53,8 +63,11 @@ if TYPE_CHECKING:
 KEY_FIELD = "id"
 VECTOR_FIELD = "embedding"
 _VECTOR_TYPE = "Collection(Edm.Single)"  # float32 vectors
+_STRINGS_TYPE = "Collection(Edm.String)"
 _PROFILE = "chunk-vectors"
 _ALGORITHM = "chunk-hnsw"
+SEMANTIC_CONFIGURATION = "chunk-semantic"
+_HIT_FIELDS = [KEY_FIELD, "document_id", "version", "text"]
 # Service limits per docs/search.index request: 1,000 documents and 16 MB; the byte budget leaves room for the
 # envelope and for the SDK's float formatting differing from ours.
 MAX_BATCH_DOCUMENTS = 1000
@@ -71,7 +84,7 @@ _MAX_KEY = 1024
 
 
 class AISearchVectorSink:
-    """`VectorSink` on one Azure AI Search index; search scores are cosine similarity (1 = same direction)."""
+    """`VectorSink` on one Azure AI Search index; vector-only scores are cosine similarity (1 = same direction)."""
 
     def __init__(
         self,
@@ -80,6 +93,8 @@ class AISearchVectorSink:
         index_name: str,
         dimension: int,
         *,
+        embedder: str | None = None,
+        semantic: bool = False,
         owns_credential: bool = False,
         document_retries: int = 4,
         retry_delay: float = 0.5,
@@ -87,10 +102,14 @@ class AISearchVectorSink:
         max_batch_bytes: int = MAX_BATCH_BYTES,
         **client_options: Any,
     ) -> None:
-        """`client_options` go to both SDK clients (e.g. `retry_total`, `retry_backoff_factor`)."""
+        """`embedder` names the embedder of the vectors (recorded with a new index, checked against an existing one;
+        None checks the dimension only); `semantic` asks for the semantic ranker on hybrid searches.
+        `client_options` go to both SDK clients (e.g. `retry_total`, `retry_backoff_factor`)."""
         self.endpoint = endpoint
         self.index_name = index_name
         self.dimension = dimension
+        self.embedder = embedder
+        self.semantic = semantic
         self.document_retries = document_retries
         self.retry_delay = retry_delay
         self.max_batch_documents = max_batch_documents
@@ -137,12 +156,12 @@ class AISearchVectorSink:
 
     # -- the port
 
-    def upsert(self, chunks: Sequence[Chunk]) -> None:
+    def upsert(self, chunks: Sequence[Chunk], document: DocumentRef | None = None) -> None:
         """Merge-or-upload on chunk id; every chunk must carry a finite embedding of the index's dimension."""
         latest = {chunk.chunk_id: chunk for chunk in chunks}  # one batch may not name a key twice
         for chunk in latest.values():
             check_embedding(chunk, self.dimension)
-        documents = [_document(chunk) for chunk in latest.values()]
+        documents = [_document(chunk, document) for chunk in latest.values()]
         for batch in batches(documents, self.max_batch_documents, self.max_batch_bytes):
             with _translated():
                 self._index_with_retries(batch)
@@ -152,31 +171,31 @@ class AISearchVectorSink:
         with _translated():
             return int(self._documents.get_document_count())
 
-    def search(self, vector: Sequence[float], k: int = 5) -> list[VectorHit]:
-        """The `k` nearest chunks by cosine similarity, nearest first (zero vectors match nothing)."""
+    def search(
+        self, vector: Sequence[float], k: int = 5, *, text: str | None = None, filter: SearchFilter | None = None
+    ) -> list[VectorHit]:
+        """The `k` best chunks `filter` selects: by cosine similarity, or hybrid (keyword + vector, fused by the
+        service's RRF, then reordered by its semantic ranker when enabled) when `text` is given."""
         check_query(vector, self.dimension)
-        if k <= 0 or not any(vector):
+        hybrid = bool(text and text.strip())
+        if k <= 0 or not (hybrid or any(vector)):
             return []
-        query = VectorizedQuery(vector=[float(value) for value in vector], k_nearest_neighbors=k, fields=VECTOR_FIELD)
+        nearest = VectorizedQuery(vector=[float(v) for v in vector], k_nearest_neighbors=k, fields=VECTOR_FIELD)
+        queries: list[VectorQuery] = [nearest]
+        options: dict[str, Any] = {"search_text": text, "search_fields": ["text"]} if hybrid else {"search_text": None}
+        if hybrid and self.semantic:
+            options |= {"query_type": "semantic", "semantic_configuration_name": SEMANTIC_CONFIGURATION}
         with _translated():
             results = list(
                 self._documents.search(
-                    search_text=None,
-                    vector_queries=[query],
+                    **options,
+                    vector_queries=queries if any(vector) else None,  # a zero vector has no direction to compare
+                    filter=filter_odata(filter) if filter else None,
                     top=k,
-                    select=[KEY_FIELD, "document_id", "version", "text"],
+                    select=_HIT_FIELDS,
                 )
             )
-        return [
-            VectorHit(
-                chunk_id=decode_key(row[KEY_FIELD]),
-                document_id=row["document_id"],
-                version=row["version"],
-                text=row["text"],
-                score=2.0 - 1.0 / float(row["@search.score"]),  # the service scores cosine as 1 / (2 - cosine)
-            )
-            for row in results
-        ]
+        return [_hit(row, hybrid) for row in results]
 
     def delete_version(self, document_id: str, version: str) -> None:
         """Delete the version's chunks: find their keys by filter, delete them in batches, until none is left."""
@@ -219,10 +238,13 @@ class AISearchVectorSink:
         string = SearchFieldDataType.STRING
         return SearchIndex(
             name=self.index_name,
+            description=json.dumps({"embedder": self.embedder, "dimension": self.dimension}),
             fields=[
                 SimpleField(name=KEY_FIELD, type=string, key=True, filterable=True),
                 SimpleField(name="document_id", type=string, filterable=True, facetable=True),
-                SimpleField(name="path", type=string, filterable=True),
+                SearchableField(name="path", filterable=True),  # searchable: the semantic ranker's title
+                SimpleField(name="folders", type=_STRINGS_TYPE, filterable=True),
+                SimpleField(name="content_type", type=string, filterable=True, facetable=True),
                 SimpleField(name="version", type=string, filterable=True),
                 SimpleField(name="ordinal", type=SearchFieldDataType.INT32, filterable=True, sortable=True),
                 SimpleField(name="locator", type=string, filterable=True),
@@ -240,6 +262,18 @@ class AISearchVectorSink:
                 algorithms=[HnswAlgorithmConfiguration(name=_ALGORITHM, parameters=HnswParameters(metric="cosine"))],
                 profiles=[VectorSearchProfile(name=_PROFILE, algorithm_configuration_name=_ALGORITHM)],
             ),
+            semantic_search=SemanticSearch(
+                default_configuration_name=SEMANTIC_CONFIGURATION,
+                configurations=[
+                    SemanticConfiguration(
+                        name=SEMANTIC_CONFIGURATION,
+                        prioritized_fields=SemanticPrioritizedFields(
+                            title_field=SemanticField(field_name="path"),
+                            content_fields=[SemanticField(field_name="text")],
+                        ),
+                    )
+                ],
+            ),
         )
 
     def _ensure_index(self) -> None:
@@ -248,14 +282,21 @@ class AISearchVectorSink:
         except ResourceNotFoundError:
             existing = None
         if existing is not None:
-            # The service cannot change a vector field's size in place: say so instead of a 400 from the update.
-            vectors = {field.name: field.vector_search_dimensions for field in existing.fields}
-            if VECTOR_FIELD in vectors and vectors[VECTOR_FIELD] != self.dimension:
-                raise PermanentError(
-                    Reason.VECTOR_SCHEMA_MISMATCH,
-                    f"index {self.index_name!r} has {vectors[VECTOR_FIELD]}-dimensional vectors, not {self.dimension}",
-                )
+            self._check_embedder(existing)
         self._indexes.create_or_update_index(self.index_definition())
+
+    def _check_embedder(self, existing: SearchIndex) -> None:
+        """Refuse an index whose vectors another embedder made: another dimension (which the service could not change
+        in place anyway), or another name recorded in its description."""
+        dimension = next((f.vector_search_dimensions for f in existing.fields if f.name == VECTOR_FIELD), None)
+        name = recorded_embedder(existing.description)
+        other_name = bool(name and self.embedder and name != self.embedder)
+        if (dimension is not None and dimension != self.dimension) or other_name:
+            raise PermanentError(
+                Reason.VECTOR_DIMENSION_MISMATCH,
+                f"index {self.index_name!r} holds vectors of {name or 'an unrecorded embedder'} ({dimension} "
+                f"dimensions), not of {self.embedder or 'this embedder'} ({self.dimension})",
+            )
 
     # -- writes
 
@@ -336,6 +377,36 @@ def batches(
         yield batch
 
 
+def recorded_embedder(description: str | None) -> str | None:
+    """The embedder name an index description records (as this sink writes it), or None."""
+    try:
+        recorded = json.loads(description or "")
+    except ValueError:
+        return None
+    name = recorded.get("embedder") if isinstance(recorded, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def filter_odata(where: SearchFilter) -> str | None:
+    """The OData `$filter` a search filter stands for: `eq` comparisons on quoted literals, never the user's text."""
+    clauses = [
+        _any_of("document_id", where.document_id),
+        _any_of("path", where.path),
+        # the folders field lists every folder a path lies under, so one equality covers any depth
+        _any_of("folders", where.folder, collection=True),
+        _any_of("content_type", where.content_type),
+    ]
+    return " and ".join(clause for clause in clauses if clause) or None
+
+
+def _any_of(field: str, values: Sequence[str], collection: bool = False) -> str:
+    if not values:
+        return ""
+    if collection:
+        return f"{field}/any(f: " + " or ".join(f"f eq {odata_literal(v)}" for v in values) + ")"
+    return "(" + " or ".join(f"{field} eq {odata_literal(v)}" for v in values) + ")"
+
+
 def document_filter(document_id: str, version: str | None = None) -> str:
     """The OData filter selecting the document's (or one version's) chunks."""
     where = f"document_id eq {odata_literal(document_id)}"
@@ -374,17 +445,33 @@ def parse_connection_string(value: str) -> tuple[str, str]:
     return endpoint, key
 
 
-def _document(chunk: Chunk) -> dict[str, Any]:
+def _document(chunk: Chunk, document: DocumentRef | None) -> dict[str, Any]:
     return {
         KEY_FIELD: document_key(chunk.chunk_id),
         "document_id": chunk.document_id,
-        "path": chunk.metadata.get("path"),  # the port's chunks do not carry the blob path yet
+        "path": document.path if document else None,
+        "folders": folders_of(document.path) if document else [],
+        "content_type": document.content_type if document else None,
         "version": chunk.version,
         "ordinal": chunk.ordinal,
         "locator": chunk.locator,
         "text": chunk.text,
         VECTOR_FIELD: [float(value) for value in chunk.embedding or ()],
     }
+
+
+def _hit(row: Mapping[str, Any], hybrid: bool) -> VectorHit:
+    if hybrid:  # the semantic ranker's score when it ran, else the RRF score of the fused answer
+        score = float(row.get("@search.reranker_score") or row["@search.score"])
+    else:
+        score = 2.0 - 1.0 / float(row["@search.score"])  # the service scores cosine as 1 / (2 - cosine)
+    return VectorHit(
+        chunk_id=decode_key(row[KEY_FIELD]),
+        document_id=row["document_id"],
+        version=row["version"],
+        text=row["text"],
+        score=score,
+    )
 
 
 def _summary(results: Any) -> str:

@@ -121,6 +121,7 @@ class Reason(StrEnum):
     PARSE_ZIP_RATIO_EXCEEDED = "parse.zip.ratio_exceeded"
     PARSE_ZIP_SYMLINK = "parse.zip.symlink"
     # HTTP requests
+    REQUEST_INVALID_FILTER = "request.invalid_filter"
     REQUEST_INVALID_JSON = "request.invalid_json"
     REQUEST_INVALID_QUERY = "request.invalid_query"
     # Checks before parsing
@@ -133,6 +134,7 @@ class Reason(StrEnum):
     VECTOR_ACCESS_DENIED = "vector.access_denied"
     VECTOR_BAD_EMBEDDING = "vector.bad_embedding"
     VECTOR_BAD_QUERY = "vector.bad_query"
+    VECTOR_DIMENSION_MISMATCH = "vector.dimension_mismatch"
     VECTOR_DOCUMENT_REJECTED = "vector.document_rejected"
     VECTOR_PARTIAL_FAILURE = "vector.partial_failure"
     VECTOR_REQUEST_REJECTED = "vector.request_rejected"
@@ -252,6 +254,7 @@ DESCRIPTIONS: dict[Reason, str] = {
     _R.PARSE_ZIP_MALFORMED: "The ZIP archive cannot be read; check that it is complete.",
     _R.PARSE_ZIP_RATIO_EXCEEDED: "An archive member compresses more than the cap allows (a zip bomb?); it is refused.",
     _R.PARSE_ZIP_SYMLINK: "A symbolic link in the archive was skipped; links are never followed.",
+    _R.REQUEST_INVALID_FILTER: "A search filter does not parse (field:value terms) or names an unknown field.",
     _R.REQUEST_INVALID_JSON: "The request body is not valid JSON; fix the request.",
     _R.REQUEST_INVALID_QUERY: "The request's query parameters are not valid; the detail names them.",
     _R.VALIDATE_BINARY_CONTENT: "The file is neither text nor a format Tributary reads; it is not ingested.",
@@ -262,10 +265,12 @@ DESCRIPTIONS: dict[Reason, str] = {
     _R.VECTOR_ACCESS_DENIED: "The search service refused the credential (401/403); check the key or the role assigned.",
     _R.VECTOR_BAD_EMBEDDING: "A chunk's embedding is missing or has the wrong dimension; check the embedder setting.",
     _R.VECTOR_BAD_QUERY: "A query vector has the wrong dimension; embed it with the same model as the store.",
+    _R.VECTOR_DIMENSION_MISMATCH: "The vector index was made by another embedder (name or dimension); reset it or "
+    "configure that embedder.",
     _R.VECTOR_DOCUMENT_REJECTED: "The search index refused a chunk for good (a 400 for one document); see the message.",
     _R.VECTOR_PARTIAL_FAILURE: "Some chunks stayed unindexed after retries (throttled or busy index); retried later.",
     _R.VECTOR_REQUEST_REJECTED: "The search service refused a request as malformed (400); check the index definition.",
-    _R.VECTOR_SCHEMA_MISMATCH: "The vector table was made for another embedding size; reset it or use another table.",
+    _R.VECTOR_SCHEMA_MISMATCH: "The vector table has columns this version cannot write; reset it or use another table.",
     _R.VECTOR_UNAVAILABLE: "The vector store's files cannot be written (disk full, permissions); retried.",
     _R.WEBHOOK_NO_MATCHING_TRIGGER: "An Event Grid event matched no blob trigger; check the container and path.",
     _R.BUS_ENTITY_NOT_FOUND: "The queue does not exist; create it (infra/ does on Azure, the local host does locally).",

@@ -6,5 +6,5 @@ from shared.ports import Ports
 
 
 def handle(payload: BatchPayload, document: DocumentRef, ports: Ports) -> StageOutput:
-    ports.vectors.upsert(payload.chunks)
+    ports.vectors.upsert(payload.chunks, document)
     return StageOutput(payload=payload)

@@ -81,6 +81,17 @@ def test_ingest_samples_twice_then_status(tmp_path: Path, job_store_settings: di
     assert found.returncode == 0, found.stdout + found.stderr
     assert "samples/" in found.stdout
     assert "Project Heron" in found.stdout
+    # AND a filter narrows it (no sample lies in that folder), and one that does not parse is refused with its code
+    narrowed = tributary(
+        "search", "Project Heron", "--filter", "folder:elsewhere", data_dir=tmp_path, settings=job_store_settings
+    )
+    assert narrowed.returncode == 0, narrowed.stdout + narrowed.stderr
+    assert "samples/" not in narrowed.stdout
+    refused = tributary(
+        "search", "Project Heron", "--filter", "colour:red", data_dir=tmp_path, settings=job_store_settings
+    )
+    assert refused.returncode == 2
+    assert "request.invalid_filter" in refused.stdout
 
 
 def test_ingest_exits_non_zero_when_a_file_fails_and_still_ingests_the_others(tmp_path: Path):

@@ -157,7 +157,7 @@ class AlwaysDown:
         self.inner = inner
         self.calls = 0
 
-    def upsert(self, chunks):
+    def upsert(self, chunks, document=None):
         self.calls += 1
         raise TransientError("vector.unavailable", "index is down")
 

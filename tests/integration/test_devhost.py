@@ -223,8 +223,14 @@ def test_search_answers_with_chunks_their_documents_mentions_and_graph(open_host
     assert "Project Heron" in {body["entities"][entity]["name"] for entity in mentioned}
     assert all(r["source_id"] in body["entities"] and r["target_id"] in body["entities"] for r in body["relations"])
     assert any(r["type"] == "LOCATED_IN" for r in body["relations"])
-    # AND a bad query is a 400 with the reason code, and search needs the key
+    # AND a filter narrows the answer, through the query string
+    inside = json.loads(_get(f"{base}/search?q=Project%20Heron&k=3&filter=folder%3Asamples", key=key)[1])
+    assert len(inside["hits"]) == 3
+    assert json.loads(_get(f"{base}/search?q=Project%20Heron&filter=folder%3Aelsewhere", key=key)[1])["hits"] == []
+    # AND a bad query or filter is a 400 with the reason code, and search needs the key
     assert json.loads(_get(f"{base}/search?k=3", key=key)[1])["error"] == "request.invalid_query"
+    bad_filter = _get(f"{base}/search?q=heron&filter=colour%3Ared", key=key)
+    assert (bad_filter[0], json.loads(bad_filter[1])["error"]) == (400, "request.invalid_filter")
     assert _get(f"{base}/search?q=heron")[0] == 401
 
 

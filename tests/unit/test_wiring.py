@@ -5,18 +5,20 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import azure.functions as func
 import pytest
 
 from shared import wiring
+from shared.adapters.hashing_embedder import HashingEmbedder
 from shared.app_ports import app_ports, close_app_ports, log_startup_problems, startup_failure
 from shared.config import Settings
 from shared.devhost.app_loader import load_app
 from shared.devhost.broker import LocalBroker
 from shared.devhost.broker_bus import BrokerBus
-from shared.domain import ConfigError
+from shared.domain import ConfigError, PermanentError
 
 ROOT = Path(__file__).resolve().parents[2]
 AZURE = {"WEBSITE_INSTANCE_ID": "0123456789abcdef"}
@@ -224,3 +226,19 @@ def test_nothing_is_logged_when_the_settings_can_work(
     with caplog.at_level(logging.ERROR, logger="shared.app_ports"):
         assert log_startup_problems() is None
     assert not caplog.records
+
+
+def test_the_vector_sink_is_opened_for_the_embedder_the_wiring_opened(tmp_path: Path) -> None:
+    # GIVEN the embedded vector backend, which needs the embedder opened before it
+    lancedb = wiring._backend("vectors", "lancedb")
+    assert lancedb.needs == ("embedder",)
+    assert wiring._backend("vectors", "aisearch").needs == ("embedder",)
+    chosen = settings(data_dir=tmp_path)
+    # WHEN it is opened for a 16-dimensional hashing embedder THEN the table is made for that embedder
+    with ExitStack() as stack:
+        vectors = lancedb.open(chosen, {}, stack, embedder=HashingEmbedder(16))
+        assert (vectors.embedder, vectors.dimension) == ("hashing-16", 16)
+    # AND opening it again for another embedder is refused with the reason code
+    with ExitStack() as stack, pytest.raises(PermanentError) as refused:
+        lancedb.open(chosen, {}, stack, embedder=HashingEmbedder(32))
+    assert refused.value.reason_code == "vector.dimension_mismatch"
