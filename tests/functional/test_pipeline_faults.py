@@ -235,10 +235,10 @@ class DownUntilFixed(AlwaysDown):
         super().__init__(inner)
         self.down = True
 
-    def upsert(self, chunks):
+    def upsert(self, chunks, document=None):
         if self.down:
             return super().upsert(chunks)
-        return self.inner.upsert(chunks)
+        return self.inner.upsert(chunks, document)
 
 
 def test_a_failed_file_is_retried_by_uploading_it_again(make_pipeline: PipelineFactory):
