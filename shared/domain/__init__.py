@@ -14,6 +14,7 @@ from shared.domain.models import (
     Mention,
     ParseIssue,
     Record,
+    RecordEntry,
     Relation,
     Stage,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "PermanentError",
     "Reason",
     "Record",
+    "RecordEntry",
     "Relation",
     "Stage",
     "StageCounters",

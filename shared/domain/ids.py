@@ -18,6 +18,15 @@ def document_id(account: str, container: str, blob_path: str) -> str:
     return stable_hash("document", account, container, blob_path)
 
 
+def document_version(content_sha256: str, chunking: str) -> str:
+    """A document's version: its content and the fingerprint of the settings that chunk it.
+
+    Either changing makes a new version, whose chunks replace the old version's whole once it is committed, so a
+    re-ingest after a chunking change never leaves a mix of old and new chunks (and is not skipped as unchanged).
+    """
+    return stable_hash("version", content_sha256, chunking, length=64)
+
+
 def job_id(document_id: str, version: str, base_version: str | None) -> str:
     """One processing job per (document, version, committed version it replaces).
 
