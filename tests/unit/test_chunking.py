@@ -202,3 +202,30 @@ def test_a_chunk_gets_its_own_copies_of_a_records_containers():
     # THEN the chunk holds equal values in containers of its own
     assert (entry.fields, entry.metadata, entry.mentions) == ({"name": "Ada"}, {"id": "7"}, [ada])
     assert entry.fields is not record.fields
+
+
+MIXED = st.lists(
+    st.tuples(st.sampled_from(["A", "B", "rows"]), PARAGRAPHS, st.booleans()), min_size=1, max_size=25
+).map(
+    lambda items: [
+        Record(
+            text=text,
+            locator=f"row {i}" if kind == "rows" else f"line {i}",
+            fields={"notes": text} if kind == "rows" else {},
+            metadata={} if kind == "rows" else {"section": kind},
+            mentions=[Mention(type="Person", name=f"P{i}")] if declared else [],
+        )
+        for i, (kind, text, declared) in enumerate(items, start=1)
+    ]
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(MIXED)
+def test_any_mix_of_sections_keeps_bounds_ordinals_and_each_declaration_once(records: list[Record]):
+    chunks = list(chunk_records(records, DOCUMENT, SMALL))
+    assert [chunk.ordinal for chunk in chunks] == list(range(len(chunks)))
+    assert all(COUNT(chunk.text) <= SMALL.target_tokens and len(chunk.text) <= SMALL.max_chars for chunk in chunks)
+    entries = [(entry.locator, entry.mentions) for chunk in chunks for entry in chunk.records]
+    declared = [(r.locator, list(r.mentions)) for r in records if r.fields or r.mentions]
+    assert entries == declared
