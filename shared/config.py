@@ -47,7 +47,18 @@ class Settings(BaseSettings):
     cosmos_database: str = Field("tributary", description="Cosmos DB database of the job store")
 
     file_max_bytes: int = Field(1 << 30, description="larger files fail with limits.file_too_large")
-    chunk_max_chars: int = Field(1200, description="longer records are split into several chunks")
+    chunk_tokens: int = Field(
+        512, ge=32, description="target size of a chunk in tokens of the embedding model's tokenizer"
+    )
+    chunk_overlap_tokens: int = Field(
+        64, ge=0, description="prose chunks begin with the previous chunk's last sentences, up to this many tokens"
+    )
+    chunk_tokenizer: Literal["cl100k_base", "o200k_base"] = Field(
+        "cl100k_base", description="tokenizer of the embedding model (text-embedding-3-*: cl100k_base)"
+    )
+    chunk_max_chars: int = Field(
+        8000, ge=200, description="hard cap on a chunk's characters, whatever its tokens (the sinks' bound)"
+    )
     batch_max_chunks: int = Field(64, description="chunks per message batch")
     claim_check_bytes: int = Field(192_000, description="payloads above this travel as a blob pointer")
     max_delivery_count: int = Field(10, description="deliveries before a failing message is dead-lettered")

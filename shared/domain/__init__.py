@@ -23,6 +23,7 @@ from shared.domain.models import (
     Mention,
     ParseIssue,
     Record,
+    RecordEntry,
     Relation,
     Stage,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "PermanentError",
     "Reason",
     "Record",
+    "RecordEntry",
     "Relation",
     "Stage",
     "StageCounters",

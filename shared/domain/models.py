@@ -35,7 +35,7 @@ class DocumentRef(Frozen):
     container: str
     path: str
     document_id: str
-    version: str = Field(description="sha256 of the content, marked with the generation after a delete (ids.py)")
+    version: str = Field(description="content, chunking settings and generation (ids.document_version)")
     size: int = Field(ge=0)
     content_type: str
     generation: int = Field(0, ge=0, description="how many times the document was deleted before this version")
@@ -81,17 +81,32 @@ class ParseIssue(Frozen):
     detail: str = ""
 
 
+class RecordEntry(Frozen):
+    """What one record of a chunk declared, kept apart from its neighbours' so extraction still reads it as a row.
+
+    Only records that declared something (fields, mentions, links or metadata of their own, such as the id column)
+    get an entry, and each record gets at most one, on the first chunk that holds its text: nothing the ingestion
+    config declares is lost or read twice, however the records were packed or split.
+    """
+
+    locator: str
+    fields: dict[str, str] = Field(default_factory=dict)
+    metadata: dict[str, str] = Field(default_factory=dict)  # the record's own keys, beyond the chunk's metadata
+    mentions: list[Mention] = Field(default_factory=list)
+    links: list[Link] = Field(default_factory=list)
+
+
 class Chunk(Frozen):
+    """Consecutive records of one section, packed to a token target (shared/pipeline/chunking.py)."""
+
     chunk_id: str
     document_id: str
     version: str
     ordinal: int = Field(ge=0)
     text: str
-    locator: str
-    fields: dict[str, str] = Field(default_factory=dict)
-    metadata: dict[str, str] = Field(default_factory=dict)
-    mentions: list[Mention] = Field(default_factory=list)
-    links: list[Link] = Field(default_factory=list)
+    locator: str  # the range it covers: 'rows 12–48', '§ Install > Linux, lines 3–40'
+    metadata: dict[str, str] = Field(default_factory=dict)  # what all its records share: section, title, subject
+    records: list[RecordEntry] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
     embedding: list[float] | None = None
 

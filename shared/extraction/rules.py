@@ -686,7 +686,7 @@ class RuleBasedExtractor:
 
     def extract(self, chunks: Sequence[Chunk]) -> Extraction:
         """Typed entities and allowed relations found in the chunks, merged by id."""
-        readings = [self._read(chunk) for chunk in chunks]
+        readings = [reading for chunk in chunks for reading in self._read(chunk)]
         lexicon = self._lexicon(readings)
         collector = _Collector(self.schema)
         for reading in readings:
@@ -697,16 +697,21 @@ class RuleBasedExtractor:
 
     # First pass.
 
-    def _read(self, chunk: Chunk) -> _Reading:
-        reading = self._read_content(chunk)
-        reading.declared.extend((mention.type, mention.name) for mention in chunk.mentions)
-        reading.declared_links.extend(chunk.links)
-        return reading
+    def _read(self, chunk: Chunk) -> list[_Reading]:
+        """One reading per row the chunk packs (each row's cells relate only among themselves), else its text."""
+        rows = [entry.fields for entry in chunk.records if entry.fields]
+        if rows:
+            readings = [self._read_fields(chunk.chunk_id, fields, "") for fields in rows]
+        else:
+            fields = self._fields_in_text(chunk.text)
+            reading = self._read_fields(chunk.chunk_id, fields, chunk.text) if fields else None
+            readings = [reading or _Reading(chunk.chunk_id, {}, chunk.text, self._sentences(chunk.text))]
+        for entry in chunk.records:
+            readings[0].declared.extend((mention.type, mention.name) for mention in entry.mentions)
+            readings[0].declared_links.extend(entry.links)
+        return readings
 
-    def _read_content(self, chunk: Chunk) -> _Reading:
-        fields = chunk.fields or self._fields_in_text(chunk.text)
-        if not fields:
-            return _Reading(chunk.chunk_id, {}, chunk.text, self._sentences(chunk.text))
+    def _read_fields(self, chunk_id: str, fields: Mapping[str, str], text: str) -> _Reading:
         cells: dict[str, tuple[str, str]] = {}
         prose: list[_Sentence] = []
         for header, value in fields.items():
@@ -718,8 +723,8 @@ class RuleBasedExtractor:
             name = self._clean_cell(value, entity_type)
             if name and role not in cells:
                 cells[role] = (entity_type, name)
-        text = chunk.text or "; ".join(f"{header}: {value}" for header, value in fields.items())
-        return _Reading(chunk.chunk_id, cells, text, prose)
+        text = text or "; ".join(f"{header}: {value}" for header, value in fields.items() if value)
+        return _Reading(chunk_id, cells, text, prose)
 
     def _sentences(self, text: str) -> list[_Sentence]:
         return [

@@ -46,9 +46,9 @@ def merge_declared(
     entities = {entity.entity_id: entity for entity in extraction.entities}
     relations = {relation.relation_id: relation for relation in extraction.relations}
     for chunk in chunks:
-        for mention in chunk.mentions:
+        for mention in (mention for entry in chunk.records for mention in entry.mentions):
             _add_entity(entities, schema, titles, mention.type, mention.name, chunk.chunk_id)
-        for link in chunk.links:
+        for link in (link for entry in chunk.records for link in entry.links):
             if not schema.allows(link.source.type, link.type, link.target.type):
                 continue
             source = _add_entity(entities, schema, titles, link.source.type, link.source.name, chunk.chunk_id)

@@ -27,7 +27,7 @@ from shared.domain.reasons import Reason
 from shared.ingestion_config import IngestionConfig, load_ingestion_config
 from shared.parsing import FORMATS, SNIFF_BYTES, ParseLimits, ParseOptions, parse, sniff
 from shared.parsing.sniff import EXTENSION_MISMATCH
-from shared.pipeline.chunking import batched, chunk_records
+from shared.pipeline.chunking import batched, chunk_records, chunk_settings
 from shared.pipeline.envelopes import make_envelope
 from shared.ports import BlobInfo, Ports
 
@@ -60,9 +60,9 @@ def ingest_blob(event: BlobEvent, ports: Ports) -> IngestOutcome | None:
         error = PermanentError(Reason.LIMITS_FILE_TOO_LARGE, f"{info.size} bytes > {ports.settings.file_max_bytes}")
         return _refuse(event, doc_id, f"etag:{info.etag}", info, error, ports)
 
-    content_hash, head = _hash_and_head(event, ports)
+    content_sha256, head = _hash_and_head(event, ports)
     base_version, generation = _base(doc_id, ports)
-    version = document_version(content_hash, generation)
+    version = document_version(content_sha256, chunk_settings(ports.settings).fingerprint(), generation)
     if base_version == version:
         return _skip(event, doc_id, version, info, ports, "content equals the committed version")
 
@@ -166,7 +166,7 @@ def _publish_batches(job: Job, document: DocumentRef, options: ParseOptions, iss
     batches = 0
     with ports.blobs.open_read(document.container, document.path) as stream:
         records = issues.records(parse(stream, document.content_type, limits, options))
-        chunks = chunk_records(records, document, settings.chunk_max_chars)
+        chunks = chunk_records(records, document, chunk_settings(settings))
         for batch_number, batch in enumerate(batched(chunks, settings.batch_max_chunks)):
             envelope = make_envelope(
                 job_id=job.job_id,
@@ -184,7 +184,7 @@ def _publish_batches(job: Job, document: DocumentRef, options: ParseOptions, iss
 
 
 def _hash_and_head(event: BlobEvent, ports: Ports) -> tuple[str, bytes]:
-    """sha256 of the whole content (the version) and its first bytes (for sniffing), in one streamed pass."""
+    """sha256 of the whole content (part of the version) and its first bytes (for sniffing), in one streamed pass."""
     digest = hashlib.sha256()
     head = b""
     with ports.blobs.open_read(event.container, event.path) as stream:

@@ -94,4 +94,7 @@ def test_large_batches_travel_by_claim_check(make_host_pipeline: HostPipelineFac
     # the payloads went through the work container, which the blob trigger does not watch: still one job
     assert any(pipeline.ports.blobs.list_blobs(pipeline.ports.settings.work_container))
     assert len(pipeline.ports.jobs.list_jobs(limit=100)) == 1
-    assert pipeline.store_counts()["vectors"] == 200
+    # 200 paragraphs of about 15 tokens, one section: packed into chunks of at most 512 tokens, 64 of them overlap
+    chunks = pipeline.job(job).totals.chunks
+    assert pipeline.store_counts()["vectors"] == chunks
+    assert 200 * 15 // 512 < chunks < 200 * 17 // (512 - 64) + 2

@@ -7,7 +7,7 @@ from shared.extraction.schema import load_schema
 from shared.parsing import ParseLimits, ParseOptions, parse
 from shared.parsing.columns import apply_columns, has_column_rules, validate_options
 from shared.parsing.options import ColumnRelation
-from shared.pipeline.chunking import chunk_records
+from shared.pipeline.chunking import ChunkSettings, chunk_records
 
 STAFF = ParseOptions(
     id_column="name",
@@ -108,14 +108,20 @@ def test_validate_options_names_unknown_types_and_disallowed_triples():
 
 def test_declared_columns_travel_through_chunking_once_per_record():
     # GIVEN a row with declared mentions and a text long enough to be split into several chunks
-    record = apply_columns(row(name="Ada", company="Acme", notes="Sentence one. " * 30), STAFF)
+    record = apply_columns(row(name="Ada", company="Acme", notes="Sentence one. " * 300), STAFF)
     document = DocumentRef(
         account="a", container="c", path="p", document_id="d", version="v", size=1, content_type="text/csv"
     )
     # WHEN it is chunked
-    chunks = list(chunk_records([record], document, max_chars=100))
-    # THEN every piece keeps the metadata, and the first carries the fields, mentions and links (read once)
+    chunks = list(chunk_records([record], document, ChunkSettings(target_tokens=100)))
+    # THEN every piece keeps the locator, and the first carries the fields, id, mentions and links (read once)
     assert len(chunks) > 1
-    assert all(chunk.metadata == {"id": "Ada"} and chunk.locator == "row 5 (id=Ada)" for chunk in chunks)
-    assert (chunks[0].fields, chunks[0].mentions, chunks[0].links) == (record.fields, record.mentions, record.links)
-    assert all(not (chunk.fields or chunk.mentions or chunk.links) for chunk in chunks[1:])
+    assert all(chunk.locator == "row 5 (id=Ada)" for chunk in chunks)
+    (entry,) = chunks[0].records
+    assert (entry.fields, entry.metadata, entry.mentions, entry.links) == (
+        record.fields,
+        {"id": "Ada"},
+        record.mentions,
+        record.links,
+    )
+    assert all(not chunk.records for chunk in chunks[1:])

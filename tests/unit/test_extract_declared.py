@@ -1,6 +1,6 @@
 """The extract stage merges what the input declared (typed columns, an email's From) into what the extractor found."""
 
-from shared.domain import Chunk, Entity, Extraction, Link, Mention
+from shared.domain import Chunk, Entity, Extraction, Link, Mention, RecordEntry
 from shared.domain.ids import entity_id, relation_id
 from shared.extraction.schema import load_schema
 from shared.pipeline.extract import merge_declared
@@ -18,8 +18,7 @@ def chunk(ordinal: int, mentions: list[Mention], links: list[Link]) -> Chunk:
         ordinal=ordinal,
         text="name: Ada Lovelace; company: Acme Labs",
         locator=f"row {ordinal + 2}",
-        mentions=mentions,
-        links=links,
+        records=[RecordEntry(locator=f"row {ordinal + 2}", mentions=mentions, links=links)],
     )
 
 

@@ -1,4 +1,5 @@
 from shared.domain import ids
+from shared.domain.ids import document_version, version_generation
 
 
 def test_ids_are_deterministic_and_distinct_per_input():
@@ -37,3 +38,11 @@ def test_job_id_depends_on_the_version_it_replaces():
 
 def test_message_id_differs_per_stage_and_batch():
     assert len({ids.message_id("job", stage, batch) for stage in ("enrich", "graph") for batch in (0, 1)}) == 4
+
+
+def test_a_version_of_a_later_generation_is_another_version_that_names_its_generation():
+    first = document_version("sha", "chunking")
+    assert version_generation(first) == 0
+    assert [version_generation(document_version("sha", "chunking", n)) for n in (1, 2, 12)] == [1, 2, 12]
+    assert len({first, document_version("sha", "chunking", 1), document_version("sha", "chunking", 2)}) == 3
+    assert document_version("sha", "chunking", 1) != document_version("sha", "other", 1)

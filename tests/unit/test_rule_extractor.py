@@ -1,9 +1,7 @@
 """The rule-based extractor: typed entities and schema-allowed relations from text and table rows."""
 
-import csv
 import hashlib
 import io
-import re
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,10 +10,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.domain import Chunk, Extraction, Link, Mention
+from shared.domain import Chunk, DocumentRef, Extraction, Link, Mention, Record, RecordEntry
 from shared.domain.ids import chunk_id, document_id, entity_id, relation_id
 from shared.extraction.rules import EVIDENCE_LIMIT, RuleBasedExtractor, split_sentences
 from shared.extraction.schema import ExtractionSchema, load_schema, parse_schema
+from shared.parsing import SNIFF_BYTES, ParseLimits, parse, sniff
+from shared.pipeline.chunking import ChunkSettings, chunk_records
 from shared.pipeline.extract import merge_declared
 from shared.ports import Extractor
 
@@ -49,7 +49,7 @@ def make_chunks(
             ordinal=ordinal,
             text=text,
             locator=f"part {ordinal}",
-            fields=row,
+            records=[RecordEntry(locator=f"part {ordinal}", fields=row)] if row else [],
         )
         for ordinal, (text, row) in enumerate(zip(texts, rows, strict=True), start=first)
     ]
@@ -402,11 +402,16 @@ def test_declared_entities_and_links_are_kept_within_the_schema(extractor: RuleB
     sender, recipient = Mention(type="Person", name="Hannah Brandt"), Mention(type="Person", name="Łukasz Nowak")
     chunk = make_chunks("Budget for the Gdańsk workshop attached.")[0].model_copy(
         update={
-            "mentions": [sender, recipient, Mention(type="Spaceship", name="Kestrel One")],
-            "links": [
-                Link(source=recipient, type="REPORTS_TO", target=sender),
-                Link(source=sender, type="FUNDS", target=recipient),
-            ],
+            "records": [
+                RecordEntry(
+                    locator="part 0",
+                    mentions=[sender, recipient, Mention(type="Spaceship", name="Kestrel One")],
+                    links=[
+                        Link(source=recipient, type="REPORTS_TO", target=sender),
+                        Link(source=sender, type="FUNDS", target=recipient),
+                    ],
+                )
+            ]
         }
     )
 
@@ -608,16 +613,22 @@ PARTNERSHIPS = {
 
 
 def sample_chunks() -> list[Chunk]:
-    """Every sample file as the pipeline chunks it: paragraphs of text, CSV rows as fields."""
+    """Every sample file as the pipeline chunks it: parsed, records packed into chunks, CSV rows with their fields."""
     chunks: list[Chunk] = []
     for path in sorted(SAMPLES.iterdir()):
-        text = path.read_text(encoding="utf-8")
-        if path.suffix == ".csv":
-            for row in csv.DictReader(io.StringIO(text)):
-                chunks.append(row_chunk(row, path=path.name))
-        else:
-            paragraphs = [" ".join(p.split("\n")) for p in re.split(r"\n\s*\n", text) if p.strip()]
-            chunks.extend(make_chunks(*paragraphs, path=path.name))
+        data = path.read_bytes()
+        content_type = sniff(data[:SNIFF_BYTES], path.name).content_type
+        document = DocumentRef(
+            account="devstoreaccount1",
+            container="incoming",
+            path=path.name,
+            document_id=document_id("devstoreaccount1", "incoming", path.name),
+            version=hashlib.sha256(data).hexdigest(),
+            size=len(data),
+            content_type=content_type,
+        )
+        records = [item for item in parse(io.BytesIO(data), content_type, ParseLimits()) if isinstance(item, Record)]
+        chunks.extend(chunk_records(records, document, ChunkSettings()))
     return chunks
 
 
@@ -672,7 +683,7 @@ def test_every_relation_found_in_the_samples_is_true(extractor: RuleBasedExtract
 
 def test_text_alone_yields_relations_of_every_type(extractor: RuleBasedExtractor) -> None:
     # GIVEN only the prose files (no CSV rows to lean on)
-    chunks = [chunk for chunk in sample_chunks() if not chunk.fields]
+    chunks = [chunk for chunk in sample_chunks() if not any(entry.fields for entry in chunk.records)]
 
     result = extractor.extract(chunks)
 
