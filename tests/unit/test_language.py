@@ -16,6 +16,7 @@ from shared.pipeline.language import detect
         ("El comité aprobó el presupuesto de la nueva biblioteca tras un largo debate.", "es"),
         ("Комитет утвердил бюджет новой библиотеки после долгих дебатов.", "ru"),
         ("委員会は長い議論の末、新しい図書館の予算を承認した。", "ja"),
+        ("Le comité a approuvé le budget. " * 10 + "The rest of this long chunk is English. " * 100, "fr"),
     ],
 )
 def test_a_sentence_gets_its_language(text: str, language: str) -> None:
