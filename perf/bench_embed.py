@@ -1,14 +1,15 @@
 """Embedding and language-detection speed on this machine: chunks/s of each embedder that runs here, side by side.
 
-    .venv/bin/python perf/bench_embed.py [--chars 1200 2000] [--chunks 256] [--repeat 3] [--threads 1 2]
+    .venv/bin/python perf/bench_embed.py [--chars 1200 2000] [--chunks 128] [--repeat 3] [--threads 1 2]
 
 Chunks are the text of samples/ cut at word boundaries into pieces of about `--chars` characters (1200 is
 TRIBUTARY_CHUNK_MAX_CHARS's default; 2000 is about 512 cl100k tokens, the chunk target of issue 11), repeated until
 there are `--chunks` of them. Each embedder embeds them in batches of 64 (TRIBUTARY_BATCH_MAX_CHUNKS, one enrich
-message); the best of `--repeat` passes is reported, by the wall clock and by CPU time. The hashing embedder is the reference. The local model runs with
-each `--threads` (ONNX Runtime intra-op threads) and truncates at 256 word pieces, so a 2000-character chunk costs it
-no more than about 1100 characters do. Language detection (`shared.pipeline.language.detect`) is timed on the same
-chunks. Azure OpenAI is not timed here: its speed is the service's and the deployment's quota, not this machine's.
+message); the best of `--repeat` passes is reported, by the wall clock and by CPU time. The hashing embedder is the
+reference. The local model runs with each `--threads` (ONNX Runtime intra-op threads) and truncates at 256 word
+pieces, so a 2000-character chunk costs it no more than about 1100 characters do. Language detection
+(`shared.pipeline.language.detect`) is timed on the same chunks. Azure OpenAI is not timed here: its speed is the
+service's and the deployment's quota, not this machine's.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def rates(run: Callable[[Sequence[str]], object], chunks: list[str], repeat: int
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chars", type=int, nargs="+", default=[1200, 2000])
-    parser.add_argument("--chunks", type=int, default=256)
+    parser.add_argument("--chunks", type=int, default=128)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
