@@ -113,3 +113,27 @@ def test_a_service_that_stays_down_is_retried_until_the_delivery_cap(
     assert len(standin.requests) == 3
     assert (job.state, job.reason_code) == (JobState.FAILED, MAX_DELIVERY_EXCEEDED)
     assert job.counters(Stage.ENRICH).dead_lettered == 1
+
+
+def test_the_local_model_through_the_wiring_finds_a_chunk_by_meaning(make_pipeline: PipelineFactory) -> None:
+    # GIVEN the pipeline with the embedder the wiring opens for TRIBUTARY_EMBEDDER=local (384-d vectors)
+    from contextlib import ExitStack
+
+    from shared import wiring
+
+    stack = ExitStack()
+
+    def with_local_model(ports: Any) -> Any:
+        embedder = wiring._backend("embedder", "local").open(ports.settings, {}, stack)
+        return dataclasses.replace(ports, embedder=embedder)
+
+    pipeline = make_pipeline(wrap=with_local_model, embedding_dimension=384, embedder="local")
+    assert wiring._backend("embedder", "local").requires(pipeline.ports.settings, {}) is None
+    # WHEN two unrelated files are ingested
+    pipeline.drop("finance.txt", b"The quarterly invoice from Contoso was paid late because of a billing dispute.\n")
+    pipeline.drop("birds.txt", b"Emperor penguins huddle together to survive the long Antarctic winter.\n")
+    # THEN a question sharing no content word with the answer finds it first
+    query = pipeline.ports.embedder.embed(["Which animals stay warm in the cold at the south pole?"])[0]
+    hits = pipeline.ports.vectors.search(query, 2)
+    assert "penguins" in hits[0].text
+    stack.close()
