@@ -14,6 +14,7 @@ SERVICEBUS_CONNECTION = "ServiceBusConnection"
 # Read by our own code only (no binding uses it), with the same section rules (shared/connections.py).
 COSMOS_CONNECTION = "CosmosConnection"
 SEARCH_CONNECTION = "SearchConnection"
+OPENAI_CONNECTION = "OpenAIConnection"
 # The Python worker's thread pool: host.json's serviceBus.maxConcurrentCalls (8) times the six queue functions.
 WORKER_THREADS = 48
 
@@ -63,7 +64,11 @@ class Settings(BaseSettings):
     claim_check_bytes: int = Field(192_000, description="payloads above this travel as a blob pointer")
     max_delivery_count: int = Field(10, description="deliveries before a failing message is dead-lettered")
 
-    embedding_dimension: int = Field(256, description="dimension of the hashing embedder's vectors")
+    embedding_dimension: int = Field(
+        256,
+        description="dimension of every vector (embedder and vector index): hashing takes any, azure_openai sends it "
+        "as `dimensions` (text-embedding-3-*), local needs 384",
+    )
     extraction_schema: Path | None = Field(None, description="YAML schema of entity/relation types (packaged one)")
     ingestion_config: Path | None = Field(
         None, description="YAML rules: blob path globs to parser options (packaged shared/ingestion.yaml)"
@@ -88,7 +93,28 @@ class Settings(BaseSettings):
     search_semantic: bool = Field(
         False, description="AI Search: rerank hybrid searches with the semantic ranker (billed per query on Azure)"
     )
-    embedder: Literal["hashing"] = Field("hashing", description="embedder: hashing (deterministic, offline)")
+    embedder: Literal["hashing", "azure_openai", "local"] = Field(
+        "hashing",
+        description="embedder: hashing (deterministic, offline), azure_openai (OpenAIConnection and the "
+        "TRIBUTARY_AZURE_OPENAI_* settings), local (all-MiniLM-L6-v2 on ONNX Runtime, requirements-local.txt)",
+    )
+    azure_openai_embedding_deployment: str | None = Field(
+        None, description="Azure OpenAI deployment of the embedding model (text-embedding-3-small or -large)"
+    )
+    azure_openai_api_version: str = Field("2024-10-21", description="Azure OpenAI data-plane API version")
+    azure_openai_batch_inputs: int = Field(
+        2048, ge=1, le=2048, description="texts per embeddings request (the service takes at most 2048)"
+    )
+    azure_openai_batch_tokens: int = Field(
+        300_000,
+        ge=8191,
+        le=300_000,
+        description="tokens per embeddings request (the service takes at most 300000; lower it for a small quota)",
+    )
+    azure_openai_max_retries: int = Field(
+        4, ge=0, description="retries of a throttled (429, honouring Retry-After), failed (5xx) or timed-out request"
+    )
+    azure_openai_timeout_seconds: float = Field(60.0, gt=0, description="time limit of one embeddings request")
     extractor: Literal["rules"] = Field("rules", description="extractor: rules (offline, schema-driven)")
 
     falkordb_url: str | None = Field(None, description="redis:// URL of a FalkorDB (the local host starts one)")
@@ -156,6 +182,13 @@ _CONNECTIONS: tuple[tuple[str, str, str, dict[str, str]], ...] = (
         "when TRIBUTARY_VECTORS=aisearch: Endpoint=https://<service>.search.windows.net;Key=<admin key>, or empty "
         "and the identity form",
         {"endpoint": "identity-based: https://<service>.search.windows.net"},
+    ),
+    (
+        OPENAI_CONNECTION,
+        "",
+        "when TRIBUTARY_EMBEDDER=azure_openai: Endpoint=https://<resource>.openai.azure.com;Key=<key>, or empty and "
+        "the identity form (role: Cognitive Services OpenAI User)",
+        {"endpoint": "identity-based: https://<resource>.openai.azure.com"},
     ),
 )
 _IDENTITY_CHILDREN = {

@@ -15,7 +15,14 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
-from shared.config import COSMOS_CONNECTION, SEARCH_CONNECTION, SERVICEBUS_CONNECTION, STORAGE_CONNECTION, Settings
+from shared.config import (
+    COSMOS_CONNECTION,
+    OPENAI_CONNECTION,
+    SEARCH_CONNECTION,
+    SERVICEBUS_CONNECTION,
+    STORAGE_CONNECTION,
+    Settings,
+)
 from shared.connections import connection_section, is_configured
 from shared.domain import Reason
 from shared.domain.errors import ConfigError
@@ -170,6 +177,31 @@ def _open_hashing(settings: Settings, environ: Mapping[str, str], stack: ExitSta
     return HashingEmbedder(settings.embedding_dimension)
 
 
+def _open_azure_openai(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> Embedder:
+    from shared.adapters.azure_openai_embedder import AzureOpenAIEmbedder
+
+    assert settings.azure_openai_embedding_deployment is not None  # checked by _needs_azure_openai
+    embedder = AzureOpenAIEmbedder.from_connection_setting(
+        OPENAI_CONNECTION,
+        settings.azure_openai_embedding_deployment,
+        settings.azure_openai_api_version,
+        settings.embedding_dimension,
+        environ,
+        max_retries=settings.azure_openai_max_retries,
+        timeout=settings.azure_openai_timeout_seconds,
+        batch_inputs=settings.azure_openai_batch_inputs,
+        batch_tokens=settings.azure_openai_batch_tokens,
+    )
+    stack.callback(embedder.close)
+    return embedder
+
+
+def _open_local_model(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> Embedder:
+    from shared.adapters.local_embedder import LocalModelEmbedder
+
+    return LocalModelEmbedder()
+
+
 def _open_rules(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> Extractor:
     from shared.extraction.rules import RuleBasedExtractor
     from shared.extraction.schema import load_schema
@@ -212,6 +244,23 @@ def _needs_neo4j(settings: Settings, environ: Mapping[str, str]) -> str | None:
     if not unset:
         return None
     return f"set {' and '.join('TRIBUTARY_NEO4J_' + name for name in unset)} (the password a Key Vault reference)"
+
+
+_needs_openai_connection = _needs_connection(OPENAI_CONNECTION, "endpoint", "Endpoint=https://...;Key=...")
+
+
+def _needs_azure_openai(settings: Settings, environ: Mapping[str, str]) -> str | None:
+    if not settings.azure_openai_embedding_deployment:
+        return "set TRIBUTARY_AZURE_OPENAI_EMBEDDING_DEPLOYMENT (the embedding model's deployment name)"
+    return _needs_openai_connection(settings, environ)
+
+
+def _needs_local_dimension(settings: Settings, environ: Mapping[str, str]) -> str | None:
+    from shared.adapters.local_embedder import DIMENSION  # imports no model package: those load on opening
+
+    if settings.embedding_dimension == DIMENSION:
+        return None
+    return f"set TRIBUTARY_EMBEDDING_DIMENSION={DIMENSION} (the local model's vectors; the vector index is sized by it)"
 
 
 _JOB_STORES_ON_AZURE = "set TRIBUTARY_JOB_STORE=cosmos (CosmosConnection__accountEndpoint) or postgres"
@@ -291,6 +340,26 @@ for _builtin in (
         needs=("embedder",),
     ),
     Backend("embedder", "hashing", "TRIBUTARY_EMBEDDER", False, _open_hashing, "shared.adapters.hashing_embedder"),
+    Backend(
+        "embedder",
+        "azure_openai",
+        "TRIBUTARY_EMBEDDER",
+        False,
+        _open_azure_openai,
+        "shared.adapters.azure_openai_embedder",
+        _needs_azure_openai,
+    ),
+    # Local only: ONNX Runtime and the model are in requirements-local.txt, not in the deployed app.
+    Backend(
+        "embedder",
+        "local",
+        "TRIBUTARY_EMBEDDER",
+        True,
+        _open_local_model,
+        "shared.adapters.local_embedder",
+        _needs_local_dimension,
+        on_azure=f"set TRIBUTARY_EMBEDDER=azure_openai ({OPENAI_CONNECTION}__endpoint)",
+    ),
     Backend("extractor", "rules", "TRIBUTARY_EXTRACTOR", False, _open_rules, "shared.extraction.rules"),
 ):
     register(_builtin)

@@ -109,6 +109,7 @@ class Chunk(Frozen):
     records: list[RecordEntry] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
     embedding: list[float] | None = None
+    language: str | None = None  # ISO 639 code set by enrich (two letters where one exists); None: unknown
 
 
 class Entity(Frozen):

@@ -48,6 +48,13 @@ class Reason(StrEnum):
     DEVHOST_PORT_IN_USE = "devhost.port_in_use"
     DEVHOST_PORT_NOT_PERMITTED = "devhost.port_not_permitted"
     DEVHOST_ROUTE_INVALID = "devhost.route_invalid"
+    # Embeddings
+    EMBED_ACCESS_DENIED = "embed.access_denied"
+    EMBED_BAD_RESPONSE = "embed.bad_response"
+    EMBED_INPUT_TOO_LONG = "embed.input_too_long"
+    EMBED_REFUSED = "embed.refused"
+    EMBED_THROTTLED = "embed.throttled"
+    EMBED_UNAVAILABLE = "embed.unavailable"
     # Entity extraction
     EXTRACTION_SCHEMA_INVALID = "extraction.schema_invalid"
     # Graph store
@@ -189,6 +196,12 @@ DESCRIPTIONS: dict[Reason, str] = {
     _R.DEVHOST_PORT_IN_USE: "The port the local host wants is taken; stop what holds it or choose another port.",
     _R.DEVHOST_PORT_NOT_PERMITTED: "The local host may not listen on this port; choose a port above 1023.",
     _R.DEVHOST_ROUTE_INVALID: "A function's HTTP route template cannot be served; fix the route in its trigger.",
+    _R.EMBED_ACCESS_DENIED: "The embedding service refused the credential (401/403); check the key or the role.",
+    _R.EMBED_BAD_RESPONSE: "The embedding service answered with a body that is not one vector per input; retried.",
+    _R.EMBED_INPUT_TOO_LONG: "A chunk has more tokens than the embedding model takes; lower the chunk size settings.",
+    _R.EMBED_REFUSED: "The embedding service refused the request (400/404); check the deployment and its settings.",
+    _R.EMBED_THROTTLED: "The embedding deployment is still throttling (429) after retries; retried, raise its quota.",
+    _R.EMBED_UNAVAILABLE: "The embedding service failed or timed out (5xx, connection); retried.",
     _R.EXTRACTION_SCHEMA_INVALID: "The extraction schema is not valid; the detail names the entry to fix.",
     _R.GRAPH_CHUNK_DOCUMENT_MISMATCH: "A chunk was written under a document it does not belong to; a bug, report it.",
     _R.GRAPH_CONFLICT: "Two writers created the same graph node at once; retried automatically.",

@@ -1,10 +1,11 @@
-"""Enrich: normalise chunk text, pick keywords, embed the batch in one call."""
+"""Enrich: normalise chunk text, pick keywords, tell the language, embed the batch in one call."""
 
 import re
 import unicodedata
 from collections import Counter
 
 from shared.domain import BatchPayload, DocumentRef
+from shared.pipeline.language import detect
 from shared.pipeline.outputs import StageOutput
 from shared.ports import Ports
 
@@ -20,7 +21,9 @@ def handle(payload: BatchPayload, document: DocumentRef, ports: Ports) -> StageO
     texts = [normalise(chunk.text) for chunk in payload.chunks]
     vectors = ports.embedder.embed(texts)
     chunks = [
-        chunk.model_copy(update={"text": text, "keywords": keywords(text), "embedding": vector})
+        chunk.model_copy(
+            update={"text": text, "keywords": keywords(text), "embedding": vector, "language": detect(text)}
+        )
         for chunk, text, vector in zip(payload.chunks, texts, vectors, strict=True)
     ]
     return StageOutput(payload=BatchPayload(chunks=chunks))

@@ -62,6 +62,7 @@ def test_azure_is_recognised_by_the_platforms_own_markers() -> None:
         ({"job_store": "sqlite", "bus": "servicebus", "falkordb_url": "redis://graph:6379"}, "TRIBUTARY_JOB_STORE"),
         ({"job_store": "cosmos", "bus": "devhost", "falkordb_url": "redis://graph:6379"}, "TRIBUTARY_BUS"),
         ({"job_store": "cosmos", "bus": "servicebus", "falkordb_url": "redis://graph:6379"}, "TRIBUTARY_VECTORS"),
+        ({**ON_SERVICES, "embedder": "local", "embedding_dimension": 384}, "TRIBUTARY_EMBEDDER=azure_openai"),
     ],
 )
 def test_a_local_only_backend_on_azure_is_a_config_error_naming_its_setting(
@@ -101,6 +102,21 @@ def test_the_storage_emulator_on_azure_is_refused() -> None:
             {"AzureWebJobsStorage": "x"},
             "SearchConnection__endpoint",
         ),
+        (
+            {"embedder": "azure_openai", "falkordb_url": "redis://x:1"},
+            {"AzureWebJobsStorage": "x", "OpenAIConnection__endpoint": "https://r.openai.azure.com"},
+            "TRIBUTARY_AZURE_OPENAI_EMBEDDING_DEPLOYMENT",
+        ),
+        (
+            {"embedder": "azure_openai", "azure_openai_embedding_deployment": "e", "falkordb_url": "redis://x:1"},
+            {"AzureWebJobsStorage": "x"},
+            "OpenAIConnection__endpoint",
+        ),
+        (
+            {"embedder": "local", "falkordb_url": "redis://x:1"},
+            {"AzureWebJobsStorage": "x"},
+            "TRIBUTARY_EMBEDDING_DIMENSION=384",
+        ),
     ],
 )
 def test_a_backend_without_its_settings_is_a_config_error_naming_them(
@@ -125,6 +141,34 @@ def test_a_production_wiring_with_identity_based_connections_passes_the_check_on
         "extractor": "rules",
     }
     assert not any(choice.local_only for choice in chosen.values())
+
+
+def test_azure_openai_embeddings_with_a_managed_identity_pass_the_check_on_azure() -> None:
+    chosen = settings(
+        **ON_SERVICES, embedder="azure_openai", azure_openai_embedding_deployment="text-embedding-3-small"
+    )
+    environ = AZURE | PRODUCTION | {"OpenAIConnection__endpoint": "https://tributary.openai.azure.com"}
+    wiring.check(chosen, environ)
+    assert {choice.port: choice.backend for choice in wiring.choices(chosen, environ)}["embedder"] == "azure_openai"
+
+
+def test_the_azure_openai_embedder_opens_from_the_settings_and_closes_with_the_ports() -> None:
+    # GIVEN the Azure OpenAI embedder chosen with a key connection, a deployment, a size and batch limits
+    chosen = settings(
+        embedder="azure_openai",
+        azure_openai_embedding_deployment="text-embedding-3-small",
+        embedding_dimension=512,
+        azure_openai_batch_inputs=16,
+        azure_openai_batch_tokens=50_000,
+    )
+    environ = {"OpenAIConnection": "Endpoint=https://tributary.openai.azure.com;Key=k"}
+    # WHEN it is opened THEN it embeds at the index's size within those limits, and the stack closes its client
+    with ExitStack() as stack:
+        embedder = wiring._backend("embedder", "azure_openai").open(chosen, environ, stack)
+        assert (embedder.dimension, embedder.batch_inputs, embedder.batch_tokens) == (512, 16, 50_000)
+        assert embedder.name == "azure-openai-text-embedding-3-small-512"
+        client = embedder._client
+    assert client.is_closed()
 
 
 def test_choices_report_backend_names_never_settings_values() -> None:
