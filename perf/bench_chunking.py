@@ -23,7 +23,7 @@ def measure(path: Path, content_type: str, chunk: bool) -> dict[str, float]:
     from shared.domain import DocumentRef, Record
     from shared.parsing import ParseLimits, parse
     from shared.pipeline.chunking import ChunkSettings, chunk_records
-    from shared.pipeline.tokens import token_counter
+    from shared.tokens import token_counter
 
     settings = ChunkSettings()
     token_counter(settings.encoding)("warm")  # loading the encoding is a once-per-process cost, not per byte

@@ -1,4 +1,4 @@
-"""Token counting speed (shared/pipeline/tokens.py) on the sample corpus, whole and per record-sized line.
+"""Token counting speed (shared/tokens.py) on the sample corpus, whole and per record-sized line.
 
 .venv/bin/python perf/bench_tokens.py [--repeat 20]
 """
@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared.pipeline.tokens import token_counter
+from shared.tokens import token_counter
 
 
 def main() -> None:

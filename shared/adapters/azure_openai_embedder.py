@@ -23,6 +23,7 @@ from openai import AzureOpenAI
 from shared.connections import close_credential, connection_section, connection_string_parts, token_credential
 from shared.domain import Reason
 from shared.domain.errors import PermanentError, TransientError
+from shared.tokens import Encoding, TokenCounter, token_counter
 
 if TYPE_CHECKING:
     from openai.types import CreateEmbeddingResponse
@@ -36,12 +37,10 @@ if TYPE_CHECKING:
 MAX_INPUTS_PER_REQUEST = 2048
 MAX_TOKENS_PER_INPUT = 8191
 MAX_TOKENS_PER_REQUEST = 300_000
-# text-embedding-3-* and ada-002 all tokenize with cl100k_base; bpe-openai ships it (tiktoken would download it).
-ENCODING = "cl100k_base"
+# text-embedding-3-* and ada-002 all tokenize with cl100k_base (counted as chunking counts it: shared/tokens.py).
+ENCODING: Encoding = "cl100k_base"
 # The scope Azure OpenAI (Cognitive Services) tokens are issued for.
 TOKEN_SCOPE = "https://cognitiveservices.azure.com/.default"
-
-TokenCounter = Callable[[str], int]
 
 
 class AzureOpenAIEmbedder:
@@ -70,7 +69,7 @@ class AzureOpenAIEmbedder:
         self.batch_inputs = batch_inputs
         self.batch_tokens = batch_tokens
         self.max_input_tokens = max_input_tokens
-        self._count_tokens = count_tokens or cl100k_counter()
+        self._count_tokens = count_tokens or token_counter(ENCODING)
         self._on_close = on_close
 
     @classmethod
@@ -216,15 +215,3 @@ def _message(error: openai.APIError) -> str:
     status = getattr(error, "status_code", None)
     text = (str(error.message).strip().splitlines() or [type(error).__name__])[0]
     return f"{status} {text}" if status else text
-
-
-def cl100k_counter() -> TokenCounter:
-    """Tokens of a text in cl100k_base, the way the service counts them (special-token text is plain text)."""
-    import bpe_openai
-
-    encoding = bpe_openai.get_encoding(ENCODING)
-
-    def count(text: str) -> int:
-        return len(encoding.encode_ordinary(text))
-
-    return count

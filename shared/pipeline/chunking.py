@@ -2,7 +2,7 @@
 
 - Consecutive records of one section (shared/pipeline/sections.py: one heading path, page, email body, CSV file,
   JSON array, run of XML siblings) are packed into a chunk of at most `target_tokens` tokens of the embedding
-  model's tokenizer (shared/pipeline/tokens.py). A new section always starts a new chunk.
+  model's tokenizer (shared/tokens.py). A new section always starts a new chunk.
 - The section's title (its heading path, page title or email subject) is carried as a **prefix**: the first line
   of every chunk of the section reads `§ <title>`, so the embedder and the extractors see it, and its tokens count
   against the target. A Markdown heading path is also in the chunk's locator and metadata.
@@ -34,7 +34,7 @@ from shared.domain.ids import chunk_id, stable_hash
 from shared.pipeline.locators import span
 from shared.pipeline.sections import SectionKey, own_metadata, section_key, section_title, shared_metadata
 from shared.pipeline.splitting import SENTENCE_END, fit_words, split_text
-from shared.pipeline.tokens import Encoding, TokenCounter, token_counter
+from shared.tokens import Encoding, TokenCounter, token_counter
 
 # Bump when the packing rules change, so that re-ingesting a file after an upgrade makes a new version.
 CHUNKING_SCHEME = "sections-1"

@@ -4,7 +4,7 @@
 import re
 from collections.abc import Callable
 
-from shared.pipeline.tokens import MAX_COUNTED_CHARS, TokenCounter
+from shared.tokens import MAX_COUNTED_CHARS, TokenCounter
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _SPACE = re.compile(r"\s+")

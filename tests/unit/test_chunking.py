@@ -9,7 +9,7 @@ from shared.domain import DocumentRef, Link, Mention, Record
 from shared.domain.ids import chunk_id, document_version
 from shared.pipeline.chunking import MIN_SHARE, ChunkSettings, batched, chunk_records
 from shared.pipeline.splitting import split_text
-from shared.pipeline.tokens import token_counter
+from shared.tokens import token_counter
 
 DOCUMENT = DocumentRef(
     account="a", container="c", path="p.txt", document_id="doc", version="v1", size=1, content_type="text/plain"

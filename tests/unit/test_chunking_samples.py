@@ -9,7 +9,7 @@ from shared.domain import Chunk, DocumentRef, Record
 from shared.parsing import SNIFF_BYTES, ParseLimits, parse, sniff
 from shared.pipeline.chunking import MIN_SHARE, ChunkSettings, chunk_records
 from shared.pipeline.sections import section_key
-from shared.pipeline.tokens import token_counter
+from shared.tokens import token_counter
 
 SAMPLES = sorted((Path(__file__).resolve().parents[2] / "samples").iterdir())
 SETTINGS = ChunkSettings()

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.pipeline.tokens import token_counter
+from shared.tokens import token_counter
 
 SAMPLES = sorted((Path(__file__).resolve().parents[2] / "samples").iterdir())
 
