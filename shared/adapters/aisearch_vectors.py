@@ -245,6 +245,7 @@ class AISearchVectorSink:
                 SearchableField(name="path", filterable=True),  # searchable: the semantic ranker's title
                 SimpleField(name="folders", type=_STRINGS_TYPE, filterable=True),
                 SimpleField(name="content_type", type=string, filterable=True, facetable=True),
+                SimpleField(name="language", type=string, filterable=True, facetable=True),
                 SimpleField(name="version", type=string, filterable=True),
                 SimpleField(name="ordinal", type=SearchFieldDataType.INT32, filterable=True, sortable=True),
                 SimpleField(name="locator", type=string, filterable=True),
@@ -395,6 +396,7 @@ def filter_odata(where: SearchFilter) -> str | None:
         # the folders field lists every folder a path lies under, so one equality covers any depth
         _any_of("folders", where.folder, collection=True),
         _any_of("content_type", where.content_type),
+        _any_of("language", where.language),
     ]
     return " and ".join(clause for clause in clauses if clause) or None
 
@@ -452,6 +454,7 @@ def _document(chunk: Chunk, document: DocumentRef | None) -> dict[str, Any]:
         "path": document.path if document else None,
         "folders": folders_of(document.path) if document else [],
         "content_type": document.content_type if document else None,
+        "language": chunk.language,
         "version": chunk.version,
         "ordinal": chunk.ordinal,
         "locator": chunk.locator,

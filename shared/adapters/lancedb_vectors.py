@@ -47,6 +47,7 @@ def chunk_schema(dimension: int, embedder: str | None = None) -> pa.Schema:
             # Added later, so last and nullable: a table made before them gains them empty at open (see __init__).
             pa.field("path", pa.string()),
             pa.field("content_type", pa.string()),
+            pa.field("language", pa.string()),
         ],
         metadata=None if embedder is None else {_EMBEDDER: embedder.encode()},
     )
@@ -110,6 +111,7 @@ class LanceDBVectorSink:
                 "locator": [chunk.locator for chunk in rows],
                 "path": [document.path if document else None] * len(rows),
                 "content_type": [document.content_type if document else None] * len(rows),
+                "language": [chunk.language for chunk in rows],
                 _VECTOR: pa.FixedSizeListArray.from_arrays(vectors, self.dimension),
             },
             schema=self.schema,
@@ -263,6 +265,7 @@ def filter_sql(where: SearchFilter) -> str | None:
         # a folder and every folder under it: the path continues after "folder/"
         _any_of(where.folder, lambda value: f"starts_with(path, {_literal(value + '/')})"),
         _any_of(where.content_type, lambda value: f"content_type = {_literal(value)}"),
+        _any_of(where.language, lambda value: f"language = {_literal(value)}"),
     ]
     return " AND ".join(clause for clause in clauses if clause) or None
 

@@ -2,7 +2,8 @@
 
 Terms on different fields must all hold (AND); repeating a field accepts any of its values (`document_id:a
 document_id:b`). A value runs to the next space, or is double-quoted (`path:"my notes.txt"`, with `\\"` and `\\\\`
-inside). Fields: `document_id`, `path` (exact), `folder` (every path under it, at any depth) and `content_type`.
+inside). Fields: `document_id`, `path` (exact), `folder` (every path under it, at any depth), `content_type` and
+`language` (the ISO 639-1 code detected per chunk in enrich).
 Adapters translate the parsed filter into their own query language with quoted literals: the text a user typed is
 never passed to a backend.
 """
@@ -34,6 +35,7 @@ class SearchFilter(BaseModel):
     path: tuple[_Value, ...] = ()
     folder: tuple[_Value, ...] = Field((), description="folders, without leading or trailing slash")
     content_type: tuple[_Value, ...] = ()
+    language: tuple[_Value, ...] = ()
 
     @field_validator("folder", mode="before")
     @classmethod

@@ -423,12 +423,12 @@ NOTE = REPORT.model_copy(
 
 def two_documents(sink: Any) -> None:
     """Three chunks of the report (axes 0-2) and two of the note (axes 0 and 3, tilted), each with its document."""
-    sink.upsert(three_chunks(), REPORT)
+    sink.upsert([chunk.model_copy(update={"language": "en"}) for chunk in three_chunks()], REPORT)
     note = [
         make_chunk(i, f"note {i}", axis(a, tilt=0.1)).model_copy(
-            update={"document_id": OTHER_DOCUMENT, "chunk_id": f"note-{i}"}
+            update={"document_id": OTHER_DOCUMENT, "chunk_id": f"note-{i}", "language": language}
         )
-        for i, a in enumerate((0, 3))
+        for i, (a, language) in enumerate(((0, "de"), (3, None)))
     ]
     sink.upsert(note, NOTE)
 
@@ -443,6 +443,8 @@ def two_documents(sink: Any) -> None:
         ("folder:report", set()),  # a folder, not a string prefix
         ("folder:notes/todo.md", set()),  # a file is not a folder
         ("content_type:text/markdown", {"note 0", "note 1"}),
+        ("language:de", {"note 0"}),
+        ("language:en language:de", {"chunk 0", "chunk 1", "chunk 2", "note 0"}),  # a chunk of no language: neither
         ("folder:notes path:reports/2024/q1.txt", set()),  # different fields: all must hold
         ("path:notes/todo.md path:reports/2024/q1.txt", {"chunk 0", "chunk 1", "chunk 2", "note 0", "note 1"}),
         (f"document_id:{OTHER_DOCUMENT} content_type:text/markdown", {"note 0", "note 1"}),
@@ -482,7 +484,7 @@ def test_filter_values_are_quoted_not_trusted(sink: Any, hostile: str) -> None:
     two_documents(sink)
     odd = REPORT.model_copy(update={"path": f"odd/{hostile}", "document_id": "odd"})
     sink.upsert([make_chunk(0, "odd", axis(5)).model_copy(update={"document_id": "odd", "chunk_id": "odd-0"})], odd)
-    for field in ("document_id", "path", "folder", "content_type"):
+    for field in ("document_id", "path", "folder", "content_type", "language"):
         # WHEN a filter value holds filter syntax THEN it matches as a plain value: nothing here
         where = SearchFilter.model_validate({field: [hostile]})
         assert sink.search(axis(0), k=10, filter=where) == []
@@ -505,7 +507,8 @@ def test_chunks_written_without_their_document_are_left_out_by_path_filters(sink
 
 def test_lancedb_a_table_made_before_the_filter_columns_gains_them_at_open(tmp_path: Path) -> None:
     # GIVEN a table written with the columns of an earlier version (no path or content type, no embedder recorded)
-    earlier = pa.schema([field for field in chunk_schema(DIMENSION) if field.name not in ("path", "content_type")])
+    added = ("path", "content_type", "language")
+    earlier = pa.schema([field for field in chunk_schema(DIMENSION) if field.name not in added])
     rows = [
         {
             **chunk.model_dump(include={"document_id", "version", "ordinal", "text", "locator"}),
