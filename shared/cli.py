@@ -29,9 +29,9 @@ from shared.devhost.errors import StartupError, invalid_settings
 from shared.devhost.host import APP_SCRIPT, DevHost
 from shared.devhost.local_services import local_services
 from shared.domain import ConfigError, Job, JobState, ParseIssue, Stage
-from shared.domain.ids import document_id
+from shared.domain.ids import chunk_id, document_id
 from shared.pipeline.delete import request_delete
-from shared.ports import JobStore
+from shared.ports import GraphSink, JobStore
 from shared.wiring import open_job_store
 
 _VERBOSE = "tributary.verbose"  # key in click's context meta, which every command's context shares
@@ -298,6 +298,9 @@ def job(
     job_id: Annotated[str, typer.Argument(help="a job id, or the first characters of one as `status` shows them")],
     data_dir: DataDir = None,
     issues: Annotated[int, typer.Option(min=0, help="how many issues to list")] = 50,
+    chunks: Annotated[
+        int, typer.Option(min=0, help="also list this many of its chunks with their ranges (starts the local host)")
+    ] = 0,
     verbose: Verbose = False,
 ) -> None:
     """One job in full: state, reason, counters per stage, totals and the issues found in its file."""
@@ -309,6 +312,26 @@ def job(
         console.print(f"[red]No job matches {job_id!r}.[/red]")
         raise typer.Exit(2)
     console.print(_job_report(found, listed))
+    if chunks and found.totals.chunks:
+        _configure_logging(logging.INFO if verbose else logging.ERROR)
+        with _local_host(data_dir):
+            console.print(_chunks_table(found, app_ports().graph, chunks))
+
+
+def _chunks_table(job: Job, graph: GraphSink, shown: int) -> Table:
+    """The job's first chunks as the graph holds them: ordinal, the range of the file each covers, size."""
+    ids = [chunk_id(job.document_id, job.version, ordinal) for ordinal in range(min(shown, job.totals.chunks))]
+    known = graph.context(ids, max_relations=0).chunks
+    table = Table(title=f"Chunks ({len(ids)} of {job.totals.chunks})")
+    for column in ("#", "range", "entities"):
+        table.add_column(column, overflow="fold", justify="right" if column != "range" else "left")
+    for ordinal, id_ in enumerate(ids):
+        chunk = known.get(id_)
+        # A version replaced since, or deleted, is no longer in the graph: say so rather than show nothing.
+        table.add_row(
+            str(ordinal), chunk.locator if chunk else "(not in the graph)", str(len(chunk.entity_ids)) if chunk else ""
+        )
+    return table
 
 
 def _job_by_prefix(store: JobStore, prefix: str) -> Job | None:

@@ -124,6 +124,21 @@ def test_job_shows_the_counters_and_the_issues_of_one_file(tmp_path: Path):
     assert re.search(r"row 3\s*│ parse\.csv\.ragged_row", report.stdout)
     assert tributary("job", "nosuchjob", data_dir=tmp_path / "data").returncode == 2
 
+    # WHEN its chunks are asked for THEN the one chunk the two rows make names their range
+    with_chunks = tributary("job", job.job_id[:12], "--chunks", "5", data_dir=tmp_path / "data")
+    assert with_chunks.returncode == 0, with_chunks.stderr
+    assert re.search(r"Chunks \(1 of 1\)", with_chunks.stdout)
+    assert re.search(r"│\s*0 │ rows 2.3", with_chunks.stdout)
+
+    # WHEN the file is deleted by its path THEN the delete job succeeds, and the chunk is gone from the graph
+    deleted = tributary("delete", "ragged.csv", data_dir=tmp_path / "data")
+    assert deleted.returncode == 0, deleted.stderr
+    assert "succeeded" in deleted.stdout
+    gone = tributary("job", job.job_id[:12], "--chunks", "5", data_dir=tmp_path / "data")
+    assert "(not in the graph)" in gone.stdout
+    # AND deleting it again finds nothing committed but still runs; an unknown name is a no-op
+    assert "Nothing to delete" in tributary("delete", "no-such.csv", data_dir=tmp_path / "data").stdout
+
 
 # -- start-up failures: one line with the reason code and the fix, a distinct exit code, no traceback
 
