@@ -75,7 +75,11 @@ class Settings(BaseSettings):
     )
     search_index: str = Field("tributary-chunks", description="Azure AI Search index of chunk vectors (made at start)")
     embedder: Literal["hashing"] = Field("hashing", description="embedder: hashing (deterministic, offline)")
-    extractor: Literal["rules"] = Field("rules", description="extractor: rules (offline, schema-driven)")
+    extractor: Literal["rules", "spacy"] = Field(
+        "rules",
+        description="extractor: rules (offline, schema-driven, name lists) or spacy (a statistical NER model under "
+        "the rules; local only: requirements-local.txt)",
+    )
 
     falkordb_url: str | None = Field(None, description="redis:// URL of a FalkorDB (the local host starts one)")
     falkordb_graph: str = Field("tributary", description="graph name inside the embedded FalkorDB")

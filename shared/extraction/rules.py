@@ -11,7 +11,7 @@ schema allows, and nothing is ever emitted outside the schema's triples.
 
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from typing import NamedTuple
@@ -146,6 +146,7 @@ class _Mention:
     # Typed only by its shape or a list of personal names ("Coral Ledger": Coral is a first name): a type the
     # batch gives the same name by a firmer cue ("Coral Ledger Inc") overrides it.
     guessed: bool = False
+    listed: bool = False  # typed by a packaged list of names, which a statistical model may overrule
 
 
 def _tokens(sentence: str) -> list[_Token]:
@@ -468,22 +469,22 @@ class _MentionFinder:
         titled = self._split_by_title(sentence, group)
         if titled is not None:
             return titled
-        splits = (
-            self._split_by_head,
-            self._split_by_suffix,
-            self._split_by_gazetteer,
-            lambda group: self._split_by_known_whole(sentence, group),
-            self._split_by_first_word,
-            self._split_by_lexicon,
+        # (split, typed by a packaged list, only guessed)
+        splits: tuple[tuple[Callable[[list[_Token]], _Split | None], bool, bool], ...] = (
+            (self._split_by_head, False, False),
+            (self._split_by_suffix, False, False),
+            (self._split_by_gazetteer, False, False),
+            (lambda group: self._split_by_known_whole(sentence, group), True, False),
+            (self._split_by_first_word, False, True),
+            (self._split_by_lexicon, True, False),
         )
-        for split in splits:
+        for split, listed, guessed in splits:
             found = split(group)
             if found is not None:
                 before, typed, entity_type, after = found
-                mention = self._mention(sentence, typed, entity_type)
                 return [
                     *self._classify(sentence, before),
-                    replace(mention, guessed=True) if split == self._split_by_first_word else mention,
+                    replace(self._mention(sentence, typed, entity_type), listed=listed, guessed=guessed),
                     *self._classify(sentence, after),
                 ]
         if self._word_count(group) > MAX_UNTYPED_WORDS:
@@ -509,7 +510,8 @@ class _MentionFinder:
             ):
                 entity_type = None  # "Florence" alone may be a person; "in Florence" is the city
         if entity_type is not None:
-            return [_Mention(token.start, token.end, token.text, entity_type, 1)]
+            listed = key not in cues.gazetteer
+            return [_Mention(token.start, token.end, token.text, entity_type, 1, listed=listed)]
         shape = self._type_by_shape(sentence, [token])
         return [_Mention(token.start, token.end, token.text, shape, 1, guessed=shape is not None)]
 

@@ -60,6 +60,16 @@ def test_azure_is_recognised_by_the_platforms_own_markers() -> None:
         ({"job_store": "sqlite", "bus": "servicebus", "falkordb_url": "redis://graph:6379"}, "TRIBUTARY_JOB_STORE"),
         ({"job_store": "cosmos", "bus": "devhost", "falkordb_url": "redis://graph:6379"}, "TRIBUTARY_BUS"),
         ({"job_store": "cosmos", "bus": "servicebus", "falkordb_url": "redis://graph:6379"}, "TRIBUTARY_VECTORS"),
+        (
+            {
+                "job_store": "cosmos",
+                "bus": "servicebus",
+                "falkordb_url": "redis://graph:6379",
+                "vectors": "aisearch",
+                "extractor": "spacy",  # spaCy and its model are in requirements-local.txt only
+            },
+            "TRIBUTARY_EXTRACTOR",
+        ),
     ],
 )
 def test_a_local_only_backend_on_azure_is_a_config_error_naming_its_setting(
