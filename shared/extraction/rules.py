@@ -274,9 +274,17 @@ class _Cues:
                 for phrase in triggers:
                     phrases.setdefault(phrase.casefold(), []).append((relation_name, inverse))
 
-        # The first run of word characters of every phrase: a trigger can only start at one of them.
-        starts = [role_words if p.split()[0] == ROLE_PLACEHOLDER else [p.split()[0]] for p in phrases]
-        self._trigger_starts = frozenset(_WORD_RUN.match(word).group() for words in starts for word in words)  # type: ignore[union-attr]
+        # One word of every phrase, its longest: a gap holds a trigger only if it holds that word ("member" for
+        # "is a member of"), and such words are rarer in a gap than "is" or "a".
+        # A phrase with {role} is keyed on the role words: "{role} of" holds "of", which nearly every gap holds.
+        def key_words(phrase: str) -> list[str]:
+            if ROLE_PLACEHOLDER in phrase.split():
+                return [max(_WORD_RUN.findall(role), key=len) for role in role_words]
+            return [max((run for word in phrase.split() for run in _WORD_RUN.findall(word)), key=len)]
+
+        self._trigger_keys = frozenset(key for phrase in phrases for key in key_words(phrase))
+        longest = max((len(_WORD.findall(phrase.replace(ROLE_PLACEHOLDER, "x"))) for phrase in phrases), default=0)
+        self._tail_words = longest + self.max_words_after_trigger
 
         def regex(phrase: str) -> str:
             words = [role_pattern if w == ROLE_PLACEHOLDER else re.escape(w) for w in phrase.split()]
@@ -354,13 +362,17 @@ class _Cues:
 
     def last_trigger(self, gap: str) -> _Trigger | None:
         """The trigger nearest the end of a gap, if few enough words follow it."""
-        if self._trigger_starts.isdisjoint(_WORD_RUN.findall(gap.casefold())):
+        # Only the gap's last words can hold it: at most max_words_after_trigger words follow a trigger.
+        starts = [word.start() for word in _WORD.finditer(gap)]
+        offset = starts[-self._tail_words] if len(starts) > self._tail_words else 0
+        tail = gap[offset:]
+        if self._trigger_keys.isdisjoint(_WORD_RUN.findall(tail.casefold())):
             return None  # most gaps ("and", ",", "said") hold no trigger: one set test instead of the alternation
-        matches = list(self._trigger_search.finditer(gap)) if self._trigger_phrases else []
+        matches = list(self._trigger_search.finditer(tail)) if self._trigger_phrases else []
         if not matches:
             return None
         match = matches[-1]
-        if len(_WORD.findall(gap[match.end() :])) > self.max_words_after_trigger:
+        if len(_WORD.findall(tail[match.end() :])) > self.max_words_after_trigger:
             return None
         candidates = tuple(
             candidate
@@ -368,7 +380,7 @@ class _Cues:
             if phrase.fullmatch(match.group())
             for candidate in phrase_candidates
         )
-        return _Trigger(match.start(), match.end(), candidates)
+        return _Trigger(offset + match.start(), offset + match.end(), candidates)
 
 
 class _MentionFinder:
@@ -447,9 +459,11 @@ class _MentionFinder:
     def _word_count(self, group: list[_Token]) -> int:
         return sum(not token.connector for token in group)
 
-    def _mention(self, sentence: str, group: list[_Token], entity_type: str | None) -> _Mention:
+    def _mention(
+        self, sentence: str, group: list[_Token], entity_type: str | None, listed: bool = False, guessed: bool = False
+    ) -> _Mention:
         start, end = group[0].start, group[-1].end
-        return _Mention(start, end, sentence[start:end], entity_type, self._word_count(group))
+        return _Mention(start, end, sentence[start:end], entity_type, self._word_count(group), guessed, listed)
 
     def _first_words(self, group: list[_Token], count: int) -> int:
         """Index just past the first `count` name words of the group."""
@@ -484,13 +498,13 @@ class _MentionFinder:
                 before, typed, entity_type, after = found
                 return [
                     *self._classify(sentence, before),
-                    replace(self._mention(sentence, typed, entity_type), listed=listed, guessed=guessed),
+                    self._mention(sentence, typed, entity_type, listed, guessed),
                     *self._classify(sentence, after),
                 ]
         if self._word_count(group) > MAX_UNTYPED_WORDS:
             return []
         shape = self._type_by_shape(sentence, group)
-        return [replace(self._mention(sentence, group, shape), guessed=shape is not None)]
+        return [self._mention(sentence, group, shape, guessed=shape is not None)]
 
     def _classify_word(self, sentence: str, token: _Token) -> list[_Mention]:
         """`_classify` of a one-word group (most groups), the splits that can apply to one word, in their order."""
