@@ -170,8 +170,15 @@ def _open_rules(settings: Settings, environ: Mapping[str, str], stack: ExitStack
 
 def _open_spacy(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> Extractor:
     from shared.extraction.schema import load_schema
-    from shared.extraction.statistical import StatisticalExtractor
+    from shared.extraction.statistical import MODEL, StatisticalExtractor, missing_packages
 
+    missing = missing_packages()
+    if missing:
+        raise ConfigError(
+            Reason.CONFIG_BACKEND_UNAVAILABLE,
+            f"TRIBUTARY_EXTRACTOR=spacy needs {' and '.join(missing)}, which this environment lacks",
+            f"install requirements-local.txt (spaCy and {MODEL}), or set TRIBUTARY_EXTRACTOR=rules",
+        )
     return StatisticalExtractor(load_schema(settings.extraction_schema))
 
 

