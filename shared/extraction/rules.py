@@ -53,6 +53,7 @@ _MARKDOWN_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _MARKDOWN_EMPHASIS = re.compile(r"\*\*|__|`")
 _SPACES = re.compile(r"\s+")
 _CLAUSE_END = re.compile(r"[,.;:()]")
+_WORD_AFTER = re.compile(r"\s+([\w-]+)")
 _ODD_SPACE = re.compile(r"\s\s|[^\S ]")  # two spaces or a space other than " "
 _FIELD = re.compile(r"^\s*([^:;]{1,40}):\s*(.*?)\s*$")
 
@@ -259,6 +260,9 @@ class _Cues:
         self.max_words_after_trigger = text.max_words_after_trigger
         self.locatives = frozenset(word.casefold() for word in text.locatives)
         self._lexicon_cues = {name: spec.cues.lexicons for name, spec in schema.entity_types.items()}
+        self.speakers = {
+            word.casefold(): name for name, spec in schema.entity_types.items() for word in spec.cues.speech_verbs
+        }
         self.acronym_type = next((name for name, spec in schema.entity_types.items() if spec.cues.acronyms), None)
         self.surname_alias_types = frozenset(
             name for name, spec in schema.entity_types.items() if spec.cues.surname_aliases
@@ -621,7 +625,7 @@ class _MentionFinder:
         words = [token for token in group if not self._is_connector_token(token)]
         if 2 <= len(words) <= 3 and not group[0].text.isupper():
             return self.cues.last_words.get(words[-1].key)
-        acronym = words[0].text if len(words) == 1 else ""
+        acronym = words[0].text.replace(".", "") if len(words) == 1 else ""  # "U.N." too
         if 2 <= len(acronym) <= 5 and acronym.isupper() and acronym.isalpha() and not sentence.isupper():
             return self.cues.acronym_type
         return None
@@ -1011,9 +1015,14 @@ class RuleBasedExtractor:
             return replace(mention, type=known) if firm and known is not None else mention
         if known is not None:
             return replace(mention, type=known)
-        if mention.words >= MIN_WORDS_WITHOUT_CUE:
-            return replace(mention, type=self._role_nearby(sentence, mention))
-        return mention
+        if mention.words < MIN_WORDS_WITHOUT_CUE:
+            return mention  # "Okafor said": a lone word stays unclaimed
+        role = self._role_nearby(sentence, mention)
+        if role is not None:
+            return replace(mention, type=role)
+        after = _WORD_AFTER.match(sentence, mention.end)
+        speaker = self._cues.speakers.get(after.group(1).casefold()) if after else None
+        return mention if speaker is None else replace(mention, type=speaker, guessed=True)
 
     def _role_nearby(self, sentence: str, mention: _Mention) -> str | None:
         """The type a role word marks next to the name: "engineer Tomás Ferreira", "Zoë Okafor, chief …"."""

@@ -55,6 +55,7 @@ class EntityCues(_Spec):
     patterns: tuple[str, ...] = ()
     lexicons: LexiconCues = LexiconCues()
     acronyms: bool = False
+    speech_verbs: tuple[str, ...] = ()
     ner_labels: tuple[str, ...] = ()  # a statistical model's labels for the type (TRIBUTARY_EXTRACTOR=spacy)
     surname_aliases: bool = False
     max_tokens: int = Field(default=4, ge=1, le=8)

@@ -86,3 +86,12 @@ def test_a_firm_cue_elsewhere_in_the_batch_overrides_a_first_name_guess(extracto
     # THEN the organisation named with its legal form elsewhere in the batch types the short form too
     assert ("Organization", "Coral Ledger") in found
     assert ("Person", "Coral Ledger") not in found
+
+
+def test_a_name_before_a_speech_verb_is_a_person(extractor):
+    # GIVEN "Akram" is in no list and has no title, but speaks
+    assert ("Person", "Wasim Akram") in typed(extractor, "Pakistan lost the toss, and Wasim Akram said he was pleased.")
+
+
+def test_a_dotted_acronym_is_an_organisation(extractor):
+    assert ("Organization", "U.N.") in typed(extractor, "Envoys of the U.N. arrived late.")
