@@ -679,6 +679,8 @@ class _Linker:
     def links(self, sentence: str, mentions: list[_Mention]) -> list[_Link]:
         """Every relation the sentence states between its mentions."""
         links: list[_Link] = []
+        if len(mentions) < 2:
+            return links
         previous: list[_Link] = []
         mentions = list(mentions)  # typed in place as links infer types, so later links can use them
         positions = {(mention.start, mention.end): index for index, mention in enumerate(mentions)}
@@ -939,6 +941,8 @@ class RuleBasedExtractor:
 
     def _fields_in_text(self, text: str) -> dict[str, str]:
         """A table row serialised as "header: value; header: value", when no fields came with the chunk."""
+        if ";" not in text or ":" not in text:
+            return {}  # prose, the usual case: no need to split it
         parts = [_FIELD.match(part) for part in text.split(";")]
         if len(parts) < 2 or not all(parts):
             return {}
