@@ -31,6 +31,7 @@ EVIDENCE_LIMIT = 300
 MIN_WORDS_WITHOUT_CUE = 2  # a lone capitalised word is too often a sentence opener or a common noun
 MAX_UNTYPED_WORDS = 4
 MAX_GROUP_TOKENS = 16  # a longer capitalised run is a Title Case headline or junk, not a sequence of names
+MAX_COOCCURRING = 12  # names of one sentence paired by co-occurrence: a longer list is a table, not a statement
 MAX_LOOKBACK = 8  # mentions searched back from a trigger for the relation's other end
 NAME_WORD_MEMO = 1 << 16  # words remembered as name words or not; cleared when full
 CONTEXT_CHARS = 80  # how far before a mention cue words are looked for; keeps every look-behind bounded
@@ -892,6 +893,7 @@ class RuleBasedExtractor:
         self._cues = _Cues(schema)
         self._finder = _MentionFinder(self._cues)
         self._linker = _Linker(schema, self._cues)
+        self._cooccurring = [name for name, relation in schema.relation_types.items() if relation.cooccurrence]
         self._column_roles = {
             normalise_header(header): role for role, column in schema.columns.items() for header in column.headers
         }
@@ -1006,10 +1008,36 @@ class RuleBasedExtractor:
         for mention in mentions:
             if mention.type is not None:
                 collector.entity(mention.type, mention.name, chunk_id)
+        linked: set[frozenset[tuple[str, str]]] = set()
         for link in self._linker.links(sentence.text, mentions):
             source = (link.source.type or "", link.source.name)
             target = (link.target.type or "", link.target.name)
             collector.relation(source, link.relation, target, chunk_id, sentence.text)
+            linked.add(frozenset((source, target)))
+        if self._cooccurring:
+            self._collect_cooccurrence(chunk_id, sentence.text, mentions, linked, collector)
+
+    def _collect_cooccurrence(
+        self,
+        chunk_id: str,
+        sentence: str,
+        mentions: list[_Mention],
+        linked: set[frozenset[tuple[str, str]]],
+        collector: _Collector,
+    ) -> None:
+        """The schema's co-occurrence relations between typed mentions of one sentence that no trigger linked."""
+        ends = list(dict.fromkeys((m.type, m.name) for m in mentions if m.type is not None))[:MAX_COOCCURRING]
+        for index, first in enumerate(ends):
+            for second in ends[index + 1 :]:
+                if first == second or frozenset((first, second)) in linked:
+                    continue
+                for relation in self._cooccurring:
+                    if self.schema.allows(first[0], relation, second[0]):
+                        collector.relation(first, relation, second, chunk_id, sentence)
+                        break
+                    if self.schema.allows(second[0], relation, first[0]):
+                        collector.relation(second, relation, first, chunk_id, sentence)
+                        break
 
     def _typed(self, sentence: str, mention: _Mention, lexicon: Mapping[str, tuple[str, bool]]) -> _Mention:
         if mention.type is not None and not mention.guessed:

@@ -95,6 +95,9 @@ class RelationType(_Spec):
     description: str = Field(min_length=1)
     between: tuple[Endpoints, ...] = Field(min_length=1)
     symmetric: bool = False
+    # The rule extractor also emits it between two typed mentions of one sentence that no trigger linked; its
+    # weight is the number of chunks it was seen in (the relation's chunk_ids).
+    cooccurrence: bool = False
     triggers: tuple[str, ...] = ()
     inverse_triggers: tuple[str, ...] = ()
 
