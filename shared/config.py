@@ -115,7 +115,11 @@ class Settings(BaseSettings):
         4, ge=0, description="retries of a throttled (429, honouring Retry-After), failed (5xx) or timed-out request"
     )
     azure_openai_timeout_seconds: float = Field(60.0, gt=0, description="time limit of one embeddings request")
-    extractor: Literal["rules"] = Field("rules", description="extractor: rules (offline, schema-driven)")
+    extractor: Literal["rules", "spacy"] = Field(
+        "rules",
+        description="extractor: rules (offline, schema-driven, name lists) or spacy (a statistical NER model under "
+        "the rules; local only: requirements-local.txt)",
+    )
 
     falkordb_url: str | None = Field(None, description="redis:// URL of a FalkorDB (the local host starts one)")
     falkordb_graph: str = Field("tributary", description="graph name inside the embedded FalkorDB")

@@ -209,6 +209,20 @@ def _open_rules(settings: Settings, environ: Mapping[str, str], stack: ExitStack
     return RuleBasedExtractor(load_schema(settings.extraction_schema))
 
 
+def _open_spacy(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> Extractor:
+    from shared.extraction.schema import load_schema
+    from shared.extraction.statistical import MODEL, StatisticalExtractor, missing_packages
+
+    missing = missing_packages()
+    if missing:
+        raise ConfigError(
+            Reason.CONFIG_BACKEND_UNAVAILABLE,
+            f"TRIBUTARY_EXTRACTOR=spacy needs {' and '.join(missing)}, which this environment lacks",
+            f"install requirements-local.txt (spaCy and {MODEL}), or set TRIBUTARY_EXTRACTOR=rules",
+        )
+    return StatisticalExtractor(load_schema(settings.extraction_schema))
+
+
 # --- what each backend needs set ----------------------------------------------------------------------------
 
 
@@ -361,6 +375,15 @@ for _builtin in (
         on_azure=f"set TRIBUTARY_EMBEDDER=azure_openai ({OPENAI_CONNECTION}__endpoint)",
     ),
     Backend("extractor", "rules", "TRIBUTARY_EXTRACTOR", False, _open_rules, "shared.extraction.rules"),
+    Backend(
+        "extractor",
+        "spacy",
+        "TRIBUTARY_EXTRACTOR",
+        True,  # spaCy and its model are local-only packages (requirements-local.txt)
+        _open_spacy,
+        "shared.extraction.statistical",
+        on_azure="set TRIBUTARY_EXTRACTOR=rules",
+    ),
 ):
     register(_builtin)
 
@@ -405,8 +428,8 @@ def check(settings: Settings, environ: Mapping[str, str] | None = None) -> None:
             if backend.local_only:
                 raise ConfigError(
                     Reason.CONFIG_LOCAL_BACKEND_ON_AZURE,
-                    f"{backend.setting}={backend.name} keeps state on this instance or needs the local host, so it "
-                    "cannot run on Azure",
+                    f"{backend.setting}={backend.name} keeps state on this instance, needs the local host or needs "
+                    "packages Azure does not install (requirements-local.txt), so it cannot run on Azure",
                     backend.on_azure or "choose a production backend",
                 )
         if _development_storage(environ):

@@ -11,11 +11,14 @@ schema allows, and nothing is ever emitted outside the schema's triples.
 
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property, lru_cache
+from typing import NamedTuple
 
 from shared.domain import Chunk, Entity, Extraction, Link, Relation
 from shared.domain.ids import canonical_name, entity_id, relation_id
+from shared.extraction.lexicons import Key, lexicon
 from shared.extraction.names import clean_name
 from shared.extraction.schema import (
     NAME_PLACEHOLDER,
@@ -28,13 +31,18 @@ EVIDENCE_LIMIT = 300
 MIN_WORDS_WITHOUT_CUE = 2  # a lone capitalised word is too often a sentence opener or a common noun
 MAX_UNTYPED_WORDS = 4
 MAX_GROUP_TOKENS = 16  # a longer capitalised run is a Title Case headline or junk, not a sequence of names
+MAX_COOCCURRING = 12  # names of one sentence paired by co-occurrence: a longer list is a table, not a statement
 MAX_LOOKBACK = 8  # mentions searched back from a trigger for the relation's other end
+NAME_WORD_MEMO = 1 << 16  # words remembered as name words or not; cleared when full
 CONTEXT_CHARS = 80  # how far before a mention cue words are looked for; keeps every look-behind bounded
 COORDINATORS = frozenset({",", "and", ", and", "&", "as well as"})
 
-_TOKEN = re.compile(r"\w+(?:[-'’]\w+)*|&")
-_POSSESSIVE = re.compile(r"['’]s$", re.IGNORECASE)
+# A word, "U.S." as one word, or "&"; a possessive "'s" is matched but left out of the word ("Okafor's team" names
+# Okafor).
+_TOKEN = re.compile(r"((?:[A-Z]\.){2,}|\w+(?:[-'’](?![sS](?![\w'’-]))\w+)*|&)(?:['’][sS](?![\w'’-]))?")
 _WORD = re.compile(r"[\w-]+")
+_WORD_RUN = re.compile(r"\w+")
+_COORDINATION_WORD = re.compile(r"[\w-]+|[,&]")
 _SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*\s+")
 _WORD_BEFORE = re.compile(r"([\w.]+)$")
 _MARKDOWN_BLOCK_START = re.compile(r"^(?:#{1,6}\s|[-*+>]\s|\d+[.)]\s|\|)")
@@ -44,6 +52,10 @@ _MARKDOWN_LINE_MARKER = re.compile(r"^(?:#{1,6}|[-*+>]|\d+[.)])\s+")
 _INLINE_BREAK = re.compile(r"\s+[-*+]\s+(?=\S)|\s*\|\s*")
 _MARKDOWN_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _MARKDOWN_EMPHASIS = re.compile(r"\*\*|__|`")
+_SPACES = re.compile(r"\s+")
+_CLAUSE_END = re.compile(r"[,.;:()]")
+_WORD_AFTER = re.compile(r"\s+([\w-]+)")
+_ODD_SPACE = re.compile(r"\s\s|[^\S ]")  # two spaces or a space other than " "
 _FIELD = re.compile(r"^\s*([^:;]{1,40}):\s*(.*?)\s*$")
 
 
@@ -84,9 +96,11 @@ def _starts_block(line: str) -> bool:
 
 
 def _clean_markdown(block: str) -> str:
-    block = _MARKDOWN_LINK.sub(r"\1", block)
-    block = _MARKDOWN_EMPHASIS.sub("", block)
-    return re.sub(r"\s+", " ", block).strip()
+    if "](" in block:
+        block = _MARKDOWN_LINK.sub(r"\1", block)
+    if "*" in block or "_" in block or "`" in block:
+        block = _MARKDOWN_EMPHASIS.sub("", block)
+    return _SPACES.sub(" ", block).strip() if _ODD_SPACE.search(block) else block.strip()
 
 
 def _sentences_in(block: str, abbreviations: frozenset[str]) -> list[str]:
@@ -116,15 +130,12 @@ def _trim(text: str, limit: int = EVIDENCE_LIMIT) -> str:
 # --- tokens and mentions ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Token:
+class _Token(NamedTuple):  # a tuple: built for every capitalised word, so the cheapest to build
     text: str
     start: int
     end: int
-
-    @property
-    def key(self) -> str:
-        return self.text.casefold()
+    key: str  # the text casefolded
+    connector: bool = False  # joins name words inside a group ("de", "of", "&"); a name word otherwise
 
 
 @dataclass(frozen=True)
@@ -134,22 +145,49 @@ class _Mention:
     name: str
     type: str | None
     words: int  # capitalised words in the name (particles and joiners not counted)
+    # Typed only by its shape or a list of personal names ("Coral Ledger": Coral is a first name): a type the
+    # batch gives the same name by a firmer cue ("Coral Ledger Inc") overrides it.
+    guessed: bool = False
+    listed: bool = False  # typed by a packaged list of names, which a statistical model may overrule
 
 
 def _tokens(sentence: str) -> list[_Token]:
-    tokens = []
-    for match in _TOKEN.finditer(sentence):
-        text = match.group()
-        possessive = _POSSESSIVE.search(text)
-        if possessive and possessive.start() > 0:
-            text = text[: possessive.start()]  # "Okafor's team" names Okafor
-        tokens.append(_Token(text, match.start(), match.start() + len(text)))
-    return tokens
+    return [
+        _Token(text, match.start(), match.end(1), text.casefold())
+        for match in _TOKEN.finditer(sentence)
+        for text in (match.group(1),)
+    ]
+
+
+_UPPER = "".join(re.escape(c) for c in map(chr, range(0x10000)) if c.isupper())
+# The words _TOKEN finds that start with a capital, found without tokenising the rest of the sentence: a word
+# starts where no word character (nor one joined by a hyphen or apostrophe) stands before it.
+# The capital comes first so that the engine scans for it, the look-behinds checking the character before it.
+_CAPITALISED = re.compile(
+    r"([" + _UPPER + r"](?<!\w.)(?<!\w[-'’].)(?:(?<=[A-Z])\.(?:[A-Z]\.)+|\w*(?:[-'’](?![sS](?![\w'’-]))\w+)*))"
+    r"(?:['’][sS](?![\w'’-]))?"
+)
+
+
+def _capitalised_tokens(sentence: str) -> list[_Token]:
+    return [
+        _Token(text, match.start(), match.end(1), text.casefold())
+        for match in _CAPITALISED.finditer(sentence)
+        for text in (match.group(1),)
+    ]
+
+
+_PART_SEPARATOR = re.compile(r"[-'’]")
 
 
 def _looks_like_name(text: str) -> bool:
     # Every hyphen/apostrophe part capitalised: "Jean-Luc", "O'Neill" yes; "Lisbon-based", "Kick-off" no.
-    return all(part[:1].isupper() for part in re.split(r"[-'’]", text))
+    return all(part[:1].isupper() for part in _PART_SEPARATOR.split(text))
+
+
+# The same names recur in every batch.
+_canonical = lru_cache(maxsize=1 << 16)(canonical_name)
+_entity_id = lru_cache(maxsize=1 << 16)(entity_id)
 
 
 _Split = tuple[list[_Token], list[_Token], str, list[_Token]]  # before, the typed name, its type, after
@@ -221,6 +259,15 @@ class _Cues:
         self.head_joiners = frozenset(word.casefold() for word in text.head_joiners)
         self.pronouns = frozenset(word.casefold() for word in text.pronouns)
         self.max_words_after_trigger = text.max_words_after_trigger
+        self.locatives = frozenset(word.casefold() for word in text.locatives)
+        self._lexicon_cues = {name: spec.cues.lexicons for name, spec in schema.entity_types.items()}
+        self.speakers = {
+            word.casefold(): name for name, spec in schema.entity_types.items() for word in spec.cues.speech_verbs
+        }
+        self.acronym_type = next((name for name, spec in schema.entity_types.items() if spec.cues.acronyms), None)
+        self.surname_alias_types = frozenset(
+            name for name, spec in schema.entity_types.items() if spec.cues.surname_aliases
+        )
         self._compile_triggers(schema)
 
     def _compile_triggers(self, schema: ExtractionSchema) -> None:
@@ -231,6 +278,18 @@ class _Cues:
             for inverse, triggers in ((False, relation.triggers), (True, relation.inverse_triggers)):
                 for phrase in triggers:
                     phrases.setdefault(phrase.casefold(), []).append((relation_name, inverse))
+
+        # One word of every phrase, its longest: a gap holds a trigger only if it holds that word ("member" for
+        # "is a member of"), and such words are rarer in a gap than "is" or "a".
+        # A phrase with {role} is keyed on the role words: "{role} of" holds "of", which nearly every gap holds.
+        def key_words(phrase: str) -> list[str]:
+            if ROLE_PLACEHOLDER in phrase.split():
+                return [max(_WORD_RUN.findall(role), key=len) for role in role_words]
+            return [max((run for word in phrase.split() for run in _WORD_RUN.findall(word)), key=len)]
+
+        self._trigger_keys = frozenset(key for phrase in phrases for key in key_words(phrase))
+        longest = max((len(_WORD.findall(phrase.replace(ROLE_PLACEHOLDER, "x"))) for phrase in phrases), default=0)
+        self._tail_words = longest + self.max_words_after_trigger
 
         def regex(phrase: str) -> str:
             words = [role_pattern if w == ROLE_PLACEHOLDER else re.escape(w) for w in phrase.split()]
@@ -246,20 +305,79 @@ class _Cues:
             (re.compile(regex(p), re.IGNORECASE), tuple(candidates)) for p, candidates in phrases.items()
         ]
 
+    # The packaged lists (lexicons.py), built into lookups on first use: a schema that names none loads none.
+
+    def _words_of(self, kind: str) -> dict[str, str]:
+        table: dict[str, str] = {}
+        for type_name, cues in self._lexicon_cues.items():
+            for name in getattr(cues, kind):
+                table.update((key[0], type_name) for key in lexicon(name) if len(key) == 1 and key[0] not in table)
+        return table
+
+    def _names_of(self, kind: str) -> dict[Key, str]:
+        table: dict[Key, str] = {}
+        for type_name, cues in self._lexicon_cues.items():
+            for name in getattr(cues, kind):
+                for key in lexicon(name):
+                    table.setdefault(key, type_name)
+        return table
+
+    @cached_property
+    def known(self) -> dict[Key, str]:
+        """Whole names from the `known` lexicons -> type; the schema's own gazetteer is looked up first."""
+        return self._names_of("known")
+
+    @cached_property
+    def known_in_context(self) -> dict[Key, str]:
+        """Names from the `known_in_context` lexicons: only a whole group, and a personal one after a locative."""
+        return self._names_of("known_in_context")
+
+    @cached_property
+    def longest_lexicon_name(self) -> int:
+        return max((len(key) for key in self.known), default=0)
+
+    @cached_property
+    def first_words(self) -> dict[str, str]:
+        return self._words_of("first_words")
+
+    @cached_property
+    def last_words(self) -> dict[str, str]:
+        return self._words_of("last_words")
+
+    @cached_property
+    def legal_suffixes(self) -> dict[str, str]:
+        return self._words_of("suffixes")
+
+    def suffix_type(self, token: "_Token") -> str | None:
+        """The type a name-final word marks: the schema's suffixes, then legal forms written as names are."""
+        found = self.suffixes.get(token.key)
+        if found is None and (token.text.isupper() or (len(token.text) > 2 and token.text[:1].isupper())):
+            found = self.legal_suffixes.get(token.key)
+        return found
+
+    def is_personal_word(self, word: str) -> bool:
+        return word in self.first_words or word in self.last_words
+
     def is_coordination(self, gap: str) -> bool:
         """Whether a gap only joins two names: "and", ",", also "and Dr." or "and engineer"."""
-        words = re.findall(r"[\w-]+|[,&]", gap.casefold())
+        words = _COORDINATION_WORD.findall(gap.casefold())
         while words and words[-1] in self.titles:
             words.pop()  # the title belongs to the next name
         return " ".join(words).replace(" ,", ",") in COORDINATORS
 
     def last_trigger(self, gap: str) -> _Trigger | None:
         """The trigger nearest the end of a gap, if few enough words follow it."""
-        matches = list(self._trigger_search.finditer(gap)) if self._trigger_phrases else []
+        # Only the gap's last words can hold it: at most max_words_after_trigger words follow a trigger.
+        starts = [word.start() for word in _WORD.finditer(gap)]
+        offset = starts[-self._tail_words] if len(starts) > self._tail_words else 0
+        tail = gap[offset:]
+        if self._trigger_keys.isdisjoint(_WORD_RUN.findall(tail.casefold())):
+            return None  # most gaps ("and", ",", "said") hold no trigger: one set test instead of the alternation
+        matches = list(self._trigger_search.finditer(tail)) if self._trigger_phrases else []
         if not matches:
             return None
         match = matches[-1]
-        if len(_WORD.findall(gap[match.end() :])) > self.max_words_after_trigger:
+        if len(_WORD.findall(tail[match.end() :])) > self.max_words_after_trigger:
             return None
         candidates = tuple(
             candidate
@@ -267,7 +385,7 @@ class _Cues:
             if phrase.fullmatch(match.group())
             for candidate in phrase_candidates
         )
-        return _Trigger(match.start(), match.end(), candidates)
+        return _Trigger(offset + match.start(), offset + match.end(), candidates)
 
 
 class _MentionFinder:
@@ -275,11 +393,12 @@ class _MentionFinder:
 
     def __init__(self, cues: _Cues) -> None:
         self.cues = cues
+        self._name_words: dict[str, bool] = {}  # word -> whether it can be part of a name (memo)
 
     def find(self, sentence: str) -> list[_Mention]:
         """Mentions of one sentence, in order; untyped ones are kept for the second pass."""
         mentions = []
-        for group in self._name_groups(sentence, _tokens(sentence)):
+        for group in self._name_groups(sentence):
             if len(group) > MAX_GROUP_TOKENS:
                 continue
             for mention in self._classify(sentence, group):
@@ -287,43 +406,52 @@ class _MentionFinder:
         return mentions
 
     def _is_name_word(self, token: _Token) -> bool:
-        return token.text[:1].isupper() and token.key not in self.cues.stopwords and _looks_like_name(token.text)
+        known = self._name_words.get(token.text)
+        if known is None:
+            known = token.text[:1].isupper() and token.key not in self.cues.stopwords and _looks_like_name(token.text)
+            if len(self._name_words) > NAME_WORD_MEMO:
+                self._name_words.clear()
+            self._name_words[token.text] = known
+        return known
 
-    def _name_groups(self, sentence: str, tokens: list[_Token]) -> list[list[_Token]]:
+    def _name_groups(self, sentence: str) -> list[list[_Token]]:
+        """Runs of name words, only the capitalised words of the sentence tokenised: what lies between two of
+        them either continues a name (one space), joins it (one connector word between single spaces) or ends it.
+        """
         groups: list[list[_Token]] = []
         current: list[_Token] = []
-        for index, token in enumerate(tokens):
-            following = tokens[index + 1] if index + 1 < len(tokens) else None
-            extends_name = self._is_name_word(token) and (not current or self._continues(sentence, current[-1], token))
-            joins_name = bool(current) and self._is_connector(sentence, current[-1], token, following)
-            if extends_name or joins_name:
-                current.append(token)
-            else:
-                if current:
-                    groups.append(current)
-                current = [token] if self._is_name_word(token) else []
+        for token in _capitalised_tokens(sentence):
+            if not self._is_name_word(token):
+                continue  # "Of" in "University Of Lisbon" may still join; the gap decides below
+            if current:
+                previous = current[-1]
+                gap = sentence[previous.end : token.start]
+                if gap == " " or (gap == ". " and previous.key in self.cues.honorifics):  # "Dr. Zoë Okafor"
+                    current.append(token)
+                    continue
+                connector = self._connector(previous, gap)
+                if connector is not None:
+                    current.extend((connector, token))
+                    continue
+                groups.append(current)
+            current = [token]
         if current:
             groups.append(current)
         return groups
 
-    def _continues(self, sentence: str, previous: _Token, token: _Token) -> bool:
-        gap = sentence[previous.end : token.start]
-        return gap == " " or (gap == ". " and previous.key in self.cues.honorifics)  # "Dr. Zoë Okafor"
-
-    def _is_connector(self, sentence: str, previous: _Token, token: _Token, following: _Token | None) -> bool:
+    def _connector(self, previous: _Token, gap: str) -> _Token | None:
         # "Rio de Janeiro", "Marsh & Pike", and "of"/"for" only after a head word: "University of Lisbon".
-        is_particle = token.key in self.cues.particles
-        is_joiner = token.key in self.cues.head_joiners and previous.key in self.cues.heads
-        return (
-            (is_particle or is_joiner)
-            and following is not None
-            and self._is_name_word(following)
-            and sentence[previous.end : token.start] == " "
-            and sentence[token.end : following.start] == " "
-        )
+        word = gap[1:-1]
+        if len(gap) < 3 or gap[0] != " " or gap[-1] != " " or not _TOKEN.fullmatch(word):
+            return None
+        key = word.casefold()
+        if key in self.cues.particles or (key in self.cues.head_joiners and previous.key in self.cues.heads):
+            start = previous.end + 1
+            return _Token(word, start, start + len(word), key, connector=True)
+        return None
 
     def _is_connector_token(self, token: _Token) -> bool:
-        return not self._is_name_word(token)
+        return token.connector
 
     def _strip_connectors(self, group: list[_Token]) -> list[_Token]:
         start, end = 0, len(group)
@@ -334,11 +462,13 @@ class _MentionFinder:
         return group[start:end]
 
     def _word_count(self, group: list[_Token]) -> int:
-        return sum(1 for token in group if not self._is_connector_token(token))
+        return sum(not token.connector for token in group)
 
-    def _mention(self, sentence: str, group: list[_Token], entity_type: str | None) -> _Mention:
+    def _mention(
+        self, sentence: str, group: list[_Token], entity_type: str | None, listed: bool = False, guessed: bool = False
+    ) -> _Mention:
         start, end = group[0].start, group[-1].end
-        return _Mention(start, end, sentence[start:end], entity_type, self._word_count(group))
+        return _Mention(start, end, sentence[start:end], entity_type, self._word_count(group), guessed, listed)
 
     def _first_words(self, group: list[_Token], count: int) -> int:
         """Index just past the first `count` name words of the group."""
@@ -350,24 +480,59 @@ class _MentionFinder:
         return len(group)
 
     def _classify(self, sentence: str, group: list[_Token]) -> list[_Mention]:
+        if len(group) == 1:
+            return self._classify_word(sentence, group[0])
         group = self._strip_connectors(group)
         if not group:
             return []
         titled = self._split_by_title(sentence, group)
         if titled is not None:
             return titled
-        for split in (self._split_by_head, self._split_by_suffix, self._split_by_gazetteer):
+        # (split, typed by a packaged list, only guessed)
+        splits: tuple[tuple[Callable[[list[_Token]], _Split | None], bool, bool], ...] = (
+            (self._split_by_head, False, False),
+            (self._split_by_suffix, False, False),
+            (self._split_by_gazetteer, False, False),
+            (lambda group: self._split_by_known_whole(sentence, group), True, False),
+            (self._split_by_first_word, False, True),
+            (self._split_by_lexicon, True, False),
+        )
+        for split, listed, guessed in splits:
             found = split(group)
             if found is not None:
                 before, typed, entity_type, after = found
                 return [
                     *self._classify(sentence, before),
-                    self._mention(sentence, typed, entity_type),
+                    self._mention(sentence, typed, entity_type, listed, guessed),
                     *self._classify(sentence, after),
                 ]
         if self._word_count(group) > MAX_UNTYPED_WORDS:
             return []
-        return [self._mention(sentence, group, None)]
+        shape = self._type_by_shape(sentence, group)
+        return [self._mention(sentence, group, shape, guessed=shape is not None)]
+
+    def _classify_word(self, sentence: str, token: _Token) -> list[_Mention]:
+        """`_classify` of a one-word group (most groups), the splits that can apply to one word, in their order."""
+        if token.connector:
+            return []
+        if token.key in self.cues.titles:
+            return []  # "Chairman" alone names no one
+        key = (token.key,)
+        cues = self.cues
+        entity_type = cues.gazetteer.get(key) or cues.known.get(key)
+        if entity_type is None:
+            entity_type = cues.known_in_context.get(key)
+            if (
+                entity_type is not None
+                and cues.is_personal_word(token.key)
+                and not self._after_locative(sentence, token)
+            ):
+                entity_type = None  # "Florence" alone may be a person; "in Florence" is the city
+        if entity_type is not None:
+            listed = key not in cues.gazetteer
+            return [_Mention(token.start, token.end, token.text, entity_type, 1, listed=listed)]
+        shape = self._type_by_shape(sentence, [token])
+        return [_Mention(token.start, token.end, token.text, shape, 1, guessed=shape is not None)]
 
     def _split_by_title(self, sentence: str, group: list[_Token]) -> list[_Mention] | None:
         """'Dr Zoë Okafor', 'Managing Director Amara Nwosu': the last title word marks the name after it."""
@@ -378,7 +543,7 @@ class _MentionFinder:
             return []  # "Chief Scientist" alone names no one
         last = titles[-1]
         name = self._strip_connectors(group[last + 1 :])
-        if not name or (len(name) == 1 and name[0].key in self.cues.suffixes):
+        if not name or (len(name) == 1 and self.cues.suffix_type(name[0]) is not None):
             return None  # "Brightwater Labs CEO", "Executive Council": other cues type the whole group
         if self._split_by_head(name) or self._split_by_suffix(name):
             # "CEO Brightwater Labs" is an organisation, whatever stands in front of it.
@@ -400,11 +565,11 @@ class _MentionFinder:
 
     def _split_by_suffix(self, group: list[_Token]) -> _Split | None:
         for index, token in enumerate(group):
-            entity_type = self.cues.suffixes.get(token.key)
-            if index == 0 or entity_type is None:
+            entity_type = self.cues.suffix_type(token) if index else None
+            if entity_type is None:
                 continue
             end = index + 1
-            while end < len(group) and self.cues.suffixes.get(group[end].key) == entity_type:
+            while end < len(group) and self.cues.suffix_type(group[end]) == entity_type:
                 end += 1  # "Nordlicht Robotics GmbH": stacked suffixes stay in the name
             start = end
             while start > 0 and self._word_count(group[start - 1 : end]) <= self.cues.max_words[entity_type]:
@@ -421,12 +586,58 @@ class _MentionFinder:
                     return group[:start], group[start : start + length], entity_type, group[start + length :]
         return None
 
+    def _split_by_known_whole(self, sentence: str, group: list[_Token]) -> _Split | None:
+        """The whole group is a known name ("Santa Clara", "Florence"): no part of it names a person.
+
+        A city of one word that is also a person's name ("Florence", "Jackson") needs a locative before it.
+        """
+        key = tuple(token.key for token in group)
+        entity_type = self.cues.known.get(key) or self.cues.known_in_context.get(key)
+        if entity_type is None:
+            return None
+        if len(key) == 1 and self.cues.is_personal_word(key[0]) and not self._after_locative(sentence, group[0]):
+            return None
+        return [], group, entity_type, []
+
+    def _after_locative(self, sentence: str, token: _Token) -> bool:
+        before = _WORD.findall(sentence[max(0, token.start - CONTEXT_CHARS) : token.start])
+        return bool(before) and before[-1].casefold() in self.cues.locatives
+
+    def _split_by_first_word(self, group: list[_Token]) -> _Split | None:
+        """A known first name and at least one more name word: "Peter Blackburn", "Bill Clinton"."""
+        entity_type = self.cues.first_words.get(group[0].key)
+        if entity_type is None or self._word_count(group) < 2 or group[0].text.isupper():
+            return None
+        kept = self._first_words(group, self.cues.max_words[entity_type])
+        return [], group[:kept], entity_type, group[kept:]
+
+    def _split_by_lexicon(self, group: list[_Token]) -> _Split | None:
+        """The longest `known` name inside the group ("Japan" in "JAPAN GET LUCKY WIN")."""
+        keys = [token.key for token in group]
+        for length in range(min(self.cues.longest_lexicon_name, len(group)), 0, -1):
+            for start in range(len(group) - length + 1):
+                entity_type = self.cues.known.get(tuple(keys[start : start + length]))
+                if entity_type is not None:
+                    return group[:start], group[start : start + length], entity_type, group[start + length :]
+        return None
+
+    def _type_by_shape(self, sentence: str, group: list[_Token]) -> str | None:
+        """No cue typed the group: a known surname ending two or three words, or an acronym in running text."""
+        words = [token for token in group if not self._is_connector_token(token)]
+        if 2 <= len(words) <= 3 and not group[0].text.isupper():
+            return self.cues.last_words.get(words[-1].key)
+        acronym = words[0].text.replace(".", "") if len(words) == 1 else ""  # "U.N." too
+        if 2 <= len(acronym) <= 5 and acronym.isupper() and acronym.isalpha() and not sentence.isupper():
+            return self.cues.acronym_type
+        return None
+
     def _by_pattern(self, sentence: str, mention: _Mention) -> _Mention:
         for pattern in self.cues.patterns:
-            context = sentence[max(0, mention.start - CONTEXT_CHARS) : mention.start]
-            before_ok = pattern.before is None or pattern.before.search(context)
             after = pattern.after.match(sentence, mention.end) if pattern.after else None
-            if before_ok and (pattern.after is None or after):
+            if pattern.after is not None and after is None:
+                continue  # the anchored test first: it fails for almost every mention
+            context = sentence[max(0, mention.start - CONTEXT_CHARS) : mention.start]
+            if pattern.before is None or pattern.before.search(context):
                 end = after.end() if after else mention.end
                 name = f"{mention.name} {pattern.name_tail}".strip()
                 return replace(mention, end=end, name=name, type=pattern.type)
@@ -469,6 +680,8 @@ class _Linker:
     def links(self, sentence: str, mentions: list[_Mention]) -> list[_Link]:
         """Every relation the sentence states between its mentions."""
         links: list[_Link] = []
+        if len(mentions) < 2:
+            return links
         previous: list[_Link] = []
         mentions = list(mentions)  # typed in place as links infer types, so later links can use them
         positions = {(mention.start, mention.end): index for index, mention in enumerate(mentions)}
@@ -596,9 +809,9 @@ class _Collector:
         self.relations: dict[str, _RelationDraft] = {}
 
     def entity(self, entity_type: str, name: str, chunk_id: str) -> str | None:
-        if entity_type not in self.schema.entity_types or not canonical_name(name):
+        if entity_type not in self.schema.entity_types or not _canonical(name):
             return None
-        key = entity_id(entity_type, name)
+        key = _entity_id(entity_type, name)
         draft = self.entities.setdefault(key, _EntityDraft(entity_type))
         draft.names[name] = None
         draft.chunk_ids[chunk_id] = None
@@ -680,6 +893,7 @@ class RuleBasedExtractor:
         self._cues = _Cues(schema)
         self._finder = _MentionFinder(self._cues)
         self._linker = _Linker(schema, self._cues)
+        self._cooccurring = [name for name, relation in schema.relation_types.items() if relation.cooccurrence]
         self._column_roles = {
             normalise_header(header): role for role, column in schema.columns.items() for header in column.headers
         }
@@ -734,6 +948,8 @@ class RuleBasedExtractor:
 
     def _fields_in_text(self, text: str) -> dict[str, str]:
         """A table row serialised as "header: value; header: value", when no fields came with the chunk."""
+        if ";" not in text or ":" not in text:
+            return {}  # prose, the usual case: no need to split it
         parts = [_FIELD.match(part) for part in text.split(";")]
         if len(parts) < 2 or not all(parts):
             return {}
@@ -745,14 +961,34 @@ class RuleBasedExtractor:
     def _clean_cell(self, value: str, entity_type: str) -> str | None:
         return clean_name(value, entity_type, self._cues.titles)
 
-    def _lexicon(self, readings: list[_Reading]) -> dict[str, str]:
-        """Names typed anywhere in the batch (by a cue or a column) -> their type, when unambiguous."""
-        types: dict[str, set[str]] = {}
+    def _lexicon(self, readings: list[_Reading]) -> dict[str, tuple[str, bool]]:
+        """Names typed anywhere in the batch -> (their type, whether a firm cue typed it), when unambiguous.
+
+        Firm: a cue, a column or the parser, and an organisation's name without its legal form ("Coral Ledger"
+        after "Coral Ledger Inc"). A name only guessed (by its shape or a list of personal names), and a person's
+        surname ("Blackburn" after "Peter Blackburn"), count when nothing firm typed it.
+        """
+        firm: dict[str, set[str]] = {}
+        guessed: dict[str, set[str]] = {}
+        surnames: dict[str, set[str]] = {}
+        without_form: dict[str, set[str]] = {}
         for reading in readings:
-            typed = [(m.type, m.name) for s in reading.sentences for m in s.mentions if m.type]
-            for entity_type, name in [*reading.declared, *reading.cells.values(), *typed]:
-                types.setdefault(canonical_name(name), set()).add(entity_type)
-        return {name: next(iter(found)) for name, found in types.items() if len(found) == 1}
+            named = [(t, n, False) for t, n in (*reading.declared, *reading.cells.values())]
+            found = [(m.type, m.name, m.guessed) for s in reading.sentences for m in s.mentions if m.type is not None]
+            for entity_type, name, is_guess in [*named, *found]:
+                key = _canonical(name)
+                (guessed if is_guess else firm).setdefault(key, set()).add(entity_type)
+                if " " not in key:
+                    continue
+                head, last = key.rsplit(" ", 1)
+                if entity_type in self._cues.surname_alias_types:
+                    surnames.setdefault(last, set()).add(entity_type)
+                elif not is_guess and last in self._cues.legal_suffixes:
+                    without_form.setdefault(head, set()).add(entity_type)
+        table = {name: (next(iter(found)), False) for name, found in {**surnames, **guessed}.items() if len(found) == 1}
+        for names in (without_form, firm):  # firm names last: they win
+            table.update((name, (next(iter(found)), True)) for name, found in names.items() if len(found) == 1)
+        return table
 
     # Second pass.
 
@@ -771,32 +1007,65 @@ class RuleBasedExtractor:
                 )
 
     def _collect_sentence(
-        self, chunk_id: str, sentence: _Sentence, lexicon: Mapping[str, str], collector: _Collector
+        self, chunk_id: str, sentence: _Sentence, lexicon: Mapping[str, tuple[str, bool]], collector: _Collector
     ) -> None:
         mentions = [self._typed(sentence.text, mention, lexicon) for mention in sentence.mentions]
         for mention in mentions:
             if mention.type is not None:
                 collector.entity(mention.type, mention.name, chunk_id)
+        linked: set[frozenset[tuple[str, str]]] = set()
         for link in self._linker.links(sentence.text, mentions):
             source = (link.source.type or "", link.source.name)
             target = (link.target.type or "", link.target.name)
             collector.relation(source, link.relation, target, chunk_id, sentence.text)
+            linked.add(frozenset((source, target)))
+        if self._cooccurring:
+            self._collect_cooccurrence(chunk_id, sentence.text, mentions, linked, collector)
 
-    def _typed(self, sentence: str, mention: _Mention, lexicon: Mapping[str, str]) -> _Mention:
-        if mention.type is not None:
+    def _collect_cooccurrence(
+        self,
+        chunk_id: str,
+        sentence: str,
+        mentions: list[_Mention],
+        linked: set[frozenset[tuple[str, str]]],
+        collector: _Collector,
+    ) -> None:
+        """The schema's co-occurrence relations between typed mentions of one sentence that no trigger linked."""
+        ends = list(dict.fromkeys((m.type, m.name) for m in mentions if m.type is not None))[:MAX_COOCCURRING]
+        for index, first in enumerate(ends):
+            for second in ends[index + 1 :]:
+                if first == second or frozenset((first, second)) in linked:
+                    continue
+                for relation in self._cooccurring:
+                    if self.schema.allows(first[0], relation, second[0]):
+                        collector.relation(first, relation, second, chunk_id, sentence)
+                        break
+                    if self.schema.allows(second[0], relation, first[0]):
+                        collector.relation(second, relation, first, chunk_id, sentence)
+                        break
+
+    def _typed(self, sentence: str, mention: _Mention, lexicon: Mapping[str, tuple[str, bool]]) -> _Mention:
+        if mention.type is not None and not mention.guessed:
             return mention
-        known = lexicon.get(canonical_name(mention.name))
+        known, firm = lexicon.get(_canonical(mention.name), (None, False))
+        if mention.type is not None:
+            return replace(mention, type=known) if firm and known is not None else mention
         if known is not None:
             return replace(mention, type=known)
-        if mention.words >= MIN_WORDS_WITHOUT_CUE:
-            return replace(mention, type=self._role_nearby(sentence, mention))
-        return mention
+        if mention.words < MIN_WORDS_WITHOUT_CUE:
+            return mention  # "Okafor said": a lone word stays unclaimed
+        role = self._role_nearby(sentence, mention)
+        if role is not None:
+            return replace(mention, type=role)
+        after = _WORD_AFTER.match(sentence, mention.end)
+        speaker = self._cues.speakers.get(after.group(1).casefold()) if after else None
+        return mention if speaker is None else replace(mention, type=speaker, guessed=True)
 
     def _role_nearby(self, sentence: str, mention: _Mention) -> str | None:
         """The type a role word marks next to the name: "engineer Tomás Ferreira", "Zoë Okafor, chief …"."""
         before = _WORD.findall(sentence[max(0, mention.start - CONTEXT_CHARS) : mention.start])[-1:]
         after = sentence[mention.end : mention.end + CONTEXT_CHARS]
-        apposition = re.split(r"[,.;:()]", after[1:], maxsplit=1)[0].split()[:4] if after[:1] == "," else []
+        apposition = _CLAUSE_END.split(after[1:], maxsplit=1)[0].split()[:4] if after[:1] == "," else []
         for word in [*before, *apposition]:
             entity_type = self._cues.roles.get(word.casefold())
             if entity_type is not None:

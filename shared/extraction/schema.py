@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shared.domain import PermanentError, Reason
+from shared.extraction.lexicons import LEXICONS
 
 PACKAGED_SCHEMA = Path(__file__).with_name("schema.yaml")
 
@@ -25,6 +26,24 @@ class _Spec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class LexiconCues(_Spec):
+    """Packaged name lists (shared/extraction/lexicons.py) that mark a mention of one type (see schema.yaml)."""
+
+    known: tuple[str, ...] = ()
+    known_in_context: tuple[str, ...] = ()
+    first_words: tuple[str, ...] = ()
+    last_words: tuple[str, ...] = ()
+    suffixes: tuple[str, ...] = ()
+
+    @field_validator("known", "known_in_context", "first_words", "last_words", "suffixes")
+    @classmethod
+    def _known_lists(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(names) - set(LEXICONS))
+        if unknown:
+            raise ValueError(f"unknown lexicon(s) {unknown}; known: {sorted(LEXICONS)}")
+        return names
+
+
 class EntityCues(_Spec):
     """How the rule-based extractor recognises a mention of one entity type (see schema.yaml)."""
 
@@ -34,6 +53,11 @@ class EntityCues(_Spec):
     suffixes: tuple[str, ...] = ()
     gazetteer: tuple[str, ...] = ()
     patterns: tuple[str, ...] = ()
+    lexicons: LexiconCues = LexiconCues()
+    acronyms: bool = False
+    speech_verbs: tuple[str, ...] = ()
+    ner_labels: tuple[str, ...] = ()  # a statistical model's labels for the type (TRIBUTARY_EXTRACTOR=spacy)
+    surname_aliases: bool = False
     max_tokens: int = Field(default=4, ge=1, le=8)
 
     @field_validator("patterns")
@@ -71,6 +95,9 @@ class RelationType(_Spec):
     description: str = Field(min_length=1)
     between: tuple[Endpoints, ...] = Field(min_length=1)
     symmetric: bool = False
+    # The rule extractor also emits it between two typed mentions of one sentence that no trigger linked; its
+    # weight is the number of chunks it was seen in (the relation's chunk_ids).
+    cooccurrence: bool = False
     triggers: tuple[str, ...] = ()
     inverse_triggers: tuple[str, ...] = ()
 
@@ -99,6 +126,7 @@ class TextRules(_Spec):
     name_particles: tuple[str, ...] = ()
     head_joiners: tuple[str, ...] = ()
     pronouns: tuple[str, ...] = ()
+    locatives: tuple[str, ...] = ()
     max_words_after_trigger: int = Field(default=3, ge=0, le=10)
 
 

@@ -63,6 +63,7 @@ def test_azure_is_recognised_by_the_platforms_own_markers() -> None:
         ({"job_store": "cosmos", "bus": "devhost", "falkordb_url": "redis://graph:6379"}, "TRIBUTARY_BUS"),
         ({"job_store": "cosmos", "bus": "servicebus", "falkordb_url": "redis://graph:6379"}, "TRIBUTARY_VECTORS"),
         ({**ON_SERVICES, "embedder": "local", "embedding_dimension": 384}, "TRIBUTARY_EMBEDDER=azure_openai"),
+        ({**ON_SERVICES, "extractor": "spacy"}, "TRIBUTARY_EXTRACTOR"),  # spaCy is in requirements-local.txt only
     ],
 )
 def test_a_local_only_backend_on_azure_is_a_config_error_naming_its_setting(

