@@ -40,6 +40,7 @@ CONTENT_TYPES: dict[str, tuple[str, str]] = {
     "text/markdown": ("shared.parsing.markdown", "parse_markdown"),
     "application/zip": ("shared.parsing.archive", "parse_zip"),
     "text/plain": ("shared.parsing.text", "parse_text"),
+    "application/x-ole-storage": ("shared.parsing.ole", "parse_ole"),
 }
 
 # `ParseOptions.format` (set by an ingestion rule) -> the content type it forces.
@@ -57,6 +58,7 @@ FORMATS: dict[str, str] = {
     "md": "text/markdown",
     "zip": "application/zip",
     "text": "text/plain",
+    "msg": "application/x-ole-storage",
 }
 
 
