@@ -117,6 +117,7 @@ class Reason(StrEnum):
     PARSE_OFFICE_LEGACY_XLS = "parse.office.legacy_xls"
     PARSE_OFFICE_MALFORMED = "parse.office.malformed"
     PARSE_OFFICE_OPENDOCUMENT = "parse.office.opendocument"
+    PARSE_OFFICE_SHEET_NOT_FOUND = "parse.office.sheet_not_found"
     PARSE_OFFICE_UNSUPPORTED_PACKAGE = "parse.office.unsupported_package"
     PARSE_OLE_UNKNOWN = "parse.ole.unknown"
     PARSE_TEXT_DECODE_ERROR = "parse.text.decode_error"
@@ -258,6 +259,7 @@ DESCRIPTIONS: dict[Reason, str] = {
     _R.PARSE_OFFICE_LEGACY_XLS: "A legacy binary Excel .xls is not read; save it as .xlsx (or CSV) and ingest that.",
     _R.PARSE_OFFICE_MALFORMED: "The Office package is damaged (a missing or broken part); the detail names it.",
     _R.PARSE_OFFICE_OPENDOCUMENT: "An OpenDocument file (.odt/.ods/.odp) is not read yet; save it in an Office format.",
+    _R.PARSE_OFFICE_SHEET_NOT_FOUND: "The workbook has no sheet of the name the ingestion rule selects; fix the rule.",
     _R.PARSE_OFFICE_UNSUPPORTED_PACKAGE: "An Office package of a kind not read (Visio, .xlsb, …); the detail names it.",
     _R.PARSE_OLE_UNKNOWN: "An OLE2 compound file that is neither an Outlook .msg nor a legacy Office file.",
     _R.PARSE_TEXT_DECODE_ERROR: "Bytes not valid in the file's encoding; set the right encoding or fix the file.",

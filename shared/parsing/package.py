@@ -31,7 +31,12 @@ ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, Value
 OfficeParser = Callable[[BinaryIO, zipfile.ZipFile, ParseOptions, ParseLimits], Iterator[Record | ParseIssue]]
 
 # Main part content type -> the format, and the (module, function) that reads it (imported on first use).
-_READERS: dict[str, tuple[str, str, str]] = {}
+_EXCEL = ("Excel", "shared.parsing.xlsx", "parse_xlsx")
+_READERS: dict[str, tuple[str, str, str]] = {
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml": _EXCEL,
+    "application/vnd.ms-excel.sheet.macroEnabled.main+xml": _EXCEL,
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml": _EXCEL,
+}
 # Other Office packages (Visio, binary-part Excel .xlsb, Word/Excel templates with macros, …) are refused by name.
 _OFFICE_PREFIXES = ("application/vnd.openxmlformats-officedocument.", "application/vnd.ms-")
 _ODF_PREFIX = "application/vnd.oasis.opendocument."
