@@ -112,6 +112,7 @@ class Reason(StrEnum):
     PARSE_MARKDOWN_TOO_LARGE = "parse.markdown.too_large"
     PARSE_MSG_MALFORMED = "parse.msg.malformed"
     PARSE_OFFICE_ENCRYPTED = "parse.office.encrypted"
+    PARSE_OFFICE_IMAGE_SKIPPED = "parse.office.image_skipped"
     PARSE_OFFICE_LEGACY_DOC = "parse.office.legacy_doc"
     PARSE_OFFICE_LEGACY_PPT = "parse.office.legacy_ppt"
     PARSE_OFFICE_LEGACY_XLS = "parse.office.legacy_xls"
@@ -254,6 +255,7 @@ DESCRIPTIONS: dict[Reason, str] = {
     _R.PARSE_MARKDOWN_TOO_LARGE: "The Markdown is larger than the cap for formats read whole; split it.",
     _R.PARSE_MSG_MALFORMED: "The Outlook .msg file is damaged or not a message; the detail says where.",
     _R.PARSE_OFFICE_ENCRYPTED: "The Office file is password-protected; save it without a password to ingest it.",
+    _R.PARSE_OFFICE_IMAGE_SKIPPED: "Images in the document were skipped: text in images is not read (no OCR).",
     _R.PARSE_OFFICE_LEGACY_DOC: "A legacy binary Word .doc is not read; save it as .docx (or PDF) and ingest that.",
     _R.PARSE_OFFICE_LEGACY_PPT: "A legacy binary PowerPoint .ppt is not read; save it as .pptx (or PDF).",
     _R.PARSE_OFFICE_LEGACY_XLS: "A legacy binary Excel .xls is not read; save it as .xlsx (or CSV) and ingest that.",

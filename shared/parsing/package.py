@@ -32,7 +32,11 @@ OfficeParser = Callable[[BinaryIO, zipfile.ZipFile, ParseOptions, ParseLimits], 
 
 # Main part content type -> the format, and the (module, function) that reads it (imported on first use).
 _EXCEL = ("Excel", "shared.parsing.xlsx", "parse_xlsx")
-_READERS: dict[str, tuple[str, str, str]] = {
+_WORD = ("Word", "shared.parsing.docx", "parse_docx")
+READERS: dict[str, tuple[str, str, str]] = {
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml": _WORD,
+    "application/vnd.ms-word.document.macroEnabled.main+xml": _WORD,
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml": _WORD,
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml": _EXCEL,
     "application/vnd.ms-excel.sheet.macroEnabled.main+xml": _EXCEL,
     "application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml": _EXCEL,
@@ -62,8 +66,8 @@ def identify(archive: zipfile.ZipFile) -> Package | None:
         return None
     types = _content_types(_read_small(archive, CONTENT_TYPES_PART))
     for content_type in types:
-        if content_type in _READERS:
-            name, module, function = _READERS[content_type]
+        if content_type in READERS:
+            name, module, function = READERS[content_type]
             return Package(content_type, name, (module, function))
     office = [content_type for content_type in types if content_type.startswith(_OFFICE_PREFIXES)]
     return Package(office[0]) if office else None

@@ -110,3 +110,14 @@ def pptx(slides: list[tuple[str, list[str], str]], entity: bytes = b"") -> bytes
             **parts,
         }
     )
+
+
+def docx_bytes(build: "object") -> bytes:
+    """A document written by python-docx: `build(document)` adds its content."""
+    import docx
+
+    document = docx.Document()
+    build(document)  # type: ignore[operator]
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
