@@ -121,6 +121,10 @@ class Reason(StrEnum):
     PARSE_OFFICE_SHEET_NOT_FOUND = "parse.office.sheet_not_found"
     PARSE_OFFICE_UNSUPPORTED_PACKAGE = "parse.office.unsupported_package"
     PARSE_OLE_UNKNOWN = "parse.ole.unknown"
+    PARSE_PDF_ENCRYPTED = "parse.pdf.encrypted"
+    PARSE_PDF_MALFORMED = "parse.pdf.malformed"
+    PARSE_PDF_NO_TEXT = "parse.pdf.no_text"
+    PARSE_PDF_PAGE_FAILED = "parse.pdf.page_failed"
     PARSE_TEXT_DECODE_ERROR = "parse.text.decode_error"
     PARSE_XML_DTD_FORBIDDEN = "parse.xml.dtd_forbidden"
     PARSE_XML_ENTITIES_FORBIDDEN = "parse.xml.entities_forbidden"
@@ -264,6 +268,10 @@ DESCRIPTIONS: dict[Reason, str] = {
     _R.PARSE_OFFICE_SHEET_NOT_FOUND: "The workbook has no sheet of the name the ingestion rule selects; fix the rule.",
     _R.PARSE_OFFICE_UNSUPPORTED_PACKAGE: "An Office package of a kind not read (Visio, .xlsb, …); the detail names it.",
     _R.PARSE_OLE_UNKNOWN: "An OLE2 compound file that is neither an Outlook .msg nor a legacy Office file.",
+    _R.PARSE_PDF_ENCRYPTED: "The PDF needs a password (an empty one was tried); save it unprotected to ingest it.",
+    _R.PARSE_PDF_MALFORMED: "The PDF is damaged beyond what the reader repairs; the detail says where.",
+    _R.PARSE_PDF_NO_TEXT: "The PDF has no text layer (a scan?) and OCR is not configured; OCR it first.",
+    _R.PARSE_PDF_PAGE_FAILED: "One PDF page could not be read and was skipped; the locator gives the page.",
     _R.PARSE_TEXT_DECODE_ERROR: "Bytes not valid in the file's encoding; set the right encoding or fix the file.",
     _R.PARSE_XML_DTD_FORBIDDEN: "An Office part declares a DTD, which no Office file has; the file was crafted.",
     _R.PARSE_XML_ENTITIES_FORBIDDEN: "The XML declares entities, which are refused for safety (entity bombs).",

@@ -41,6 +41,7 @@ CONTENT_TYPES: dict[str, tuple[str, str]] = {
     "application/zip": ("shared.parsing.archive", "parse_zip"),
     "text/plain": ("shared.parsing.text", "parse_text"),
     "application/x-ole-storage": ("shared.parsing.ole", "parse_ole"),
+    "application/pdf": ("shared.parsing.pdf", "parse_pdf"),
 }
 
 # `ParseOptions.format` (set by an ingestion rule) -> the content type it forces.
@@ -59,6 +60,7 @@ FORMATS: dict[str, str] = {
     "zip": "application/zip",
     "text": "text/plain",
     "msg": "application/x-ole-storage",
+    "pdf": "application/pdf",
 }
 
 
