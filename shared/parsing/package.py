@@ -33,7 +33,11 @@ OfficeParser = Callable[[BinaryIO, zipfile.ZipFile, ParseOptions, ParseLimits], 
 # Main part content type -> the format, and the (module, function) that reads it (imported on first use).
 _EXCEL = ("Excel", "shared.parsing.xlsx", "parse_xlsx")
 _WORD = ("Word", "shared.parsing.docx", "parse_docx")
+_POWERPOINT = ("PowerPoint", "shared.parsing.pptx", "parse_pptx")
 READERS: dict[str, tuple[str, str, str]] = {
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml": _POWERPOINT,
+    "application/vnd.ms-powerpoint.presentation.macroEnabled.main+xml": _POWERPOINT,
+    "application/vnd.openxmlformats-officedocument.presentationml.slideshow.main+xml": _POWERPOINT,
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml": _WORD,
     "application/vnd.ms-word.document.macroEnabled.main+xml": _WORD,
     "application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml": _WORD,
