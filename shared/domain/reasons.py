@@ -121,6 +121,8 @@ class Reason(StrEnum):
     PARSE_OFFICE_SHEET_NOT_FOUND = "parse.office.sheet_not_found"
     PARSE_OFFICE_UNSUPPORTED_PACKAGE = "parse.office.unsupported_package"
     PARSE_OLE_UNKNOWN = "parse.ole.unknown"
+    PARSE_PARQUET_BINARY_SKIPPED = "parse.parquet.binary_skipped"
+    PARSE_PARQUET_MALFORMED = "parse.parquet.malformed"
     PARSE_PDF_ENCRYPTED = "parse.pdf.encrypted"
     PARSE_PDF_MALFORMED = "parse.pdf.malformed"
     PARSE_PDF_NO_TEXT = "parse.pdf.no_text"
@@ -268,6 +270,8 @@ DESCRIPTIONS: dict[Reason, str] = {
     _R.PARSE_OFFICE_SHEET_NOT_FOUND: "The workbook has no sheet of the name the ingestion rule selects; fix the rule.",
     _R.PARSE_OFFICE_UNSUPPORTED_PACKAGE: "An Office package of a kind not read (Visio, .xlsb, …); the detail names it.",
     _R.PARSE_OLE_UNKNOWN: "An OLE2 compound file that is neither an Outlook .msg nor a legacy Office file.",
+    _R.PARSE_PARQUET_BINARY_SKIPPED: "Binary Parquet columns are not read as text; the detail names them.",
+    _R.PARSE_PARQUET_MALFORMED: "The Parquet file is damaged (footer, schema or a row group); the detail says where.",
     _R.PARSE_PDF_ENCRYPTED: "The PDF needs a password (an empty one was tried); save it unprotected to ingest it.",
     _R.PARSE_PDF_MALFORMED: "The PDF is damaged beyond what the reader repairs; the detail says where.",
     _R.PARSE_PDF_NO_TEXT: "The PDF has no text layer (a scan?) and OCR is not configured; OCR it first.",

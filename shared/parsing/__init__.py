@@ -42,6 +42,7 @@ CONTENT_TYPES: dict[str, tuple[str, str]] = {
     "text/plain": ("shared.parsing.text", "parse_text"),
     "application/x-ole-storage": ("shared.parsing.ole", "parse_ole"),
     "application/pdf": ("shared.parsing.pdf", "parse_pdf"),
+    "application/vnd.apache.parquet": ("shared.parsing.parquet", "parse_parquet"),
 }
 
 # `ParseOptions.format` (set by an ingestion rule) -> the content type it forces.
@@ -61,6 +62,7 @@ FORMATS: dict[str, str] = {
     "text": "text/plain",
     "msg": "application/x-ole-storage",
     "pdf": "application/pdf",
+    "parquet": "application/vnd.apache.parquet",
 }
 
 

@@ -181,6 +181,7 @@ def test_every_sniffed_type_has_a_registered_parser():
         (b"a", "a.txt"),
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "a.msg"),
         (b"%PDF-1.7", "a.pdf"),
+        (b"PAR1\x15\x04\x15\x00", "a.parquet"),
     ]
     assert {sniff(head, name).content_type for head, name in heads} == set(CONTENT_TYPES)
 
