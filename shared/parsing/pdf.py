@@ -12,8 +12,12 @@ one that needs a real password fails `parse.pdf.encrypted`. A PDF whose pages ho
 PDFium is not thread-safe: every call into it holds one process-wide lock (released between pages).
 """
 
+import io
+import mmap
+import os
 import re
 import threading
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -38,12 +42,18 @@ _PDF_DATE = re.compile(r"^D:(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?")
 _METADATA = (("title", "Title"), ("author", "Author"), ("subject", "Subject"))
 _DATES = (("created", "CreationDate"), ("modified", "ModDate"))
 _DATE_DEFAULTS = ("", "01", "01", "00", "00", "00")
+# Inflation check: PDFium inflates a whole stream in memory, so a small file could hold a bomb.
+_STREAM = re.compile(rb"(?<!end)stream\r?\n")
+_DICT_BYTES = 4096  # a stream's dictionary is just before its 'stream' keyword
+_IMAGE = re.compile(rb"/Subtype\s*/Image")
+_IN, _OUT = 64 << 10, 1 << 20
 NO_TEXT_HINT = "no page has a text layer (a scanned document?) and OCR is not configured"
 
 
 def parse_pdf(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> Iterator[Record | ParseIssue]:
     """One record per page that has text, with the document's metadata; see the module docstring."""
     source = seekable(stream, limits)
+    check_inflation(source, limits)
     document = _open(source)
     try:
         with _LOCK:
@@ -76,6 +86,64 @@ def parse_pdf(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> I
     finally:
         with _LOCK:
             document.close()
+
+
+def check_inflation(source: BinaryIO, limits: ParseLimits) -> None:
+    """Every Flate stream but images (text extraction never decodes those) inflated once, counting: one past
+    `max_document_bytes`, or all together past `max_decompressed_bytes`, fails the file before PDFium reads it.
+
+    A stream with a filter chain before Flate (ASCII85 then Flate) is not inflated here: PDFium's own limits apply.
+    """
+    try:
+        fileno = source.fileno()
+    except (OSError, AttributeError, io.UnsupportedOperation):
+        fileno = None
+    if fileno is not None and os.fstat(fileno).st_size > 0:
+        with mmap.mmap(fileno, 0, access=mmap.ACCESS_READ) as mapped:
+            _check_streams(mapped, limits)
+        return
+    source.seek(0)
+    data = source.read()
+    source.seek(0)
+    _check_streams(data, limits)
+
+
+def _check_streams(data: bytes | mmap.mmap, limits: ParseLimits) -> None:
+    total = 0
+    for match in _STREAM.finditer(data):
+        head = data[max(0, match.start() - _DICT_BYTES) : match.start()]
+        if _IMAGE.search(head[head.rfind(b" obj") :]):
+            continue
+        produced = _inflated_size(data, match.end(), limits.max_document_bytes)
+        total += produced
+        if produced > limits.max_document_bytes:
+            raise PermanentError(
+                Reason.LIMITS_DECOMPRESSED_TOO_LARGE, f"a stream inflates past {limits.max_document_bytes} bytes"
+            )
+        if total > limits.max_decompressed_bytes:
+            raise PermanentError(
+                Reason.LIMITS_DECOMPRESSED_TOO_LARGE, f"streams inflate past {limits.max_decompressed_bytes} bytes"
+            )
+
+
+def _inflated_size(data: bytes | mmap.mmap, position: int, cap: int) -> int:
+    """Bytes the Flate data at `position` inflates to (stopping just past `cap`); 0 when it is not Flate."""
+    inflater = zlib.decompressobj()
+    produced = 0
+    try:
+        while not inflater.eof and position < len(data) and produced <= cap:
+            piece = data[position : position + _IN]
+            position += len(piece)
+            out = inflater.decompress(piece, _OUT)
+            produced += len(out)
+            while inflater.unconsumed_tail and produced <= cap and out and not inflater.eof:
+                out = inflater.decompress(inflater.unconsumed_tail, _OUT)
+                produced += len(out)
+            if not out and not inflater.eof and piece and inflater.unconsumed_tail:
+                break  # no progress on this input: damaged data, never a spin
+    except zlib.error:
+        pass  # not Flate, or damaged: PDFium decides what it makes of it
+    return produced
 
 
 def _open(source: BinaryIO) -> pypdfium2.PdfDocument:

@@ -92,3 +92,14 @@ def encrypted_pdf(data: bytes, user_password: str, owner_password: str = "owner"
     buffer = io.BytesIO()
     writer.write(buffer)
     return buffer.getvalue()
+
+
+def flate_bomb_pdf(inflated_bytes: int) -> bytes:
+    """One page whose content stream says 'hello bomb' and then inflates to `inflated_bytes` of blanks."""
+    compressor = zlib.compressobj(9)
+    data = compressor.compress(page_stream(["hello bomb"]) + b"\n")
+    for _ in range(inflated_bytes // (1 << 20)):
+        data += compressor.compress(b" " * (1 << 20))
+    data += compressor.flush()
+    plain = build_pdf([data], compress=False)
+    return plain.replace(b"/Length %d >>" % len(data), b"/Length %d /Filter /FlateDecode >>" % len(data), 1)

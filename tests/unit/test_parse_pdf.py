@@ -83,3 +83,16 @@ def test_a_page_past_the_record_cap_is_an_issue_and_the_rest_read():
         ("page 1", "limits.record_too_large")
     ]
     assert [r.text for r in result if isinstance(r, Record)] == ["short page"]
+
+
+def test_a_stream_that_inflates_past_the_caps_is_refused_before_pdfium_reads_it():
+    from tests.support.pdf import flate_bomb_pdf
+
+    small = flate_bomb_pdf(2 << 20)
+    assert [r.text for r in parsed(small) if isinstance(r, Record)] == ["hello bomb"]
+    with pytest.raises(PermanentError) as raised:
+        parsed(small, ParseLimits(max_document_bytes=1 << 20))
+    assert raised.value.reason_code == "limits.decompressed_too_large"
+    with pytest.raises(PermanentError) as raised:
+        parsed(small, ParseLimits(max_decompressed_bytes=1 << 20))
+    assert raised.value.reason_code == "limits.decompressed_too_large"

@@ -154,3 +154,18 @@ def test_a_damaged_or_crafted_workbook_fails_with_its_reason():
     assert reason_of(bomb) == "parse.zip.ratio_exceeded"
     assert reason_of(good, limits=ParseLimits(max_decompressed_bytes=1000)) == "limits.decompressed_too_large"
     assert reason_of(good, limits=ParseLimits(max_archive_members=3)) == "limits.too_many_members"
+
+
+def test_a_row_number_far_ahead_is_read_at_once_not_walked_to():
+    # GIVEN a sheet whose second row claims number 1,000,000,000 and a dimension to match
+    good = xlsx({"S": [["a"], ["first"]]})
+    sheet = (
+        b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        b'<dimension ref="A1:XFD1000000000"/><sheetData>'
+        b'<row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c></row>'
+        b'<row r="1000000000"><c r="A1000000000" t="inlineStr"><is><t>far</t></is></c></row>'
+        b"</sheetData></worksheet>"
+    )
+    # WHEN parsed THEN the far row is read with its own number, at once
+    result = records(rewritten(good, "xl/worksheets/sheet1.xml", sheet))
+    assert [(r.locator, r.text) for r in result] == [("S!row 1000000000", "a: far")]
