@@ -67,6 +67,8 @@ def _check_main_part(archive: zipfile.ZipFile, limits: ParseLimits) -> None:
 def _body(document: Document, limits: ParseLimits) -> Iterator[Record | ParseIssue]:
     properties = document.core_properties
     base = {key: value for key, value in (("title", properties.title), ("author", properties.author)) if value}
+    # Style id -> name, once: python-docx's paragraph.style looks the default style up again for every paragraph.
+    style_names = {style.style_id: style.name or "" for style in document.styles}
     sections: list[tuple[int, str]] = []  # (level, heading text)
     paragraphs = tables = images = 0
     for block in document.iter_inner_content():
@@ -80,7 +82,7 @@ def _body(document: Document, limits: ParseLimits) -> Iterator[Record | ParseIss
         text = _clean(block.text)
         if not text:
             continue
-        level = _heading_level(block)
+        level = _heading_level(block, style_names)
         if level is not None:
             sections = [(lvl, title) for lvl, title in sections if lvl < level] + [(level, text)]
             continue
@@ -97,9 +99,11 @@ def _body(document: Document, limits: ParseLimits) -> Iterator[Record | ParseIss
         yield ParseIssue(locator="document", reason_code=Reason.PARSE_OFFICE_IMAGE_SKIPPED, detail=detail)
 
 
-def _heading_level(paragraph: Paragraph) -> int | None:
+def _heading_level(paragraph: Paragraph, style_names: dict[str, str]) -> int | None:
     """0 for 'Title', N for 'Heading N'; None for a body paragraph."""
-    name = (paragraph.style.name if paragraph.style is not None else "") or ""
+    properties = paragraph._p.pPr
+    style_id = properties.style if properties is not None else None
+    name = style_names.get(style_id, "") if style_id else ""
     if name == "Title":
         return 0
     if name.startswith("Heading ") and name[8:].isdigit():
