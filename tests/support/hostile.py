@@ -36,10 +36,22 @@ def parse_outcome(path: Path) -> dict[str, object]:
     return {"succeeds": True, "issues": sorted(issues)}
 
 
+def own_peak_rss_mb() -> float:
+    """This process's peak RSS. Not ru_maxrss: Linux keeps that across fork and exec, so a child of a large process
+    (pytest late in the suite) reports its parent's peak; VmHWM belongs to the process's own address space."""
+    import resource
+
+    try:
+        status = Path("/proc/self/status").read_text(encoding="ascii")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
 if __name__ == "__main__":
     # python -m tests.support.hostile <kind>: one JSON line per file with its outcome, seconds and peak RSS so far.
     import json
-    import resource
     import sys
     import time
 
@@ -49,5 +61,5 @@ if __name__ == "__main__":
         started = time.perf_counter()
         outcome = parse_outcome(file)
         seconds = time.perf_counter() - started
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak_mb = own_peak_rss_mb()
         print(json.dumps({"name": file.name, "outcome": outcome, "seconds": seconds, "peak_mb": peak_mb}), flush=True)
