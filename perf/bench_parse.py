@@ -132,10 +132,13 @@ def measure(path: Path, kind: str, floor: str | None = None) -> dict[str, float]
     """Run ours (or one floor) in a child process and return its figures with its peak RSS."""
     call = "run_ours(sys.argv[2], sys.argv[3])" if floor is None else "run_floor(sys.argv[2], sys.argv[3], sys.argv[4])"
     code = (
-        "import json, resource, sys; sys.path.insert(0, sys.argv[1]);"
+        "import json, sys; sys.path.insert(0, sys.argv[1]);"
         "from perf.bench_parse import run_ours, run_floor;"
         f"result = {call};"
-        "result['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024;"
+        # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across fork and exec, so the child would report this
+        # process's peak when it is larger (after writing a corpus file, say).
+        "status = open('/proc/self/status').read().split('VmHWM:')[1].split()[0];"
+        "result['peak_rss_mb'] = int(status) / 1024;"
         "print(json.dumps(result))"
     )
     arguments = [str(ROOT), str(path), kind, *([floor] if floor else [])]

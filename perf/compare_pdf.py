@@ -7,7 +7,6 @@ header, page footers and hyphenated line ends; 2,000 empty pages). Each library 
 """
 
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -53,7 +52,9 @@ def _child(library: str, path: str) -> None:
     text = " ".join(" ".join(pages).replace("\ufffe", "").replace("-\n", "").split())
     name = Path(path).name
     found = [phrase for phrase in PHRASES.get(name, []) if phrase in text]
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across fork and exec (the parent's peak would show).
+    with open("/proc/self/status", encoding="ascii") as status:
+        peak_mb = int(status.read().split("VmHWM:")[1].split()[0]) / 1024
     result = {"seconds": seconds, "pages": len(pages), "chars": len(text), "found": len(found), "rss": peak_mb}
     print(json.dumps(result))
 
