@@ -1,11 +1,14 @@
 """Parser throughput and memory per format, against the raw decoder floors on the same bytes.
 
     .venv/bin/python perf/bench_parse.py --megabytes 1 100 1000 --formats csv jsonl json xml text --repeat 2
+    .venv/bin/python perf/bench_parse.py --megabytes 1 10 --formats pdf docx xlsx
 
 For each format and size: MB/s and records/s of `shared.parsing.parse`, its peak RSS, and the ratio of its time to
 each floor's, the decoders the parsers issue names: `pandas.read_csv` (C engine, every column as str) and pyarrow's
 streaming CSV reader for CSV; the stdlib `json.loads` and orjson (per line for JSON Lines, the whole document for
-JSON); lxml iterparse for XML; a plain line loop for text. The first floor of each format is the one its target is
+JSON); lxml iterparse for XML; a plain line loop for text; for PDF, docx and xlsx the library the parser is built
+on, read bare (PDFium's page text, python-docx's paragraphs, openpyxl's read-only rows): records/s is pages/s,
+paragraphs/s and rows/s. The first floor of each format is the one its target is
 read against (perf/README.md says why); the others are printed beside it. Each measurement runs in a fresh process
 so peak RSS belongs to that run alone. With --repeat N, ours and every floor run N times each, interleaved: the best
 time of each is reported, with the spread (slowest / fastest - 1) so that noise from other work on the machine
@@ -30,6 +33,9 @@ CONTENT_TYPES = {
     "json": "application/json",
     "xml": "application/xml",
     "text": "text/plain",
+    "pdf": "application/pdf",
+    "docx": "application/zip",  # Office files are zips; shared.parsing.package picks the reader
+    "xlsx": "application/zip",
 }
 
 
@@ -58,6 +64,9 @@ FLOORS: dict[str, tuple[str, ...]] = {
     "json": ("json", "orjson"),
     "xml": ("lxml",),
     "text": ("lines",),
+    "pdf": ("pypdfium2",),
+    "docx": ("python-docx",),
+    "xlsx": ("openpyxl",),
 }
 
 
@@ -93,6 +102,22 @@ def run_floor(path: str, kind: str, floor: str) -> dict[str, float]:
         for _, element in etree.iterparse(path, tag="person"):
             records += 1
             element.clear()
+    elif kind == "pdf":  # PDFium's text of every page, nothing else
+        import pypdfium2
+
+        document = pypdfium2.PdfDocument(path)
+        records = sum(1 for page in document if page.get_textpage().get_text_range())
+        document.close()
+    elif kind == "docx":  # python-docx's paragraphs
+        import docx
+
+        records = sum(1 for paragraph in docx.Document(path).paragraphs if paragraph.text)
+    elif kind == "xlsx":  # openpyxl's read-only rows, values only
+        from openpyxl import load_workbook
+
+        workbook = load_workbook(path, read_only=True, data_only=True)
+        records = sum(1 for sheet in workbook.worksheets for _ in sheet.iter_rows(values_only=True))
+        workbook.close()
     else:
         with open(path, encoding="utf-8") as file:
             records = sum(1 for line in file if not line.strip())
@@ -107,10 +132,13 @@ def measure(path: Path, kind: str, floor: str | None = None) -> dict[str, float]
     """Run ours (or one floor) in a child process and return its figures with its peak RSS."""
     call = "run_ours(sys.argv[2], sys.argv[3])" if floor is None else "run_floor(sys.argv[2], sys.argv[3], sys.argv[4])"
     code = (
-        "import json, resource, sys; sys.path.insert(0, sys.argv[1]);"
+        "import json, sys; sys.path.insert(0, sys.argv[1]);"
         "from perf.bench_parse import run_ours, run_floor;"
         f"result = {call};"
-        "result['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024;"
+        # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across fork and exec, so the child would report this
+        # process's peak when it is larger (after writing a corpus file, say).
+        "status = open('/proc/self/status').read().split('VmHWM:')[1].split()[0];"
+        "result['peak_rss_mb'] = int(status) / 1024;"
         "print(json.dumps(result))"
     )
     arguments = [str(ROOT), str(path), kind, *([floor] if floor else [])]

@@ -6,6 +6,7 @@
 import argparse
 import json
 import random
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,7 +14,18 @@ FIRST = ["Ada", "Łukasz", "Mira", "Tomás", "Zoë", "Priya", "Jon", "Amara", "K
 LAST = ["Okafor", "Nowak", "Castell", "Reyes", "Lindqvist", "Raman", "Hale", "Mensah", "Sato", "Duarte"]
 ORGS = ["Acme Labs", "Nordlicht Systems GmbH", "Tidewater Foundation", "Coral Ledger Inc", "Heron University"]
 PLACES = ["Lisbon", "Oslo", "São Paulo", "Nairobi", "Toronto", "Kraków"]
-FORMATS = {"csv": ".csv", "jsonl": ".jsonl", "json": ".json", "xml": ".xml", "text": ".txt"}
+FORMATS = {
+    "csv": ".csv",
+    "jsonl": ".jsonl",
+    "json": ".json",
+    "xml": ".xml",
+    "text": ".txt",
+    "pdf": ".pdf",
+    "docx": ".docx",
+    "xlsx": ".xlsx",
+}
+# Bytes of file per unit (PDF page of 40 lines, docx paragraph, xlsx row of the people columns), measured on 1 MB.
+_BINARY_UNIT_BYTES = {"pdf": 900, "docx": 6, "xlsx": 31}
 
 
 def person(rng: random.Random) -> dict[str, str | int]:
@@ -79,6 +91,9 @@ def make_file(kind: str, megabytes: float, out: Path, seed: int = 11) -> Path:
     if path.exists():
         return path
     target = int(megabytes * 1_000_000)
+    if kind in _BINARY_UNIT_BYTES:
+        path.write_bytes(_binary(kind, max(1, target // _BINARY_UNIT_BYTES[kind]), random.Random(seed)))
+        return path
     written = 0
     partial = path.with_suffix(path.suffix + ".partial")
     with partial.open("w", encoding="utf-8") as file:
@@ -90,6 +105,51 @@ def make_file(kind: str, megabytes: float, out: Path, seed: int = 11) -> Path:
         file.write(CLOSERS.get(kind, ""))
     partial.rename(path)
     return path
+
+
+def _binary(kind: str, units: int, rng: random.Random) -> bytes:
+    """A PDF of `units` pages, a docx of `units` paragraphs under headings, or an xlsx of `units` rows."""
+    import io
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    lines = [line.rstrip("\n") for line, _ in zip(text_lines(rng), range(4000), strict=False) if line.strip()]
+    if kind == "pdf":
+        from tests.support.pdf import text_pdf
+
+        return text_pdf([lines[(n * 40) % 3900 : (n * 40) % 3900 + 40] for n in range(units)], footer="Page {page}")
+    buffer = io.BytesIO()
+    if kind == "docx":  # python-docx's template, its body written directly (add_paragraph is quadratic in length)
+        import zipfile
+        from xml.sax.saxutils import escape
+
+        import docx
+
+        docx.Document().save(buffer)
+        w = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+        body = []
+        for n in range(units):
+            if n % 50 == 0:
+                body.append(
+                    f'<w:p><w:pPr><w:pStyle w:val="Heading1"/></w:pPr><w:r><w:t>Section {n // 50 + 1}</w:t></w:r></w:p>'
+                )
+            body.append(f"<w:p><w:r><w:t>{escape(lines[n % len(lines)])}</w:t></w:r></w:p>")
+        document = f'<w:document xmlns:w="{w}"><w:body>{"".join(body)}</w:body></w:document>'.encode()
+        out = io.BytesIO()
+        with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+            for info in source.infolist():
+                data = document if info.filename == "word/document.xml" else source.read(info)
+                target.writestr(info.filename, data)
+        return out.getvalue()
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("People")
+    header = list(person(rng))
+    sheet.append(header)
+    for _ in range(units):
+        sheet.append(list(person(rng).values()))
+    workbook.save(buffer)
+    return buffer.getvalue()
 
 
 def main() -> None:

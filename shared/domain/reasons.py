@@ -117,6 +117,23 @@ class Reason(StrEnum):
     PARSE_JSON_TOO_DEEP = "parse.json.too_deep"
     PARSE_JSONL_BAD_LINE = "parse.jsonl.bad_line"
     PARSE_MARKDOWN_TOO_LARGE = "parse.markdown.too_large"
+    PARSE_MSG_MALFORMED = "parse.msg.malformed"
+    PARSE_OFFICE_ENCRYPTED = "parse.office.encrypted"
+    PARSE_OFFICE_IMAGE_SKIPPED = "parse.office.image_skipped"
+    PARSE_OFFICE_LEGACY_DOC = "parse.office.legacy_doc"
+    PARSE_OFFICE_LEGACY_PPT = "parse.office.legacy_ppt"
+    PARSE_OFFICE_LEGACY_XLS = "parse.office.legacy_xls"
+    PARSE_OFFICE_MALFORMED = "parse.office.malformed"
+    PARSE_OFFICE_OPENDOCUMENT = "parse.office.opendocument"
+    PARSE_OFFICE_SHEET_NOT_FOUND = "parse.office.sheet_not_found"
+    PARSE_OFFICE_UNSUPPORTED_PACKAGE = "parse.office.unsupported_package"
+    PARSE_OLE_UNKNOWN = "parse.ole.unknown"
+    PARSE_PARQUET_BINARY_SKIPPED = "parse.parquet.binary_skipped"
+    PARSE_PARQUET_MALFORMED = "parse.parquet.malformed"
+    PARSE_PDF_ENCRYPTED = "parse.pdf.encrypted"
+    PARSE_PDF_MALFORMED = "parse.pdf.malformed"
+    PARSE_PDF_NO_TEXT = "parse.pdf.no_text"
+    PARSE_PDF_PAGE_FAILED = "parse.pdf.page_failed"
     PARSE_TEXT_DECODE_ERROR = "parse.text.decode_error"
     PARSE_XML_DTD_FORBIDDEN = "parse.xml.dtd_forbidden"
     PARSE_XML_ENTITIES_FORBIDDEN = "parse.xml.entities_forbidden"
@@ -257,8 +274,25 @@ DESCRIPTIONS: dict[Reason, str] = {
     _R.PARSE_JSON_TOO_DEEP: "JSON values nest too deeply to decode.",
     _R.PARSE_JSONL_BAD_LINE: "A JSON Lines line is not valid JSON and was skipped; the locator gives the line.",
     _R.PARSE_MARKDOWN_TOO_LARGE: "The Markdown is larger than the cap for formats read whole; split it.",
+    _R.PARSE_MSG_MALFORMED: "The Outlook .msg file is damaged or not a message; the detail says where.",
+    _R.PARSE_OFFICE_ENCRYPTED: "The Office file is password-protected; save it without a password to ingest it.",
+    _R.PARSE_OFFICE_IMAGE_SKIPPED: "Images in the document were skipped: text in images is not read (no OCR).",
+    _R.PARSE_OFFICE_LEGACY_DOC: "A legacy binary Word .doc is not read; save it as .docx (or PDF) and ingest that.",
+    _R.PARSE_OFFICE_LEGACY_PPT: "A legacy binary PowerPoint .ppt is not read; save it as .pptx (or PDF).",
+    _R.PARSE_OFFICE_LEGACY_XLS: "A legacy binary Excel .xls is not read; save it as .xlsx (or CSV) and ingest that.",
+    _R.PARSE_OFFICE_MALFORMED: "The Office package is damaged (a missing or broken part); the detail names it.",
+    _R.PARSE_OFFICE_OPENDOCUMENT: "An OpenDocument file (.odt/.ods/.odp) is not read yet; save it in an Office format.",
+    _R.PARSE_OFFICE_SHEET_NOT_FOUND: "The workbook has no sheet of the name the ingestion rule selects; fix the rule.",
+    _R.PARSE_OFFICE_UNSUPPORTED_PACKAGE: "An Office package of a kind not read (Visio, .xlsb, …); the detail names it.",
+    _R.PARSE_OLE_UNKNOWN: "An OLE2 compound file that is neither an Outlook .msg nor a legacy Office file.",
+    _R.PARSE_PARQUET_BINARY_SKIPPED: "Binary Parquet columns are not read as text; the detail names them.",
+    _R.PARSE_PARQUET_MALFORMED: "The Parquet file is damaged (footer, schema or a row group); the detail says where.",
+    _R.PARSE_PDF_ENCRYPTED: "The PDF needs a password (an empty one was tried); save it unprotected to ingest it.",
+    _R.PARSE_PDF_MALFORMED: "The PDF is damaged beyond what the reader repairs; the detail says where.",
+    _R.PARSE_PDF_NO_TEXT: "The PDF has no text layer (a scan?) and OCR is not configured; OCR it first.",
+    _R.PARSE_PDF_PAGE_FAILED: "One PDF page could not be read and was skipped; the locator gives the page.",
     _R.PARSE_TEXT_DECODE_ERROR: "Bytes not valid in the file's encoding; set the right encoding or fix the file.",
-    _R.PARSE_XML_DTD_FORBIDDEN: "The XML declares a DTD, which is refused for safety; remove the DOCTYPE.",
+    _R.PARSE_XML_DTD_FORBIDDEN: "An Office part declares a DTD, which no Office file has; the file was crafted.",
     _R.PARSE_XML_ENTITIES_FORBIDDEN: "The XML declares entities, which are refused for safety (entity bombs).",
     _R.PARSE_XML_EXTERNAL_REFERENCE_FORBIDDEN: "The XML references external resources, which are never fetched.",
     _R.PARSE_XML_MALFORMED: "The XML is not well-formed; the detail gives the position.",

@@ -40,6 +40,9 @@ CONTENT_TYPES: dict[str, tuple[str, str]] = {
     "text/markdown": ("shared.parsing.markdown", "parse_markdown"),
     "application/zip": ("shared.parsing.archive", "parse_zip"),
     "text/plain": ("shared.parsing.text", "parse_text"),
+    "application/x-ole-storage": ("shared.parsing.ole", "parse_ole"),
+    "application/pdf": ("shared.parsing.pdf", "parse_pdf"),
+    "application/vnd.apache.parquet": ("shared.parsing.parquet", "parse_parquet"),
 }
 
 # `ParseOptions.format` (set by an ingestion rule) -> the content type it forces.
@@ -57,6 +60,9 @@ FORMATS: dict[str, str] = {
     "md": "text/markdown",
     "zip": "application/zip",
     "text": "text/plain",
+    "msg": "application/x-ole-storage",
+    "pdf": "application/pdf",
+    "parquet": "application/vnd.apache.parquet",
 }
 
 

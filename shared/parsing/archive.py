@@ -17,6 +17,7 @@ from typing import IO, BinaryIO, Protocol
 from shared.domain import ParseIssue, PermanentError, Reason, Record, TributaryError
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
+from shared.parsing.package import Package, identify, parse_office
 
 MAX_NAME_CHARS = 255
 # Below this many inflated bytes a member's ratio is not judged: tiny, repetitive files compress extremely well.
@@ -75,11 +76,19 @@ def parse_embedded(
 
 
 def parse_zip(stream: BinaryIO, options: ParseOptions, limits: ParseLimits) -> Iterator[Record | ParseIssue]:
-    """Parse each member by its sniffed type; locators read 'member 2: docs/a.csv / row 5'."""
-    if limits.max_attachment_depth < 1:
-        raise PermanentError(Reason.LIMITS_ATTACHMENT_DEPTH, "archive nested deeper than the attachment depth cap")
-    archive = _open_zip(_seekable(stream, limits))
+    """Parse each member by its sniffed type; locators read 'member 2: docs/a.csv / row 5'.
+
+    A zip that is an Office or OpenDocument package is that document, never an archive (shared.parsing.package).
+    """
+    source = seekable(stream, limits)
+    archive = _open_zip(source)
     with archive:
+        package = _identify(archive)
+        if package is not None:
+            yield from parse_office(package, source, archive, options, limits)
+            return
+        if limits.max_attachment_depth < 1:
+            raise PermanentError(Reason.LIMITS_ATTACHMENT_DEPTH, "archive nested deeper than the attachment depth cap")
         members = archive.infolist()
         if len(members) > limits.max_archive_members:
             raise PermanentError(
@@ -206,7 +215,7 @@ class _Chained(io.RawIOBase):
         return len(data)
 
 
-def _seekable(stream: BinaryIO, limits: ParseLimits) -> BinaryIO:
+def seekable(stream: BinaryIO, limits: ParseLimits) -> BinaryIO:
     """zipfile needs to seek to the central directory: spool a forward-only stream, within the file cap."""
     if stream.seekable():
         return stream
@@ -230,6 +239,13 @@ class _Capped(io.RawIOBase):
         if self._left < 0:
             raise PermanentError(Reason.LIMITS_FILE_TOO_LARGE, "archive larger than the file size cap")
         return data
+
+
+def _identify(archive: zipfile.ZipFile) -> Package | None:
+    try:
+        return identify(archive)
+    except _ZIP_ERRORS as error:
+        raise PermanentError(Reason.PARSE_ZIP_MALFORMED, str(error)[:500]) from error
 
 
 def _open_zip(stream: BinaryIO) -> zipfile.ZipFile:

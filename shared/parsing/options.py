@@ -20,6 +20,7 @@ class ParseOptions(BaseModel):
     encoding: str | None = Field(None, description="force a text encoding instead of detecting it")
     delimiter: str | None = Field(None, description="CSV delimiter; detected when absent")
     has_header: bool = Field(True, description="the first CSV row names the columns")
+    sheet: str | None = Field(None, description="Excel: the one sheet to read, by name (every worksheet if absent)")
     record_element: str | None = Field(None, description="XML element (local name) that is one record")
     record_path: str | None = Field(None, description="JSON path (ijson prefix) of the records, e.g. 'items.item'")
     id_column: str | None = Field(None, description="field whose value identifies the record")

@@ -30,6 +30,10 @@ CSV = "text/csv"
 TSV = "text/tab-separated-values"
 MARKDOWN = "text/markdown"
 TEXT = "text/plain"
+PDF = "application/pdf"
+PARQUET = "application/vnd.apache.parquet"
+# Compound File Binary (OLE2): Outlook .msg, or legacy .doc/.xls/.ppt, told apart by its directory (shared.parsing.ole).
+OLE = "application/x-ole-storage"
 
 # What an extension suggests. Only text flavours (CSV, TSV, Markdown, plain) are decided by it; for the rest it is
 # checked against the content.
@@ -50,6 +54,9 @@ EXTENSION_TYPES: dict[str, str] = {
     ".eml": EMAIL,
     ".mbox": MBOX,
     ".zip": ZIP,
+    ".pdf": PDF,
+    ".parquet": PARQUET,
+    ".msg": OLE,
 }
 # Flavours of plain text that only the name can tell apart (a CSV looks like any other text to a sniffer).
 _TEXT_FLAVOURS = frozenset({CSV, TSV, MARKDOWN, TEXT})
@@ -80,7 +87,6 @@ _EXECUTABLES: tuple[_Signature, ...] = (
     (b"dex\n", "an Android DEX executable"),
 )
 _UNSUPPORTED_BINARIES: tuple[_Signature, ...] = (
-    (b"%PDF-", "PDF"),
     (b"\x89PNG\r\n\x1a\n", "a PNG image"),
     (b"\xff\xd8\xff", "a JPEG image"),
     (b"GIF87a", "a GIF image"),
@@ -93,7 +99,6 @@ _UNSUPPORTED_BINARIES: tuple[_Signature, ...] = (
     (b"(\xb5/\xfd", "zstd"),
     (b"7z\xbc\xaf'\x1c", "7-Zip"),
     (b"Rar!\x1a\x07", "RAR"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an OLE2 (legacy Office) document"),
     (b"SQLite format 3\x00", "an SQLite database"),
     (b"OggS\x00", "Ogg media"),
     (b"fLaC", "FLAC audio"),
@@ -131,6 +136,23 @@ def _refusal(head: bytes) -> PermanentError | None:
     if head[_TAR_MAGIC_OFFSET : _TAR_MAGIC_OFFSET + 5] == b"ustar":
         return PermanentError(Reason.VALIDATE_REFUSED_TYPE, "tar content is not ingested")
     return None
+
+
+# Binary formats we read.
+_BINARY_STARTS: tuple[tuple[tuple[bytes, ...], str], ...] = (
+    ((b"PK\x03\x04", b"PK\x05\x06"), ZIP),  # Office and OpenDocument packages too: see shared.parsing.package
+    ((b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",), OLE),
+)
+
+
+def _binary_type(head: bytes) -> str | None:
+    for starts, content_type in _BINARY_STARTS:
+        if head.startswith(starts):
+            return content_type
+    if head.startswith(b"%PDF-"):
+        return PDF
+    # "PAR1" alone could open a text file; a Parquet file's page headers that follow it are binary.
+    return PARQUET if head.startswith(b"PAR1") and _decode_head(head) is None else None
 
 
 # --- text decoding -----------------------------------------------------------------------------------------
@@ -185,6 +207,13 @@ def _looks_like_8bit_text(head: bytes) -> bool:
 _HTML_START = re.compile(
     r"^(<\?xml[^>]*\?>\s*)?(<!--.*?-->\s*)*<(!doctype\s+html|html[\s>/]|head[\s>]|body[\s>])", re.IGNORECASE | re.DOTALL
 )
+# An HTML fragment (a mail body or a snippet saved as text) opens with an HTML element, not <html>; such a file named
+# .xml stays XML (see _settle_with_hint).
+_HTML_FRAGMENT = re.compile(
+    r"^(<!--.*?-->\s*)*<(div|p|span|table|tr|td|br|hr|a|img|ul|ol|li|dl|h[1-6]|b|i|u|em|strong|font|center|section"
+    r"|article|header|footer|nav|main|aside|form|blockquote|pre|code|style|script|meta|link|title)[\s>/]",
+    re.IGNORECASE | re.DOTALL,
+)
 _XML_START = re.compile(r"^<(\?xml[\s?]|!--|!doctype\s|[A-Za-z_:][\w.:-]*[\s/>])", re.IGNORECASE)
 _JSON_AFTER_BRACE = re.compile(r'^\{\s*("|\}|$)')
 _JSON_AFTER_BRACKET = re.compile(r'^\[\s*([{\["\]\d-]|true|false|null|$)')
@@ -198,7 +227,7 @@ def _structured_type(text: str) -> str | None:
     """The type the text's structure shows (XML, HTML, JSON, NDJSON, email, mbox), or None for plain text."""
     start = text.lstrip()
     if start.startswith("<"):
-        if _HTML_START.match(start):
+        if _HTML_START.match(start) or _HTML_FRAGMENT.match(start):
             return HTML
         return XML if _XML_START.match(start) else None
     if start.startswith("{") and _JSON_AFTER_BRACE.match(start):
@@ -252,8 +281,9 @@ def sniff(head: bytes, name: str) -> Sniffed:
         raise refusal
     suffix = PurePosixPath(name).suffix.lower()
     hint = EXTENSION_TYPES.get(suffix)
-    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        return _with_hint(ZIP, hint, suffix)
+    binary = _binary_type(head)
+    if binary is not None:
+        return _with_hint(binary, hint, suffix)
     text = _decode_head(head)
     if text is None:
         raise PermanentError(Reason.VALIDATE_BINARY_CONTENT, "content is neither text nor a format Tributary reads")
@@ -263,6 +293,8 @@ def sniff(head: bytes, name: str) -> Sniffed:
 
 def _settle_with_hint(structured: str | None, hint: str | None, text: str) -> str:
     """Where the content allows more than one reading, the extension picks; it never overrides structure."""
+    if structured == HTML and hint == XML and not _HTML_START.match(text.lstrip("\ufeff").lstrip()):
+        return XML  # an XML vocabulary may name its root <table> or <title>: the .xml name settles it
     if structured in (XML, HTML) and hint in (HTML, MARKDOWN):
         return hint  # HTML fragments, and Markdown opening with a tag, are still what their names say
     if structured == JSON and hint == NDJSON:

@@ -8,6 +8,7 @@ import pytest
 
 from shared.domain import JobState
 from tests.support.host_pipeline import HostPipelineFactory
+from tests.support.office import xlsx
 
 pytestmark = [pytest.mark.falkordb, pytest.mark.timeout(300)]
 
@@ -69,3 +70,58 @@ def test_an_invalid_ingestion_config_fails_files_with_its_reason(
     job = pipeline.drop("a.txt", b"Ada Lovelace works at Acme Labs.\n")
     assert (job.state, job.reason_code) == (JobState.FAILED, "config.ingestion_invalid")
     assert "Team" in (job.last_error or "")
+
+
+WORKBOOK_CONFIG = """
+rules:
+  - name: managers-workbook
+    match: ["incoming*/hr/*.xlsx"]
+    options:
+      sheet: Managers
+      id_column: name
+      entity_columns: {name: Person, company: Organization, manager: Person}
+      relations:
+        - {source: name, type: WORKS_FOR, target: company}
+        - {source: name, type: REPORTS_TO, target: manager}
+"""
+
+
+def test_a_rule_maps_a_workbook_sheets_columns_to_entities_and_relations_in_the_graph(
+    make_host_pipeline: HostPipelineFactory, tmp_path: Path
+):
+    # GIVEN a rule selecting the Managers sheet of hr/*.xlsx, typing three of its columns and two relations
+    config = tmp_path / "ingestion.yaml"
+    config.write_text(WORKBOOK_CONFIG, encoding="utf-8")
+    workbook = xlsx(
+        {
+            "Readme": [["note"], ["Edited by HR"]],
+            "Managers": [
+                ["name", "company", "manager", "desk"],
+                ["Zoë Okafor", "Tidewater Holdings", "Lena Brandt", 12],
+                ["Lena Brandt", "Tidewater Holdings", None, 14],
+            ],
+        }
+    )
+    pipeline = make_host_pipeline(ingestion_config=config)
+    # WHEN the workbook is dropped
+    job = pipeline.drop("hr/managers.xlsx", workbook)
+    # THEN the job succeeded with one chunk per row of the selected sheet only
+    assert (job.state, job.issues) == (JobState.SUCCEEDED, 0)
+    dimension = pipeline.ports.settings.embedding_dimension
+    hits = pipeline.ports.vectors.search([1.0] * dimension, k=20)
+    assert sorted(hit.text for hit in hits) == [
+        "name: Lena Brandt; company: Tidewater Holdings; desk: 14",
+        "name: Zoë Okafor; company: Tidewater Holdings; manager: Lena Brandt; desk: 12",
+    ]
+    # AND the graph holds the people, the organization and the declared relations between them
+    context = pipeline.ports.graph.context([hit.chunk_id for hit in hits])
+    entities = {entity.entity_id: (entity.type, entity.name) for entity in context.entities.values()}
+    assert {("Person", "Zoë Okafor"), ("Person", "Lena Brandt"), ("Organization", "Tidewater Holdings")} <= set(
+        entities.values()
+    )
+    relations = {(entities[r.source_id][1], r.type, entities[r.target_id][1]) for r in context.relations}
+    assert {
+        ("Zoë Okafor", "WORKS_FOR", "Tidewater Holdings"),
+        ("Zoë Okafor", "REPORTS_TO", "Lena Brandt"),
+        ("Lena Brandt", "WORKS_FOR", "Tidewater Holdings"),
+    } <= relations

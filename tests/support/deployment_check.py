@@ -31,6 +31,14 @@ adapters = sorted(backend.module for backend in backends() if not backend.local_
 for module in adapters:
     importlib.import_module(module)
 
+# Parsers are imported on first use: import each one here, so a parser needing a package requirements.txt lacks fails.
+from shared.parsing import CONTENT_TYPES  # noqa: E402
+from shared.parsing.package import READERS  # noqa: E402
+
+parsers = sorted({module for module, _ in CONTENT_TYPES.values()} | {module for _, module, _ in READERS.values()})
+for module in parsers:
+    importlib.import_module(module)
+
 # On Azure (the platform's marker) with the defaults, which name local-only backends: health must say so.
 os.environ["WEBSITE_INSTANCE_ID"] = "deployment-check"
 health = next(function for function in indexed if function.get_function_name() == "health")
@@ -41,6 +49,7 @@ print(
         {
             "functions": functions,
             "adapters": adapters,
+            "parsers": parsers,
             "modules": sorted({name.split(".")[0] for name in sys.modules}),
             "shared_modules": sorted(name for name in sys.modules if name.startswith("shared")),
             "health": {"status": response.status_code, "body": json.loads(response.get_body())},

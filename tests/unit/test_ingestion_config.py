@@ -77,7 +77,7 @@ def test_an_empty_file_means_no_rules(tmp_path: Path):
         ),
         ("rules: [{name: a, match: []}]", "rules.0.match"),
         ("rules: [{name: a, match: ['*'], options: {delimeter: ';'}}]", "delimeter"),
-        ("rules: [{name: a, match: ['*'], options: {format: pdf}}]", "unknown format 'pdf'"),
+        ("rules: [{name: a, match: ['*'], options: {format: docx}}]", "unknown format 'docx'"),
         ("rules: [{name: a, match: ['*']}, {name: a, match: ['*']}]", "rule names must be unique"),
         ("rules: [{name: a, match: ['  ']}]", "a glob must not be blank"),
         ("- just a list", "must be a mapping"),

@@ -23,7 +23,7 @@ def records(data: bytes, content_type: str, limits: ParseLimits = LIMITS) -> lis
         (b"", "validate.empty_file"),
         (b"\x7fELF\x02\x01\x01" + b"\x00" * 20, "validate.refused_type"),
         (b"MZ\x90\x00\x03", "validate.refused_type"),
-        (b"%PDF-1.7\n", "validate.refused_type"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "validate.refused_type"),
         (b"name,age\n\x00\x00\x01", "validate.binary_content"),
     ],
 )

@@ -41,7 +41,6 @@ def test_executables_are_refused_whatever_their_name(head: bytes, kind: str):
 @pytest.mark.parametrize(
     ("head", "kind"),
     [
-        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "PDF"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "PNG"),
         (b"\xff\xd8\xff\xe0\x00\x10JFIF", "JPEG"),
         (b"GIF89a\x01\x00\x01\x00", "GIF"),
@@ -50,7 +49,6 @@ def test_executables_are_refused_whatever_their_name(head: bytes, kind: str):
         (b"\xfd7zXZ\x00\x00", "xz"),
         (b"7z\xbc\xaf'\x1c\x00\x04", "7-Zip"),
         (b"Rar!\x1a\x07\x01\x00", "RAR"),
-        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(8), "OLE2"),
         (b"SQLite format 3\x00\x10\x00", "SQLite"),
         (b"RIFF\x24\x00\x00\x00WAVEfmt ", "RIFF"),
         (b"\x00\x00\x00\x18ftypmp42", "MP4"),
@@ -109,6 +107,10 @@ def test_text_that_merely_starts_like_a_signature_is_still_text():
         (b"Just words.", "no-extension", "text/plain"),
         (b"From the beginning, it rained.\n", "story.txt", "text/plain"),
         (b"[link](http://example.org) and more", "a.md", "text/markdown"),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "report.pdf", "application/pdf"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(8), "mail.msg", "application/x-ole-storage"),
+        (b"PAR1\x15\x04\x15\x10\x15\x14L\x15\x02", "t.parquet", "application/vnd.apache.parquet"),
+        (b"PAR1 results: all green\n", "notes.txt", "text/plain"),
     ],
 )
 def test_structure_decides_and_the_name_only_picks_a_text_flavour(head: bytes, name: str, expected: str):
@@ -128,6 +130,7 @@ def test_structure_decides_and_the_name_only_picks_a_text_flavour(head: bytes, n
         (b"plain words", "data.json", "text/plain"),
         (b"plain words", "data.xml", "text/plain"),
         (b"PK\x03\x04\x14\x00", "report.csv", "application/zip"),
+        (b"%PDF-1.4\n", "scan.txt", "application/pdf"),
     ],
 )
 def test_a_name_that_disagrees_with_the_content_is_reported_not_obeyed(head: bytes, name: str, expected: str):
@@ -176,6 +179,9 @@ def test_every_sniffed_type_has_a_registered_parser():
         (b"a", "a.tsv"),
         (b"a", "a.md"),
         (b"a", "a.txt"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "a.msg"),
+        (b"%PDF-1.7", "a.pdf"),
+        (b"PAR1\x15\x04\x15\x00", "a.parquet"),
     ]
     assert {sniff(head, name).content_type for head, name in heads} == set(CONTENT_TYPES)
 
@@ -189,3 +195,21 @@ def test_sniff_answers_a_known_type_or_refuses_with_a_validate_code(head: bytes,
     else:
         reason = found.content_type
     assert reason in {"validate.empty_file", "validate.refused_type", "validate.binary_content", *CONTENT_TYPES}
+
+
+@pytest.mark.parametrize(
+    ("head", "name"),
+    [
+        (b"<div>Hello<br>world</div>", "message.eml"),
+        (b"<p>Dear Ada,</p><p>see you", "note.txt"),
+        (b"\n  <!-- saved --><span class='x'>hi</span>", "snippet"),
+        (b"<table><tr><td>1</td></tr></table>", "t.txt"),
+    ],
+)
+def test_an_html_fragment_is_html_whatever_text_name_it_has(head: bytes, name: str):
+    # GIVEN an HTML fragment (no <html>) saved under a mail or text name WHEN sniffed THEN it is HTML, not XML
+    assert sniff_content_type(head, name) == "text/html"
+
+
+def test_a_file_named_xml_whose_root_is_an_html_element_name_stays_xml():
+    assert sniff_content_type(b"<table><row/></table>", "schema.xml") == "application/xml"
