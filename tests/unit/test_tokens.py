@@ -9,7 +9,10 @@ from hypothesis import strategies as st
 
 from shared.tokens import token_counter
 
-SAMPLES = sorted((Path(__file__).resolve().parents[2] / "samples").iterdir())
+TEXT_SUFFIXES = {".txt", ".md", ".csv", ".json", ".jsonl", ".xml", ".html", ".eml"}
+SAMPLES = sorted(
+    path for path in (Path(__file__).resolve().parents[2] / "samples").iterdir() if path.suffix in TEXT_SUFFIXES
+)
 
 
 @pytest.mark.parametrize("encoding", ["cl100k_base", "o200k_base"])
