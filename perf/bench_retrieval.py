@@ -16,7 +16,7 @@ through our parser (`shared.parsing.parse`, text/markdown) and through two chunk
   target and an eighth of it as overlap.
 
 Every chunk of every document is embedded, and every question, by the hashing embedder (256 dimensions, the
-default) and by the local model (all-MiniLM-L6-v2 int8, 384 dimensions, reads a chunk's first 256 word pieces).
+default) and by the local model (all-MiniLM-L6-v2 int8, 384 dimensions, reads a chunk in windows of 254 word pieces).
 Retrieval is brute-force cosine top-k over the whole corpus with numpy (the vector index is not what is measured).
 A question counts as found at k when one of its k best chunks belongs to its own document and contains one of its
 answer texts (exact substring). That is a proxy: a chunk can contain the answer string without the sentence that
@@ -338,7 +338,7 @@ def main() -> None:
     if "local" in embedders:
         from tokenizers import Tokenizer
 
-        from shared.adapters.local_embedder import MAX_TOKENS, TOKENIZER
+        from shared.adapters.local_embedder import MAX_TOKENS, MAX_WINDOWS, TOKENIZER
 
         wordpiece = Tokenizer.from_file(str(TOKENIZER))
         wordpiece.no_truncation()  # the file truncates and pads at 128; here: the whole chunk, to see what is cut
@@ -346,7 +346,7 @@ def main() -> None:
         for chunking in chunkings.values():
             encodings = wordpiece.encode_batch(chunking.texts)
             visible = [
-                read_by_model(text, encoding, MAX_TOKENS)
+                read_by_model(text, encoding, MAX_WINDOWS * (MAX_TOKENS - 2) + 2)
                 for text, encoding in zip(chunking.texts, encodings, strict=True)
             ]
             sizes = [len(encoding.ids) for encoding in encodings]
@@ -355,7 +355,7 @@ def main() -> None:
                 sum(size > MAX_TOKENS for size in sizes) / len(sizes), 3
             )
             # The local model's own ceiling: questions whose answer some chunk of its document holds in the part
-            # the model reads (its first MAX_TOKENS word pieces, [CLS] and [SEP] included).
+            # the model reads (MAX_WINDOWS windows of MAX_TOKENS - 2 word pieces: the whole of any chunk made here).
             seen = sum(
                 any(chunking.owner[c] == q.document and holds_answer(prefix, q) for c, prefix in enumerate(visible))
                 for q in questions

@@ -12,7 +12,7 @@ import pytest
 
 from shared.adapters.azure_openai_embedder import AzureOpenAIEmbedder
 from shared.adapters.hashing_embedder import HashingEmbedder
-from shared.adapters.local_embedder import LocalModelEmbedder
+from shared.adapters.local_embedder import MAX_TOKENS, LocalModelEmbedder
 from shared.ports import Embedder
 from tests.support.openai_standin import DEPLOYMENT, KEY, OpenAIStandIn
 
@@ -95,3 +95,21 @@ def test_the_local_model_puts_a_paraphrase_nearer_than_an_unrelated_text() -> No
     invoice, paraphrase, penguins = model.embed(TEXTS)
     # THEN the paraphrase is much nearer
     assert cosine(invoice, paraphrase) > cosine(invoice, penguins) + 0.3
+
+
+def test_the_local_model_reads_a_long_text_whole_not_its_first_256_word_pieces() -> None:
+    # GIVEN the local model, and a chunk-sized text (~600 word pieces) whose last sentence alone is about the query
+    model = LocalModelEmbedder()
+    filler = " ".join(f"The committee reviewed budget line {n} and approved it without comment." for n in range(50))
+    fact = "The Eiffel Tower stands on the Champ de Mars in Paris."
+    long_text, head, query = filler + " " + fact, filler, "Where does the Eiffel Tower stand?"
+    assert len(model._tokenizer.encode(long_text).ids) > 2 * MAX_TOKENS  # past what one sequence reads
+    # WHEN the long text, the same text without the fact, and the query are embedded
+    with_fact, without_fact, asked = model.embed([long_text, head, query])
+    # THEN the text holding the fact is nearer the query than the same text without it: the tail was read
+    assert cosine(asked, with_fact) > cosine(asked, without_fact) + 0.02
+    # AND a short text is embedded as one window, exactly as the model's own pipeline would ([CLS] text [SEP])
+    [alone] = model.embed([fact])
+    [again] = model.embed([fact])
+    assert alone == again
+    assert cosine(alone, model.embed([fact, long_text])[0]) > 0.9999
