@@ -90,6 +90,14 @@ class Settings(BaseSettings):
         "lancedb", description="vector sink: lancedb (local disk: local only), aisearch (SearchConnection)"
     )
     search_index: str = Field("tributary-chunks", description="Azure AI Search index of chunk vectors (made at start)")
+    document_intelligence_endpoint: str | None = Field(
+        None,
+        description="Azure AI Document Intelligence endpoint: PDFs with no text layer are read by OCR (prebuilt-layout)"
+        " instead of failing parse.pdf.no_text; managed identity unless _KEY is set",
+    )
+    document_intelligence_key: str | None = Field(
+        None, description="Document Intelligence key (local use; on Azure a Key Vault reference, or none: identity)"
+    )
     search_semantic: bool = Field(
         False, description="AI Search: rerank hybrid searches with the semantic ranker (billed per query on Azure)"
     )

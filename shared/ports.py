@@ -21,6 +21,7 @@ from shared.domain import (
     Job,
     JobState,
     ParseIssue,
+    Record,
     Stage,
 )
 from shared.domain.search_filter import SearchFilter
@@ -308,6 +309,17 @@ class Extractor(Protocol):
     def extract(self, chunks: Sequence[Chunk]) -> Extraction: ...
 
 
+@runtime_checkable
+class DocumentReader(Protocol):
+    """Reads what parsing cannot: the text of a PDF without a text layer, by OCR (records per page, as parsing)."""
+
+    name: str
+
+    def read(self, stream: BinaryIO) -> Iterator[Record | ParseIssue]: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class Ports:
     """Everything a stage handler may touch, wired once by the host (embedded, devhost or Azure)."""
@@ -320,3 +332,4 @@ class Ports:
     embedder: Embedder
     extractor: Extractor
     settings: Settings
+    ocr: DocumentReader | None = None  # only when OCR is configured (TRIBUTARY_DOCUMENT_INTELLIGENCE_ENDPOINT)

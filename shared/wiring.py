@@ -26,7 +26,7 @@ from shared.config import (
 from shared.connections import connection_section, is_configured
 from shared.domain import Reason
 from shared.domain.errors import ConfigError
-from shared.ports import BlobStore, Bus, Embedder, Extractor, GraphSink, JobStore, Ports, VectorSink
+from shared.ports import BlobStore, Bus, DocumentReader, Embedder, Extractor, GraphSink, JobStore, Ports, VectorSink
 
 # Set by the platform on every Azure Functions instance (App Service, Consumption, Flex Consumption), never by
 # Core Tools or the local host.
@@ -202,6 +202,19 @@ def _open_local_model(settings: Settings, environ: Mapping[str, str], stack: Exi
     return LocalModelEmbedder()
 
 
+def _open_no_ocr(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> None:
+    return None
+
+
+def _open_document_intelligence(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> DocumentReader:
+    from shared.adapters.document_intelligence import DocumentIntelligenceReader
+
+    assert settings.document_intelligence_endpoint is not None  # chosen only when it is set (_chosen_names)
+    reader = DocumentIntelligenceReader(settings.document_intelligence_endpoint, settings.document_intelligence_key)
+    stack.callback(reader.close)
+    return reader
+
+
 def _open_rules(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> Extractor:
     from shared.extraction.rules import RuleBasedExtractor
     from shared.extraction.schema import load_schema
@@ -375,6 +388,15 @@ for _builtin in (
         on_azure=f"set TRIBUTARY_EMBEDDER=azure_openai ({OPENAI_CONNECTION}__endpoint)",
     ),
     Backend("extractor", "rules", "TRIBUTARY_EXTRACTOR", False, _open_rules, "shared.extraction.rules"),
+    Backend("ocr", "none", "TRIBUTARY_DOCUMENT_INTELLIGENCE_ENDPOINT", False, _open_no_ocr, "shared.wiring"),
+    Backend(
+        "ocr",
+        "document_intelligence",
+        "TRIBUTARY_DOCUMENT_INTELLIGENCE_ENDPOINT",
+        False,
+        _open_document_intelligence,
+        "shared.adapters.document_intelligence",
+    ),
     Backend(
         "extractor",
         "spacy",
@@ -397,6 +419,7 @@ def _chosen_names(settings: Settings) -> dict[str, str]:
         "vectors": settings.vectors,
         "embedder": settings.embedder,
         "extractor": settings.extractor,
+        "ocr": "document_intelligence" if settings.document_intelligence_endpoint else "none",
     }
 
 

@@ -37,6 +37,9 @@ class Reason(StrEnum):
     CONFIG_SETTING_MISSING = "config.setting_missing"
     # Delivery of queue messages
     DELIVERY_MAX_COUNT_EXCEEDED = "delivery.max_count_exceeded"
+    # OCR of documents with no text layer (Azure AI Document Intelligence)
+    OCR_REFUSED = "ocr.refused"
+    OCR_UNAVAILABLE = "ocr.unavailable"
     # Deletes
     DELETE_STALE_EVENT = "delete.stale_event"
     # The local host (`tributary dev`)
@@ -289,7 +292,7 @@ DESCRIPTIONS: dict[Reason, str] = {
     _R.PARSE_PARQUET_MALFORMED: "The Parquet file is damaged (footer, schema or a row group); the detail says where.",
     _R.PARSE_PDF_ENCRYPTED: "The PDF needs a password (an empty one was tried); save it unprotected to ingest it.",
     _R.PARSE_PDF_MALFORMED: "The PDF is damaged beyond what the reader repairs; the detail says where.",
-    _R.PARSE_PDF_NO_TEXT: "The PDF has no text layer (a scan?) and OCR is not configured; OCR it first.",
+    _R.PARSE_PDF_NO_TEXT: "The PDF has no text layer (a scan?) and OCR is not configured (or found no text either).",
     _R.PARSE_PDF_PAGE_FAILED: "One PDF page could not be read and was skipped; the locator gives the page.",
     _R.PARSE_TEXT_DECODE_ERROR: "Bytes not valid in the file's encoding; set the right encoding or fix the file.",
     _R.PARSE_XML_DTD_FORBIDDEN: "An Office part declares a DTD, which no Office file has; the file was crafted.",
@@ -322,6 +325,8 @@ DESCRIPTIONS: dict[Reason, str] = {
     _R.WEBHOOK_NO_MATCHING_TRIGGER: "An Event Grid event matched no blob trigger; check the container and path.",
     _R.BUS_ENTITY_NOT_FOUND: "The queue does not exist; create it (infra/ does on Azure, the local host does locally).",
     _R.BUS_QUEUE_PROPERTY_FIXED: "Duplicate detection is fixed when a queue is created; recreate the queue.",
+    _R.OCR_REFUSED: "Document Intelligence refused the document or the credential; the detail says why.",
+    _R.OCR_UNAVAILABLE: "Document Intelligence was throttled or unreachable; retried, check the resource if it lasts.",
     _R.DELETE_STALE_EVENT: "A BlobDeleted event came for a blob that exists again; ignored, the new upload stands.",
     _R.INGEST_NOT_INCOMING_CONTAINER: "An event of another container (claim checks) was ignored; filter the events.",
     _R.JOBSTORE_CONTENTION: "A job changed under every compare-and-set attempt; retried.",

@@ -8,7 +8,8 @@ document information go into every record's metadata.
 
 An encrypted PDF is opened with the empty user password (most "protected" PDFs only restrict printing or copying);
 one that needs a real password fails `parse.pdf.encrypted`. A PDF whose pages hold no text at all (a scan) fails
-`parse.pdf.no_text`: OCR is not configured. Not read: text in images, annotations and form fields, attachments.
+`parse.pdf.no_text` (ingest then asks OCR, `Ports.ocr`, when it is configured). Not read: text in images, annotations
+and form fields, attachments.
 PDFium is not thread-safe: every call into it holds one process-wide lock (released between pages).
 """
 

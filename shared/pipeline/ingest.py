@@ -164,23 +164,39 @@ def _publish_batches(job: Job, document: DocumentRef, options: ParseOptions, iss
     settings = ports.settings
     limits = ParseLimits(max_bytes=settings.file_max_bytes)
     batches = 0
-    with ports.blobs.open_read(document.container, document.path) as stream:
-        records = issues.records(parse(stream, document.content_type, limits, options))
-        chunks = chunk_records(records, document, chunk_settings(settings))
-        for batch_number, batch in enumerate(batched(chunks, settings.batch_max_chunks)):
-            envelope = make_envelope(
-                job_id=job.job_id,
-                document=document,
-                stage=Stage.ENRICH,
-                batch=batch_number,
-                payload=BatchPayload(chunks=batch),
-                tracking_id=job.tracking_id,
-                ports=ports,
-            )
-            ports.bus.send(settings.queues[Stage.ENRICH], [envelope])
-            ports.jobs.record_batch(job.job_id, Stage.PARSE, batch_number, BatchOutcome.DONE, Counts(chunks=len(batch)))
-            batches += 1
+    records = issues.records(_read(document, limits, options, ports))
+    chunks = chunk_records(records, document, chunk_settings(settings))
+    for batch_number, batch in enumerate(batched(chunks, settings.batch_max_chunks)):
+        envelope = make_envelope(
+            job_id=job.job_id,
+            document=document,
+            stage=Stage.ENRICH,
+            batch=batch_number,
+            payload=BatchPayload(chunks=batch),
+            tracking_id=job.tracking_id,
+            ports=ports,
+        )
+        ports.bus.send(settings.queues[Stage.ENRICH], [envelope])
+        ports.jobs.record_batch(job.job_id, Stage.PARSE, batch_number, BatchOutcome.DONE, Counts(chunks=len(batch)))
+        batches += 1
     return batches
+
+
+def _read(
+    document: DocumentRef, limits: ParseLimits, options: ParseOptions, ports: Ports
+) -> Iterator[Record | ParseIssue]:
+    """The document's records as parsing reads them from the blob; a PDF with no text layer (a scan) is read by OCR
+    instead when it is configured (the parser yields no record before deciding there is no text)."""
+    with ports.blobs.open_read(document.container, document.path) as stream:
+        try:
+            yield from parse(stream, document.content_type, limits, options)
+            return
+        except PermanentError as error:
+            if error.reason_code != Reason.PARSE_PDF_NO_TEXT or ports.ocr is None:
+                raise
+    log.info("%s has no text layer: read by %s", document.path, ports.ocr.name)
+    with ports.blobs.open_read(document.container, document.path) as stream:
+        yield from ports.ocr.read(stream)
 
 
 def _hash_and_head(event: BlobEvent, ports: Ports) -> tuple[str, bytes]:

@@ -140,8 +140,12 @@ def test_a_production_wiring_with_identity_based_connections_passes_the_check_on
         "vectors": "aisearch",
         "embedder": "hashing",
         "extractor": "rules",
+        "ocr": "none",
     }
     assert not any(choice.local_only for choice in chosen.values())
+    # AND OCR is chosen by its endpoint being set
+    with_ocr = settings(**ON_SERVICES, document_intelligence_endpoint="https://di.cognitiveservices.azure.com/")
+    assert {c.port: c.backend for c in wiring.choices(with_ocr, AZURE | PRODUCTION)}["ocr"] == "document_intelligence"
 
 
 def test_azure_openai_embeddings_with_a_managed_identity_pass_the_check_on_azure() -> None:
@@ -219,7 +223,7 @@ def test_health_reports_the_config_error_on_azure(fresh_ports: None, monkeypatch
     assert response.status_code == 503
     assert body["reason_code"] == "config.local_backend_on_azure"
     assert body["on_azure"] is True
-    assert set(body["wiring"]) == {"blobs", "bus", "jobs", "graph", "vectors", "embedder", "extractor"}
+    assert set(body["wiring"]) == {"blobs", "bus", "jobs", "graph", "vectors", "embedder", "extractor", "ocr"}
 
 
 def test_health_reports_an_invalid_setting(fresh_ports: None, monkeypatch: pytest.MonkeyPatch) -> None:
