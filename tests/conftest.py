@@ -8,6 +8,7 @@ pytest_plugins = [
     "tests.support.azurite",
     "tests.support.cosmos",
     "tests.support.search_standin",
+    "tests.support.openai_standin",
     "tests.support.bus",
     "tests.support.devhost",
     "tests.support.host_pipeline",

@@ -14,7 +14,7 @@ from shared.adapters.azure_openai_embedder import AzureOpenAIEmbedder
 from shared.adapters.hashing_embedder import HashingEmbedder
 from shared.adapters.local_embedder import MAX_TOKENS, LocalModelEmbedder
 from shared.ports import Embedder
-from tests.support.openai_standin import DEPLOYMENT, KEY, OpenAIStandIn
+from tests.support.openai_standin import DEPLOYMENT, KEY
 
 LIVE_ENDPOINT = os.environ.get("TRIBUTARY_TEST_AZURE_OPENAI_ENDPOINT")
 LIVE_DEPLOYMENT = os.environ.get("TRIBUTARY_TEST_AZURE_OPENAI_DEPLOYMENT")
@@ -27,13 +27,6 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def standin() -> Iterator[OpenAIStandIn]:
-    server = OpenAIStandIn().start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture(params=["hashing", "local", "azure_openai", "azure_openai_live"])
 def embedder(request: pytest.FixtureRequest) -> Iterator[Embedder]:
     if request.param == "hashing":
@@ -41,7 +34,7 @@ def embedder(request: pytest.FixtureRequest) -> Iterator[Embedder]:
     elif request.param == "local":
         yield LocalModelEmbedder()
     elif request.param == "azure_openai":
-        server = request.getfixturevalue("standin")
+        server = request.getfixturevalue("openai_server")
         connection = {"OpenAIConnection": f"Endpoint={server.endpoint};Key={KEY}"}
         client = AzureOpenAIEmbedder.from_connection_setting(
             "OpenAIConnection", DEPLOYMENT, "2024-10-21", 64, connection, max_retries=0

@@ -5,7 +5,6 @@ and a service that stays down is retried until the delivery cap dead-letters the
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,20 +21,6 @@ ENGLISH = b"Ada Lovelace works at Acme Labs in London and writes about analytica
 GERMAN = b"Die Rechenmaschine wurde im Jahr 1843 von einer englischen Mathematikerin beschrieben.\n"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[OpenAIStandIn]:
-    standin = OpenAIStandIn().start()
-    yield standin
-    standin.stop()
-
-
-@pytest.fixture
-def standin(server: OpenAIStandIn) -> OpenAIStandIn:
-    server.requests.clear()
-    server._faults.clear()
-    return server
-
-
 class RecordingExtractor:
     """The real extractor, keeping the chunks enrich handed on."""
 
@@ -49,7 +34,7 @@ class RecordingExtractor:
         return self.inner.extract(chunks)
 
 
-def pipeline_on(make_pipeline: PipelineFactory, standin: OpenAIStandIn, **options: Any) -> Pipeline:
+def pipeline_on(make_pipeline: PipelineFactory, openai_standin: OpenAIStandIn, **options: Any) -> Pipeline:
     max_delivery_count = options.pop("max_delivery_count", 10)
 
     def with_azure_openai(ports: Any) -> Any:
@@ -58,7 +43,7 @@ def pipeline_on(make_pipeline: PipelineFactory, standin: OpenAIStandIn, **option
             DEPLOYMENT,
             "2024-10-21",
             ports.settings.embedding_dimension,
-            {"OpenAIConnection": f"Endpoint={standin.endpoint};Key={KEY}"},
+            {"OpenAIConnection": f"Endpoint={openai_standin.endpoint};Key={KEY}"},
             max_retries=0,
             **options,
         )
@@ -68,16 +53,16 @@ def pipeline_on(make_pipeline: PipelineFactory, standin: OpenAIStandIn, **option
 
 
 def test_chunks_carry_the_services_vectors_and_their_language(
-    make_pipeline: PipelineFactory, standin: OpenAIStandIn
+    make_pipeline: PipelineFactory, openai_standin: OpenAIStandIn
 ) -> None:
     # GIVEN the pipeline embedding through the service, and what enrich hands on
-    pipeline = pipeline_on(make_pipeline, standin)
+    pipeline = pipeline_on(make_pipeline, openai_standin)
     # WHEN an English and a German file are ingested
     english = pipeline.job(pipeline.drop("en.txt", ENGLISH))
     german = pipeline.job(pipeline.drop("de.txt", GERMAN))
     # THEN both succeed, the vector index answers a query with the service's vector of a chunk by that chunk
     assert (english.state, german.state) == (JobState.SUCCEEDED, JobState.SUCCEEDED)
-    sent = [text for request in standin.requests for text in request.body["input"]]
+    sent = [text for request in openai_standin.requests for text in request.body["input"]]
     assert len(sent) == 2
     hits = pipeline.ports.vectors.search(expected_vector(sent[1], pipeline.ports.settings.embedding_dimension), 1)
     assert hits[0].text == sent[1]
@@ -88,29 +73,29 @@ def test_chunks_carry_the_services_vectors_and_their_language(
 
 
 def test_a_chunk_the_model_refuses_fails_its_job_at_once_with_the_reason(
-    make_pipeline: PipelineFactory, standin: OpenAIStandIn
+    make_pipeline: PipelineFactory, openai_standin: OpenAIStandIn
 ) -> None:
     # GIVEN a deployment that takes at most 5 tokens an input
-    pipeline = pipeline_on(make_pipeline, standin, max_input_tokens=5)
+    pipeline = pipeline_on(make_pipeline, openai_standin, max_input_tokens=5)
     # WHEN a longer chunk is ingested
     job = pipeline.job(pipeline.drop("long.txt", ENGLISH))
     # THEN the batch is dead-lettered on the first delivery and the job fails with embed.input_too_long
     assert (job.state, job.reason_code) == (JobState.FAILED, "embed.input_too_long")
     assert job.counters(Stage.ENRICH).dead_lettered == 1
     assert [(d.queue, d.reason) for d in pipeline.bus.dead_letters] == [("enrich", "embed.input_too_long")]
-    assert standin.requests == []
+    assert openai_standin.requests == []
 
 
 def test_a_service_that_stays_down_is_retried_until_the_delivery_cap(
-    make_pipeline: PipelineFactory, standin: OpenAIStandIn
+    make_pipeline: PipelineFactory, openai_standin: OpenAIStandIn
 ) -> None:
     # GIVEN a service answering 503 to everything, and a cap of 3 deliveries
-    standin.fail_next(100, 503)
-    pipeline = pipeline_on(make_pipeline, standin, max_delivery_count=3)
+    openai_standin.fail_next(100, 503)
+    pipeline = pipeline_on(make_pipeline, openai_standin, max_delivery_count=3)
     # WHEN a file is ingested
     job = pipeline.job(pipeline.drop("doc.txt", ENGLISH))
     # THEN the enrich batch was delivered 3 times (one request each: no SDK retries here), then dead-lettered
-    assert len(standin.requests) == 3
+    assert len(openai_standin.requests) == 3
     assert (job.state, job.reason_code) == (JobState.FAILED, MAX_DELIVERY_EXCEEDED)
     assert job.counters(Stage.ENRICH).dead_lettered == 1
 

@@ -18,12 +18,14 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
+import pytest
 
 KEY = "standin-key"
 DEPLOYMENT = "embed-small"
@@ -187,3 +189,22 @@ def _handler_for(standin: OpenAIStandIn) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+# -- fixtures (a pytest plugin: tests/conftest.py) --
+
+
+@pytest.fixture(scope="session")
+def openai_server() -> Iterator[OpenAIStandIn]:
+    """One stand-in for the session, on a free loopback port."""
+    standin = OpenAIStandIn().start()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+def openai_standin(openai_server: OpenAIStandIn) -> OpenAIStandIn:
+    """The session's stand-in with no request recorded and no fault scripted."""
+    openai_server.requests.clear()
+    openai_server._faults.clear()
+    return openai_server

@@ -4,7 +4,6 @@ answers, batching within the request limits, the SDK's retries, and each failure
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -25,21 +24,7 @@ def same(first: list[list[float]], second: list[list[float]]) -> bool:
     return np.asarray(first).shape == np.asarray(second).shape and np.allclose(first, second)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[OpenAIStandIn]:
-    standin = OpenAIStandIn().start()
-    yield standin
-    standin.stop()
-
-
-@pytest.fixture
-def standin(server: OpenAIStandIn) -> OpenAIStandIn:
-    server.requests.clear()
-    server._faults.clear()
-    return server
-
-
-def embedder_for(standin: OpenAIStandIn, **options: Any) -> AzureOpenAIEmbedder:
+def embedder_for(openai_standin: OpenAIStandIn, **options: Any) -> AzureOpenAIEmbedder:
     retries = options.pop("max_retries", 2)
     timeout = options.pop("timeout", 10.0)
     return AzureOpenAIEmbedder.from_connection_setting(
@@ -47,20 +32,20 @@ def embedder_for(standin: OpenAIStandIn, **options: Any) -> AzureOpenAIEmbedder:
         options.pop("deployment", DEPLOYMENT),
         "2024-10-21",
         DIMENSION,
-        {"OpenAIConnection": f"Endpoint={standin.endpoint};Key={options.pop('key', KEY)}"},
+        {"OpenAIConnection": f"Endpoint={openai_standin.endpoint};Key={options.pop('key', KEY)}"},
         max_retries=retries,
         timeout=timeout,
         **options,
     )
 
 
-def test_a_normal_answer_is_one_vector_per_text_in_order(standin: OpenAIStandIn) -> None:
+def test_a_normal_answer_is_one_vector_per_text_in_order(openai_standin: OpenAIStandIn) -> None:
     # WHEN three texts are embedded
-    vectors = embedder_for(standin).embed(["alpha", "beta", "gamma"])
+    vectors = embedder_for(openai_standin).embed(["alpha", "beta", "gamma"])
     # THEN each text has the service's vector for it (decoded from the SDK's base64), in order
     assert same(vectors, vectors_of("alpha", "beta", "gamma"))
     # AND one request went to the deployment's route with the API version, the key and the dimensions
-    (request,) = standin.requests
+    (request,) = openai_standin.requests
     assert request.path == f"/openai/deployments/{DEPLOYMENT}/embeddings"
     assert request.api_version == "2024-10-21"
     assert request.headers["api-key"] == KEY
@@ -68,14 +53,14 @@ def test_a_normal_answer_is_one_vector_per_text_in_order(standin: OpenAIStandIn)
     assert request.body["input"] == ["alpha", "beta", "gamma"]
 
 
-def test_requests_are_cut_by_count_and_by_tokens(standin: OpenAIStandIn) -> None:
+def test_requests_are_cut_by_count_and_by_tokens(openai_standin: OpenAIStandIn) -> None:
     # GIVEN at most 2 texts and 30 tokens a request (each text below is 10 tokens or fewer)
-    embedder = embedder_for(standin, batch_inputs=2, batch_tokens=30, max_input_tokens=30)
+    embedder = embedder_for(openai_standin, batch_inputs=2, batch_tokens=30, max_input_tokens=30)
     texts = ["one two three four five six seven eight nine ten"] * 3 + ["short"] * 3
     # WHEN embedded
     vectors = embedder.embed(texts)
     # THEN every request kept both limits, and every text got its vector in order
-    sizes = [len(request.body["input"]) for request in standin.requests]
+    sizes = [len(request.body["input"]) for request in openai_standin.requests]
     assert sizes == [2, 2, 2]
     assert same(vectors, vectors_of(*texts))
 
@@ -85,47 +70,47 @@ def test_batching_by_tokens_alone() -> None:
     assert list(request_batches([0, 1, 2, 3], [5, 5, 5, 1], max_inputs=100, max_tokens=10)) == [[0, 1], [2, 3]]
 
 
-def test_a_blank_text_is_the_zero_vector_and_is_not_sent(standin: OpenAIStandIn) -> None:
-    vectors = embedder_for(standin).embed(["  ", "real text"])
+def test_a_blank_text_is_the_zero_vector_and_is_not_sent(openai_standin: OpenAIStandIn) -> None:
+    vectors = embedder_for(openai_standin).embed(["  ", "real text"])
     assert vectors[0] == [0.0] * DIMENSION
-    assert [request.body["input"] for request in standin.requests] == [["real text"]]
+    assert [request.body["input"] for request in openai_standin.requests] == [["real text"]]
 
 
-def test_a_429_is_retried_after_the_wait_it_asks_for(standin: OpenAIStandIn) -> None:
+def test_a_429_is_retried_after_the_wait_it_asks_for(openai_standin: OpenAIStandIn) -> None:
     # GIVEN a throttled first answer that asks for a 1 s wait
-    standin.fail_next(1, 429, retry_after="1")
+    openai_standin.fail_next(1, 429, retry_after="1")
     started = time.monotonic()
     # WHEN a text is embedded THEN it succeeds on the retry, after at least that wait
-    assert same(embedder_for(standin).embed(["alpha"]), vectors_of("alpha"))
+    assert same(embedder_for(openai_standin).embed(["alpha"]), vectors_of("alpha"))
     assert time.monotonic() - started >= 1.0
-    assert len(standin.requests) == 2
+    assert len(openai_standin.requests) == 2
 
 
-def test_throttling_past_the_retries_is_transient_embed_throttled(standin: OpenAIStandIn) -> None:
-    standin.fail_next(3, 429, retry_after="0.1")
+def test_throttling_past_the_retries_is_transient_embed_throttled(openai_standin: OpenAIStandIn) -> None:
+    openai_standin.fail_next(3, 429, retry_after="0.1")
     with pytest.raises(TransientError) as failure:
-        embedder_for(standin, max_retries=2).embed(["alpha"])
+        embedder_for(openai_standin, max_retries=2).embed(["alpha"])
     assert failure.value.reason_code == "embed.throttled"
-    assert len(standin.requests) == 3  # the first try and two retries
+    assert len(openai_standin.requests) == 3  # the first try and two retries
 
 
-def test_a_500_is_retried_with_backoff(standin: OpenAIStandIn) -> None:
-    standin.fail_next(1, 500)
-    assert same(embedder_for(standin).embed(["alpha"]), vectors_of("alpha"))
-    assert len(standin.requests) == 2
+def test_a_500_is_retried_with_backoff(openai_standin: OpenAIStandIn) -> None:
+    openai_standin.fail_next(1, 500)
+    assert same(embedder_for(openai_standin).embed(["alpha"]), vectors_of("alpha"))
+    assert len(openai_standin.requests) == 2
 
 
-def test_a_server_failing_past_the_retries_is_transient_embed_unavailable(standin: OpenAIStandIn) -> None:
-    standin.fail_next(2, 503)
+def test_a_server_failing_past_the_retries_is_transient_embed_unavailable(openai_standin: OpenAIStandIn) -> None:
+    openai_standin.fail_next(2, 503)
     with pytest.raises(TransientError) as failure:
-        embedder_for(standin, max_retries=1).embed(["alpha"])
+        embedder_for(openai_standin, max_retries=1).embed(["alpha"])
     assert failure.value.reason_code == "embed.unavailable"
 
 
-def test_a_timeout_is_transient_embed_unavailable(standin: OpenAIStandIn) -> None:
-    standin.stall_next(1.5)
+def test_a_timeout_is_transient_embed_unavailable(openai_standin: OpenAIStandIn) -> None:
+    openai_standin.stall_next(1.5)
     with pytest.raises(TransientError) as failure:
-        embedder_for(standin, max_retries=0, timeout=0.5).embed(["alpha"])
+        embedder_for(openai_standin, max_retries=0, timeout=0.5).embed(["alpha"])
     assert failure.value.reason_code == "embed.unavailable"
 
 
@@ -141,49 +126,51 @@ def test_a_timeout_is_transient_embed_unavailable(standin: OpenAIStandIn) -> Non
     ids=["html", "truncated-json", "no-vectors", "wrong-dimension", "bad-base64"],
 )
 def test_a_malformed_body_is_transient_embed_bad_response(
-    standin: OpenAIStandIn, body: bytes, content_type: str
+    openai_standin: OpenAIStandIn, body: bytes, content_type: str
 ) -> None:
-    standin.answer_next(body, content_type)
+    openai_standin.answer_next(body, content_type)
     with pytest.raises(TransientError) as failure:
-        embedder_for(standin, max_retries=0).embed(["alpha"])
+        embedder_for(openai_standin, max_retries=0).embed(["alpha"])
     assert failure.value.reason_code == "embed.bad_response"
 
 
-def test_a_text_over_the_model_limit_is_refused_before_any_request(standin: OpenAIStandIn) -> None:
+def test_a_text_over_the_model_limit_is_refused_before_any_request(openai_standin: OpenAIStandIn) -> None:
     # GIVEN a text of more than 8,191 cl100k tokens among short ones
     long_text = "token " * 9000
     # WHEN embedded THEN a permanent embed.input_too_long naming the text, and nothing was sent
     with pytest.raises(PermanentError) as refused:
-        embedder_for(standin).embed(["short", long_text])
+        embedder_for(openai_standin).embed(["short", long_text])
     assert refused.value.reason_code == "embed.input_too_long"
     assert "text 1" in refused.value.detail
-    assert standin.requests == []
+    assert openai_standin.requests == []
 
 
-def test_the_service_refusing_a_long_input_is_permanent_embed_input_too_long(standin: OpenAIStandIn) -> None:
+def test_the_service_refusing_a_long_input_is_permanent_embed_input_too_long(openai_standin: OpenAIStandIn) -> None:
     # GIVEN an embedder that allows more tokens than the deployment takes (a model with a smaller context)
-    embedder = embedder_for(standin, max_input_tokens=20_000)
+    embedder = embedder_for(openai_standin, max_input_tokens=20_000)
     # WHEN it sends a text the service counts over its context THEN the service's 400 is embed.input_too_long
     with pytest.raises(PermanentError) as refused:
         embedder.embed(["token " * 9000])
     assert refused.value.reason_code == "embed.input_too_long"
-    assert len(standin.requests) == 1  # a 400 is not retried
+    assert len(openai_standin.requests) == 1  # a 400 is not retried
 
 
-def test_a_wrong_key_is_permanent_embed_access_denied(standin: OpenAIStandIn) -> None:
+def test_a_wrong_key_is_permanent_embed_access_denied(openai_standin: OpenAIStandIn) -> None:
     with pytest.raises(PermanentError) as refused:
-        embedder_for(standin, key="wrong").embed(["alpha"])
+        embedder_for(openai_standin, key="wrong").embed(["alpha"])
     assert refused.value.reason_code == "embed.access_denied"
 
 
-def test_an_unknown_deployment_is_permanent_embed_refused(standin: OpenAIStandIn) -> None:
+def test_an_unknown_deployment_is_permanent_embed_refused(openai_standin: OpenAIStandIn) -> None:
     with pytest.raises(PermanentError) as refused:
-        embedder_for(standin, deployment="no-such-deployment").embed(["alpha"])
+        embedder_for(openai_standin, deployment="no-such-deployment").embed(["alpha"])
     assert refused.value.reason_code == "embed.refused"
     assert "DeploymentNotFound" in refused.value.detail or "does not exist" in refused.value.detail
 
 
-def test_an_identity_connection_sends_a_bearer_token(standin: OpenAIStandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_identity_connection_sends_a_bearer_token(
+    openai_standin: OpenAIStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # GIVEN the identity form of the connection, with a credential that hands out the stand-in's token
     from azure.core.credentials import AccessToken
 
@@ -196,9 +183,9 @@ def test_an_identity_connection_sends_a_bearer_token(standin: OpenAIStandIn, mon
 
     monkeypatch.setattr(azure_openai_embedder, "token_credential", lambda children: StaticCredential())
     embedder = AzureOpenAIEmbedder.from_connection_setting(
-        "OpenAIConnection", DEPLOYMENT, "2024-10-21", DIMENSION, {"OpenAIConnection__endpoint": standin.endpoint}
+        "OpenAIConnection", DEPLOYMENT, "2024-10-21", DIMENSION, {"OpenAIConnection__endpoint": openai_standin.endpoint}
     )
     # WHEN a text is embedded THEN the request carried the bearer token for the Cognitive Services scope
     embedder.embed(["alpha"])
-    assert standin.requests[0].headers["authorization"] == f"Bearer {KEY}"
-    assert "api-key" not in standin.requests[0].headers
+    assert openai_standin.requests[0].headers["authorization"] == f"Bearer {KEY}"
+    assert "api-key" not in openai_standin.requests[0].headers
