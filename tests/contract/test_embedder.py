@@ -34,7 +34,7 @@ def embedder(request: pytest.FixtureRequest) -> Iterator[Embedder]:
     elif request.param == "local":
         yield LocalModelEmbedder()
     elif request.param == "azure_openai":
-        server = request.getfixturevalue("openai_server")
+        server = request.getfixturevalue("openai_standin")
         connection = {"OpenAIConnection": f"Endpoint={server.endpoint};Key={KEY}"}
         client = AzureOpenAIEmbedder.from_connection_setting(
             "OpenAIConnection", DEPLOYMENT, "2024-10-21", 64, connection, max_retries=0
