@@ -345,25 +345,19 @@ class CosmosJobStore:
             return None
         job = delete_job(document, tracking_id, datetime.now(UTC))
         stored, _ = self.create_job(job)
-        for attempt in range(_CAS_ATTEMPTS):
-            current = self._read_document(document_id)
+
+        def open_next_generation(current: dict[str, Any] | None) -> dict[str, Any] | None:
             if current is None or current.get("generation", 0) != document.generation:
-                return stored  # opened already (a retry, or the delete racing this one)
-            fields = {"committed_version": None, "committed_at": None, "job_id": None}
-            with _translated(f"document {document_id}"):
-                try:
-                    self._documents().replace_item(
-                        current["id"],
-                        _without_system_properties(current) | fields | {"generation": document.generation + 1},
-                        etag=current["_etag"],
-                        match_condition=MatchConditions.IfNotModified,
-                    )
-                    return stored
-                except CosmosHttpResponseError as error:
-                    if error.status_code != 412:
-                        raise
-            time.sleep(min(0.001 * attempt, 0.05))
-        raise TransientError(Reason.JOBSTORE_CONTENTION, f"document {document_id} changed on each attempt")
+                return None  # opened already (a retry, or the delete racing this one)
+            return {
+                "committed_version": None,
+                "committed_at": None,
+                "job_id": None,
+                "generation": document.generation + 1,
+            }
+
+        self._change_document(document_id, open_next_generation)
+        return stored
 
     # -- issues
 
@@ -539,23 +533,34 @@ class CosmosJobStore:
             self._patch(job["job_id"], [_set("/commit_pending", False)])
 
     def _commit_document(self, job: dict[str, Any]) -> None:
-        document_id, version, base = job["document_id"], job["version"], job.get("base_version")
-        for attempt in range(_CAS_ATTEMPTS):
-            current = self._read_document(document_id)
+        version, base = job["version"], job.get("base_version")
+
+        def commit(current: dict[str, Any] | None) -> dict[str, Any] | None:
             committed = None if current is None else current.get("committed_version")
             generation = 0 if current is None else current.get("generation", 0)
             if committed == version or committed != base or generation != job.get("generation", 0):
                 # Done already, or another job committed over our base first, or the document was deleted since
                 # the job was created: leave the document alone.
-                return
+                return None
             fields = {"committed_version": version, "committed_at": _now(), "job_id": job["job_id"]}
+            return fields if current is not None else fields | {"path": job["path"]}
+
+        self._change_document(job["document_id"], commit)
+
+    def _change_document(
+        self, document_id: str, change: Callable[[dict[str, Any] | None], dict[str, Any] | None]
+    ) -> None:
+        """Read the document item, let `change` say which fields to set (None: leave it alone), and write them only
+        if the item is unchanged since the read (created, when absent); a lost race reads again."""
+        for attempt in range(_CAS_ATTEMPTS):
+            current = self._read_document(document_id)
+            fields = change(current)
+            if fields is None:
+                return
             with _translated(f"document {document_id}"):
                 try:
                     if current is None:
-                        _create(
-                            self._documents(),
-                            {"id": _item_id(document_id), "document_id": document_id, "path": job["path"], **fields},
-                        )
+                        _create(self._documents(), {"id": _item_id(document_id), "document_id": document_id, **fields})
                     else:
                         self._documents().replace_item(
                             current["id"],
@@ -565,7 +570,7 @@ class CosmosJobStore:
                         )
                     return
                 except _ConflictError:
-                    pass  # created by another job in between: read again
+                    pass  # created by another writer in between: read again
                 except CosmosHttpResponseError as error:
                     if error.status_code != 412:
                         raise

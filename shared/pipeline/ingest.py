@@ -66,12 +66,13 @@ def ingest_blob(event: BlobEvent, ports: Ports) -> IngestOutcome | None:
     if base_version == version:
         return _skip(event, doc_id, version, info, ports, "content equals the committed version")
 
-    job, _ = ports.jobs.create_job(_new_job(event, doc_id, version, base_version, info, generation))
+    new_job = _new_job(event, doc_id, version, base_version, info, generation)
+    job, _ = ports.jobs.create_job(new_job)
     if job.state is JobState.FAILED:
         # The same content failed before, and this is another upload of it (a user retrying, or the same upload's
         # event redelivered after a crash): a new job, keyed on the upload, so a failed file can always be retried.
-        retry = _new_job(event, doc_id, version, base_version, info, generation)
-        job, _ = ports.jobs.create_job(retry.model_copy(update={"job_id": retry_job_id(job.job_id, event.event_id)}))
+        retry_id = retry_job_id(job.job_id, event.event_id)
+        job, _ = ports.jobs.create_job(new_job.model_copy(update={"job_id": retry_id}))
     if job.terminal:
         return _skip(event, doc_id, version, info, ports, f"already {job.state} as job {job.job_id}")
     if job.state not in _RESUMABLE:
