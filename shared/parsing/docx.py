@@ -21,20 +21,10 @@ from shared.domain import ParseIssue, PermanentError, Reason, Record
 from shared.parsing.delimited import unique_names
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
+from shared.parsing.package import LIBRARY_ERRORS
 
 _MAIN_PART = "word/document.xml"
-_ERRORS = (
-    PackageNotFoundError,
-    zipfile.BadZipFile,
-    KeyError,
-    ValueError,
-    TypeError,
-    AttributeError,
-    IndexError,
-    OSError,
-    SyntaxError,  # lxml's XMLSyntaxError
-    AssertionError,
-)
+_ERRORS: tuple[type[BaseException], ...] = (PackageNotFoundError, *LIBRARY_ERRORS)
 _IMAGES = ".//{http://schemas.openxmlformats.org/wordprocessingml/2006/main}drawing"
 _PICTURES = ".//{http://schemas.openxmlformats.org/wordprocessingml/2006/main}pict"
 

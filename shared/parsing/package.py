@@ -21,6 +21,19 @@ from shared.domain import ParseIssue, PermanentError, Reason, Record
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
 
+# What a library reading an Office package raises on a damaged or crafted one: most have no exception of their own.
+LIBRARY_ERRORS: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile,
+    KeyError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    IndexError,
+    OSError,
+    SyntaxError,  # xml.etree's ParseError and lxml's XMLSyntaxError
+    AssertionError,
+)
+
 CONTENT_TYPES_PART = "[Content_Types].xml"
 _MANIFEST_BYTES = 1 << 20  # [Content_Types].xml and ODF's mimetype are small; a larger one is crafted
 _PROLOG_BYTES = 64 << 10  # an XML part's root element starts within this (an Office prolog is one line)

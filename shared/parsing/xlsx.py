@@ -24,20 +24,10 @@ from shared.domain import ParseIssue, PermanentError, Reason, Record
 from shared.parsing.delimited import unique_names
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
+from shared.parsing.package import LIBRARY_ERRORS
 
 # What openpyxl raises on a damaged or crafted package (it has no exception of its own for most of them).
-_ERRORS = (
-    InvalidFileException,
-    zipfile.BadZipFile,
-    KeyError,
-    ValueError,
-    TypeError,
-    AttributeError,
-    IndexError,
-    OSError,
-    SyntaxError,  # xml.etree's ParseError and lxml's XMLSyntaxError
-    AssertionError,
-)
+_ERRORS: tuple[type[BaseException], ...] = (InvalidFileException, *LIBRARY_ERRORS)
 _MIDNIGHT = datetime.time(0, 0)
 _MAX_COLUMNS = 16_384  # Excel's last column, XFD
 
