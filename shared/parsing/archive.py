@@ -49,6 +49,17 @@ def nested_limits(limits: ParseLimits, **overrides: int) -> ParseLimits:
     return limits.model_copy(update={"max_attachment_depth": limits.max_attachment_depth - 1, **overrides})
 
 
+def attachment_refused(count: int, total: int, locator: str, limits: ParseLimits) -> ParseIssue | None:
+    """Why attachment `count` (from 1) of `total` is not read, or None: past the count cap (then none after it is
+    read either: `LIMITS_TOO_MANY_ATTACHMENTS`), or one level deeper than the depth cap allows."""
+    if count > limits.max_attachments:
+        detail = f"{total - limits.max_attachments} attachments past the cap of {limits.max_attachments}"
+        return ParseIssue(locator=locator, reason_code=Reason.LIMITS_TOO_MANY_ATTACHMENTS, detail=detail)
+    if limits.max_attachment_depth < 1:
+        return ParseIssue(locator=locator, reason_code=Reason.LIMITS_ATTACHMENT_DEPTH, detail="nested too deeply")
+    return None
+
+
 def parse_embedded(
     stream: Readable, name: str, locator: str, limits: ParseLimits, label: str
 ) -> Iterator[Record | ParseIssue]:

@@ -18,7 +18,7 @@ from email.parser import BytesParser
 from typing import BinaryIO
 
 from shared.domain import Mention, ParseIssue, PermanentError, Reason, Record, TributaryError
-from shared.parsing.archive import nested_limits, parse_embedded, sanitize_name
+from shared.parsing.archive import attachment_refused, nested_limits, parse_embedded, sanitize_name
 from shared.parsing.html import html_to_text, read_whole
 from shared.parsing.limits import ParseLimits
 from shared.parsing.options import ParseOptions
@@ -293,15 +293,10 @@ def _embedded(parts: _Parts, prefix: str, limits: ParseLimits) -> Items:
     items.sort(key=lambda item: _number_key(item[0]))
     for count, (number, name, part, is_message) in enumerate(items, start=1):
         locator = _at(prefix, f"part {number}")
-        if count > limits.max_attachments:
-            yield ParseIssue(
-                locator=locator,
-                reason_code=Reason.LIMITS_TOO_MANY_ATTACHMENTS,
-                detail=f"{len(items) - limits.max_attachments} attachments past the cap of {limits.max_attachments}",
-            )
-            return
-        if limits.max_attachment_depth < 1:
-            yield ParseIssue(locator=locator, reason_code=Reason.LIMITS_ATTACHMENT_DEPTH, detail="nested too deeply")
+        if refused := attachment_refused(count, len(items), locator, limits):
+            yield refused
+            if refused.reason_code == Reason.LIMITS_TOO_MANY_ATTACHMENTS:
+                return
             continue
         if is_message:
             yield from _nested_message(part, locator, limits)

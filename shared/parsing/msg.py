@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import olefile
 
 from shared.domain import Mention, ParseIssue, PermanentError, Reason, Record, TributaryError
-from shared.parsing.archive import nested_limits, parse_embedded, sanitize_name
+from shared.parsing.archive import attachment_refused, nested_limits, parse_embedded, sanitize_name
 from shared.parsing.email import MAX_HEADER_CHARS, MAX_LISTED_ATTACHMENTS
 from shared.parsing.html import html_to_text
 from shared.parsing.limits import ParseLimits
@@ -151,15 +151,10 @@ def _attachments(reader: _Reader, path: Path) -> list[tuple[Path, str, bool]]:
 def _embedded(reader: _Reader, attachments: list[tuple[Path, str, bool]], prefix: str, limits: ParseLimits) -> Items:
     for number, (where, name, is_message) in enumerate(attachments, start=1):
         locator = _at(prefix, f"attachment {number}")
-        if number > limits.max_attachments:
-            yield ParseIssue(
-                locator=locator,
-                reason_code=Reason.LIMITS_TOO_MANY_ATTACHMENTS,
-                detail=f"{len(attachments) - limits.max_attachments} past the cap of {limits.max_attachments}",
-            )
-            return
-        if limits.max_attachment_depth < 1:
-            yield ParseIssue(locator=locator, reason_code=Reason.LIMITS_ATTACHMENT_DEPTH, detail="nested too deeply")
+        if refused := attachment_refused(number, len(attachments), locator, limits):
+            yield refused
+            if refused.reason_code == Reason.LIMITS_TOO_MANY_ATTACHMENTS:
+                return
             continue
         try:
             if is_message:
