@@ -76,3 +76,30 @@ def connection_string_parts(value: str) -> dict[str, str]:
         if name:
             parts[name.strip().lower()] = setting.strip()
     return parts
+
+
+def keyed_endpoint(value: str, service: str) -> tuple[str, str]:
+    """(endpoint, key) of an `Endpoint=...;Key=...` connection string; ValueError naming `service` when either is
+    missing."""
+    parts = connection_string_parts(value)
+    endpoint, key = parts.get("endpoint"), parts.get("key")
+    if not endpoint or not key:
+        raise ValueError(f"{service} connection string needs Endpoint=https://...;Key=...")
+    return endpoint, key
+
+
+def endpoint_connection(name: str, environ: Mapping[str, str], service: str) -> tuple[str, str | None, dict[str, str]]:
+    """A connection of the endpoint-and-key kind (AI Search, Azure OpenAI): (endpoint, key, children) from a
+    connection string, or (endpoint, None, children) from `<name>__endpoint`, the children then saying which token
+    credential to use (`token_credential`). ValueError when neither form is set."""
+    value, children = connection_section(name, environ)
+    if value:
+        endpoint, key = keyed_endpoint(value, service)
+        return endpoint, key, children
+    endpoint = children.get("endpoint", "")
+    if not endpoint:
+        raise ValueError(
+            f"{service} connection {name!r} is not configured: set {name} to a connection string"
+            f" (Endpoint=https://...;Key=...) or {name}__endpoint for an identity-based one"
+        )
+    return endpoint, None, children

@@ -52,7 +52,7 @@ from azure.search.documents.indexes.models import (
 from azure.search.documents.models import VectorizedQuery, VectorQuery
 
 from shared.adapters.vector_checks import check_embedding, check_query
-from shared.connections import close_credential, connection_section, connection_string_parts, token_credential
+from shared.connections import close_credential, endpoint_connection, keyed_endpoint, token_credential
 from shared.domain import Chunk, DocumentRef, PermanentError, Reason, TransientError
 from shared.domain.search_filter import SearchFilter, folders_of
 from shared.ports import VectorHit
@@ -141,16 +141,9 @@ class AISearchVectorSink:
         `__clientId`, or `__tenantId` + `__clientId` + `__clientSecret`, else DefaultAzureCredential); the identity
         needs the "Search Index Data Contributor" and "Search Service Contributor" roles.
         """
-        value, children = connection_section(name, os.environ if environ is None else environ)
-        if value:
-            endpoint, key = parse_connection_string(value)
+        endpoint, key, children = endpoint_connection(name, os.environ if environ is None else environ, "AI Search")
+        if key:
             return cls(endpoint, AzureKeyCredential(key), index_name, dimension, **options)
-        endpoint = children.get("endpoint", "")
-        if not endpoint:
-            raise ValueError(
-                f"AI Search connection {name!r} is not configured: set {name} to a connection string"
-                f" (Endpoint=https://...;Key=...) or {name}__endpoint for an identity-based one"
-            )
         credential = token_credential(children)
         return cls(endpoint, credential, index_name, dimension, owns_credential=True, **options)
 
@@ -440,11 +433,7 @@ def decode_key(key: str) -> str:
 
 def parse_connection_string(value: str) -> tuple[str, str]:
     """(endpoint, key) of `Endpoint=...;Key=...`; ValueError when either is missing."""
-    parts = connection_string_parts(value)
-    endpoint, key = parts.get("endpoint"), parts.get("key")
-    if not endpoint or not key:
-        raise ValueError("an AI Search connection string needs Endpoint=https://...;Key=...")
-    return endpoint, key
+    return keyed_endpoint(value, "an AI Search")
 
 
 def _document(chunk: Chunk, document: DocumentRef | None) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import openai
 from openai import AzureOpenAI
 
-from shared.connections import close_credential, connection_section, connection_string_parts, token_credential
+from shared.connections import close_credential, endpoint_connection, token_credential
 from shared.domain import Reason
 from shared.domain.errors import PermanentError, TransientError
 from shared.tokens import Encoding, TokenCounter, token_counter
@@ -92,21 +92,12 @@ class AzureOpenAIEmbedder:
         `__clientId`, or `__tenantId` + `__clientId` + `__clientSecret`, else DefaultAzureCredential); the identity
         needs the "Cognitive Services OpenAI User" role.
         """
-        value, children = connection_section(name, os.environ if environ is None else environ)
+        environ = os.environ if environ is None else environ
+        endpoint, key, children = endpoint_connection(name, environ, "Azure OpenAI")
         common: dict[str, Any] = {"api_version": api_version, "max_retries": max_retries, "timeout": timeout}
-        if value:
-            parts = connection_string_parts(value)
-            endpoint, key = parts.get("endpoint"), parts.get("key")
-            if not endpoint or not key:
-                raise ValueError(f"{name} needs Endpoint=https://...;Key=... (or {name}__endpoint for an identity)")
+        if key:
             client = AzureOpenAI(azure_endpoint=endpoint, api_key=key, **common)
             return cls(client, deployment, dimension, on_close=client.close, **options)
-        endpoint = children.get("endpoint", "")
-        if not endpoint:
-            raise ValueError(
-                f"Azure OpenAI connection {name!r} is not configured: set {name} to a connection string"
-                f" (Endpoint=https://...;Key=...) or {name}__endpoint for an identity-based one"
-            )
         from azure.identity import get_bearer_token_provider
 
         credential = token_credential(children)
