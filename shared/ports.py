@@ -4,7 +4,7 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -309,6 +309,34 @@ class Extractor(Protocol):
     def extract(self, chunks: Sequence[Chunk]) -> Extraction: ...
 
 
+class ChatAnswer(BaseModel):
+    """A chat model's answer: the JSON object it returned (already parsed, not yet validated against any model of
+    ours), and what it cost."""
+
+    model_config = ConfigDict(frozen=True)
+
+    content: dict[str, Any]
+    model: str
+    input_tokens: int
+    output_tokens: int
+    finish_reason: str
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    """A chat model answering in JSON that matches a JSON schema (structured output): the LLM extractor and the
+    community summaries talk through it. Raises TransientError when the service is down, throttling past its
+    retries or timing out, PermanentError when it refuses the request (content filter, a schema it rejects)."""
+
+    name: str  # the deployment (Azure OpenAI) or model the answers come from
+
+    def complete_json(
+        self, system: str, user: str, *, schema_name: str, schema: dict[str, Any], max_tokens: int
+    ) -> ChatAnswer: ...
+
+    def close(self) -> None: ...
+
+
 @runtime_checkable
 class DocumentReader(Protocol):
     """Reads what parsing cannot: the text of a PDF without a text layer, by OCR (records per page, as parsing)."""
@@ -333,3 +361,4 @@ class Ports:
     extractor: Extractor
     settings: Settings
     ocr: DocumentReader | None = None  # only when OCR is configured (TRIBUTARY_DOCUMENT_INTELLIGENCE_ENDPOINT)
+    chat: ChatModel | None = None  # only when a chat model is configured (the LLM extractor, community summaries)
