@@ -24,6 +24,7 @@ from shared.domain import (
     Record,
     Stage,
 )
+from shared.domain.bulk_jobs import BulkItem, BulkJob, BulkState
 from shared.domain.search_filter import SearchFilter
 
 
@@ -35,6 +36,13 @@ class BlobInfo(BaseModel):
     size: int
     etag: str
     last_modified: datetime
+
+
+class BlobPage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    blobs: list[BlobInfo]
+    continuation: str | None = None
 
 
 @runtime_checkable
@@ -57,6 +65,13 @@ class BlobStore(Protocol):
 
     def delete(self, container: str, path: str) -> None:
         """Deleting a missing blob is not an error (idempotent)."""
+        ...
+
+    def list_page(
+        self, container: str, prefix: str = "", continuation: str | None = None, size: int = 500
+    ) -> BlobPage:
+        """One page of `list_blobs`, in name order: at most `size` blobs and the token of the next page (None: the
+        last). A listing of any length is walked page by page, never held whole."""
         ...
 
 
@@ -156,6 +171,38 @@ class JobStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    # Bulk jobs (shared/bulk/): one per bulk run, its counts read from the pages and items recorded.
+
+    def create_bulk_job(self, bulk: BulkJob) -> tuple[BulkJob, bool]:
+        """Insert if absent. Returns the stored bulk job and whether this call created it."""
+        ...
+
+    def get_bulk_job(self, bulk_id: str) -> BulkJob | None:
+        """The bulk job with its counts as recorded (pages listed, items by outcome), or None."""
+        ...
+
+    def list_bulk_jobs(self, limit: int = 20) -> list[BulkJob]:
+        """Newest first."""
+        ...
+
+    def record_bulk_page(self, bulk_id: str, page: int, listed: int, listed_bytes: int) -> bool:
+        """Insert the (bulk job, page) marker if absent with what the page listed; whether it was new (a page
+        listed again after a redelivery counts once). Raises JobNotFoundError for an unknown bulk job."""
+        ...
+
+    def record_bulk_item(self, bulk_id: str, item: BulkItem) -> bool:
+        """Insert the item (keyed on its path) if absent; whether it was new. The first outcome recorded stands.
+        Raises JobNotFoundError for an unknown bulk job."""
+        ...
+
+    def list_bulk_items(self, bulk_id: str, after: str | None = None, limit: int = 100) -> list[BulkItem]:
+        """Items in path order, those after the path `after` (keyset pagination, stable while items are added)."""
+        ...
+
+    def finish_bulk_job(self, bulk_id: str, to: BulkState, reason_code: str | None = None) -> bool:
+        """Compare-and-set a running bulk job to a terminal state; False when it was not running (or is unknown)."""
+        ...
 
 
 class GraphCounts(BaseModel):

@@ -32,7 +32,7 @@ from azure.storage.blob import BlobBlock, BlobClient, BlobServiceClient
 
 from shared.connections import connection_section, token_credential
 from shared.domain import PermanentError, Reason, TransientError
-from shared.ports import BlobInfo
+from shared.ports import BlobInfo, BlobPage
 from shared.streams import read_up_to
 
 if TYPE_CHECKING:
@@ -136,6 +136,23 @@ class AzureBlobStore:
                     yield _info(container, item.name, item.size, item.etag, item.last_modified)
             except ResourceNotFoundError:
                 return
+
+    def list_page(
+        self, container: str, prefix: str = "", continuation: str | None = None, size: int = 500
+    ) -> BlobPage:
+        """One page of the listing, resumed from the service's own continuation token (its NextMarker)."""
+        _check_container(container)
+        listing = self.service.get_container_client(container).list_blobs(
+            name_starts_with=prefix or None, results_per_page=size
+        )
+        pages = listing.by_page(continuation_token=continuation)
+        with _translated(f"container {container}"):
+            try:
+                page = next(pages, [])
+                blobs = [_info(container, item.name, item.size, item.etag, item.last_modified) for item in page]
+            except ResourceNotFoundError:  # a missing container lists nothing, as list_blobs
+                return BlobPage(blobs=[])
+        return BlobPage(blobs=blobs, continuation=pages.continuation_token or None)
 
     def delete(self, container: str, path: str) -> None:
         # Already gone (or never there) is fine: deleting is idempotent.

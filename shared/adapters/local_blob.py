@@ -1,5 +1,6 @@
 """BlobStore over a local folder: the embedded default's stand-in for a storage account."""
 
+import itertools
 import os
 import shutil
 import tempfile
@@ -10,7 +11,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from shared.domain import PermanentError, Reason
-from shared.ports import BlobInfo
+from shared.ports import BlobInfo, BlobPage
 
 
 class LocalFolderBlobStore:
@@ -52,10 +53,22 @@ class LocalFolderBlobStore:
         base = self.root / container
         if not base.is_dir():
             return
-        for file in sorted(base.rglob("*")):
-            relative = file.relative_to(base).as_posix()
-            if file.is_file() and not file.name.startswith(".upload-") and relative.startswith(prefix):
+        # In name order as Azure lists (by the name as a string: a path sort puts "a/1" before "a-b", Azure after).
+        names = sorted(file.relative_to(base).as_posix() for file in base.rglob("*") if file.is_file())
+        for relative in names:
+            if not PurePosixPath(relative).name.startswith(".upload-") and relative.startswith(prefix):
                 yield self.properties(container, relative)
+
+    def list_page(
+        self, container: str, prefix: str = "", continuation: str | None = None, size: int = 500
+    ) -> BlobPage:
+        """One page of the listing; the token is the last name of the page before (names sort, and stay unique)."""
+        if size < 1:
+            raise ValueError(f"size must be >= 1, got {size}")
+        after = (blob for blob in self.list_blobs(container, prefix) if continuation is None or blob.path > continuation)
+        blobs = list(itertools.islice(after, size + 1))  # list_blobs yields in name order, as the token compares
+        more = len(blobs) > size
+        return BlobPage(blobs=blobs[:size], continuation=blobs[size - 1].path if more else None)
 
     def delete(self, container: str, path: str) -> None:
         self._file(container, path).unlink(missing_ok=True)

@@ -306,3 +306,27 @@ def test_identity_based_connection_settings(environ: dict[str, str], url: str, c
 def test_a_missing_connection_setting_says_what_to_set() -> None:
     with pytest.raises(ValueError, match=r"Store__blobServiceUri"):
         AzureBlobStore.from_connection_setting("Store", {"Other": "x", "Store__unrelated": ""})
+
+
+def test_list_page_walks_the_listing_in_pages_with_continuation_tokens(target: Target) -> None:
+    store, container = target.store, target.container
+    # GIVEN seven blobs under a prefix, names that sort differently by string and by path part ("a-b" < "a/"), and one
+    # blob outside the prefix
+    names = ["in/a-b.txt", "in/a/1.txt", "in/a/2.txt", "in/b.txt", "in/c.txt", "in/d.txt", "in/e.txt"]
+    for name in [*reversed(names), "out/x.txt"]:
+        store.upload(container, name, b"x")
+    # WHEN it is walked in pages of three, each resumed from the token of the page before
+    pages, token = [], None
+    while True:
+        page = store.list_page(container, prefix="in/", continuation=token, size=3)
+        pages.append([blob.path for blob in page.blobs])
+        token = page.continuation
+        if token is None:
+            break
+    # THEN every blob under the prefix comes once, in the order list_blobs gives, no page larger than asked
+    walked = [path for page_paths in pages for path in page_paths]
+    assert walked == [blob.path for blob in store.list_blobs(container, prefix="in/")]
+    assert sorted(walked) == sorted(names)
+    assert all(len(page_paths) <= 3 for page_paths in pages) and len(pages) >= 3
+    # AND a missing container is one empty last page
+    assert store.list_page(unique_container_name()).model_dump() == {"blobs": [], "continuation": None}
