@@ -67,9 +67,7 @@ class BlobStore(Protocol):
         """Deleting a missing blob is not an error (idempotent)."""
         ...
 
-    def list_page(
-        self, container: str, prefix: str = "", continuation: str | None = None, size: int = 500
-    ) -> BlobPage:
+    def list_page(self, container: str, prefix: str = "", continuation: str | None = None, size: int = 500) -> BlobPage:
         """One page of `list_blobs`, in name order: at most `size` blobs and the token of the next page (None: the
         last). A listing of any length is walked page by page, never held whole."""
         ...

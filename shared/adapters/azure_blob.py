@@ -137,18 +137,16 @@ class AzureBlobStore:
             except ResourceNotFoundError:
                 return
 
-    def list_page(
-        self, container: str, prefix: str = "", continuation: str | None = None, size: int = 500
-    ) -> BlobPage:
+    def list_page(self, container: str, prefix: str = "", continuation: str | None = None, size: int = 500) -> BlobPage:
         """One page of the listing, resumed from the service's own continuation token (its NextMarker)."""
         _check_container(container)
         listing = self.service.get_container_client(container).list_blobs(
             name_starts_with=prefix or None, results_per_page=size
         )
-        pages = listing.by_page(continuation_token=continuation)
+        pages: Any = listing.by_page(continuation_token=continuation)  # an ItemPaged pager: it has the token
         with _translated(f"container {container}"):
             try:
-                page = next(pages, [])
+                page: Any = next(pages, [])
                 blobs = [_info(container, item.name, item.size, item.etag, item.last_modified) for item in page]
             except ResourceNotFoundError:  # a missing container lists nothing, as list_blobs
                 return BlobPage(blobs=[])

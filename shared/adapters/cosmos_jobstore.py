@@ -36,11 +36,11 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, cast
 from urllib.parse import urlsplit
 
 from azure.core import MatchConditions
@@ -62,6 +62,15 @@ from shared.domain import (
     Stage,
     StageCounters,
     TransientError,
+)
+from shared.domain.bulk_jobs import (
+    BULK_TERMINAL_STATES,
+    BulkCounts,
+    BulkItem,
+    BulkJob,
+    BulkOperation,
+    BulkState,
+    ItemOutcome,
 )
 from shared.domain.jobs import delete_job
 from shared.domain.reasons import Reason
@@ -95,6 +104,9 @@ _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _SAFE_ID = re.compile(r"[A-Za-z0-9_.:=-]{1,200}")
 _KIND_JOB = "job"
 _KIND_ISSUE = "issue"
+_KIND_BULK = "bulk"
+_KIND_BULK_ITEM = "bulk_item"
+_BULK_ITEM_ID = "bulk"  # the bulk job's own item: one per partition (the bulk job's)
 _CAS_ATTEMPTS = 1000  # compare-and-set retries: only ever reached if the document changes on every single read
 
 
@@ -423,6 +435,178 @@ class CosmosJobStore:
             ParseIssue(locator=item["locator"], reason_code=item["reason_code"], detail=item["detail"])
             for item in (by_key[key] for key in keys if key in by_key)
         ]
+
+    # -- bulk jobs: each a partition of the jobs container of its own (its id in /job_id), holding the bulk job's
+    # item (`kind` bulk, its page markers on it as a job's batch markers are) and one item per blob run (`kind`
+    # bulk_item, created if absent: the first outcome stands). Counts are read from them, never kept as numbers.
+
+    def create_bulk_job(self, bulk: BulkJob) -> tuple[BulkJob, bool]:
+        """Insert if absent. Returns the stored bulk job and whether this call created it."""
+        item: dict[str, Any] = {
+            "id": _BULK_ITEM_ID,
+            "kind": _KIND_BULK,
+            "job_id": bulk.bulk_id,
+            "operation": bulk.operation.value,
+            "container": bulk.container,
+            "selector": bulk.selector,
+            "dry_run": bulk.dry_run,
+            "state": bulk.state.value,
+            "reason_code": bulk.reason_code,
+            "pages": {},
+            "created_at": _encode_time(bulk.created_at),
+            "updated_at": _now(),
+        }
+        created = True
+        with _translated(f"bulk job {bulk.bulk_id}"):
+            try:
+                _create(self._jobs(), item)
+            except _ConflictError:
+                created = False
+        stored = self.get_bulk_job(bulk.bulk_id)
+        if stored is None:  # only if someone deleted it in between
+            raise JobNotFoundError(bulk.bulk_id)
+        return stored, created
+
+    def get_bulk_job(self, bulk_id: str) -> BulkJob | None:
+        """The bulk job with its counts as recorded, or None."""
+        with _translated(f"bulk job {bulk_id}"):
+            item: dict[str, Any] | None = _read_or_none(self._jobs(), _BULK_ITEM_ID, "job_id", bulk_id)
+        return None if item is None else self._bulk_from_item(item)
+
+    def list_bulk_jobs(self, limit: int = 20) -> list[BulkJob]:
+        """Newest first (by created_at)."""
+        if limit <= 0:
+            return []
+        with _translated("list bulk jobs"):
+            found = list(
+                self._jobs().query_items(
+                    "SELECT TOP @limit * FROM c WHERE c.kind = @kind ORDER BY c.created_at DESC",
+                    parameters=[{"name": "@limit", "value": limit}, {"name": "@kind", "value": _KIND_BULK}],
+                    enable_cross_partition_query=True,
+                )
+            )
+        return [self._bulk_from_item(item) for item in found]
+
+    def record_bulk_page(self, bulk_id: str, page: int, listed: int, listed_bytes: int) -> bool:
+        """Insert the page marker if absent (one conditional patch); whether it was new. Raises JobNotFoundError for
+        an unknown bulk job."""
+        if page < 0 or listed < 0 or listed_bytes < 0:
+            raise ValueError(f"page, listed and listed_bytes must be >= 0, got {page}, {listed}, {listed_bytes}")
+        marker = f"p{page}"
+        operations = [_set(f"/pages/{marker}", [listed, listed_bytes]), _set("/updated_at", _now())]
+        return self._patch_bulk(bulk_id, operations, condition=f"FROM c WHERE NOT IS_DEFINED(c.pages.{marker})")
+
+    def record_bulk_item(self, bulk_id: str, item: BulkItem) -> bool:
+        """Create the item if absent (the first outcome stands); whether it was new. Raises JobNotFoundError for an
+        unknown bulk job."""
+        if self.get_bulk_job(bulk_id) is None:
+            raise JobNotFoundError(bulk_id)
+        record = {
+            "id": "item-" + hashlib.sha256(item.path.encode()).hexdigest()[:40],
+            "kind": _KIND_BULK_ITEM,
+            "job_id": bulk_id,
+            "path": item.path,
+            "outcome": item.outcome.value,
+            "item_job_id": item.job_id,
+            "reason_code": item.reason_code,
+            "recorded_at": _now(),
+        }
+        with _translated(f"item of bulk job {bulk_id}"):
+            try:
+                _create(self._jobs(), record)
+            except _ConflictError:
+                return False
+        return True
+
+    def list_bulk_items(self, bulk_id: str, after: str | None = None, limit: int = 100) -> list[BulkItem]:
+        """Items in path order, after the path `after` (keyset pagination)."""
+        if limit <= 0:
+            return []
+        where = "c.job_id = @bulk_id AND c.kind = @kind" + ("" if after is None else " AND c.path > @after")
+        parameters: list[dict[str, Any]] = [
+            {"name": "@limit", "value": limit},
+            {"name": "@bulk_id", "value": bulk_id},
+            {"name": "@kind", "value": _KIND_BULK_ITEM},
+        ]
+        if after is not None:
+            parameters.append({"name": "@after", "value": after})
+        with _translated(f"items of bulk job {bulk_id}"):
+            found = self._jobs().query_items(
+                f"SELECT TOP @limit * FROM c WHERE {where} ORDER BY c.path",
+                parameters=parameters,
+                partition_key=bulk_id,
+            )
+            return [
+                BulkItem(
+                    path=item["path"],
+                    outcome=ItemOutcome(item["outcome"]),
+                    job_id=item.get("item_job_id"),
+                    reason_code=item.get("reason_code"),
+                )
+                for item in found
+            ]
+
+    def finish_bulk_job(self, bulk_id: str, to: BulkState, reason_code: str | None = None) -> bool:
+        """Compare-and-set a running bulk job to a terminal state; False when it was not running (or is unknown)."""
+        if BulkState(to) not in BULK_TERMINAL_STATES:
+            raise ValueError(f"a bulk job finishes in a terminal state, not {to}")
+        operations = [_set("/state", BulkState(to).value), _set("/updated_at", _now())]
+        if reason_code is not None:
+            operations.append(_set("/reason_code", reason_code))
+        try:
+            return self._patch_bulk(bulk_id, operations, condition=f"FROM c WHERE c.state = '{BulkState.RUNNING}'")
+        except JobNotFoundError:
+            return False
+
+    def _patch_bulk(self, bulk_id: str, operations: list[dict[str, Any]], condition: str) -> bool:
+        with _translated(f"bulk job {bulk_id}"):
+            try:
+                self._jobs().patch_item(
+                    _BULK_ITEM_ID, partition_key=bulk_id, patch_operations=operations, filter_predicate=condition
+                )
+            except CosmosHttpResponseError as error:
+                if error.status_code == 404:
+                    raise JobNotFoundError(bulk_id) from error
+                if error.status_code == 412:
+                    return False
+                raise
+        return True
+
+    def _bulk_from_item(self, item: Mapping[str, Any]) -> BulkJob:
+        bulk_id = item["job_id"]
+        pages: Mapping[str, list[int]] = item.get("pages", {})
+        outcomes: dict[str, int] = {}
+        with _translated(f"items of bulk job {bulk_id}"):
+            for outcome in ItemOutcome:  # one count each: no GROUP BY on the stand-in
+                counted = self._jobs().query_items(
+                    "SELECT VALUE COUNT(1) FROM c"
+                    " WHERE c.job_id = @bulk_id AND c.kind = @kind AND c.outcome = @outcome",
+                    parameters=[
+                        {"name": "@bulk_id", "value": bulk_id},
+                        {"name": "@kind", "value": _KIND_BULK_ITEM},
+                        {"name": "@outcome", "value": outcome.value},
+                    ],
+                    partition_key=bulk_id,
+                )
+                outcomes[outcome.value] = sum(int(number) for number in cast(Iterable[Any], counted))
+        counts = BulkCounts(
+            pages=len(pages),
+            listed=sum(listed for listed, _ in pages.values()),
+            listed_bytes=sum(size for _, size in pages.values()),
+            **outcomes,
+        )
+        return BulkJob(
+            bulk_id=bulk_id,
+            operation=BulkOperation(item["operation"]),
+            container=item["container"],
+            selector=item.get("selector", ""),
+            dry_run=bool(item.get("dry_run", False)),
+            state=BulkState(item["state"]),
+            reason_code=item.get("reason_code"),
+            counts=counts,
+            created_at=_decode_time(item["created_at"]),
+            updated_at=_decode_time(item["updated_at"]),
+        )
 
     # -- building blocks
 

@@ -32,6 +32,15 @@ from shared.domain import (
     Stage,
     StageCounters,
 )
+from shared.domain.bulk_jobs import (
+    BULK_TERMINAL_STATES,
+    BulkCounts,
+    BulkItem,
+    BulkJob,
+    BulkOperation,
+    BulkState,
+    ItemOutcome,
+)
 from shared.domain.jobs import delete_job
 from shared.ports import JobNotFoundError
 
@@ -608,6 +617,147 @@ class SQLJobStore(ABC):
             )
         return [ParseIssue(locator=locator, reason_code=code, detail=detail) for locator, code, detail in rows]
 
+    # -- bulk jobs
+
+    def create_bulk_job(self, bulk: BulkJob) -> tuple[BulkJob, bool]:
+        """Insert if absent. Returns the stored bulk job and whether this call created it."""
+        with self._tx(write=True) as tx:
+            created = (
+                tx.execute(
+                    _INSERT_BULK,
+                    bulk_id=bulk.bulk_id,
+                    operation=bulk.operation.value,
+                    container=bulk.container,
+                    selector=bulk.selector,
+                    dry_run=int(bulk.dry_run),
+                    state=bulk.state.value,
+                    reason_code=bulk.reason_code,
+                    created_at=self.dialect.encode_time(bulk.created_at),
+                    updated_at=self._now(),
+                )
+                == 1
+            )
+            stored = self._read_bulk(tx, bulk.bulk_id)
+        if stored is None:  # only if someone deleted it in between
+            raise JobNotFoundError(bulk.bulk_id)
+        return stored, created
+
+    def get_bulk_job(self, bulk_id: str) -> BulkJob | None:
+        """The bulk job with its counts as recorded, or None."""
+        with self._tx(write=False) as tx:
+            return self._read_bulk(tx, bulk_id)
+
+    def list_bulk_jobs(self, limit: int = 20) -> list[BulkJob]:
+        """Newest first (by created_at, then bulk_id)."""
+        if limit <= 0:
+            return []
+        with self._tx(write=False) as tx:
+            ids = tx.all(
+                "SELECT bulk_id FROM bulk_jobs ORDER BY created_at DESC, bulk_id DESC LIMIT :limit", limit=limit
+            )
+            found = [self._read_bulk(tx, bulk_id) for (bulk_id,) in ids]
+        return [bulk for bulk in found if bulk is not None]
+
+    def record_bulk_page(self, bulk_id: str, page: int, listed: int, listed_bytes: int) -> bool:
+        """Insert the page marker if absent; whether it was new. Raises JobNotFoundError for an unknown bulk job."""
+        if page < 0 or listed < 0 or listed_bytes < 0:
+            raise ValueError(f"page, listed and listed_bytes must be >= 0, got {page}, {listed}, {listed_bytes}")
+        with self._tx(write=True) as tx:
+            self._require_bulk(tx, bulk_id)
+            return (
+                tx.execute(
+                    _INSERT_BULK_PAGE,
+                    bulk_id=bulk_id,
+                    page=page,
+                    listed=listed,
+                    listed_bytes=listed_bytes,
+                    now=self._now(),
+                )
+                == 1
+            )
+
+    def record_bulk_item(self, bulk_id: str, item: BulkItem) -> bool:
+        """Insert the item if absent (the first outcome stands); whether it was new. Raises JobNotFoundError for an
+        unknown bulk job."""
+        with self._tx(write=True) as tx:
+            self._require_bulk(tx, bulk_id)
+            return (
+                tx.execute(
+                    _INSERT_BULK_ITEM,
+                    bulk_id=bulk_id,
+                    path=item.path,
+                    outcome=item.outcome.value,
+                    job_id=item.job_id,
+                    reason_code=item.reason_code,
+                    now=self._now(),
+                )
+                == 1
+            )
+
+    def list_bulk_items(self, bulk_id: str, after: str | None = None, limit: int = 100) -> list[BulkItem]:
+        """Items in path order, after the path `after` (keyset pagination)."""
+        if limit <= 0:
+            return []
+        where = "bulk_id = :bulk_id" + ("" if after is None else " AND path > :after")
+        with self._tx(write=False) as tx:
+            rows = tx.all(
+                f"SELECT path, outcome, job_id, reason_code FROM bulk_items WHERE {where} ORDER BY path LIMIT :limit",
+                bulk_id=bulk_id,
+                after=after,
+                limit=limit,
+            )
+        return [
+            BulkItem(path=path, outcome=ItemOutcome(outcome), job_id=job_id, reason_code=code)
+            for path, outcome, job_id, code in rows
+        ]
+
+    def finish_bulk_job(self, bulk_id: str, to: BulkState, reason_code: str | None = None) -> bool:
+        """Compare-and-set a running bulk job to a terminal state; False when it was not running (or is unknown)."""
+        if BulkState(to) not in BULK_TERMINAL_STATES:
+            raise ValueError(f"a bulk job finishes in a terminal state, not {to}")
+        with self._tx(write=True) as tx:
+            changed = tx.execute(
+                "UPDATE bulk_jobs SET state = :to, reason_code = COALESCE(:reason_code, reason_code), updated_at = :now"
+                " WHERE bulk_id = :bulk_id AND state = :running",
+                to=BulkState(to).value,
+                reason_code=reason_code,
+                now=self._now(),
+                bulk_id=bulk_id,
+                running=BulkState.RUNNING.value,
+            )
+        return changed == 1
+
+    def _require_bulk(self, tx: Tx, bulk_id: str) -> None:
+        if tx.one("SELECT 1 FROM bulk_jobs WHERE bulk_id = :bulk_id", bulk_id=bulk_id) is None:
+            raise JobNotFoundError(bulk_id)
+
+    def _read_bulk(self, tx: Tx, bulk_id: str) -> BulkJob | None:
+        # Counted in the same transaction as the row is read: one snapshot, however many items arrive meanwhile.
+        row = tx.one(f"SELECT {', '.join(_BULK_COLUMNS)} FROM bulk_jobs WHERE bulk_id = :bulk_id", bulk_id=bulk_id)
+        if row is None:
+            return None
+        fields = dict(zip(_BULK_COLUMNS, row, strict=True))
+        pages = tx.one(_COUNT_BULK_PAGES, bulk_id=bulk_id) or (0, 0, 0)
+        outcomes = dict(tx.all(_COUNT_BULK_ITEMS, bulk_id=bulk_id))
+        counts = BulkCounts(
+            pages=pages[0],
+            listed=int(pages[1]),  # SUM of integers is NUMERIC in PostgreSQL
+            listed_bytes=int(pages[2]),
+            **{outcome.value: outcomes.get(outcome.value, 0) for outcome in ItemOutcome},
+        )
+        return BulkJob(
+            bulk_id=fields["bulk_id"],
+            operation=BulkOperation(fields["operation"]),
+            container=fields["container"],
+            selector=fields["selector"],
+            dry_run=bool(fields["dry_run"]),
+            state=BulkState(fields["state"]),
+            reason_code=fields["reason_code"],
+            counts=counts,
+            created_at=self.dialect.decode_time(fields["created_at"]),
+            updated_at=self.dialect.decode_time(fields["updated_at"]),
+        )
+
     # -- helpers
 
     def _now(self) -> Any:
@@ -689,3 +839,34 @@ def _document_state(row: tuple[Any, ...] | None) -> DocumentState | None:
         return None
     document_id, path, committed_version, generation = row
     return DocumentState(document_id=document_id, path=path, committed_version=committed_version, generation=generation)
+
+
+# --- bulk jobs -----------------------------------------------------------------------------------------------
+
+_BULK_COLUMNS: tuple[str, ...] = (
+    "bulk_id",
+    "operation",
+    "container",
+    "selector",
+    "dry_run",
+    "state",
+    "reason_code",
+    "created_at",
+    "updated_at",
+)
+_INSERT_BULK = (
+    f"INSERT INTO bulk_jobs ({', '.join(_BULK_COLUMNS)}) VALUES ({', '.join(':' + c for c in _BULK_COLUMNS)})"
+    " ON CONFLICT (bulk_id) DO NOTHING"
+)
+_INSERT_BULK_PAGE = (
+    "INSERT INTO bulk_pages (bulk_id, page, listed, listed_bytes, recorded_at)"
+    " VALUES (:bulk_id, :page, :listed, :listed_bytes, :now) ON CONFLICT (bulk_id, page) DO NOTHING"
+)
+_INSERT_BULK_ITEM = (
+    "INSERT INTO bulk_items (bulk_id, path, outcome, job_id, reason_code, recorded_at)"
+    " VALUES (:bulk_id, :path, :outcome, :job_id, :reason_code, :now) ON CONFLICT (bulk_id, path) DO NOTHING"
+)
+_COUNT_BULK_PAGES = (
+    "SELECT COUNT(*), COALESCE(SUM(listed), 0), COALESCE(SUM(listed_bytes), 0) FROM bulk_pages WHERE bulk_id = :bulk_id"
+)
+_COUNT_BULK_ITEMS = "SELECT outcome, COUNT(*) FROM bulk_items WHERE bulk_id = :bulk_id GROUP BY outcome"

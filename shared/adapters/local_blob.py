@@ -59,13 +59,12 @@ class LocalFolderBlobStore:
             if not PurePosixPath(relative).name.startswith(".upload-") and relative.startswith(prefix):
                 yield self.properties(container, relative)
 
-    def list_page(
-        self, container: str, prefix: str = "", continuation: str | None = None, size: int = 500
-    ) -> BlobPage:
+    def list_page(self, container: str, prefix: str = "", continuation: str | None = None, size: int = 500) -> BlobPage:
         """One page of the listing; the token is the last name of the page before (names sort, and stay unique)."""
         if size < 1:
             raise ValueError(f"size must be >= 1, got {size}")
-        after = (blob for blob in self.list_blobs(container, prefix) if continuation is None or blob.path > continuation)
+        listing = self.list_blobs(container, prefix)
+        after = (blob for blob in listing if continuation is None or blob.path > continuation)
         blobs = list(itertools.islice(after, size + 1))  # list_blobs yields in name order, as the token compares
         more = len(blobs) > size
         return BlobPage(blobs=blobs[:size], continuation=blobs[size - 1].path if more else None)

@@ -41,6 +41,7 @@ from shared.domain import (
     Stage,
     StageCounters,
 )
+from shared.domain.bulk_jobs import BulkCounts, BulkItem, BulkJob, BulkOperation, BulkState, ItemOutcome
 from shared.domain.ids import delete_job_id
 from shared.ports import JobNotFoundError, JobStore
 from tests.support.cosmos import open_cosmos_store
@@ -960,3 +961,157 @@ def test_store_is_a_context_manager_and_close_is_idempotent(job_store: JobStore,
     with pytest.raises(RuntimeError, match="closed"):
         other.get_job("job-1")
     assert job_store.get_job("job-1") is not None
+
+
+# --- bulk jobs ---------------------------------------------------------------------------------------------
+
+
+def make_bulk(bulk_id: str = "bulk-1", **overrides: Any) -> BulkJob:
+    fields: dict[str, Any] = {
+        "bulk_id": bulk_id,
+        "operation": BulkOperation.REPROCESS,
+        "container": "incoming",
+        "selector": '{"prefix": "docs/"}',
+        "created_at": T0,
+        "updated_at": T0,
+    }
+    return BulkJob(**(fields | overrides))
+
+
+def bulk_counts(store: JobStore, bulk_id: str = "bulk-1") -> BulkCounts:
+    bulk = store.get_bulk_job(bulk_id)
+    assert bulk is not None
+    return bulk.counts
+
+
+def test_create_bulk_job_inserts_if_absent_with_nothing_counted(job_store: JobStore) -> None:
+    # GIVEN no bulk job WHEN one is created, then created again with other fields
+    created, new = job_store.create_bulk_job(make_bulk(dry_run=True))
+    again, new_again = job_store.create_bulk_job(make_bulk(operation=BulkOperation.DELETE))
+
+    # THEN the first call created it, running, with zero counts; the second returned it unchanged
+    assert new and not new_again
+    assert created.state is BulkState.RUNNING and created.dry_run
+    assert created.counts == BulkCounts()
+    assert again.operation is BulkOperation.REPROCESS and again.created_at == T0
+    assert (again.container, again.selector) == ("incoming", '{"prefix": "docs/"}')
+    assert job_store.get_bulk_job("unknown") is None
+    # AND a bulk job is not a document job: the job listing does not show it
+    assert job_store.list_jobs() == []
+
+
+def test_record_bulk_page_counts_each_page_once(job_store: JobStore) -> None:
+    # GIVEN a bulk job
+    job_store.create_bulk_job(make_bulk())
+
+    # WHEN two pages are recorded, the first twice (a redelivered listing activity)
+    first = job_store.record_bulk_page("bulk-1", 0, listed=500, listed_bytes=5_000_000_000)
+    second = job_store.record_bulk_page("bulk-1", 1, listed=7, listed_bytes=70)
+    repeated = job_store.record_bulk_page("bulk-1", 0, listed=500, listed_bytes=5_000_000_000)
+
+    # THEN each page counts once, byte counts past 32 bits included
+    assert (first, second, repeated) == (True, True, False)
+    assert bulk_counts(job_store) == BulkCounts(pages=2, listed=507, listed_bytes=5_000_000_070)
+    with pytest.raises(JobNotFoundError):
+        job_store.record_bulk_page("unknown", 0, listed=1, listed_bytes=1)
+
+
+def test_record_bulk_item_keeps_the_first_outcome_and_links_the_document_job(job_store: JobStore) -> None:
+    # GIVEN a bulk job and another one
+    job_store.create_bulk_job(make_bulk())
+    job_store.create_bulk_job(make_bulk("bulk-2"))
+
+    # WHEN items are recorded, one of them twice with another outcome, one in the other bulk job
+    recorded = [
+        job_store.record_bulk_item("bulk-1", BulkItem(path="docs/b.txt", outcome=ItemOutcome.DONE, job_id="job-b")),
+        job_store.record_bulk_item(
+            "bulk-1", BulkItem(path="docs/a.txt", outcome=ItemOutcome.FAILED, job_id="job-a", reason_code="x.y")
+        ),
+        job_store.record_bulk_item("bulk-1", BulkItem(path="docs/c.txt", outcome=ItemOutcome.SKIPPED)),
+        job_store.record_bulk_item("bulk-1", BulkItem(path="docs/b.txt", outcome=ItemOutcome.FAILED)),
+        job_store.record_bulk_item("bulk-2", BulkItem(path="docs/b.txt", outcome=ItemOutcome.SKIPPED)),
+    ]
+
+    # THEN only the repeat was refused; counts come from the items, per bulk job
+    assert recorded == [True, True, True, False, True]
+    assert bulk_counts(job_store) == BulkCounts(done=1, failed=1, skipped=1)
+    assert bulk_counts(job_store, "bulk-2") == BulkCounts(skipped=1)
+    # AND the items list in path order with their links, the first outcome standing
+    assert job_store.list_bulk_items("bulk-1") == [
+        BulkItem(path="docs/a.txt", outcome=ItemOutcome.FAILED, job_id="job-a", reason_code="x.y"),
+        BulkItem(path="docs/b.txt", outcome=ItemOutcome.DONE, job_id="job-b"),
+        BulkItem(path="docs/c.txt", outcome=ItemOutcome.SKIPPED),
+    ]
+    with pytest.raises(JobNotFoundError):
+        job_store.record_bulk_item("unknown", BulkItem(path="x", outcome=ItemOutcome.DONE))
+
+
+def test_list_bulk_items_pages_by_path_and_stays_stable_under_inserts(job_store: JobStore) -> None:
+    # GIVEN a bulk job with five items
+    job_store.create_bulk_job(make_bulk())
+    for name in ["e", "a", "c", "d", "b"]:
+        job_store.record_bulk_item("bulk-1", BulkItem(path=f"{name}.txt", outcome=ItemOutcome.DONE))
+
+    # WHEN read two at a time, an item inserted before the cursor between two pages
+    first = job_store.list_bulk_items("bulk-1", limit=2)
+    job_store.record_bulk_item("bulk-1", BulkItem(path="0.txt", outcome=ItemOutcome.DONE))
+    second = job_store.list_bulk_items("bulk-1", after=first[-1].path, limit=2)
+    third = job_store.list_bulk_items("bulk-1", after=second[-1].path, limit=2)
+
+    # THEN the pages continue where the last one stopped, nothing repeated or lost
+    assert [item.path for item in first + second + third] == ["a.txt", "b.txt", "c.txt", "d.txt", "e.txt"]
+    assert job_store.list_bulk_items("bulk-1", after="e.txt") == []
+    assert job_store.list_bulk_items("bulk-1", limit=0) == []
+    assert job_store.list_bulk_items("unknown") == []
+
+
+def test_finish_bulk_job_is_a_compare_and_set_from_running(job_store: JobStore) -> None:
+    # GIVEN a running bulk job
+    job_store.create_bulk_job(make_bulk())
+
+    # WHEN it is cancelled, then completed
+    cancelled = job_store.finish_bulk_job("bulk-1", BulkState.CANCELLED, reason_code="bulk.cancelled")
+    completed = job_store.finish_bulk_job("bulk-1", BulkState.COMPLETED)
+
+    # THEN only the first change happened: a finished bulk job stays as it finished
+    assert (cancelled, completed) == (True, False)
+    bulk = job_store.get_bulk_job("bulk-1")
+    assert bulk is not None and bulk.state is BulkState.CANCELLED and bulk.terminal
+    assert bulk.reason_code == "bulk.cancelled"
+    assert not job_store.finish_bulk_job("unknown", BulkState.COMPLETED)
+    with pytest.raises(ValueError, match="terminal"):
+        job_store.finish_bulk_job("bulk-1", BulkState.RUNNING)
+
+
+def test_list_bulk_jobs_newest_first_with_limit(job_store: JobStore) -> None:
+    # GIVEN three bulk jobs created a minute apart, one with an item
+    for minute in range(3):
+        job_store.create_bulk_job(make_bulk(f"bulk-{minute}", created_at=T0 + timedelta(minutes=minute)))
+    job_store.record_bulk_item("bulk-1", BulkItem(path="a", outcome=ItemOutcome.DONE))
+
+    # WHEN listed THEN newest first, with their counts, honouring the limit
+    listed = job_store.list_bulk_jobs(limit=2)
+    assert [bulk.bulk_id for bulk in listed] == ["bulk-2", "bulk-1"]
+    assert listed[1].counts.done == 1
+    assert job_store.list_bulk_jobs(limit=0) == []
+
+
+def test_threads_recording_the_same_bulk_items_count_each_once(job_store: JobStore) -> None:
+    # GIVEN a bulk job
+    job_store.create_bulk_job(make_bulk())
+    paths = [f"docs/{n:03d}.txt" for n in range(40)]
+
+    # WHEN 8 threads record every item at once (redelivered activities racing)
+    start = threading.Barrier(THREADS)
+
+    def worker(seed: int) -> int:
+        order = random.Random(seed).sample(paths, len(paths))
+        start.wait(timeout=30)
+        return sum(job_store.record_bulk_item("bulk-1", BulkItem(path=p, outcome=ItemOutcome.DONE)) for p in order)
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        new_items = sum(pool.map(worker, range(THREADS)))
+
+    # THEN each item was new exactly once, and counted once
+    assert new_items == len(paths)
+    assert bulk_counts(job_store) == BulkCounts(done=len(paths))
