@@ -990,10 +990,13 @@ def test_create_bulk_job_inserts_if_absent_with_nothing_counted(job_store: JobSt
     again, new_again = job_store.create_bulk_job(make_bulk(operation=BulkOperation.DELETE))
 
     # THEN the first call created it, running, with zero counts; the second returned it unchanged
-    assert new and not new_again
-    assert created.state is BulkState.RUNNING and created.dry_run
+    assert new
+    assert not new_again
+    assert created.state is BulkState.RUNNING
+    assert created.dry_run
     assert created.counts == BulkCounts()
-    assert again.operation is BulkOperation.REPROCESS and again.created_at == T0
+    assert again.operation is BulkOperation.REPROCESS
+    assert again.created_at == T0
     assert (again.container, again.selector) == ("incoming", '{"prefix": "docs/"}')
     assert job_store.get_bulk_job("unknown") is None
     # AND a bulk job is not a document job: the job listing does not show it
@@ -1076,7 +1079,9 @@ def test_finish_bulk_job_is_a_compare_and_set_from_running(job_store: JobStore) 
     # THEN only the first change happened: a finished bulk job stays as it finished
     assert (cancelled, completed) == (True, False)
     bulk = job_store.get_bulk_job("bulk-1")
-    assert bulk is not None and bulk.state is BulkState.CANCELLED and bulk.terminal
+    assert bulk is not None
+    assert bulk.state is BulkState.CANCELLED
+    assert bulk.terminal
     assert bulk.reason_code == "bulk.cancelled"
     assert not job_store.finish_bulk_job("unknown", BulkState.COMPLETED)
     with pytest.raises(ValueError, match="terminal"):
