@@ -139,6 +139,13 @@ class Settings(BaseSettings):
     neo4j_database: str | None = Field(None, description="Neo4j database (empty: the server's default)")
     vector_table: str = Field("chunks", description="LanceDB table holding chunk vectors")
 
+    bulk_page_size: int = Field(
+        500, ge=1, le=5000, description="blobs a bulk run lists per page (one orchestration generation each)"
+    )
+    bulk_batch_size: int = Field(
+        16, ge=1, le=200, description="blobs a bulk run processes at once (activities fanned out per batch)"
+    )
+
     @cached_property
     def queues(self) -> dict[str, str]:
         """Stage name to queue name."""

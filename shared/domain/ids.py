@@ -87,3 +87,14 @@ def entity_id(entity_type: str, name: str) -> str:
 
 def relation_id(source_id: str, relation_type: str, target_id: str) -> str:
     return stable_hash("relation", source_id, relation_type, target_id)
+
+
+def reprocess_job_id(bulk_id: str, document_id: str) -> str:
+    """The job a bulk run starts for a document on purpose (a forced new attempt, whatever its content): one per
+    (run, document), so a redelivered activity finds the job it started instead of starting another."""
+    return stable_hash("reprocess", bulk_id, document_id)
+
+
+def bulk_tracking_id(bulk_id: str, path: str) -> str:
+    """The tracking id of what a bulk run does to one blob (W3C trace-id shaped), by which a redelivery finds it."""
+    return stable_hash("bulk", bulk_id, path)

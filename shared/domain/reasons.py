@@ -186,6 +186,17 @@ class Reason(StrEnum):
     JOBSTORE_SERVER_STOP_FAILED = "jobstore.server_stop_failed"
     JOBSTORE_SERVER_UNRESPONSIVE = "jobstore.server_unresponsive"
     JOBSTORE_UNAVAILABLE = "jobstore.unavailable"
+    # Added with bulk operations (POST /api/bulk, tributary bulk)
+    BULK_BLOB_MISSING = "bulk.blob_missing"
+    BULK_CANCELLED = "bulk.cancelled"
+    BULK_INVALID_REQUEST = "bulk.invalid_request"
+    BULK_ITEM_GAVE_UP = "bulk.item_gave_up"
+    BULK_NO_SELECTOR = "bulk.no_selector"
+    BULK_NOT_FOUND = "bulk.not_found"
+    BULK_NOT_INCOMING_CONTAINER = "bulk.not_incoming_container"
+    BULK_ORCHESTRATION_FAILED = "bulk.orchestration_failed"
+    BULK_TOO_MANY_PATHS = "bulk.too_many_paths"
+    BULK_UNKNOWN_DOCUMENT = "bulk.unknown_document"
 
 
 _R = Reason
@@ -336,6 +347,16 @@ DESCRIPTIONS: dict[Reason, str] = {
     _R.JOBSTORE_SERVER_STOP_FAILED: "The Cosmos DB stand-in did not stop; kill the process its state file names.",
     _R.JOBSTORE_SERVER_UNRESPONSIVE: "The Cosmos DB stand-in does not answer; read its log.",
     _R.JOBSTORE_UNAVAILABLE: "The job store is throttled or unreachable; retried, check the account if it persists.",
+    _R.BULK_BLOB_MISSING: "A blob a bulk run selected was gone when its turn came; skipped.",
+    _R.BULK_CANCELLED: "The bulk run was terminated; its counts say what ran before the stop.",
+    _R.BULK_INVALID_REQUEST: "A bulk request that does not fit its schema (a field missing, unknown or invalid).",
+    _R.BULK_ITEM_GAVE_UP: "A blob of a bulk run still failed after its retries (a dependency down); run it again.",
+    _R.BULK_NO_SELECTOR: 'A bulk request selects nothing: give a prefix ("" for all), modified_since or paths.',
+    _R.BULK_NOT_FOUND: "No bulk run has this id.",
+    _R.BULK_NOT_INCOMING_CONTAINER: "A bulk run works on the incoming container only (documents are its blobs).",
+    _R.BULK_ORCHESTRATION_FAILED: "The bulk run's orchestration failed; its counts say what ran, its output says why.",
+    _R.BULK_TOO_MANY_PATHS: "Too many explicit paths in one bulk request; select by prefix, or split the request.",
+    _R.BULK_UNKNOWN_DOCUMENT: "A bulk delete found no document for the blob (never ingested); skipped.",
 }
 
 

@@ -22,9 +22,11 @@ from shared.ports import Ports
 log = logging.getLogger(__name__)
 
 
-def request_delete(document_id_: str, ports: Ports) -> Job | None:
-    """Delete a document: its delete job, started; None when no job ever named the document (nothing to do)."""
-    job = ports.jobs.begin_delete(document_id_, tracking_id=uuid.uuid4().hex)
+def request_delete(document_id_: str, ports: Ports, tracking_id: str | None = None) -> Job | None:
+    """Delete a document: its delete job, started; None when no job ever named the document (nothing to do).
+
+    `tracking_id`: the caller's, to find this delete again (a bulk run's item); a new one by default."""
+    job = ports.jobs.begin_delete(document_id_, tracking_id=tracking_id or uuid.uuid4().hex)
     if job is None:
         log.info("delete of %s: unknown document, nothing to do", document_id_)
         return None

@@ -38,10 +38,12 @@ _RESUMABLE = frozenset({JobState.QUEUED, JobState.PARSING})
 NOT_INCOMING = Reason.INGEST_NOT_INCOMING_CONTAINER
 
 
-def ingest_blob(event: BlobEvent, ports: Ports) -> IngestOutcome | None:
+def ingest_blob(event: BlobEvent, ports: Ports, *, forced_job_id: str | None = None) -> IngestOutcome | None:
     """Handle one BlobCreated event. Bad content ends as a failed job; only transient errors propagate.
 
-    None: the event is for another container than the incoming one, and is ignored (no job)."""
+    None: the event is for another container than the incoming one, and is ignored (no job).
+    `forced_job_id`: a reprocess on purpose (a bulk run): a new job of this id whatever the content, never skipped as
+    unchanged; a redelivery finds the same job and answers where it stands."""
     if event.container != ports.settings.incoming_container:
         # An Event Grid-sourced blob trigger is handed every event its subscription delivers, whatever the container
         # its path names: the claim-check payloads in the work container must never become documents.
@@ -63,11 +65,15 @@ def ingest_blob(event: BlobEvent, ports: Ports) -> IngestOutcome | None:
     content_sha256, head = _hash_and_head(event, ports)
     base_version, generation = _base(doc_id, ports)
     version = document_version(content_sha256, chunk_settings(ports.settings).fingerprint(), generation)
-    if base_version == version:
+    if base_version == version and forced_job_id is None:
         return _skip(event, doc_id, version, info, ports, "content equals the committed version")
 
     new_job = _new_job(event, doc_id, version, base_version, info, generation)
+    if forced_job_id is not None:
+        new_job = new_job.model_copy(update={"job_id": forced_job_id})
     job, _ = ports.jobs.create_job(new_job)
+    if forced_job_id is not None and job.terminal:
+        return _outcome(job.job_id, doc_id, event, job.state, info, reason_code=job.reason_code)
     if job.state is JobState.FAILED:
         # The same content failed before, and this is another upload of it (a user retrying, or the same upload's
         # event redelivered after a crash): a new job, keyed on the upload, so a failed file can always be retried.

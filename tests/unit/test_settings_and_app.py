@@ -37,6 +37,14 @@ def test_function_app_registers_every_trigger_with_settings_by_name():
         "jobs": "httpTrigger",
         "search": "httpTrigger",
         "document_delete": "httpTrigger",
+        "bulk_start": "httpTrigger",
+        "bulk_status": "httpTrigger",
+        "bulk_orchestrator": "orchestrationTrigger",
+        "bulk_begin": "activityTrigger",
+        "bulk_list_page": "activityTrigger",
+        "bulk_item": "activityTrigger",
+        "bulk_settle_batch": "activityTrigger",
+        "bulk_finish": "activityTrigger",
         "ingest": "blobTrigger",
         "blob_deleted": "eventGridTrigger",
         "enrich": "serviceBusTrigger",
@@ -49,7 +57,8 @@ def test_function_app_registers_every_trigger_with_settings_by_name():
     assert triggers["ingest"]["path"] == "%TRIBUTARY_INCOMING_CONTAINER%/{name}"
     assert triggers["ingest"]["source"] == "EventGrid"
     assert triggers["graph"]["queueName"] == "%TRIBUTARY_QUEUE_GRAPH%"
-    assert {triggers[name]["authLevel"] for name in ("job_status", "jobs", "search", "document_delete")} == {"FUNCTION"}
+    keyed = ("job_status", "jobs", "search", "document_delete", "bulk_start", "bulk_status")
+    assert {triggers[name]["authLevel"] for name in keyed} == {"FUNCTION"}
 
     # WHEN the health function is called without the settings its ports need THEN it says which one is missing
     response = app.function("health").user_function(func.HttpRequest("GET", "/api/health", body=b""))

@@ -1,0 +1,74 @@
+"""Bulk operations (Durable Functions): the HTTP starter and status, the orchestrator, its activities.
+The logic lives in shared/bulk/; each function here decodes its input, calls it, and answers."""
+
+import json
+from collections.abc import Generator
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from shared.app_ports import app_ports
+from shared.bulk import activities
+from shared.bulk.orchestrator import bulk_orchestrator as orchestrate
+from shared.bulk.starter import PROBLEM_JSON, Refusal, prepare_run, run_status
+from shared.config import Settings
+
+bp = df.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
+
+
+@bp.route(route="bulk", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def bulk_start(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    run = prepare_run(req.get_body(), Settings())
+    if isinstance(run, Refusal):
+        return _problem(run)
+    await client.start_new("bulk_orchestrator", instance_id=run.bulk_id, client_input=run.model_dump(mode="json"))
+    return client.create_check_status_response(req, run.bulk_id)
+
+
+@bp.route(route="bulk/{bulk_id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def bulk_status(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    bulk_id = req.route_params["bulk_id"]
+    durable = await client.get_status(bulk_id)
+    runtime = durable.runtime_status.value if durable and durable.runtime_status else None
+    custom = durable.custom_status if durable else None
+    status = run_status(app_ports().jobs, bulk_id, runtime, json.loads(custom) if isinstance(custom, str) else custom)
+    if isinstance(status, Refusal):
+        return _problem(status)
+    return func.HttpResponse(status.model_dump_json(), mimetype="application/json", status_code=200)
+
+
+@bp.orchestration_trigger(context_name="context")
+def bulk_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any] | None]:
+    return (yield from orchestrate(context))
+
+
+@bp.activity_trigger(input_name="data")
+def bulk_begin(data: dict[str, Any]) -> dict[str, Any]:
+    return activities.begin(data, app_ports())
+
+
+@bp.activity_trigger(input_name="data")
+def bulk_list_page(data: dict[str, Any]) -> dict[str, Any]:
+    return activities.list_page(data, app_ports())
+
+
+@bp.activity_trigger(input_name="data")
+def bulk_item(data: dict[str, Any]) -> str:
+    return activities.item(data, app_ports())
+
+
+@bp.activity_trigger(input_name="data")
+def bulk_settle_batch(data: dict[str, Any]) -> dict[str, Any]:
+    return activities.settle_batch(data, app_ports())
+
+
+@bp.activity_trigger(input_name="data")
+def bulk_finish(data: dict[str, Any]) -> dict[str, Any]:
+    return activities.finish(data, app_ports())
+
+
+def _problem(refusal: Refusal) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(refusal.problem()), mimetype=PROBLEM_JSON, status_code=refusal.status)

@@ -1,0 +1,124 @@
+"""The bulk orchestration: list a page of blobs, run them in bounded batches, pass on to the next page.
+
+Replayed by Durable from its history on every wake-up, so it obeys the determinism rules: no clock, uuid, I/O or
+settings here (`context.current_utc_datetime` is the time, the input carries every tunable); activities do all I/O.
+
+Why `continue_as_new` after every page rather than sub-orchestrations. The history of an orchestration holds two
+events per activity (scheduled, completed) and is replayed whole at every wake-up, so its cost grows with the square
+of its length. One history for a run of 100,000 blobs would hold ~200,000 events and, in the worst case of one
+wake-up per completion, replay ~10^10 of them. Here one generation lists one page (500 blobs by default) and runs it
+in batches of 16: its history stays at ~1,000 events (2 per blob, plus the listing and ~2 per batch), replayed at
+most ~500 times (~250,000 event replays per page, ~500 per blob) whatever the size of the run; the input passed on
+is the next page's token and the counters, under 1 KB. Sub-orchestrations per page would bound each child the same
+way, but the parent still grows by 4 events per page (unbounded for an unbounded container), and a terminate does
+not reach sub-orchestrations: "cancel = terminate" would leave them running. With `continue_as_new` the run is one
+instance id from start to end, and terminating it stops it.
+
+A batch is fanned out with `task_all`, each blob an activity retried on transient errors (`RetryOptions`). Durable's
+`task_all` fails as soon as one child fails for good, losing the others' results: the batch is then settled by one
+activity that runs again (as the last attempt) every blob of it. Running a blob twice is harmless: the job it starts
+and the item it records have deterministic ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import azure.durable_functions as df
+
+from shared.bulk.models import (
+    BatchInput,
+    BatchOutcomes,
+    BulkBegin,
+    BulkFinish,
+    BulkRun,
+    ItemInput,
+    ListedPage,
+    ListPageInput,
+)
+from shared.domain.bulk_jobs import ItemOutcome
+
+# Activity names: the function names in functions/bulk.py.
+BEGIN = "bulk_begin"
+LIST_PAGE = "bulk_list_page"
+ITEM = "bulk_item"
+SETTLE_BATCH = "bulk_settle_batch"
+FINISH = "bulk_finish"
+
+# Transient errors (a dependency down): 3 attempts, 5 s apart, before a blob counts as given up.
+RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=5_000, max_number_of_attempts=3)
+
+
+def bulk_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any] | None]:
+    """One generation: one page. Returns the summary once the last page ran; else continues as new."""
+    run = BulkRun.model_validate(context.get_input())
+    progress = run.progress.model_copy(update={"dry_run": run.dry_run})
+    if run.page == 0:
+        begin = BulkBegin(
+            bulk_id=run.bulk_id,
+            operation=run.operation,
+            container=run.container,
+            selector=run.selector,
+            dry_run=run.dry_run,
+            started_at=context.current_utc_datetime,
+        )
+        yield context.call_activity_with_retry(BEGIN, RETRY, _json(begin))
+        context.set_custom_status(_json(progress))
+
+    explicit = run.paths[: run.page_size] if run.paths is not None else None
+    listing = ListPageInput(
+        bulk_id=run.bulk_id,
+        page=run.page,
+        container=run.container,
+        prefix=run.prefix,
+        modified_since=run.modified_since,
+        paths=explicit,
+        continuation=run.continuation,
+        size=run.page_size,
+    )
+    page = ListedPage.model_validate((yield context.call_activity_with_retry(LIST_PAGE, RETRY, _json(listing))))
+    remaining = run.paths[run.page_size :] if run.paths is not None else None
+    last = not remaining if run.paths is not None else page.continuation is None
+    progress = progress.listed(page, last=last)
+    context.set_custom_status(_json(progress))
+
+    if not run.dry_run:
+        for start in range(0, len(page.paths), run.batch_size):
+            batch = page.paths[start : start + run.batch_size]
+            outcomes = yield from _run_batch(context, run, batch)
+            progress = progress.ran(outcomes)
+            context.set_custom_status(_json(progress))
+
+    if last:
+        summary = yield context.call_activity_with_retry(FINISH, RETRY, _json(BulkFinish(bulk_id=run.bulk_id)))
+        return dict(summary)
+    following = run.model_copy(
+        update={"page": run.page + 1, "continuation": page.continuation, "paths": remaining, "progress": progress}
+    )
+    context.continue_as_new(_json(following))
+    return None
+
+
+def _run_batch(
+    context: df.DurableOrchestrationContext, run: BulkRun, batch: list[str]
+) -> Generator[Any, Any, list[ItemOutcome]]:
+    """Each blob of the batch as an activity, all at once; the outcomes in the batch's order."""
+    tasks = [
+        context.call_activity_with_retry(
+            ITEM, RETRY, _json(ItemInput(bulk_id=run.bulk_id, operation=run.operation, container=run.container, path=p))
+        )
+        for p in batch
+    ]
+    try:
+        results = yield context.task_all(tasks)
+        return [ItemOutcome(result) for result in results]
+    except Exception:  # a blob failed past its retries: task_all gave up on the others' results
+        settle = BatchInput(bulk_id=run.bulk_id, operation=run.operation, container=run.container, paths=batch)
+        settled = yield context.call_activity_with_retry(SETTLE_BATCH, RETRY, _json(settle))
+        return BatchOutcomes.model_validate(settled).outcomes
+
+
+def _json(model: Any) -> dict[str, Any]:
+    """An activity's input or the custom status as plain JSON values (the history stores them as JSON text)."""
+    return dict(model.model_dump(mode="json"))

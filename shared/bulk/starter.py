@@ -1,0 +1,105 @@
+"""`POST /api/bulk` and `GET /api/bulk/{id}` independent of HTTP: a request body checked and turned into the
+orchestration's input, or refused with a reason code; a run's status from the job store and Durable's word on it.
+
+A refusal is an RFC 9457 (7807) problem document of the same shape as the operations API's (a `type` URI per reason
+code, `title`, `status`, `detail`, `reason_code`, the invalid fields in `errors`).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shared.bulk.models import BulkProgress, BulkRequest, BulkRun, BulkStatus
+from shared.bulk.status import reconcile
+from shared.config import Settings
+from shared.domain import DESCRIPTIONS, Reason
+from shared.ports import JobStore
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://tributary.dev/problems/"  # the operations API's base: one type URI per reason code
+ITEMS_SHOWN = 100  # items listed in a status answer; `tributary bulk` pages through the rest
+
+
+class Refusal(BaseModel):
+    """A 4xx answer: the problem document's parts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: int = Field(ge=400, le=499)
+    reason_code: Reason
+    detail: str
+    errors: list[dict[str, Any]] | None = None
+
+    def problem(self) -> dict[str, Any]:
+        document = {
+            "type": PROBLEM_TYPE_BASE + self.reason_code,
+            "title": DESCRIPTIONS[self.reason_code],
+            "status": self.status,
+            "detail": self.detail,
+            "reason_code": self.reason_code.value,
+        }
+        return document | ({"errors": self.errors} if self.errors is not None else {})
+
+
+def prepare_run(body: bytes, settings: Settings, bulk_id: str | None = None) -> BulkRun | Refusal:
+    """The orchestration's input for a request body, or why it is refused. `bulk_id`: a new one by default."""
+    try:
+        raw = json.loads(body or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        return Refusal(status=400, reason_code=Reason.REQUEST_INVALID_JSON, detail=str(error))
+    try:
+        request = BulkRequest.model_validate(raw)
+    except ValidationError as error:
+        errors = error.errors(include_url=False, include_context=False, include_input=False)
+        too_many = any(e["type"] == "too_long" and tuple(e["loc"]) == ("paths",) for e in errors)
+        code = Reason.BULK_TOO_MANY_PATHS if too_many else Reason.BULK_INVALID_REQUEST
+        return Refusal(status=400, reason_code=code, detail=_summary(errors), errors=_plain(errors))
+    container = request.container or settings.incoming_container
+    if container != settings.incoming_container:
+        detail = f"container {container!r}: only {settings.incoming_container!r} holds documents"
+        return Refusal(status=400, reason_code=Reason.BULK_NOT_INCOMING_CONTAINER, detail=detail)
+    if not request.selects_something:
+        detail = 'give prefix ("" selects the whole container), modified_since or paths'
+        return Refusal(status=400, reason_code=Reason.BULK_NO_SELECTOR, detail=detail)
+    return BulkRun(
+        bulk_id=bulk_id or uuid.uuid4().hex,
+        operation=request.operation,
+        container=container,
+        prefix=request.prefix or "",
+        modified_since=request.modified_since,
+        paths=request.paths,
+        dry_run=request.dry_run,
+        selector=json.dumps(request.selector(), sort_keys=True),
+        page_size=settings.bulk_page_size,
+        batch_size=settings.bulk_batch_size,
+        progress=BulkProgress(dry_run=request.dry_run),
+    )
+
+
+def run_status(
+    jobs: JobStore, bulk_id: str, runtime_status: str | None, custom_status: Any = None
+) -> BulkStatus | Refusal:
+    """A run's status: its summary from the job store (closed first if Durable says it ended without closing it),
+    Durable's runtime status, its latest progress and its first items."""
+    summary = reconcile(jobs, bulk_id, runtime_status)
+    if summary is None:
+        return Refusal(status=404, reason_code=Reason.BULK_NOT_FOUND, detail=f"no bulk run {bulk_id!r}")
+    progress = BulkProgress.model_validate(custom_status) if isinstance(custom_status, dict) else None
+    return BulkStatus(
+        summary=summary,
+        runtime_status=runtime_status,
+        progress=progress,
+        items=jobs.list_bulk_items(bulk_id, limit=ITEMS_SHOWN),
+    )
+
+
+def _summary(errors: list[Any]) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in errors)
+
+
+def _plain(errors: list[Any]) -> list[dict[str, Any]]:
+    return [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
