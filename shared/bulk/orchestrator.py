@@ -52,7 +52,7 @@ RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=5_000, max_number_o
 
 def bulk_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any] | None]:
     """One generation: one page. Returns the summary once the last page ran; else continues as new."""
-    run = BulkRun.model_validate(context.get_input())
+    run = BulkRun.model_validate(context.get_input(expected_type=dict))
     progress = run.progress.model_copy(update={"dry_run": run.dry_run})
     if run.page == 0:
         begin = BulkBegin(
@@ -63,7 +63,7 @@ def bulk_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any,
             dry_run=run.dry_run,
             started_at=context.current_utc_datetime,
         )
-        yield context.call_activity_with_retry(BEGIN, RETRY, _json(begin))
+        yield context.call_activity_with_retry(BEGIN, RETRY, _json(begin), expected_type=dict)
         context.set_custom_status(_json(progress))
 
     explicit = run.paths[: run.page_size] if run.paths is not None else None
@@ -77,7 +77,9 @@ def bulk_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any,
         continuation=run.continuation,
         size=run.page_size,
     )
-    page = ListedPage.model_validate((yield context.call_activity_with_retry(LIST_PAGE, RETRY, _json(listing))))
+    page = ListedPage.model_validate(
+        (yield context.call_activity_with_retry(LIST_PAGE, RETRY, _json(listing), expected_type=dict))
+    )
     remaining = run.paths[run.page_size :] if run.paths is not None else None
     last = not remaining if run.paths is not None else page.continuation is None
     progress = progress.listed(page, last=last)
@@ -91,7 +93,8 @@ def bulk_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any,
             context.set_custom_status(_json(progress))
 
     if last:
-        summary = yield context.call_activity_with_retry(FINISH, RETRY, _json(BulkFinish(bulk_id=run.bulk_id)))
+        finish = BulkFinish(bulk_id=run.bulk_id)
+        summary = yield context.call_activity_with_retry(FINISH, RETRY, _json(finish), expected_type=dict)
         return dict(summary)
     following = run.model_copy(
         update={"page": run.page + 1, "continuation": page.continuation, "paths": remaining, "progress": progress}
@@ -106,7 +109,10 @@ def _run_batch(
     """Each blob of the batch as an activity, all at once; the outcomes in the batch's order."""
     tasks = [
         context.call_activity_with_retry(
-            ITEM, RETRY, _json(ItemInput(bulk_id=run.bulk_id, operation=run.operation, container=run.container, path=p))
+            ITEM,
+            RETRY,
+            _json(ItemInput(bulk_id=run.bulk_id, operation=run.operation, container=run.container, path=p)),
+            expected_type=str,
         )
         for p in batch
     ]
@@ -115,7 +121,7 @@ def _run_batch(
         return [ItemOutcome(result) for result in results]
     except Exception:  # a blob failed past its retries: task_all gave up on the others' results
         settle = BatchInput(bulk_id=run.bulk_id, operation=run.operation, container=run.container, paths=batch)
-        settled = yield context.call_activity_with_retry(SETTLE_BATCH, RETRY, _json(settle))
+        settled = yield context.call_activity_with_retry(SETTLE_BATCH, RETRY, _json(settle), expected_type=dict)
         return BatchOutcomes.model_validate(settled).outcomes
 
 

@@ -1,0 +1,223 @@
+"""The bulk orchestrator through the SDK's own replay entry point, `handle(context_json)`, the function the worker
+indexes for it: fabricated histories (activities answered by tests/replay/fakes.py) and a recorded one. Every
+episode is replayed twice and must give the same state; a recorded history must replay to the actions recorded with
+it; and a deliberately non-deterministic change of the orchestrator's source must be caught by those checks."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import types
+from pathlib import Path
+from typing import Any
+
+import azure.durable_functions as df
+import pytest
+
+import shared.bulk.orchestrator as orchestrator
+from shared.bulk.orchestrator import BEGIN, FINISH, ITEM, LIST_PAGE, SETTLE_BATCH
+from tests.replay.fakes import FakeBulk, expected_counts
+from tests.replay.record import RECORDED, REFERENCE_RUN, record_reference, registered_handle
+from tests.replay.simulator import (
+    CONTINUE_AS_NEW,
+    Handle,
+    NonDeterminismError,
+    Recording,
+    Simulator,
+    check_against_history,
+)
+
+RUN: dict[str, Any] = {"bulk_id": "bulk-replay", "operation": "reprocess", "container": "incoming"}
+
+
+@pytest.fixture(scope="module")
+def handle() -> Handle:
+    return registered_handle()
+
+
+def names(actions: list[dict[str, Any]]) -> list[str]:
+    return [action.get("functionName", "continue_as_new") for action in actions]
+
+
+def final_progress(recording: Recording) -> dict[str, Any]:
+    return dict(recording.generations[-1].statuses[-1])
+
+
+def test_a_run_lists_one_page_per_generation_and_keeps_each_history_bounded(handle: Handle) -> None:
+    # GIVEN 450 blobs, pages of 200, batches of 16
+    fake = FakeBulk(blobs=450)
+
+    # WHEN the orchestration runs, each episode replayed twice
+    recording = Simulator(handle, fake.activities()).run(RUN | {"page_size": 200, "batch_size": 16})
+
+    # THEN three generations, each listing one page and running it in batches, the first two continuing as new
+    assert len(recording.generations) == 3
+    for number, generation in enumerate(recording.generations):
+        called = names(generation.actions)
+        assert called[: 3 - bool(number)] == [BEGIN, LIST_PAGE, ITEM][bool(number) :]
+        assert called.count(ITEM) == (200 if number < 2 else 50)
+        assert called[-1] == ("continue_as_new" if number < 2 else FINISH)
+    # AND no history grows with the run: two events per activity (a blob of its page, the listing, the begin or the
+    # finish) and two per episode (about one per batch), whatever the number of pages
+    sizes = [len(generation.history) for generation in recording.generations]
+    assert max(sizes) <= 2 * (200 + 3) + 2 * (200 // 16 + 5), sizes
+    # AND what is passed on from one generation to the next is the token and the counters, well under 1 KB
+    for number, generation in enumerate(recording.generations[1:], start=1):
+        assert len(json.dumps(generation.input)) < 1024
+        assert generation.input["progress"]["total"] == 200 * number
+    # AND the progress adds up, and the output is the last activity's summary
+    assert final_progress(recording) == {
+        "total": 450,
+        **expected_counts(fake.paths()),
+        "pages": 3,
+        "listing_complete": True,
+        "dry_run": False,
+    }
+    assert recording.output == {"bulk_id": "bulk-replay", "counts": dict(fake.answered)}
+
+
+def test_progress_never_goes_back_and_activity_inputs_stay_small(handle: Handle) -> None:
+    # GIVEN activities completing one at a time (one episode each: the most replays)
+    fake = FakeBulk(blobs=45)
+
+    # WHEN the orchestration runs
+    recording = Simulator(handle, fake.activities(), batch=1).run(RUN | {"page_size": 20, "batch_size": 4})
+
+    # THEN every counter of the custom status only grows, episode after episode, across generations
+    statuses = [status for generation in recording.generations for status in generation.statuses if status]
+    for before, after in itertools.pairwise(statuses):
+        assert all(after[key] >= before[key] for key in ("total", "done", "failed", "skipped", "pages"))
+    # AND an activity's input is ids and a path, never content
+    item_inputs = [a["input"] for g in recording.generations for a in g.actions if a.get("functionName") == ITEM]
+    assert len(item_inputs) == 45
+    assert max(len(text) for text in item_inputs) < 200
+
+
+def test_a_request_matching_nothing_completes_at_once(handle: Handle) -> None:
+    # GIVEN an empty container WHEN a run starts
+    recording = Simulator(handle, FakeBulk(blobs=0).activities()).run(RUN | {"prefix": "nothing/"})
+
+    # THEN it records the job, lists one empty page and finishes: no item, no second generation
+    assert len(recording.generations) == 1
+    assert names(recording.generations[0].actions) == [BEGIN, LIST_PAGE, FINISH]
+    assert final_progress(recording)["total"] == 0
+    assert recording.output == {"bulk_id": "bulk-replay", "counts": {}}
+
+
+def test_a_dry_run_lists_and_counts_only(handle: Handle) -> None:
+    # GIVEN 120 blobs WHEN a dry run lists them in pages of 50
+    recording = Simulator(handle, FakeBulk(blobs=120).activities()).run(RUN | {"dry_run": True, "page_size": 50})
+
+    # THEN every page is listed and counted, and no blob is run
+    called = [name for generation in recording.generations for name in names(generation.actions)]
+    assert ITEM not in called
+    assert called.count(LIST_PAGE) == 3
+    assert final_progress(recording) | {"listing_complete": True} == {
+        "total": 120,
+        "done": 0,
+        "failed": 0,
+        "skipped": 0,
+        "pages": 3,
+        "listing_complete": True,
+        "dry_run": True,
+    }
+
+
+def test_explicit_paths_are_paged_from_the_input_not_listed(handle: Handle) -> None:
+    # GIVEN 130 explicit paths and pages of 50
+    fake = FakeBulk(blobs=130)
+    paths = fake.paths()
+
+    # WHEN the run goes through them
+    recording = Simulator(handle, fake.activities()).run(RUN | {"paths": paths, "page_size": 50})
+
+    # THEN each generation resolves its slice and passes on only the rest
+    listings = [
+        json.loads(action["input"])
+        for generation in recording.generations
+        for action in generation.actions
+        if action.get("functionName") == LIST_PAGE
+    ]
+    assert [listing["paths"] for listing in listings] == [paths[:50], paths[50:100], paths[100:]]
+    assert all(listing["continuation"] is None for listing in listings)
+    assert [len(generation.input["paths"]) for generation in recording.generations] == [130, 80, 30]
+    assert final_progress(recording)["total"] == 130
+
+
+def test_a_blob_failing_past_its_retries_settles_its_batch(handle: Handle) -> None:
+    # GIVEN a blob whose activity fails on each of its 3 attempts (a dependency down)
+    fake = FakeBulk(blobs=20, failing={"docs/blob-000005.txt"})
+
+    # WHEN the run goes through it, in batches of 8
+    recording = Simulator(handle, fake.activities()).run(RUN | {"page_size": 50, "batch_size": 8})
+
+    # THEN it was tried 3 times, its batch was settled by one activity, and the others went on
+    actions = recording.generations[0].actions
+    item_inputs = [json.loads(a["input"])["path"] for a in actions if a.get("functionName") == ITEM]
+    assert len(item_inputs) == 20  # one action each: the retries are the extension's (timers in the history)
+    settles = [json.loads(a["input"]) for a in actions if a.get("functionName") == SETTLE_BATCH]
+    assert [settle["paths"] for settle in settles] == [fake.paths()[:8]]
+    retried = [e for e in recording.generations[0].history if e["EventType"] == 6]  # TaskFailed
+    assert len(retried) == 3
+    assert final_progress(recording) | {"listing_complete": True} == {
+        "total": 20,
+        **expected_counts(fake.paths(), fake.failing),
+        "pages": 1,
+        "listing_complete": True,
+        "dry_run": False,
+    }
+
+
+def test_the_recorded_history_replays_to_the_actions_recorded_with_it(handle: Handle) -> None:
+    # GIVEN the reference history recorded when the orchestrator was committed (tests/replay/record.py)
+    recorded = Recording.from_json(json.loads(RECORDED.read_text(encoding="utf-8")))
+    assert len(recorded.generations) == 3
+    assert any(action["actionType"] == CONTINUE_AS_NEW for action in recorded.generations[0].actions)
+
+    # WHEN each of its generations is replayed (twice) by the orchestrator as it is now
+    # THEN it issues exactly the recorded actions: an instance in flight survives a deployment of this code
+    check_against_history(handle, recorded)
+    # AND running the reference scenario afresh records the same history
+    assert record_reference(handle).to_json() == recorded.to_json()
+
+
+# --- the checks catch a non-deterministic orchestrator ---------------------------------------------------------
+
+
+def mutated_orchestrator(original: str, replacement: str) -> Handle:
+    """The orchestrator's own source with one deliberate change, wrapped by the SDK as the decorator wraps it."""
+    source = Path(orchestrator.__file__).read_text(encoding="utf-8")
+    assert original in source, "the mutation no longer applies: update this test with the orchestrator"
+    module = types.ModuleType("bulk_orchestrator_variant")
+    exec(compile(source.replace(original, replacement), "bulk_orchestrator_variant", "exec"), module.__dict__)
+    handle: Handle = df.Orchestrator.create(module.bulk_orchestrator)
+    return handle
+
+
+CLOCK_VARIANT = ("started_at=context.current_utc_datetime", "started_at=__import__('datetime').datetime.now()")
+UUID_VARIANT = (
+    "range(0, len(page.paths), run.batch_size)",
+    "range(0, len(page.paths), run.batch_size if __import__('uuid').uuid4().int % 2 else 1)",
+)
+
+
+@pytest.mark.parametrize("variant", [CLOCK_VARIANT, UUID_VARIANT], ids=["datetime.now", "uuid4"])
+def test_the_checks_catch_a_non_deterministic_change(handle: Handle, variant: tuple[str, str]) -> None:
+    # GIVEN the recorded history, and the orchestrator changed to read the clock / branch on a random uuid
+    recorded = Recording.from_json(json.loads(RECORDED.read_text(encoding="utf-8")))
+    bad = mutated_orchestrator(*variant)
+
+    # WHEN the variant replays the recorded history THEN the check fails
+    with pytest.raises(NonDeterminismError):
+        check_against_history(bad, recorded)
+    # AND a fresh run of the variant is caught by the replay-twice check of its own first episodes
+    with pytest.raises(NonDeterminismError):
+        Simulator(bad, FakeBulk(blobs=70).activities()).run(REFERENCE_RUN)
+
+
+def test_an_unchanged_copy_passes_the_same_checks(handle: Handle) -> None:
+    # GIVEN the orchestrator's source executed as a copy with a change that alters nothing it decides
+    same = mutated_orchestrator("# Activity names: the function names in functions/bulk.py.", "# (a comment)")
+
+    # WHEN it replays the recorded history THEN the checks pass: they catch decisions, not the code's identity
+    check_against_history(same, Recording.from_json(json.loads(RECORDED.read_text(encoding="utf-8"))))
