@@ -25,7 +25,7 @@ def run_blob(
 def drain(bus: InMemoryBus, ports: Ports, on_message: Callable[[], None] | None = None) -> int:
     """Process messages until every queue is empty; returns how many deliveries were made."""
     # Sinks first: batches leave the pipeline before new ones enter, so memory stays bounded.
-    stages = (Stage.CLEANUP, Stage.VECTOR, Stage.GRAPH, Stage.EXTRACT, Stage.ENRICH)
+    stages = (Stage.DELETE, Stage.CLEANUP, Stage.VECTOR, Stage.GRAPH, Stage.EXTRACT, Stage.ENRICH)
     order = [ports.settings.queues[stage] for stage in stages]
     deliveries = 0
     while (delivery := bus.receive(order)) is not None:

@@ -1,0 +1,206 @@
+"""POST /api/bulk: what a request may say, how a bad one is refused (400, a problem document with a reason code,
+never a 5xx), and that the registered starter hands a good one to Durable's client and answers its 202."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import azure.functions as func
+import pytest
+
+from shared.bulk.models import MAX_PATHS, BulkRun
+from shared.bulk.starter import PROBLEM_TYPE_BASE, Refusal, prepare_run
+from shared.config import Settings
+from shared.devhost.app_loader import load_app
+from shared.domain import Reason
+
+ROOT = Path(__file__).resolve().parents[2]
+SETTINGS = Settings(incoming_container="incoming", bulk_page_size=300, bulk_batch_size=12)
+
+
+def refused(body: str | bytes) -> Refusal:
+    answer = prepare_run(body.encode() if isinstance(body, str) else body, SETTINGS)
+    assert isinstance(answer, Refusal), answer
+    return answer
+
+
+def test_a_valid_request_becomes_the_orchestrations_input() -> None:
+    # GIVEN a reprocess of a prefix and of explicit paths (one repeated), changed since a time, as a dry run
+    body = {
+        "operation": "reprocess",
+        "prefix": "docs/",
+        "modified_since": "2026-12-01T00:00:00Z",
+        "paths": ["docs/a.txt", "docs/b.txt", "docs/a.txt"],
+        "dry_run": True,
+    }
+
+    # WHEN it is prepared
+    run = prepare_run(json.dumps(body).encode(), SETTINGS, bulk_id="b-1")
+
+    # THEN the input names the incoming container, the paths once each, the tunables from the settings
+    assert isinstance(run, BulkRun)
+    assert (run.bulk_id, run.container, run.prefix, run.dry_run) == ("b-1", "incoming", "docs/", True)
+    assert run.paths == ["docs/a.txt", "docs/b.txt"]
+    assert (run.page_size, run.batch_size) == (300, 12)
+    assert json.loads(run.selector) == {"prefix": "docs/", "modified_since": "2026-12-01T00:00:00+00:00", "paths": 2}
+    # AND a new id each time when none is given
+    ids = {prepare_run(b'{"operation": "delete", "prefix": ""}', SETTINGS).bulk_id for _ in range(3)}  # type: ignore[union-attr]
+    assert len(ids) == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("not json", Reason.REQUEST_INVALID_JSON),
+        ("", Reason.BULK_INVALID_REQUEST),
+        ('["reprocess"]', Reason.BULK_INVALID_REQUEST),
+        ('{"operation": "rebuild", "prefix": ""}', Reason.BULK_INVALID_REQUEST),
+        ('{"operation": "reprocess", "prefix": "", "colour": "red"}', Reason.BULK_INVALID_REQUEST),
+        ('{"operation": "reprocess", "modified_since": "2026-12-01T00:00:00"}', Reason.BULK_INVALID_REQUEST),
+        ('{"operation": "reprocess", "paths": [""]}', Reason.BULK_INVALID_REQUEST),
+        ('{"operation": "reprocess", "dry_run": "maybe", "prefix": ""}', Reason.BULK_INVALID_REQUEST),
+        ('{"operation": "reprocess"}', Reason.BULK_NO_SELECTOR),
+        ('{"operation": "delete", "container": "work", "prefix": ""}', Reason.BULK_NOT_INCOMING_CONTAINER),
+        (
+            json.dumps({"operation": "delete", "paths": [f"p{n}" for n in range(MAX_PATHS + 1)]}),
+            Reason.BULK_TOO_MANY_PATHS,
+        ),
+        (b"\xff\xfe", Reason.REQUEST_INVALID_JSON),
+    ],
+    ids=[
+        "not-json",
+        "empty",
+        "not-an-object",
+        "unknown-operation",
+        "unknown-field",
+        "naive-time",
+        "empty-path",
+        "not-a-bool",
+        "no-selector",
+        "other-container",
+        "too-many-paths",
+        "not-utf8",
+    ],
+)
+def test_a_bad_request_is_refused_with_its_reason(body: str | bytes, reason: Reason) -> None:
+    # WHEN a bad body is prepared THEN it is a 400 problem document of the reason's type
+    refusal = refused(body)
+    problem = refusal.problem()
+    assert refusal.status == 400
+    assert problem["reason_code"] == reason
+    assert problem["type"] == PROBLEM_TYPE_BASE + reason
+    assert problem["status"] == 400
+    assert problem["title"]
+    assert problem["detail"]
+    if reason is Reason.BULK_INVALID_REQUEST:  # each invalid field named, without echoing the input
+        assert problem["errors"]
+        assert all(set(error) == {"loc", "msg", "type"} for error in problem["errors"])
+
+
+# --- the registered starter, with Durable's client talking to a stand-in of the extension's RPC endpoint ------
+
+
+class _Extension(BaseHTTPRequestHandler):
+    """Answers `POST {rpcBaseUrl}orchestrators/{name}/{id}` as the Durable extension does (202 with the id)."""
+
+    started: ClassVar[list[tuple[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", 0))
+        body = json.loads(self.rfile.read(length) or b"null")
+        type(self).started.append((self.path, body))
+        instance = self.path.rstrip("/").rsplit("/", 1)[-1]
+        answer = json.dumps({"id": instance}).encode()
+        self.send_response(202)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def extension() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Extension)
+    _Extension.started = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/runtime/webhooks/durabletask/"
+    server.shutdown()
+    server.server_close()
+
+
+def client_binding(rpc_base_url: str) -> str:
+    """The durableClient binding's JSON, as the extension passes it to the worker."""
+    base = "http://localhost:7071/runtime/webhooks/durabletask/instances/INSTANCEID"
+    query = "?taskHub=TestHub&connection=Storage&code=SYSTEMKEY"
+    return json.dumps(
+        {
+            "taskHubName": "TestHub",
+            "creationUrls": {},
+            "managementUrls": {
+                "id": "INSTANCEID",
+                "statusQueryGetUri": base + query,
+                "sendEventPostUri": base + "/raiseEvent/{eventName}" + query,
+                "terminatePostUri": base + "/terminate?reason={text}&" + query[1:],
+                "rewindPostUri": base + "/rewind?reason={text}&" + query[1:],
+                "purgeHistoryDeleteUri": base + query,
+                "restartPostUri": base + "/restart" + query,
+                "suspendPostUri": base + "/suspend?reason={text}&" + query[1:],
+                "resumePostUri": base + "/resume?reason={text}&" + query[1:],
+            },
+            "baseUrl": "http://localhost:7071/runtime/webhooks/durabletask",
+            "requiredQueryStringParameters": "code=SYSTEMKEY",
+            "rpcBaseUrl": rpc_base_url,
+        }
+    )
+
+
+def call_starter(body: bytes, rpc_base_url: str, monkeypatch: pytest.MonkeyPatch) -> func.HttpResponse:
+    monkeypatch.setenv("TRIBUTARY_INCOMING_CONTAINER", "incoming")
+    starter = load_app(ROOT / "function_app.py").function("bulk_start").user_function
+    request = func.HttpRequest("POST", "http://localhost:7071/api/bulk", body=body, headers={})
+    response: func.HttpResponse = asyncio.run(starter(req=request, client=client_binding(rpc_base_url)))
+    return response
+
+
+def test_the_starter_starts_the_orchestration_and_answers_202_with_its_urls(
+    extension: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # WHEN the registered starter gets a valid request
+    response = call_starter(b'{"operation": "reprocess", "prefix": "docs/"}', extension, monkeypatch)
+
+    # THEN it asked Durable to start bulk_orchestrator under a new id with the prepared input
+    assert len(_Extension.started) == 1
+    path, started_input = _Extension.started[0]
+    instance = path.rsplit("/", 1)[-1]
+    assert path == f"/runtime/webhooks/durabletask/orchestrators/bulk_orchestrator/{instance}"
+    # (the SDK posts the input as JSON text, which the extension stores as it is)
+    assert BulkRun.model_validate_json(started_input).bulk_id == instance
+    # AND answered 202 with the status URLs of that instance (create_check_status_response)
+    assert response.status_code == 202
+    links = json.loads(response.get_body())
+    assert links["id"] == instance
+    assert instance in links["statusQueryGetUri"]
+    assert response.headers["Location"] == links["statusQueryGetUri"]
+
+
+def test_the_starter_refuses_a_bad_request_without_starting_anything(
+    extension: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # WHEN the registered starter gets a request that selects nothing
+    response = call_starter(b'{"operation": "delete"}', extension, monkeypatch)
+
+    # THEN it answers a 400 problem document and Durable was never asked
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+    assert json.loads(response.get_body())["reason_code"] == Reason.BULK_NO_SELECTOR
+    assert _Extension.started == []
