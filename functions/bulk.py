@@ -2,6 +2,7 @@
 The logic lives in shared/bulk/; each function here decodes its input, calls it, and answers."""
 
 import json
+import logging
 from collections.abc import Generator
 from typing import Any
 
@@ -15,6 +16,7 @@ from shared.bulk.starter import PROBLEM_JSON, Refusal, prepare_run, run_status
 from shared.config import Settings
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
+log = logging.getLogger(__name__)
 
 
 @bp.route(route="bulk", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
@@ -31,13 +33,23 @@ async def bulk_start(req: func.HttpRequest, client: df.DurableOrchestrationClien
 @bp.durable_client_input(client_name="client")
 async def bulk_status(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     bulk_id = req.route_params["bulk_id"]
-    durable = await client.get_status(bulk_id)
-    runtime = durable.runtime_status.value if durable and durable.runtime_status else None
-    custom = durable.custom_status if durable else None
-    status = run_status(app_ports().jobs, bulk_id, runtime, json.loads(custom) if isinstance(custom, str) else custom)
+    runtime, custom = await _durable_status(client, bulk_id)
+    status = run_status(app_ports().jobs, bulk_id, runtime, custom)
     if isinstance(status, Refusal):
         return _problem(status)
     return func.HttpResponse(status.model_dump_json(), mimetype="application/json", status_code=200)
+
+
+@bp.route(route="bulk/{bulk_id}/cancel", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def bulk_cancel(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    bulk_id = req.route_params["bulk_id"]
+    known = run_status(app_ports().jobs, bulk_id, None)
+    if isinstance(known, Refusal):
+        return _problem(known)
+    await client.terminate(bulk_id, "cancelled (POST /api/bulk/{id}/cancel)")  # an ended run answers 410: fine
+    # Accepted: Durable stops the run at its next step; GET /api/bulk/{id} then shows it cancelled.
+    return func.HttpResponse(known.model_dump_json(), mimetype="application/json", status_code=202)
 
 
 @bp.orchestration_trigger(context_name="context")
@@ -68,6 +80,18 @@ def bulk_settle_batch(data: dict[str, Any]) -> dict[str, Any]:
 @bp.activity_trigger(input_name="data")
 def bulk_finish(data: dict[str, Any]) -> dict[str, Any]:
     return activities.finish(data, app_ports())
+
+
+async def _durable_status(client: df.DurableOrchestrationClient, bulk_id: str) -> tuple[str | None, Any]:
+    """Durable's runtime status and custom status of the run (None, None: Durable does not know it, or purged it)."""
+    try:
+        durable = await client.get_status(bulk_id)
+    except Exception as error:  # the SDK raises on an answer it does not expect; the job store still knows the run
+        log.warning("Durable's status of bulk run %s could not be read: %s", bulk_id, error)
+        return None, None
+    runtime = durable.runtime_status.value if durable.runtime_status else None
+    custom = durable.custom_status
+    return runtime, json.loads(custom) if isinstance(custom, str) else custom
 
 
 def _problem(refusal: Refusal) -> func.HttpResponse:

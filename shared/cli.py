@@ -23,10 +23,12 @@ from typer.core import TyperGroup
 
 from shared.api_search import search as search_chunks
 from shared.app_ports import app_ports
+from shared.cli_bulk import Action, BulkApi, Output, bulk_command, request_body
 from shared.config import STORAGE_CONNECTION, Settings
 from shared.devhost.environment import LOCAL_SETTINGS, SAMPLE_SETTINGS, app_settings
 from shared.devhost.errors import StartupError, invalid_settings
 from shared.devhost.host import APP_SCRIPT, DevHost
+from shared.devhost.http_server import load_or_create_keys
 from shared.devhost.local_services import local_services
 from shared.domain import ConfigError, Job, JobState, ParseIssue, Stage
 from shared.domain.ids import chunk_id, document_id
@@ -452,6 +454,42 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     """SIGTERM (kill, systemd, containers) takes the path of Ctrl-C: the host stops, and the servers it started."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut that stop short; SIGKILL still can
     raise KeyboardInterrupt
+
+
+@app.command()
+def bulk(
+    action: Annotated[
+        Action, typer.Argument(help="reprocess or delete: start a run; status or cancel: a run given by its id")
+    ],
+    bulk_id: Annotated[str | None, typer.Argument(help="the run's id (status, cancel)")] = None,
+    prefix: Annotated[str | None, typer.Option(help='blobs whose name starts with it ("" selects all)')] = None,
+    modified_since: Annotated[str | None, typer.Option(help="blobs modified since, ISO 8601 with its zone")] = None,
+    path: Annotated[list[str] | None, typer.Option("--path", help="this blob (repeat the option for more)")] = None,
+    container: Annotated[str | None, typer.Option(help="the incoming container (the default)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="list and count only")] = False,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="follow the run until it ends")] = True,
+    url: Annotated[str | None, typer.Option(help="a running host (default: start the local one)")] = None,
+    key: Annotated[str | None, typer.Option(help="its function key (with --url)")] = None,
+    output: Annotated[Output, typer.Option("--output", "-o", help="table or json")] = "table",
+    data_dir: DataDir = None,
+    verbose: Verbose = False,
+) -> None:
+    """Reprocess or delete many documents at once (a Durable orchestration), show a run's progress, or cancel it."""
+    _configure_logging(logging.INFO if verbose else logging.ERROR)
+    body = request_body(
+        action, prefix=prefix, modified_since=modified_since, paths=path, container=container, dry_run=dry_run
+    )
+    if url:
+        raise typer.Exit(
+            bulk_command(BulkApi(url, key or ""), action, bulk_id, body, wait=wait, output=output, console=console)
+        )
+    with _local_host(data_dir, serve_http=True) as host:
+        host.start()
+        assert host.http is not None
+        keys = load_or_create_keys(host.settings.data_dir, host.app_settings)
+        api = BulkApi(host.http.base_url, keys.function)
+        code = bulk_command(api, action, bulk_id, body, wait=wait, output=output, console=console)
+    raise typer.Exit(code)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ def test_function_app_registers_every_trigger_with_settings_by_name():
         "document_delete": "httpTrigger",
         "bulk_start": "httpTrigger",
         "bulk_status": "httpTrigger",
+        "bulk_cancel": "httpTrigger",
         "bulk_orchestrator": "orchestrationTrigger",
         "bulk_begin": "activityTrigger",
         "bulk_list_page": "activityTrigger",
@@ -57,7 +58,7 @@ def test_function_app_registers_every_trigger_with_settings_by_name():
     assert triggers["ingest"]["path"] == "%TRIBUTARY_INCOMING_CONTAINER%/{name}"
     assert triggers["ingest"]["source"] == "EventGrid"
     assert triggers["graph"]["queueName"] == "%TRIBUTARY_QUEUE_GRAPH%"
-    keyed = ("job_status", "jobs", "search", "document_delete", "bulk_start", "bulk_status")
+    keyed = ("job_status", "jobs", "search", "document_delete", "bulk_start", "bulk_status", "bulk_cancel")
     assert {triggers[name]["authLevel"] for name in keyed} == {"FUNCTION"}
 
     # WHEN the health function is called without the settings its ports need THEN it says which one is missing
