@@ -4,6 +4,7 @@ The logic lives in shared/bulk/; each function here decodes its input, calls it,
 import json
 import logging
 from collections.abc import Generator
+from datetime import UTC, datetime
 from typing import Any
 
 import azure.durable_functions as df
@@ -12,7 +13,7 @@ import azure.functions as func
 from shared.app_ports import app_ports
 from shared.bulk import activities
 from shared.bulk.orchestrator import bulk_orchestrator as orchestrate
-from shared.bulk.starter import PROBLEM_JSON, Refusal, prepare_run, run_status
+from shared.bulk.starter import PROBLEM_JSON, Refusal, prepare_run, run_status, start
 from shared.config import Settings
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
@@ -25,7 +26,7 @@ async def bulk_start(req: func.HttpRequest, client: df.DurableOrchestrationClien
     run = prepare_run(req.get_body(), Settings())
     if isinstance(run, Refusal):
         return _problem(run)
-    await client.start_new("bulk_orchestrator", instance_id=run.bulk_id, client_input=run.model_dump(mode="json"))
+    await start(client, run, app_ports().jobs, datetime.now(UTC))
     return client.create_check_status_response(req, run.bulk_id)
 
 

@@ -19,29 +19,19 @@ from shared.bulk.models import (
     ListedPage,
     ListPageInput,
 )
+from shared.bulk.starter import record_run
 from shared.bulk.status import summary_of
 from shared.domain import Reason
-from shared.domain.bulk_jobs import BulkItem, BulkJob, BulkState, ItemOutcome
+from shared.domain.bulk_jobs import BulkItem, BulkState, ItemOutcome
 from shared.ports import BlobInfo, Ports
 
 log = logging.getLogger(__name__)
 
 
 def begin(data: dict[str, Any], ports: Ports) -> dict[str, Any]:
-    """Record the bulk job (insert if absent: a redelivery finds it)."""
+    """Record the bulk job (insert if absent: the starter recorded it already, and a redelivery finds it)."""
     request = BulkBegin.model_validate(data)
-    bulk, _ = ports.jobs.create_bulk_job(
-        BulkJob(
-            bulk_id=request.bulk_id,
-            operation=request.operation,
-            container=request.container,
-            selector=request.selector,
-            dry_run=request.dry_run,
-            created_at=request.started_at,
-            updated_at=request.started_at,
-        )
-    )
-    return {"bulk_id": bulk.bulk_id}
+    return {"bulk_id": record_run(ports.jobs, request, request.started_at).bulk_id}
 
 
 def list_page(data: dict[str, Any], ports: Ports) -> dict[str, Any]:

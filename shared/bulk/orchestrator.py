@@ -39,7 +39,8 @@ from shared.bulk.models import (
 )
 from shared.domain.bulk_jobs import ItemOutcome
 
-# Activity names: the function names in functions/bulk.py.
+# The orchestrator's and the activities' names: the function names in functions/bulk.py.
+ORCHESTRATOR = "bulk_orchestrator"
 BEGIN = "bulk_begin"
 LIST_PAGE = "bulk_list_page"
 ITEM = "bulk_item"

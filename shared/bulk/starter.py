@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.bulk.models import BulkProgress, BulkRequest, BulkRun, BulkStatus
+from shared.bulk.models import BulkBegin, BulkProgress, BulkRequest, BulkRun, BulkStatus
+from shared.bulk.orchestrator import ORCHESTRATOR
 from shared.bulk.status import reconcile
 from shared.config import Settings
 from shared.domain import DESCRIPTIONS, Reason
+from shared.domain.bulk_jobs import BulkJob, BulkState
 from shared.ports import JobStore
 
 PROBLEM_JSON = "application/problem+json"
@@ -78,6 +81,33 @@ def prepare_run(body: bytes, settings: Settings, bulk_id: str | None = None) -> 
         batch_size=settings.bulk_batch_size,
         progress=BulkProgress(dry_run=request.dry_run),
     )
+
+
+async def start(client: Any, run: BulkRun, jobs: JobStore, now: datetime) -> None:
+    """Record the run's bulk job, then start its orchestration through Durable's client: the record first, so that
+    `GET /api/bulk/{id}` knows the run from the moment the 202 is sent. A start that fails closes the record."""
+    record_run(jobs, run, now)
+    try:
+        await client.start_new(ORCHESTRATOR, instance_id=run.bulk_id, client_input=run.model_dump(mode="json"))
+    except Exception:
+        jobs.finish_bulk_job(run.bulk_id, BulkState.FAILED, reason_code=Reason.BULK_ORCHESTRATION_FAILED)
+        raise
+
+
+def record_run(jobs: JobStore, run: BulkRun | BulkBegin, now: datetime) -> BulkJob:
+    """The run's bulk job, created if absent (the starter and the orchestration's first activity both call it)."""
+    bulk, _ = jobs.create_bulk_job(
+        BulkJob(
+            bulk_id=run.bulk_id,
+            operation=run.operation,
+            container=run.container,
+            selector=run.selector,
+            dry_run=run.dry_run,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    return bulk
 
 
 def run_status(

@@ -217,7 +217,7 @@ def test_the_checks_catch_a_non_deterministic_change(handle: Handle, variant: tu
 
 def test_an_unchanged_copy_passes_the_same_checks(handle: Handle) -> None:
     # GIVEN the orchestrator's source executed as a copy with a change that alters nothing it decides
-    same = mutated_orchestrator("# Activity names: the function names in functions/bulk.py.", "# (a comment)")
+    same = mutated_orchestrator("# The orchestrator's and the activities' names", "# (a comment)")
 
     # WHEN it replays the recorded history THEN the checks pass: they catch decisions, not the code's identity
     check_against_history(same, Recording.from_json(json.loads(RECORDED.read_text(encoding="utf-8"))))

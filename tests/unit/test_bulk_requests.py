@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -14,11 +14,14 @@ from typing import Any, ClassVar
 import azure.functions as func
 import pytest
 
+from shared.app_ports import app_ports
 from shared.bulk.models import MAX_PATHS, BulkRun
 from shared.bulk.starter import PROBLEM_TYPE_BASE, Refusal, prepare_run
 from shared.config import Settings
 from shared.devhost.app_loader import load_app
+from shared.devhost.host import DevHost
 from shared.domain import Reason
+from shared.domain.bulk_jobs import BulkState
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = Settings(incoming_container="incoming", bulk_page_size=300, bulk_batch_size=12)
@@ -164,19 +167,31 @@ def client_binding(rpc_base_url: str) -> str:
     )
 
 
-def call_starter(body: bytes, rpc_base_url: str, monkeypatch: pytest.MonkeyPatch) -> func.HttpResponse:
-    monkeypatch.setenv("TRIBUTARY_INCOMING_CONTAINER", "incoming")
+@pytest.fixture
+def app_environment(open_host: Callable[..., DevHost]) -> None:
+    """The app as the local host runs it (its settings applied, its broker the bus), on a data folder of its own;
+    the starter is still called directly here, with Durable's client pointed at the test's stand-in."""
+    open_host()
+
+
+# One event loop for every call, as the worker has: the SDK keeps its HTTP session on the loop it first ran on.
+WORKER_LOOP = asyncio.new_event_loop()
+
+
+def call_starter(body: bytes, rpc_base_url: str) -> func.HttpResponse:
     starter = load_app(ROOT / "function_app.py").function("bulk_start").user_function
     request = func.HttpRequest("POST", "http://localhost:7071/api/bulk", body=body, headers={})
-    response: func.HttpResponse = asyncio.run(starter(req=request, client=client_binding(rpc_base_url)))
+    response: func.HttpResponse = WORKER_LOOP.run_until_complete(
+        starter(req=request, client=client_binding(rpc_base_url))
+    )
     return response
 
 
-def test_the_starter_starts_the_orchestration_and_answers_202_with_its_urls(
-    extension: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.falkordb
+@pytest.mark.usefixtures("app_environment")
+def test_the_starter_records_the_run_starts_the_orchestration_and_answers_202(extension: str) -> None:
     # WHEN the registered starter gets a valid request
-    response = call_starter(b'{"operation": "reprocess", "prefix": "docs/"}', extension, monkeypatch)
+    response = call_starter(b'{"operation": "reprocess", "prefix": "docs/"}', extension)
 
     # THEN it asked Durable to start bulk_orchestrator under a new id with the prepared input
     assert len(_Extension.started) == 1
@@ -191,13 +206,27 @@ def test_the_starter_starts_the_orchestration_and_answers_202_with_its_urls(
     assert links["id"] == instance
     assert instance in links["statusQueryGetUri"]
     assert response.headers["Location"] == links["statusQueryGetUri"]
+    # AND the run's bulk job was recorded before: GET /api/bulk/{id} knows it from the first moment
+    bulk = app_ports().jobs.get_bulk_job(instance)
+    assert bulk is not None
+    assert (bulk.state, bulk.selector) == (BulkState.RUNNING, '{"prefix": "docs/"}')
 
 
-def test_the_starter_refuses_a_bad_request_without_starting_anything(
-    extension: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # WHEN the registered starter gets a request that selects nothing
-    response = call_starter(b'{"operation": "delete"}', extension, monkeypatch)
+@pytest.mark.falkordb
+@pytest.mark.usefixtures("app_environment")
+def test_a_start_durable_refuses_closes_the_record_as_failed() -> None:
+    # GIVEN Durable's endpoint unreachable (nothing listens on the port)
+    # WHEN the starter gets a valid request THEN the start fails loudly, and the run's record says it failed
+    with pytest.raises(Exception, match=r"(?i)connect"):
+        call_starter(b'{"operation": "delete", "prefix": "docs/"}', "http://127.0.0.1:9/runtime/webhooks/durabletask/")
+    failed = [bulk for bulk in app_ports().jobs.list_bulk_jobs() if bulk.operation == "delete"]
+    assert len(failed) == 1
+    assert (failed[0].state, failed[0].reason_code) == (BulkState.FAILED, Reason.BULK_ORCHESTRATION_FAILED)
+
+
+def test_the_starter_refuses_a_bad_request_without_starting_anything(extension: str) -> None:
+    # WHEN the registered starter gets a request that selects nothing (no settings needed: nothing is opened)
+    response = call_starter(b'{"operation": "delete"}', extension)
 
     # THEN it answers a 400 problem document and Durable was never asked
     assert response.status_code == 400
