@@ -14,8 +14,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from shared.app_ports import app_ports
+from shared.cli_bulk import BulkApi, bulk_command, request_body
 from shared.config import STORAGE_CONNECTION
 from shared.devhost.host import DevHost
 from shared.domain import JobState
@@ -207,3 +209,28 @@ def test_a_host_restarted_mid_run_resumes_it(bulk_settings: dict[str, str]) -> N
     assert final["summary"]["not_run"] == 0
     assert len(items) == 40
     assert len({item.job_id for item in items}) == 40
+
+
+def test_tributary_bulk_runs_a_dry_run_and_prints_its_summary_as_json(host: DevHost) -> None:
+    # GIVEN 12 blobs uploaded and ingested
+    ingest(host, texts(12))
+    assert host.http is not None
+    console = Console(record=True, width=200)
+
+    # WHEN `tributary bulk reprocess --prefix docs/ --dry-run -o json` runs against the host
+    body = request_body("reprocess", prefix="docs/", modified_since=None, paths=None, container=None, dry_run=True)
+    api = BulkApi(host.http.base_url, host.http.keys.function)
+    code = bulk_command(api, "reprocess", None, body, wait=True, output="json", console=console, poll=0.1)
+
+    # THEN it exits 0 and prints one JSON document: the run completed, 12 listed, nothing run
+    assert code == 0
+    printed = json.loads(console.export_text())
+    assert printed["runtime_status"] == "Completed"
+    assert printed["summary"]["dry_run"] is True
+    assert printed["summary"]["counts"]["listed"] == 12
+    assert printed["summary"]["counts"]["done"] == 0
+    # AND `tributary bulk status ID` and a bad request behave as documented
+    assert (
+        bulk_command(api, "status", printed["summary"]["bulk_id"], {}, wait=False, output="table", console=console) == 0
+    )
+    assert bulk_command(api, "delete", None, {"operation": "delete"}, wait=True, output="json", console=console) == 2
