@@ -184,8 +184,11 @@ def bulk_command(
             else:
                 console.print(f"Bulk run {accepted.id} started; `tributary bulk status {accepted.id}` follows it.")
             return 0
-        with console.status(f"bulk run {accepted.id}") as spinner:
-            status = watch(api, accepted.id, lambda seen: spinner.update(progress_line(seen)), poll=poll)
+        if output == "json":  # one document on stdout, nothing else
+            status = watch(api, accepted.id, poll=poll)
+        else:
+            with console.status(f"bulk run {accepted.id}") as spinner:
+                status = watch(api, accepted.id, lambda seen: spinner.update(progress_line(seen)), poll=poll)
         show(status, output, console)
         return exit_code(status)
     except BulkApiError as error:
