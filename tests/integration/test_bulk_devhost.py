@@ -11,11 +11,13 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from rich.console import Console
 
+from shared.adapters.sqlite_jobstore import SQLiteJobStore
 from shared.app_ports import app_ports
 from shared.cli_bulk import BulkApi, bulk_command, request_body
 from shared.config import STORAGE_CONNECTION
@@ -194,6 +196,11 @@ def test_a_host_restarted_mid_run_resumes_it(bulk_settings: dict[str, str]) -> N
 
     # WHEN the host stops midway and a new one starts on the same data folder
     host.stop()  # lets running invocations finish; the ports close with it, the new host opens its own
+    with SQLiteJobStore(Path(bulk_settings["TRIBUTARY_DATA_DIR"]) / "jobs.sqlite") as store:
+        stopped = store.get_bulk_job(bulk_id)
+    assert stopped is not None
+    assert stopped.state is BulkState.RUNNING  # stopped midway, not finished during the stop
+    assert 5 <= stopped.counts.done < 40
     host = open_host(bulk_settings)
     try:
         final = follow(host, bulk_id, [])
