@@ -71,6 +71,7 @@ def run(host: DevHost, blobs: int) -> dict[str, Any]:
     ingest_seconds = time.perf_counter() - started
 
     reset_peak_rss()
+    rss_before = rss_mb()
     started = time.perf_counter()
     accepted = call(host, "POST", "/api/bulk", {"operation": "reprocess", "prefix": "notes/"})
     progress: list[dict[str, Any]] = []
@@ -99,6 +100,7 @@ def run(host: DevHost, blobs: int) -> dict[str, Any]:
         "bulk_orchestration_seconds": round(orchestration_seconds, 1),
         "bulk_until_every_job_succeeded_seconds": round(pipeline_seconds, 1),
         "blobs_per_second_orchestrated": round(blobs / orchestration_seconds, 1),
+        "rss_mb_before_bulk": rss_before,
         "peak_rss_mb_during_bulk": peak_rss_mb(),
         "runtime_status": status["runtime_status"],
         "progress_samples": len(progress),
@@ -152,8 +154,16 @@ def reset_peak_rss() -> None:
 
 
 def peak_rss_mb() -> float:
+    return _status_mb("VmHWM")
+
+
+def rss_mb() -> float:
+    return _status_mb("VmRSS")
+
+
+def _status_mb(field: str) -> float:
     status = Path("/proc/self/status").read_text()
-    return round(int(status.split("VmHWM:")[1].split()[0]) / 1024, 1)
+    return round(int(status.split(f"{field}:")[1].split()[0]) / 1024, 1)
 
 
 if __name__ == "__main__":
