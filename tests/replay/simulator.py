@@ -208,7 +208,7 @@ def check_against_history(handle: Handle, recording: Recording) -> None:
     """Replay each generation's recorded history (twice) and require the actions recorded with it, in order: what a
     new version of the orchestrator must do for an instance that was in flight when it was deployed."""
     for number, generation in enumerate(recording.generations):
-        state = replay_twice(handle, context_json(recording.instance_id, generation.input, generation.history))
+        state = _replay_recorded(handle, context_json(recording.instance_id, generation.input, generation.history))
         replayed = flat_actions(state)
         if replayed != generation.actions:
             first = next(
@@ -219,6 +219,30 @@ def check_against_history(handle: Handle, recording: Recording) -> None:
                 f"generation {number}: replay issued other actions than the history holds, from action {first}:"
                 f" {replayed[first : first + 1]} instead of {generation.actions[first : first + 1]}"
             )
+
+
+def check_against_scheduled(handle: Handle, instance_id: str, history: list[dict[str, Any]]) -> dict[str, Any]:
+    """Replay a history another engine wrote (twice) and require the activities its TaskScheduled events name, in
+    order (such a history records no actions, only what was scheduled); returns the replayed state."""
+    started = next(event for event in history if event["EventType"] == EXECUTION_STARTED)
+    state = _replay_recorded(handle, context_json(instance_id, started.get("Input"), history))
+    issued = [(a["functionName"], a["input"]) for a in flat_actions(state) if a["actionType"] != CONTINUE_AS_NEW]
+    scheduled = [(event["Name"], event["Input"]) for event in history if event["EventType"] == TASK_SCHEDULED]
+    if issued != scheduled:
+        first = next((i for i, pair in enumerate(zip(issued, scheduled, strict=False)) if pair[0] != pair[1]), None)
+        raise NonDeterminismError(f"the replay issued other activities than the history scheduled, from call {first}")
+    return state
+
+
+def _replay_recorded(handle: Handle, context: str) -> dict[str, Any]:
+    """Replay a history that once ran: the orchestrator raising on it now is a replay that went another way (the
+    SDK hands each result to the task of its sequence number, whatever that task is now)."""
+    try:
+        return replay_twice(handle, context)
+    except NonDeterminismError:
+        raise
+    except Exception as error:
+        raise NonDeterminismError(f"replaying a recorded history raised {type(error).__name__}: {error}") from error
 
 
 def flat_actions(state: Mapping[str, Any]) -> list[dict[str, Any]]:

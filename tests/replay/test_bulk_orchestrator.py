@@ -18,6 +18,7 @@ import shared.bulk.orchestrator as orchestrator
 from shared.bulk.orchestrator import BEGIN, FINISH, ITEM, LIST_PAGE, SETTLE_BATCH
 from tests.replay.fakes import FakeBulk, expected_counts
 from tests.replay.record import RECORDED, REFERENCE_RUN, record_reference, registered_handle
+from tests.replay.record_local_host import RECORDED as LOCAL_HOST_RECORDED
 from tests.replay.simulator import (
     CONTINUE_AS_NEW,
     Handle,
@@ -25,6 +26,7 @@ from tests.replay.simulator import (
     Recording,
     Simulator,
     check_against_history,
+    check_against_scheduled,
 )
 
 RUN: dict[str, Any] = {"bulk_id": "bulk-replay", "operation": "reprocess", "container": "incoming"}
@@ -194,24 +196,36 @@ def mutated_orchestrator(original: str, replacement: str) -> Handle:
     return handle
 
 
-CLOCK_VARIANT = ("started_at=context.current_utc_datetime", "started_at=__import__('datetime').datetime.now()")
-UUID_VARIANT = (
-    "range(0, len(page.paths), run.batch_size)",
-    "range(0, len(page.paths), run.batch_size if __import__('uuid').uuid4().int % 2 else 1)",
+# Each a change a developer could make, that Durable's determinism rules forbid.
+CLOCK_VALUE = ("started_at=context.current_utc_datetime", "started_at=__import__('datetime').datetime.now()")
+UUID_VALUE = ("ItemInput(bulk_id=run.bulk_id,", "ItemInput(bulk_id=__import__('uuid').uuid4().hex,")
+# A branch on the clock that went the other way when the history was recorded (it skips recording the bulk job).
+CLOCK_BRANCH = (
+    "    if run.page == 0:\n",
+    "    if run.page == 0 and __import__('datetime').datetime.now().year < 2000:\n",
 )
+VARIANTS = [CLOCK_VALUE, UUID_VALUE, CLOCK_BRANCH]
+VARIANT_IDS = ["datetime.now-value", "uuid4-value", "datetime.now-branch"]
 
 
-@pytest.mark.parametrize("variant", [CLOCK_VARIANT, UUID_VARIANT], ids=["datetime.now", "uuid4"])
-def test_the_checks_catch_a_non_deterministic_change(handle: Handle, variant: tuple[str, str]) -> None:
-    # GIVEN the recorded history, and the orchestrator changed to read the clock / branch on a random uuid
+@pytest.mark.parametrize("variant", VARIANTS, ids=VARIANT_IDS)
+def test_the_recorded_history_catches_a_non_deterministic_change(variant: tuple[str, str]) -> None:
+    # GIVEN the recorded history, and the orchestrator changed to read the clock or a random uuid
     recorded = Recording.from_json(json.loads(RECORDED.read_text(encoding="utf-8")))
     bad = mutated_orchestrator(*variant)
 
     # WHEN the variant replays the recorded history THEN the check fails
     with pytest.raises(NonDeterminismError):
         check_against_history(bad, recorded)
-    # AND a fresh run of the variant is caught by the replay-twice check of its own first episodes
-    with pytest.raises(NonDeterminismError):
+
+
+@pytest.mark.parametrize("variant", [CLOCK_VALUE, UUID_VALUE], ids=VARIANT_IDS[:2])
+def test_replaying_each_episode_twice_catches_a_value_that_changes_on_replay(variant: tuple[str, str]) -> None:
+    # GIVEN a variant whose decisions carry a value that differs at every replay
+    bad = mutated_orchestrator(*variant)
+
+    # WHEN it runs afresh, each episode replayed twice THEN the first episode that differs fails the run
+    with pytest.raises(NonDeterminismError, match="two replays of one history differ"):
         Simulator(bad, FakeBulk(blobs=70).activities()).run(REFERENCE_RUN)
 
 
@@ -221,3 +235,38 @@ def test_an_unchanged_copy_passes_the_same_checks(handle: Handle) -> None:
 
     # WHEN it replays the recorded history THEN the checks pass: they catch decisions, not the code's identity
     check_against_history(same, Recording.from_json(json.loads(RECORDED.read_text(encoding="utf-8"))))
+
+
+# --- a history the local host's Durable engine wrote ------------------------------------------------------------
+
+
+def local_host_history() -> tuple[str, list[dict[str, Any]]]:
+    """(instance id, history) of tests/replay/record_local_host.py's run."""
+    if not LOCAL_HOST_RECORDED.exists():
+        pytest.skip(f"{LOCAL_HOST_RECORDED.name} not recorded yet: python -m tests.replay.record_local_host")
+    recorded = json.loads(LOCAL_HOST_RECORDED.read_text(encoding="utf-8"))
+    return recorded["instance_id"], recorded["history"]
+
+
+def test_a_history_the_local_hosts_engine_recorded_replays_to_what_it_scheduled(handle: Handle) -> None:
+    # GIVEN the history of a real run on the local host (10 blobs, batches of 4), as its engine stored it
+    instance_id, history = local_host_history()
+
+    # WHEN the orchestrator replays it, twice THEN it issues exactly the activities the history scheduled, in order
+    state = check_against_scheduled(handle, instance_id, history)
+    scheduled = [event["Name"] for event in history if event["EventType"] == 4]  # TaskScheduled
+    assert scheduled == [BEGIN, LIST_PAGE] + [ITEM] * 10 + [FINISH]
+    # AND it ends with the summary the run's last activity read from the job store
+    assert state["isDone"] is True
+    assert state["output"]["counts"]["done"] == 10
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=VARIANT_IDS)
+def test_the_local_hosts_history_catches_a_non_deterministic_change(variant: tuple[str, str]) -> None:
+    # GIVEN the real run's history and a non-deterministic variant of the orchestrator
+    instance_id, history = local_host_history()
+    bad = mutated_orchestrator(*variant)
+
+    # WHEN the variant replays it THEN the check fails
+    with pytest.raises(NonDeterminismError):
+        check_against_scheduled(bad, instance_id, history)
