@@ -499,8 +499,9 @@ class CosmosJobStore:
     def record_bulk_item(self, bulk_id: str, item: BulkItem) -> bool:
         """Create the item if absent (the first outcome stands); whether it was new. Raises JobNotFoundError for an
         unknown bulk job."""
-        if self.get_bulk_job(bulk_id) is None:
-            raise JobNotFoundError(bulk_id)
+        with _translated(f"bulk job {bulk_id}"):
+            if _read_or_none(self._jobs(), _BULK_ITEM_ID, "job_id", bulk_id) is None:  # not get_bulk_job: no counts
+                raise JobNotFoundError(bulk_id)
         record = {
             "id": "item-" + hashlib.sha256(item.path.encode()).hexdigest()[:40],
             "kind": _KIND_BULK_ITEM,
