@@ -26,6 +26,7 @@ from shared.devhost import environment, eventgrid
 from shared.devhost.app_loader import LoadedApp, load_app
 from shared.devhost.blob_trigger import POISON_QUEUE, BlobTriggerWatcher
 from shared.devhost.broker_bus import open_broker, register_devhost_bus
+from shared.devhost.durable.service import DurableService, has_durable_functions
 from shared.devhost.eventgrid_trigger import EventGridDispatcher, blob_deleted_event
 from shared.devhost.host_config import HostConfig, load_host_config
 from shared.devhost.http_server import HttpServer, load_or_create_keys
@@ -71,6 +72,7 @@ class DevHost:
         self.http_port = http_port
         self.config: HostConfig = load_host_config(self.script.parent / "host.json")
         self.http: HttpServer | None = None
+        self.durable: DurableService | None = None
         self._stack = ExitStack()
         self._stores: dict[str, AzureBlobStore] = {}
         self._stopping = threading.Event()
@@ -122,6 +124,16 @@ class DevHost:
             self.executor,
             on_deleted=self._publish_blob_deleted,
         )
+        if has_durable_functions(functions):
+            self.durable = DurableService(
+                functions,
+                self.settings.data_dir,
+                self.executor,
+                lambda spec, inputs: invoke(spec, inputs).result,
+                load_or_create_keys(self.settings.data_dir, self.app_settings),
+                self.config.durable,
+            )
+            self._stack.callback(self.durable.close)  # before the pool shuts down: it waits for its own work
         if self.serve_http:
             keys = load_or_create_keys(self.settings.data_dir, self.app_settings)
             self.http = HttpServer(
@@ -134,6 +146,8 @@ class DevHost:
             self.http.add_handler(eventgrid.PATH, eventgrid.blob_webhook(self.blobs, keys))
             self.http.add_handler(eventgrid.EVENTGRID_PATH, eventgrid.eventgrid_webhook(self.events, keys))
             self.http.start()
+            if self.durable is not None:
+                self.durable.attach(self.http)
             self._stack.callback(self.http.stop)
 
     def _publish_blob_deleted(self, store: BlobStore, container: str, name: str) -> None:
@@ -175,7 +189,8 @@ class DevHost:
         if now - self._last_listing >= _BLOB_POLL:
             self._last_listing = now
             started += self.blobs.poll()
-        return started + self.events.poll() + self.messages.poll()
+        durable = self.durable.engine.poll() if self.durable is not None else 0
+        return started + self.events.poll() + self.messages.poll() + durable
 
     def run_until_idle(self, timeout: float = 300.0) -> None:
         """Drive the triggers in this thread until no blob, message or invocation is left (or `timeout`)."""
@@ -194,6 +209,7 @@ class DevHost:
             and not self.events.busy()
             and not self.messages.busy()
             and self.messages.pending() == 0
+            and (self.durable is None or not self.durable.engine.busy())
         )
 
     def _loop(self) -> None:
