@@ -158,7 +158,8 @@ class DevHost:
     @property
     def errors(self) -> dict[str, str]:
         """By function name, why it does not run: not indexed, or its listener did not start (the host's messages)."""
-        return self.indexed.errors | self.messages.errors
+        durable = self.durable.engine.errors if self.durable is not None else {}
+        return self.indexed.errors | self.messages.errors | durable
 
     def blob_store(self, connection: str) -> AzureBlobStore:
         """The storage account a binding's connection setting names (one client per connection)."""

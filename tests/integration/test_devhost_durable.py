@@ -4,6 +4,10 @@ through the SDK's own client (RPC endpoint) and replay entry point (`handle`), w
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -13,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from shared.devhost.durable.engine import STORE_FILE
+from shared.devhost.durable.store import DurableStore
 from shared.devhost.host import DevHost
 
 pytestmark = pytest.mark.timeout(180)
@@ -283,3 +289,63 @@ def test_starting_an_unknown_orchestrator_is_refused_by_the_client(host: DevHost
     assert host.http is not None
     status, _, _ = request("POST", f"{host.http.base_url}/api/orchestrators/nope", None, host.http.keys.function)
     assert status == 500  # the starter's client.start_new raised the extension's message
+
+
+_HOST_PROCESS = """
+import json, sys
+from pathlib import Path
+from shared.devhost.host import DevHost
+with DevHost(Path(sys.argv[1]), settings=json.loads(sys.argv[2])) as host:
+    host.run_until_idle(timeout=120)
+"""
+
+
+def test_a_host_killed_mid_orchestration_resumes_it_and_reruns_only_what_had_not_completed(
+    host_settings: dict[str, str], tmp_path: Path
+) -> None:
+    # GIVEN an orchestration of six batches of five slow activities, each finished run written to a ledger
+    ledger = tmp_path / "ledger.txt"
+    store_path = Path(host_settings["TRIBUTARY_DATA_DIR"]) / STORE_FILE
+    with DurableStore(store_path) as store:
+        spec = {"batches": 6, "size": 5, "seconds": 0.3, "ledger": str(ledger)}
+        store.start("crash-1", "batches", json.dumps(spec))
+    # WHEN a host in its own process is killed (SIGKILL) once two batches are done
+    process = subprocess.Popen(
+        [sys.executable, "-c", _HOST_PROCESS, str(APP), json.dumps(host_settings)],
+        env={**os.environ, **host_settings},
+        cwd=Path(__file__).resolve().parents[2],
+        start_new_session=True,
+    )
+    try:
+        with DurableStore(store_path) as watcher:
+            deadline = time.monotonic() + 120
+            while _batches_done(watcher, "crash-1") < 2:
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    runs_before = ledger.read_text().split()
+    # AND a new host starts on the same data directory
+    with DevHost(APP, settings=host_settings) as host:
+        host.run_until_idle(timeout=120)
+        assert host.durable is not None
+        instance = host.durable.engine.store.get("crash-1")
+        events = host.durable.engine.store.history("crash-1")
+    # THEN the orchestration completes with every result
+    assert instance is not None
+    assert instance.status == "Completed", instance.output
+    assert json.loads(instance.output or "null") == sum(n * n for n in range(30))
+    # AND the history holds each task once, scheduled and completed, although some activities ran twice
+    scheduled = Counter(e["EventId"] for e in events if e["EventType"] == 4)
+    completed = Counter(e["TaskScheduledId"] for e in events if e["EventType"] == 5)
+    assert sorted(scheduled) == list(range(30))
+    assert completed == scheduled
+    runs = Counter(ledger.read_text().split())
+    assert set(runs) == {str(n) for n in range(30)}
+    assert len(runs_before) < 30
+
+
+def _batches_done(store: DurableStore, instance_id: str) -> int:
+    instance = store.get(instance_id)
+    return 0 if instance is None else int(json.loads(instance.custom_status or "{}").get("batches_done", 0))

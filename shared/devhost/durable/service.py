@@ -3,6 +3,7 @@ the host's HTTP server, the RPC endpoint on a loopback server of its own), and t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from pathlib import Path
@@ -15,6 +16,8 @@ from shared.devhost.http_server import HostKeys, HttpServer
 from shared.devhost.invoke import provide_input
 
 __all__ = ["DurableService", "has_durable_functions"]
+
+log = logging.getLogger(__name__)
 
 
 def has_durable_functions(functions: Sequence[FunctionSpec]) -> bool:
@@ -45,6 +48,14 @@ class DurableService:
         """Serve the management webhooks on the host's HTTP server and hand out its address in status URLs."""
         http.add_handler(WEBHOOK_PATH, self.api.webhook)
         self.api.web_base = http.base_url
+        log.info(
+            "Durable Functions: task hub %s, %d orchestrators, %d activities; management API on %s%s",
+            self.api.hub_name,
+            len(self.engine.orchestrators),
+            len(self.engine.activities),
+            http.base_url,
+            WEBHOOK_PATH,
+        )
 
     def close(self) -> None:
         provide_input(DURABLE_CLIENT, None)

@@ -130,6 +130,12 @@ class DurableStore:
         if db is not None:
             db.close()
 
+    def __enter__(self) -> DurableStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
