@@ -1,9 +1,10 @@
 """The local Functions host: loads the very same function_app.py and drives its triggers (DESIGN.md §6).
 
 One loop starts invocations on a thread pool: blob triggers from the storage account (Azurite locally), Service
-Bus triggers from the durable local broker, and, when asked, HTTP triggers on a real local server. State lives in
-files under the data directory (broker, blob receipts, keys), so a host killed mid-run and started again finishes
-the work: unsettled messages come back when their locks expire, unfinished blobs are delivered again.
+Bus triggers from the durable local broker, Durable Functions orchestrations and activities (durable/), and, when
+asked, HTTP triggers on a real local server. State lives in files under the data directory (broker, blob receipts,
+durable task hub, keys), so a host killed mid-run and started again finishes the work: unsettled messages come back
+when their locks expire, unfinished blobs are delivered again, orchestrations resume from their history.
 """
 
 from __future__ import annotations

@@ -202,6 +202,9 @@ def test_terminate_stops_an_orchestration_with_its_reason_and_purge_deletes_it(h
     # THEN it is gone
     assert purged == {"instancesDeleted": 1}
     assert request("GET", urls["statusQueryGetUri"])[0] == 404
+    # AND the client's get_status answers an empty (falsy) status, as for an instance that never existed
+    _, _, after = request("GET", f"{base}/status", key=host.http.keys.function)
+    assert after == {"runtimeStatus": None, "customStatus": None, "output": None}
 
 
 def test_a_host_restarted_mid_orchestration_resumes_it_and_records_each_result_once(

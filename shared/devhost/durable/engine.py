@@ -129,7 +129,12 @@ class DurableEngine:
             if loaded is None or not loaded[2]:
                 return
             instance, history, inbox = loaded
-            outcome = run_episode(instance, history, inbox, self.catalog, now, self._call)
+            try:
+                outcome = run_episode(instance, history, inbox, self.catalog, now, self._call)
+            except Exception as failure:  # the host's fault, not the orchestrator's: fail it rather than spin
+                log.exception("orchestration episode of %s", instance_id)
+                self.store.fail(instance_id, f"The local host could not run an episode: {failure!r}")
+                return
             self.store.commit(outcome)
             self.episodes_run += 1
         except Exception:

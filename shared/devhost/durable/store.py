@@ -298,31 +298,39 @@ class DurableStore:
 
     def terminate(self, instance_id: str, reason: str) -> str | None:
         """Terminate a running instance; returns its status before (None if unknown)."""
+        terminated = event(T.EXECUTION_TERMINATED, utc_now(), Input=json.dumps(reason))
+        parent_reason = f"The sub-orchestration '{instance_id}' was terminated: {reason}"
+        return self._end(instance_id, TERMINATED, json.dumps(reason), terminated, parent_reason)
+
+    def fail(self, instance_id: str, message: str) -> str | None:
+        """Fail a running instance the host could not run an episode of (so it does not retry forever)."""
+        failed = event(T.EXECUTION_FAILED, utc_now(), Reason=message)
+        return self._end(instance_id, FAILED, json.dumps(message), failed, message)
+
+    def _end(self, instance_id: str, status: str, output: str, last: Event, parent_reason: str) -> str | None:
         with self._tx() as db:
             row = db.execute("SELECT * FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
             if row is None or row["status"] in TERMINAL:
-                return None if row is None else row["status"]
-            now = utc_now()
+                return None if row is None else str(row["status"])
             db.execute("DELETE FROM work WHERE instance_id = ?", (instance_id,))
             db.execute("DELETE FROM inbox WHERE instance_id = ?", (instance_id,))
             position = db.execute(
                 "SELECT COALESCE(MAX(position), -1) FROM history WHERE instance_id = ?", (instance_id,)
             ).fetchone()[0]
-            terminated = event(T.EXECUTION_TERMINATED, now, Input=json.dumps(reason))
             db.execute(
                 "INSERT INTO history (instance_id, position, event) VALUES (?, ?, ?)",
-                (instance_id, position + 1, json.dumps(terminated)),
+                (instance_id, position + 1, json.dumps(last)),
             )
             db.execute(
                 "UPDATE instances SET status = ?, output = ?, updated = ? WHERE instance_id = ?",
-                (TERMINATED, json.dumps(reason), timestamp(now), instance_id),
+                (status, output, last["Timestamp"], instance_id),
             )
             if row["parent_id"] is not None:
                 failed = event(
                     T.SUB_ORCHESTRATION_INSTANCE_FAILED,
-                    now,
+                    utc_now(),
                     TaskScheduledId=row["parent_task"],
-                    Reason=f"The sub-orchestration '{instance_id}' was terminated: {reason}",
+                    Reason=parent_reason,
                     Details="",
                 )
                 _notify(db, row["parent_id"], row["parent_execution"], failed)
