@@ -242,8 +242,6 @@ def test_an_unchanged_copy_passes_the_same_checks(handle: Handle) -> None:
 
 def local_host_history() -> tuple[str, list[dict[str, Any]]]:
     """(instance id, history) of tests/replay/record_local_host.py's run."""
-    if not LOCAL_HOST_RECORDED.exists():
-        pytest.skip(f"{LOCAL_HOST_RECORDED.name} not recorded yet: python -m tests.replay.record_local_host")
     recorded = json.loads(LOCAL_HOST_RECORDED.read_text(encoding="utf-8"))
     return recorded["instance_id"], recorded["history"]
 
