@@ -15,11 +15,6 @@ resource site 'Microsoft.Web/sites@2024-04-01' existing = {
   name: functionAppName
 }
 
-resource hostKeys 'Microsoft.Web/sites/host@2024-04-01' existing = {
-  parent: site
-  name: 'default'
-}
-
 resource systemTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' existing = {
   name: systemTopicName
 }
@@ -28,7 +23,8 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
 }
 
-var systemKeys = hostKeys.listKeys().systemKeys
+// The host's keys (POST .../host/default/listkeys, the Microsoft.Web API version of the site).
+var systemKeys = listKeys('${site.id}/host/default', '2024-04-01').systemKeys
 var baseUrl = 'https://${site.properties.defaultHostName}/runtime/webhooks'
 var incomingSubject = '/blobServices/default/containers/${incomingContainer}/'
 

@@ -8,7 +8,7 @@ param identityPrincipalId string
 param databaseName string
 
 // Cosmos DB's own built-in data-plane role definition (not an Azure RBAC role id).
-var cosmosBuiltInDataContributor = '00000000-0000-0000-0000-000000000002'
+var cosmosDbBuiltInDataContributor = '00000000-0000-0000-0000-000000000002'
 
 resource account 'Microsoft.DocumentDB/databaseAccounts@2024-05-15' = {
   name: name
@@ -113,9 +113,9 @@ resource documents 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/container
 
 resource dataContributor 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments@2024-05-15' = {
   parent: account
-  name: guid(account.id, identityPrincipalId, cosmosBuiltInDataContributor)
+  name: guid(account.id, identityPrincipalId, cosmosDbBuiltInDataContributor)
   properties: {
-    roleDefinitionId: '${account.id}/sqlRoleDefinitions/${cosmosBuiltInDataContributor}'
+    roleDefinitionId: '${account.id}/sqlRoleDefinitions/${cosmosDbBuiltInDataContributor}'
     principalId: identityPrincipalId
     scope: account.id
   }

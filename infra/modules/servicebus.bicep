@@ -13,8 +13,8 @@ param lockDuration string
 param duplicateDetectionWindow string = 'PT10M'
 param messageTimeToLive string = 'P14D'
 
-var serviceBusDataReceiver = '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
-var serviceBusDataSender = '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
+var azureServiceBusDataReceiver = '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
+var azureServiceBusDataSender = '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
 
 resource namespace 'Microsoft.ServiceBus/namespaces@2021-11-01' = {
   name: name
@@ -49,20 +49,20 @@ resource queues 'Microsoft.ServiceBus/namespaces/queues@2021-11-01' = [
 ]
 
 resource receiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(namespace.id, identityPrincipalId, serviceBusDataReceiver)
+  name: guid(namespace.id, identityPrincipalId, azureServiceBusDataReceiver)
   scope: namespace
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', serviceBusDataReceiver)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', azureServiceBusDataReceiver)
     principalId: identityPrincipalId
     principalType: 'ServicePrincipal'
   }
 }
 
 resource sender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(namespace.id, identityPrincipalId, serviceBusDataSender)
+  name: guid(namespace.id, identityPrincipalId, azureServiceBusDataSender)
   scope: namespace
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', serviceBusDataSender)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', azureServiceBusDataSender)
     principalId: identityPrincipalId
     principalType: 'ServicePrincipal'
   }
