@@ -36,6 +36,7 @@ class Resource:
     body: Node | None  # the resource's object (inside `if` / `for` when there is one)
     existing: bool
     line: int
+    declaration: Node
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ class BicepFile:
             existing = any(child.type == "existing" for child in node.children)
             found.append(
                 Resource(
-                    _text(symbol), resource_type, api_version, _body(node), existing, node.start_point[0] + 1
+                    _text(symbol), resource_type, api_version, _body(node), existing, node.start_point[0] + 1, node
                 )
             )
         return found
