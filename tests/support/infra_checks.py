@@ -315,13 +315,9 @@ def _module(bicep: BicepFile, path: str) -> Any:
 # --- app settings -------------------------------------------------------------------------------------------------
 
 
-def code_settings(bindings: Iterable[Binding]) -> dict[str, str]:
-    """Every setting the code reads on Azure, with where it comes from."""
+def binding_settings(bindings: Iterable[Binding]) -> dict[str, str]:
+    """The settings the bindings name (`%SETTING%` in any property, and `connection`), with where."""
     found: dict[str, str] = {}
-    for field in Settings.model_fields:
-        found[f"{ENV_PREFIX}{field.upper()}"] = "shared/config.Settings"
-    for name in sample_settings()["Values"]:  # type: ignore[union-attr]
-        found.setdefault(name, "shared/config.py connections and worker settings")
     for entry in bindings:
         for key, value in entry.binding.items():
             if isinstance(value, str):
@@ -329,6 +325,18 @@ def code_settings(bindings: Iterable[Binding]) -> dict[str, str]:
                     found.setdefault(name, f"the {key} of function {entry.function}")
         if connection := entry.binding.get("connection"):
             found.setdefault(connection, f"the connection of function {entry.function}")
+    return found
+
+
+def code_settings(bindings: Iterable[Binding]) -> dict[str, str]:
+    """Every setting the code reads on Azure, with where it comes from."""
+    found: dict[str, str] = {}
+    for field in Settings.model_fields:
+        found[f"{ENV_PREFIX}{field.upper()}"] = "shared/config.Settings"
+    for name in sample_settings()["Values"]:  # type: ignore[union-attr]
+        found.setdefault(name, "shared/config.py connections and worker settings")
+    for name, source in binding_settings(bindings).items():
+        found.setdefault(name, source)
     found.update({name: "the Functions platform" for name in PLATFORM})
     return found
 
