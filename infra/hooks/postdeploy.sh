@@ -10,7 +10,7 @@ set -eu
 # The host writes its system keys a little after the deployment finishes: wait for both (names only, no values).
 attempt=0
 while :; do
-  names=$(az functionapp keys list --name "$AZURE_FUNCTION_APP_NAME" --resource-group "$AZURE_RESOURCE_GROUP" \
+  names=$(az functionapp keys list --subscription "$AZURE_SUBSCRIPTION_ID" --name "$AZURE_FUNCTION_APP_NAME" --resource-group "$AZURE_RESOURCE_GROUP" \
     --query 'keys(systemKeys || `{}`)' --output tsv 2>/dev/null || true)
   if echo "$names" | grep -qx blobs_extension && echo "$names" | grep -qx eventgrid_extension; then
     break
@@ -24,6 +24,7 @@ while :; do
 done
 
 az deployment group create \
+  --subscription "$AZURE_SUBSCRIPTION_ID" \
   --name tributary-eventgrid-subscriptions \
   --resource-group "$AZURE_RESOURCE_GROUP" \
   --template-file "$(dirname "$0")/../eventgrid-subscriptions.bicep" \

@@ -60,6 +60,8 @@ STORE_SETTINGS: dict[str, tuple[str, ...]] = {
     "cosmosSettings": ("CosmosConnection__", "TRIBUTARY_COSMOS_DATABASE"),
     "postgresSettings": ("TRIBUTARY_POSTGRES_",),
 }
+# What azd puts into the hooks' environment besides main.bicep's outputs.
+AZD_VARIABLES = frozenset({"AZURE_ENV_NAME", "AZURE_SUBSCRIPTION_ID"})
 # Text that would put a key into an app setting.
 KEY_MARKERS = re.compile(r"listKeys|listConnectionStrings|AccountKey|SharedAccessKey|primaryKey|\.keys\b", re.I)
 
@@ -277,7 +279,7 @@ def _hook_problems(root: Path, main: BicepFile) -> list[str]:
     problems += [
         f"postdeploy.sh reads ${variable}, which main.bicep does not output (azd sets the environment from the outputs)"
         for variable in sorted(set(re.findall(r"\$\{?([A-Z][A-Z0-9_]+)", hook)))
-        if variable not in outputs
+        if variable not in outputs and variable not in AZD_VARIABLES
     ]
     return problems
 
@@ -582,6 +584,56 @@ def flex_problems(root: Path) -> list[str]:
     return problems
 
 
+# Where each service turns key (local) authentication off, so a key could not be used even if one leaked.
+LOCAL_AUTH_OFF: dict[str, tuple[tuple[str, ...], Any]] = {
+    "Microsoft.Storage/storageAccounts": (("properties", "allowSharedKeyAccess"), False),
+    "Microsoft.ServiceBus/namespaces": (("properties", "disableLocalAuth"), True),
+    "Microsoft.DocumentDB/databaseAccounts": (("properties", "disableLocalAuth"), True),
+    "Microsoft.Search/searchServices": (("properties", "disableLocalAuth"), True),
+    "Microsoft.CognitiveServices/accounts": (("properties", "disableLocalAuth"), True),
+    "Microsoft.Insights/components": (("properties", "DisableLocalAuth"), True),
+    "Microsoft.DBforPostgreSQL/flexibleServers": (("properties", "authConfig", "passwordAuth"), "Disabled"),
+}
+# The one template that may read keys: the Event Grid webhooks need the host's extension keys (hooks/postdeploy.sh).
+KEY_READER = "eventgrid-subscriptions.bicep"
+
+
+def key_problems(root: Path) -> list[str]:
+    """Every service the templates create has key authentication off, and no template but the Event Grid one
+    calls a list* function (listKeys, listConnectionStrings, ...)."""
+    problems = []
+    for path in bicep_files(root):
+        bicep = BicepFile(path)
+        for resource in bicep.resources():
+            if resource.existing or resource.type not in LOCAL_AUTH_OFF:
+                continue
+            property_path, wanted = LOCAL_AUTH_OFF[resource.type]
+            actual = literal(prop(resource.body, *property_path))
+            if actual != wanted:
+                problems.append(
+                    f"{path.relative_to(root)}: {resource.symbol} {'.'.join(property_path)} is "
+                    f"{actual!r}, not {wanted!r}: key authentication stays on"
+                )
+        if path.name != KEY_READER:
+            calls = [
+                text(node)
+                for node in _nodes(bicep.root, "call_expression")
+                if text(node.child_by_field_name("function")).split(".")[-1].startswith("list")
+            ]
+            problems += [f"{path.relative_to(root)}: {call} reads a key" for call in calls]
+    return problems
+
+
+def _nodes(node: Any, node_type: str) -> list[Any]:
+    found, stack = [], [node]
+    while stack:
+        current = stack.pop()
+        if current.type == node_type:
+            found.append(current)
+        stack.extend(current.children)
+    return found
+
+
 def all_problems(root: Path, bindings: Sequence[Binding]) -> list[str]:
     return (
         syntax_problems(root)
@@ -595,4 +647,5 @@ def all_problems(root: Path, bindings: Sequence[Binding]) -> list[str]:
         + cosmos_problems(root)
         + eventgrid_problems(root, bindings)
         + flex_problems(root)
+        + key_problems(root)
     )
