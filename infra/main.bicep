@@ -282,7 +282,6 @@ module alerts 'modules/alerts.bicep' = {
   scope: rg
   params: {
     namePrefix: 'tributary-${token}'
-    location: location
     tags: tags
     serviceBusNamespaceId: serviceBus.outputs.id
     queueNames: map(items(queueNames), queue => queue.value)

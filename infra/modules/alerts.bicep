@@ -2,7 +2,6 @@
 // failed function executions, poison blobs and Event Grid dead letters. Alerts on the app's own metrics (queue age
 // at dequeue, LLM fallbacks) come with the telemetry module and the workbook in dashboards/.
 param namePrefix string
-param location string
 param tags object
 param serviceBusNamespaceId string
 param queueNames array
