@@ -6,6 +6,7 @@ import pytest
 from tests.infra.conftest import mutate
 from tests.support.infra_checks import (
     ROOT,
+    alert_problems,
     app_bindings,
     cosmos_problems,
     eventgrid_problems,
@@ -134,4 +135,29 @@ def test_the_function_app_runs_on_flex_consumption_with_the_projects_python():
 def test_a_flex_setting_out_of_step_is_reported(infra_copy, old, new, expected):
     mutate(infra_copy, "infra/modules/functionapp.bicep", old, new)
     problems = flex_problems(infra_copy)
+    assert any(expected in problem for problem in problems), problems
+
+
+def test_alerts_watch_every_stage_queue_and_the_platform_failure_metrics():
+    # GIVEN the alert rules and the queues main.bicep creates
+    # THEN dead letters and backlog are watched per stage queue, failures, poison blobs and event dead letters once
+    assert alert_problems(ROOT) == []
+
+
+@pytest.mark.parametrize(
+    ("relative", "old", "new", "expected"),
+    [
+        (
+            "infra/main.bicep",
+            "queueNames: map(items(queueNames), queue => queue.value)",
+            "queueNames: ['enrich', 'extract', 'graph', 'vector']",
+            "not every queue of queueNames",
+        ),
+        ("infra/modules/alerts.bicep", "metricName: 'DeadletteredMessages'", "metricName: 'DeadLetters'", "are not"),
+        ("infra/modules/alerts.bicep", "metricName: 'QueueMessageCount'", "metricName: 'QueueCount'", "are not"),
+    ],
+)
+def test_an_alert_out_of_step_is_reported(infra_copy, relative, old, new, expected):
+    mutate(infra_copy, relative, old, new)
+    problems = alert_problems(infra_copy)
     assert any(expected in problem for problem in problems), problems

@@ -634,18 +634,32 @@ def _nodes(node: Any, node_type: str) -> list[Any]:
     return found
 
 
-def all_problems(root: Path, bindings: Sequence[Binding]) -> list[str]:
-    return (
-        syntax_problems(root)
-        + api_version_problems(root)
-        + role_problems(root)
-        + parameter_problems(root)
-        + azure_yaml_problems(root)
-        + settings_problems(root, bindings)
-        + setting_value_problems(root)
-        + queue_problems(root)
-        + cosmos_problems(root)
-        + eventgrid_problems(root, bindings)
-        + flex_problems(root)
-        + key_problems(root)
-    )
+# The platform metrics alerted on: (metric namespace, metric name) -> split by queue (EntityName) or not.
+ALERTED_METRICS: dict[tuple[str, str], bool] = {
+    ("Microsoft.ServiceBus/namespaces", "DeadletteredMessages"): True,
+    ("Microsoft.ServiceBus/namespaces", "ActiveMessages"): True,
+    ("Microsoft.Insights/components", "requests/failed"): False,
+    ("Microsoft.Storage/storageAccounts/queueServices", "QueueMessageCount"): False,
+    ("Microsoft.EventGrid/systemTopics", "DeadLetteredCount"): False,
+}
+
+
+def alert_problems(root: Path) -> list[str]:
+    """One rule per alerted metric; the per-queue ones cover every stage queue (the list main.bicep derives from
+    queueNames)."""
+    alerts = _file(root, "modules/alerts.bicep")
+    problems = []
+    found: dict[tuple[str, str], bool] = {}
+    for resource in alerts.resources():
+        if resource.type != "Microsoft.Insights/metricAlerts":
+            continue
+        for criterion in literal(prop(resource.body, "properties", "criteria", "allOf")) or []:
+            dimensions = criterion.get("dimensions", [])
+            split = any(d.get("name") == "EntityName" and d.get("values") == Expr("queueNames") for d in dimensions)
+            found[(criterion.get("metricNamespace"), criterion.get("metricName"))] = split
+    if found != ALERTED_METRICS:
+        problems.append(f"alerts.bicep: alerted metrics {found} are not {ALERTED_METRICS}")
+    passed = text(properties(_module(_file(root, "main.bicep"), "modules/alerts.bicep").params).get("queueNames"))
+    if passed != "map(items(queueNames), queue => queue.value)":
+        problems.append(f"main.bicep: the alerts watch queues {passed}, not every queue of queueNames")
+    return problems
