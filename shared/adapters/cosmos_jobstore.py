@@ -180,7 +180,8 @@ class CosmosJobStore:
             for name, partition_key in _CONTAINERS.items():
                 options: dict[str, Any] = {"indexing_policy": _JOBS_INDEXING} if name == JOBS_CONTAINER else {}
                 self._create_if_absent(
-                    partial(database.create_container, name, PartitionKey(partition_key), **options), lambda: None
+                    partial(database.create_container, name, PartitionKey(partition_key), **options),
+                    partial(database.get_container_client, name),
                 )
 
     def containers(self) -> list[str]:
@@ -451,9 +452,15 @@ class CosmosJobStore:
         try:
             return create()
         except CosmosHttpResponseError as error:
-            if error.status_code != 409:
+            if error.status_code == 409:
+                return existing()
+            if error.status_code != 403:
                 raise
-            return existing()
+        # 403: Entra data-plane roles (a managed identity) may not create databases or containers; the deployment
+        # creates them (infra/modules/cosmos.bicep). Reading proves they are there; a 404 says what is missing.
+        found = existing()
+        found.read()
+        return found
 
     def _read_job(self, job_id: str) -> dict[str, Any] | None:
         with _translated(f"job {job_id}"):
