@@ -1,9 +1,10 @@
 """The local Functions host: loads the very same function_app.py and drives its triggers (DESIGN.md §6).
 
 One loop starts invocations on a thread pool: blob triggers from the storage account (Azurite locally), Service
-Bus triggers from the durable local broker, and, when asked, HTTP triggers on a real local server. State lives in
-files under the data directory (broker, blob receipts, keys), so a host killed mid-run and started again finishes
-the work: unsettled messages come back when their locks expire, unfinished blobs are delivered again.
+Bus triggers from the durable local broker, Durable Functions orchestrations and activities (durable/), and, when
+asked, HTTP triggers on a real local server. State lives in files under the data directory (broker, blob receipts,
+durable task hub, keys), so a host killed mid-run and started again finishes the work: unsettled messages come back
+when their locks expire, unfinished blobs are delivered again, orchestrations resume from their history.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from shared.devhost import environment, eventgrid
 from shared.devhost.app_loader import LoadedApp, load_app
 from shared.devhost.blob_trigger import POISON_QUEUE, BlobTriggerWatcher
 from shared.devhost.broker_bus import open_broker, register_devhost_bus
+from shared.devhost.durable.service import DurableService, has_durable_functions
 from shared.devhost.eventgrid_trigger import EventGridDispatcher, blob_deleted_event
 from shared.devhost.host_config import HostConfig, load_host_config
 from shared.devhost.http_server import HttpServer, load_or_create_keys
@@ -71,6 +73,7 @@ class DevHost:
         self.http_port = http_port
         self.config: HostConfig = load_host_config(self.script.parent / "host.json")
         self.http: HttpServer | None = None
+        self.durable: DurableService | None = None
         self._stack = ExitStack()
         self._stores: dict[str, AzureBlobStore] = {}
         self._stopping = threading.Event()
@@ -122,6 +125,16 @@ class DevHost:
             self.executor,
             on_deleted=self._publish_blob_deleted,
         )
+        if has_durable_functions(functions):
+            self.durable = DurableService(
+                functions,
+                self.settings.data_dir,
+                self.executor,
+                lambda spec, inputs: invoke(spec, inputs).result,
+                load_or_create_keys(self.settings.data_dir, self.app_settings),
+                self.config.durable,
+            )
+            self._stack.callback(self.durable.close)  # before the pool shuts down: it waits for its own work
         if self.serve_http:
             keys = load_or_create_keys(self.settings.data_dir, self.app_settings)
             self.http = HttpServer(
@@ -134,6 +147,8 @@ class DevHost:
             self.http.add_handler(eventgrid.PATH, eventgrid.blob_webhook(self.blobs, keys))
             self.http.add_handler(eventgrid.EVENTGRID_PATH, eventgrid.eventgrid_webhook(self.events, keys))
             self.http.start()
+            if self.durable is not None:
+                self.durable.attach(self.http)
             self._stack.callback(self.http.stop)
 
     def _publish_blob_deleted(self, store: BlobStore, container: str, name: str) -> None:
@@ -144,7 +159,8 @@ class DevHost:
     @property
     def errors(self) -> dict[str, str]:
         """By function name, why it does not run: not indexed, or its listener did not start (the host's messages)."""
-        return self.indexed.errors | self.messages.errors
+        durable = self.durable.engine.errors if self.durable is not None else {}
+        return self.indexed.errors | self.messages.errors | durable
 
     def blob_store(self, connection: str) -> AzureBlobStore:
         """The storage account a binding's connection setting names (one client per connection)."""
@@ -175,7 +191,8 @@ class DevHost:
         if now - self._last_listing >= _BLOB_POLL:
             self._last_listing = now
             started += self.blobs.poll()
-        return started + self.events.poll() + self.messages.poll()
+        durable = self.durable.engine.poll() if self.durable is not None else 0
+        return started + self.events.poll() + self.messages.poll() + durable
 
     def run_until_idle(self, timeout: float = 300.0) -> None:
         """Drive the triggers in this thread until no blob, message or invocation is left (or `timeout`)."""
@@ -194,6 +211,7 @@ class DevHost:
             and not self.events.busy()
             and not self.messages.busy()
             and self.messages.pending() == 0
+            and (self.durable is None or not self.durable.engine.busy())
         )
 
     def _loop(self) -> None:

@@ -45,10 +45,19 @@ class HttpOptions(BaseModel):
     route_prefix: str = Field("api", alias="routePrefix")
 
 
+class DurableTaskOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    hub_name: str = Field("TestHubName", alias="hubName", min_length=1)  # Core Tools' default task hub
+    # The extension's default is 10 × cores; the host's worker pool is the real cap here.
+    max_concurrent_activities: int = Field(10, alias="maxConcurrentActivityFunctions", ge=1)
+
+
 class HostConfig(BaseModel):
     service_bus: ServiceBusOptions = ServiceBusOptions()
     blobs: BlobOptions = BlobOptions()
     http: HttpOptions = HttpOptions()
+    durable: DurableTaskOptions = DurableTaskOptions()
 
 
 def load_host_config(path: Path) -> HostConfig:
@@ -60,4 +69,5 @@ def load_host_config(path: Path) -> HostConfig:
         service_bus=ServiceBusOptions.model_validate(extensions.get("serviceBus", {})),
         blobs=BlobOptions.model_validate(extensions.get("blobs", {})),
         http=HttpOptions.model_validate(extensions.get("http", {})),
+        durable=DurableTaskOptions.model_validate(extensions.get("durableTask", {})),
     )

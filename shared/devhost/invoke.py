@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -18,6 +19,17 @@ from shared.devhost.app_loader import FunctionSpec
 T = TypeVar("T")
 
 _thread_local = threading.local()
+
+# Input bindings whose value the host itself supplies (the Durable extension's `durableClient` JSON), by type.
+_INPUT_PROVIDERS: dict[str, Callable[[dict[str, Any]], Any]] = {}
+
+
+def provide_input(binding_type: str, provider: Callable[[dict[str, Any]], Any] | None) -> None:
+    """Supply every `binding_type` input binding from `provider(binding)`; None stops supplying it."""
+    if provider is None:
+        _INPUT_PROVIDERS.pop(binding_type, None)
+    else:
+        _INPUT_PROVIDERS[binding_type] = provider
 
 
 class OutValue(func.Out[T], Generic[T]):
@@ -107,6 +119,21 @@ class Invocation:
     outputs: dict[str, Any]
 
 
+_loop_lock = threading.Lock()
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def _worker_loop() -> asyncio.AbstractEventLoop:
+    """The worker's one event loop, on which every async function runs. One loop, not one per call: libraries keep
+    loop-bound state between calls (the Durable client's aiohttp session is module-global), as they may on Azure."""
+    global _loop
+    with _loop_lock:
+        if _loop is None:
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, name="devhost-worker-loop", daemon=True).start()
+        return _loop
+
+
 def invoke(spec: FunctionSpec, inputs: dict[str, Any], *, trace_parent: str | None = None) -> Invocation:
     """Call `spec`'s function with the trigger/input values in `inputs`; exceptions propagate to the caller."""
     arguments = dict(inputs)
@@ -115,6 +142,9 @@ def invoke(spec: FunctionSpec, inputs: dict[str, Any], *, trace_parent: str | No
         name = binding.get("name", "")
         if binding.get("direction") == "OUT" and name != "$return" and name in spec.parameters:
             outputs[name] = arguments[name] = OutValue()
+        provider = _INPUT_PROVIDERS.get(binding.get("type", ""))
+        if binding.get("direction") == "IN" and provider is not None and name not in arguments:
+            arguments[name] = provider(binding)
     if "context" in spec.parameters and "context" not in arguments:
         arguments["context"] = HostContext(
             function_name=spec.name,
@@ -124,5 +154,5 @@ def invoke(spec: FunctionSpec, inputs: dict[str, Any], *, trace_parent: str | No
     _thread_local.invocation_id = getattr(arguments.get("context"), "invocation_id", None)
     result = spec.user_function(**arguments)
     if asyncio.iscoroutine(result):
-        result = asyncio.run(result)  # the worker awaits coroutines on its loop; one loop per call is enough here
+        result = asyncio.run_coroutine_threadsafe(result, _worker_loop()).result()
     return Invocation(result=result, outputs={name: out.get() for name, out in outputs.items()})
