@@ -23,6 +23,7 @@ from typer.core import TyperGroup
 
 from shared.api_search import search as search_chunks
 from shared.app_ports import app_ports
+from shared.cli_trace import trace_json, trace_tree, tracking_id_of
 from shared.config import STORAGE_CONNECTION, Settings
 from shared.devhost.environment import LOCAL_SETTINGS, SAMPLE_SETTINGS, app_settings
 from shared.devhost.errors import StartupError, invalid_settings
@@ -456,3 +457,25 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@app.command()
+def trace(
+    tracking_id: Annotated[str, typer.Argument(help="a tracking id (trace id), or a job id or its first characters")],
+    data_dir: DataDir = None,
+    output: Annotated[str, typer.Option("--output", help="table or json")] = "table",
+) -> None:
+    """The span tree of one file's trace, from the local exporter (data_dir/telemetry), with durations."""
+    settings = _settings(data_dir)
+    store, opened = open_job_store(settings)
+    with opened:
+        wanted, _ = tracking_id_of(store, tracking_id)
+    directory = settings.data_dir / "telemetry"
+    if output == "json":
+        console.print_json(data=trace_json(directory, wanted))
+        return
+    tree = trace_tree(directory, wanted)
+    if tree is None:
+        console.print(f"[red]No span of trace {wanted!r} under {directory}.[/red]")
+        raise typer.Exit(2)
+    console.print(tree)

@@ -129,6 +129,13 @@ class Settings(BaseSettings):
         "the rules; local only: requirements-local.txt)",
     )
 
+    telemetry: Literal["auto", "off"] = Field(
+        "auto",
+        description="auto: the worker's Azure Monitor set-up (PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY), else "
+        "APPLICATIONINSIGHTS_CONNECTION_STRING, else OTEL_EXPORTER_OTLP_ENDPOINT, else (not on Azure) JSON lines "
+        "under data_dir/telemetry; off: no telemetry",
+    )
+
     falkordb_url: str | None = Field(None, description="redis:// URL of a FalkorDB (the local host starts one)")
     falkordb_graph: str = Field("tributary", description="graph name inside the embedded FalkorDB")
     neo4j_uri: str | None = Field(

@@ -18,13 +18,14 @@ from shared.domain.ids import document_id, version_generation
 from shared.pipeline.envelopes import make_envelope
 from shared.pipeline.outputs import StageOutput
 from shared.ports import Ports
+from shared.telemetry import current_trace_id, current_traceparent
 
 log = logging.getLogger(__name__)
 
 
 def request_delete(document_id_: str, ports: Ports) -> Job | None:
     """Delete a document: its delete job, started; None when no job ever named the document (nothing to do)."""
-    job = ports.jobs.begin_delete(document_id_, tracking_id=uuid.uuid4().hex)
+    job = ports.jobs.begin_delete(document_id_, tracking_id=current_trace_id() or uuid.uuid4().hex)
     if job is None:
         log.info("delete of %s: unknown document, nothing to do", document_id_)
         return None
@@ -47,6 +48,7 @@ def request_delete(document_id_: str, ports: Ports) -> Job | None:
             batch=0,
             payload=BatchPayload(chunks=[]),
             tracking_id=job.tracking_id,
+            traceparent=current_traceparent(),
             ports=ports,
         )
         ports.bus.send(ports.settings.queues[Stage.DELETE], [envelope])
