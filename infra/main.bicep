@@ -76,6 +76,12 @@ param backlogThreshold int = 1000
 @description('Failed function executions in 5 minutes that raise an alert')
 param failureThreshold int = 5
 
+@description('Percent of the files ended in 15 minutes that failed, above which an alert is raised')
+param failureRatePercent int = 10
+
+@description('Age in seconds of a stage message at dequeue above which an alert is raised')
+param queueAgeSeconds int = 900
+
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
   'azd-env-name': environmentName
@@ -291,6 +297,9 @@ module alerts 'modules/alerts.bicep' = {
     backlogThreshold: backlogThreshold
     failureThreshold: failureThreshold
     alertEmail: alertEmail
+    location: location
+    failureRatePercent: failureRatePercent
+    queueAgeSeconds: queueAgeSeconds
   }
 }
 

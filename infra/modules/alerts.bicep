@@ -1,7 +1,8 @@
-// Alert rules on platform metrics (no telemetry code needed): dead letters per stage queue, a backlog per queue,
-// failed function executions, poison blobs and Event Grid dead letters. Alerts on the app's own metrics (queue age
-// at dequeue, LLM fallbacks) come with the telemetry module and the workbook in dashboards/.
+// Alert rules on platform metrics: dead letters per stage queue, a backlog per queue, failed function executions,
+// poison blobs and Event Grid dead letters; and on the app's own metrics (shared/telemetry/names.py, the names
+// checked like the workbook's): the share of files that failed, and the age of stage messages at dequeue.
 param namePrefix string
+param location string
 param tags object
 param serviceBusNamespaceId string
 param queueNames array
@@ -14,6 +15,10 @@ param backlogThreshold int
 param failureThreshold int
 @description('E-mail address for the alerts; empty: alerts show in the portal only')
 param alertEmail string
+@description('Percent of the files ended in 15 minutes that failed, above which an alert is raised')
+param failureRatePercent int
+@description('Age in seconds of a stage message at dequeue above which an alert is raised (the pipeline lags)')
+param queueAgeSeconds int
 
 resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(alertEmail)) {
   name: '${namePrefix}-ops'
@@ -36,6 +41,9 @@ var actions = empty(alertEmail) ? [] : [
   {
     actionGroupId: actionGroup.id
   }
+]
+var queryActions = empty(alertEmail) ? [] : [
+  actionGroup.id
 ]
 
 // One rule per metric, split by queue (EntityName): each queue alerts on its own.
@@ -213,5 +221,78 @@ resource eventDeadLetters 'Microsoft.Insights/metricAlerts@2018-03-01' = {
     }
     autoMitigate: true
     actions: actions
+  }
+}
+
+// Log alerts on the app's metrics in Application Insights (customMetrics, written by the Azure Monitor distro).
+resource failureRate 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: '${namePrefix}-failure-rate'
+  location: location
+  tags: tags
+  properties: {
+    displayName: '${namePrefix}: files failing'
+    description: 'Too many of the files that ended in the last 15 minutes failed; the workbook lists them by reason code.'
+    severity: 2
+    enabled: true
+    scopes: [
+      applicationInsightsId
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    criteria: {
+      allOf: [
+        {
+          query: 'customMetrics | where name == "tributary.files" | extend state = tostring(customDimensions["tributary.job.state"]) | summarize failed = sumif(valueSum, state == "failed"), ended = sum(valueSum) | extend rate = iff(ended == 0, 0.0, 100.0 * failed / ended)'
+          timeAggregation: 'Maximum'
+          metricMeasureColumn: 'rate'
+          operator: 'GreaterThan'
+          threshold: failureRatePercent
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: {
+      actionGroups: queryActions
+    }
+  }
+}
+
+resource queueAge 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: '${namePrefix}-queue-age'
+  location: location
+  tags: tags
+  properties: {
+    displayName: '${namePrefix}: pipeline lagging'
+    description: 'Stage messages wait too long before a worker takes them: the pipeline is not keeping up.'
+    severity: 3
+    enabled: true
+    scopes: [
+      applicationInsightsId
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    criteria: {
+      allOf: [
+        {
+          query: 'customMetrics | where name == "tributary.queue.age" | summarize worst = max(valueMax)'
+          timeAggregation: 'Maximum'
+          metricMeasureColumn: 'worst'
+          operator: 'GreaterThan'
+          threshold: queueAgeSeconds
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: {
+      actionGroups: queryActions
+    }
   }
 }

@@ -53,6 +53,9 @@ var platformSettings = {
   AzureWebJobsStorage__clientId: identityClientId
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // The Python worker configures the Azure Monitor distro itself (with host.json's telemetryMode OpenTelemetry);
+  // shared/telemetry then adds the app's spans and metrics to it instead of configuring a second pipeline.
+  PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'true'
   // A DefaultAzureCredential built without a client id (the Document Intelligence reader) finds the user-assigned
   // identity by this variable; an app with only a user-assigned identity has no default one.
   AZURE_CLIENT_ID: identityClientId
@@ -112,6 +115,7 @@ var tributarySettings = {
   TRIBUTARY_AZURE_OPENAI_MAX_RETRIES: '4'
   TRIBUTARY_AZURE_OPENAI_TIMEOUT_SECONDS: '60.0'
   TRIBUTARY_EXTRACTOR: 'rules'
+  TRIBUTARY_TELEMETRY: 'auto'
   TRIBUTARY_NEO4J_URI: neo4jUri
   TRIBUTARY_NEO4J_USER: neo4jUser
   TRIBUTARY_NEO4J_PASSWORD: neo4jPasswordReference

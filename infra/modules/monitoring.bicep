@@ -42,6 +42,20 @@ resource publisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
+// The workbook of dashboards/: its queries name only what shared/telemetry declares (tests/unit/test_dashboards.py).
+resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = {
+  name: guid(appInsights.id, 'tributary-workbook')
+  location: location
+  tags: tags
+  kind: 'shared'
+  properties: {
+    displayName: 'Tributary'
+    category: 'workbook'
+    sourceId: appInsights.id
+    serializedData: loadTextContent('../../dashboards/tributary.workbook.json')
+  }
+}
+
 output applicationInsightsId string = appInsights.id
 output applicationInsightsName string = appInsights.name
 output connectionString string = appInsights.properties.ConnectionString

@@ -44,6 +44,8 @@ NOT_ON_AZURE: dict[str, str] = {
 PLATFORM: dict[str, str] = {
     "APPLICATIONINSIGHTS_CONNECTION_STRING": "the host (telemetryMode OpenTelemetry) exports to Application Insights",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "telemetry sent with the identity: local auth is off",
+    "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": "the worker configures the Azure Monitor distro; shared/telemetry "
+    "adds to it (shared/telemetry/setup.py)",
     "AZURE_CLIENT_ID": "DefaultAzureCredential built without a client id (the Document Intelligence reader) finds the "
     "user-assigned identity by it",
 }
