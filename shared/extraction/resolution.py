@@ -19,6 +19,11 @@ Per entity type, in this order:
 The canonical entity keeps its stored (or first) name; every other spelling becomes an alias on it. Relations follow
 their ends; a relation whose two ends became one entity is dropped.
 
+Deletes. Aliases carry no provenance: an alias outlives the document that brought it for as long as its entity stays
+(another document still mentions it), and goes with the entity when the last mention does. A spelling once seen
+goes on naming the entity it was resolved to; that is what keeps a later batch, or a redelivered one, landing on
+the same node.
+
 Conservative by design: a missed merge leaves two nodes a later run can still join, a wrong merge mixes two
 entities' relations for good. Two *different* new spellings of one entity resolved by two workers at the same time
 can still make two nodes (neither sees the other yet): a missed merge, never a wrong one.
@@ -106,7 +111,7 @@ def resolve(
         by_type.setdefault(group.type, []).append(group)
     neighbours = _neighbours(extraction.relations, groups)
     domains = _email_domains(groups, chunks, rules)
-    parent: dict[str, str] = {}  # own id -> the own id of the group it was merged into (union-find)
+    parent: dict[str, str] = {}  # own id -> the own id of the group that names its merged set (absent: itself)
     for entity_type, members in by_type.items():
         if graph is not None:
             _join_stored(graph, entity_type, rules[entity_type], members, neighbours, groups)

@@ -4,14 +4,16 @@ Wrong merges are worse than missed ones (a merged node cannot be told apart agai
 rule here is conservative, and the ones that could join two real, different entities ask for context as well:
 
 - `STRONG`: a misspelling and nothing else. Names of two words or more, the same number of words, exactly one word
-  differing by one edit (a letter added, dropped, changed or two swapped) in a word of five letters or more. One-word
-  names never merge on spelling ("Gambia"/"Zambia", "Columbia"/"Colombia", "Sudan"/"Sedan" are all one edit).
+  differing by a letter dropped, doubled or two letters swapped, in a word of six letters or more ("Analytcs"). A
+  changed letter is not enough: it makes another real word too often ("Santa Maria"/"Santa Marta"). One-word names
+  never merge on spelling ("Gambia"/"Zambia", "Columbia"/"Colombia", "Sudan"/"Sedan" are all one edit).
 - `CONTEXT`: the same entity only if something else says so (the same document, a shared organisation, a shared email
   domain: see resolution.py). A personal name with an initial for the first name, or an extra middle name or initial
-  ("J Smith", "John F Smith" for "John Smith"); other names with two words each misspelt by one edit.
-- `CORROBORATED`: personal names that differ in one name by a small misspelling ("Jon"/"John", "Okafor"/"Okafur"):
-  common enough for two different people that only a shared organisation or email domain merges them, never the
-  document alone.
+  ("J Smith", "John F Smith" for "John Smith").
+- `CORROBORATED`: names one small misspelling apart that are as often two real entities: personal names differing in
+  one name ("Jon"/"John", "Okafor"/"Okafur"), other names with one word one changed letter apart ("Santa Maria"/
+  "Santa Marta" are two cities, often in one text) or two words one edit apart each. Only a shared organisation
+  (a relation to one entity) or email domain merges them, never the document alone.
 
 Numbers (and Roman numerals) must match exactly: "Fund II" is not "Fund III", "Area 51" not "Area 52".
 """
@@ -24,7 +26,8 @@ from rapidfuzz.distance import OSA
 from rapidfuzz.fuzz import ratio
 
 MIN_WORD_FOR_EDIT = 5  # shorter words are too often a different word one letter away ("Iran"/"Iraq")
-MIN_CONTEXT_RATIO = 88.0  # whole-key similarity (0-100) a CONTEXT match of non-personal names needs
+MIN_WORD_FOR_STRONG_EDIT = 6  # and a merge with no context needs a longer one still
+MIN_CONTEXT_RATIO = 88.0  # whole-key similarity (0-100) a CORROBORATED match of non-personal names needs
 MIN_PERSON_NAME_RATIO = 80.0  # one name of a personal name, for a CORROBORATED match ("jon"/"john" is 85.7)
 _ROMAN = frozenset({"i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii"})
 
@@ -70,11 +73,19 @@ def _other(a: str, b: str, words_a: list[str], words_b: list[str]) -> Evidence:
     if len(words_a) != len(words_b) or a[0] != b[0]:
         return Evidence.NEVER
     differing = [(x, y) for x, y in zip(words_a, words_b, strict=True) if x != y]
-    if len(differing) == 1 and _one_small_edit(*differing[0], 1):
+    if len(differing) == 1 and _typing_slip(*differing[0]):
         return Evidence.STRONG
-    if len(differing) == 2 and all(_one_small_edit(x, y, 1) for x, y in differing) and ratio(a, b) >= MIN_CONTEXT_RATIO:
-        return Evidence.CONTEXT
+    if 1 <= len(differing) <= 2 and all(_one_small_edit(x, y, 1) for x, y in differing):
+        return Evidence.CORROBORATED if ratio(a, b) >= MIN_CONTEXT_RATIO else Evidence.NEVER
     return Evidence.NEVER
+
+
+def _typing_slip(x: str, y: str) -> bool:
+    """One letter dropped or doubled, or two neighbours swapped, in a long word: not one letter changed."""
+    swapped = len(x) == len(y) and sorted(x) == sorted(y)
+    return (
+        min(len(x), len(y)) >= MIN_WORD_FOR_STRONG_EDIT and _one_small_edit(x, y, 1) and (len(x) != len(y) or swapped)
+    )
 
 
 def _one_small_edit(x: str, y: str, max_edits: int) -> bool:

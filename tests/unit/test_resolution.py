@@ -134,6 +134,7 @@ def test_a_misspelt_name_with_a_shared_organisation_joins() -> None:
         ("Place", "Austria", "Australia"),
         ("Place", "North Korea", "South Korea"),
         ("Place", "Iran", "Iraq"),
+        ("Place", "Santa Maria", "Santa Marta"),
         ("Organization", "Acme Corp", "Acme Group"),
         ("Organization", "Okapi Fund II", "Okapi Fund III"),
         ("Organization", "Australian National University", "Austrian National University"),
@@ -151,6 +152,8 @@ def test_a_one_letter_misspelling_of_a_long_word_merges_without_context() -> Non
     assert needed("nordlicht robotics", "nordlict robotics", personal=False) is Evidence.STRONG
     # but never in a one-word name, however long
     assert needed("colombia", "columbia", personal=False) is Evidence.NEVER
+    # and a changed letter only with a shared organisation: it makes another real name too often
+    assert needed("santa maria", "santa marta", personal=False) is Evidence.CORROBORATED
 
 
 def test_relations_follow_their_ends_and_a_relation_within_one_entity_goes() -> None:
