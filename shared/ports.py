@@ -253,10 +253,13 @@ class GraphSink(Protocol):
 
     def close(self) -> None: ...
 
-    def entity_candidates(self, entity_type: str, blocks: Sequence[str], per_block: int = 20) -> list[EntityCandidate]:
-        """Entities of `entity_type` written with any of these blocking keys (`Entity.blocks`), with their aliases.
+    def entity_candidates(
+        self, entity_type: str, blocks: Sequence[str], per_block: int = 20, ids: Sequence[str] = ()
+    ) -> list[EntityCandidate]:
+        """Entities of `entity_type` written with any of these blocking keys (`Entity.blocks`), with their aliases,
+        and those of the type among `ids` whatever the cap (unknown ids are left out).
 
-        Through an index, so it stays fast on a large graph; at most `per_block` per key (the lowest ids, so the
+        Through indexes, so it stays fast on a large graph; at most `per_block` per key (the lowest ids, so the
         answer does not depend on the order nodes were stored in), each entity once, ordered by id.
         """
         ...

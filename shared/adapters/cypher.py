@@ -254,7 +254,7 @@ def graph_context(
 BLOCK_PROPERTIES: tuple[str, ...] = ("block1", "block2")  # Entity.blocks, in order; each has a look-up index
 
 # Per key, the `per_block` lowest ids (a key shared by thousands of entities, a common surname, stays bounded, and
-# which ones come back does not depend on storage order); each entity once.
+# which ones come back does not depend on storage order); then the entities asked for by id, whatever the cap.
 ENTITY_CANDIDATES = """
 UNWIND $blocks AS b
 MATCH (e:Entity)
@@ -262,9 +262,12 @@ WHERE e.block1 = b OR e.block2 = b
 WITH b, e ORDER BY e.id
 WITH b, collect(e)[..$per_block] AS found
 UNWIND found AS e
-WITH DISTINCT e
 RETURN e.id, e.type, e.name, e.aliases
-ORDER BY e.id
+UNION
+UNWIND $ids AS i
+MATCH (e:Entity {id: i})
+WHERE e.type = $type
+RETURN e.id, e.type, e.name, e.aliases
 """
 # Both ends are found by their unique id first, so the match only looks between two known nodes.
 LINKED_ENTITIES = """
@@ -281,19 +284,21 @@ def block_value(entity_type: str, block: str) -> str:
 
 
 def entity_candidates(
-    read: Run, dialect: Dialect, entity_type: str, blocks: Sequence[str], per_block: int
+    read: Run, dialect: Dialect, entity_type: str, blocks: Sequence[str], per_block: int, ids: Sequence[str]
 ) -> list[EntityCandidate]:
     """`GraphSink.entity_candidates` through an adapter's `read(query, params)`."""
     if per_block < 1:
         raise ValueError(f"per_block must be at least 1, not {per_block}")
     values = _unique(dialect.text(block_value(entity_type, block)) for block in blocks)
-    if not values:
+    wanted = _unique(ids)
+    if not values and not wanted:
         return []
-    rows = read(ENTITY_CANDIDATES, {"blocks": values, "per_block": per_block})
-    return [
-        EntityCandidate(entity_id=id_, type=type_, name=name, aliases=tuple(aliases or ()))
-        for id_, type_, name, aliases in rows
-    ]
+    params = {"blocks": values, "per_block": per_block, "ids": wanted, "type": entity_type}
+    found = {
+        id_: EntityCandidate(entity_id=id_, type=type_, name=name, aliases=tuple(aliases or ()))
+        for id_, type_, name, aliases in read(ENTITY_CANDIDATES, params)
+    }
+    return [found[id_] for id_ in sorted(found)]
 
 
 def linked_entities(read: Run, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:

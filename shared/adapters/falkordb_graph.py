@@ -127,9 +127,11 @@ class FalkorDBGraphSink:
         """Version → number of the document's chunks in the graph."""
         return document_versions(self.query, document_id, self.dialect)
 
-    def entity_candidates(self, entity_type: str, blocks: Sequence[str], per_block: int = 20) -> list[EntityCandidate]:
-        """Entities of the type stored with any of these blocking keys, with their aliases (indexed look-up)."""
-        return entity_candidates(self.query, self.dialect, entity_type, blocks, per_block)
+    def entity_candidates(
+        self, entity_type: str, blocks: Sequence[str], per_block: int = 20, ids: Sequence[str] = ()
+    ) -> list[EntityCandidate]:
+        """Entities of the type stored with any of these blocking keys or among `ids`, with their aliases (indexed)."""
+        return entity_candidates(self.query, self.dialect, entity_type, blocks, per_block, ids)
 
     def linked_entities(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
         """The pairs of entity ids a relation joins, either way round."""

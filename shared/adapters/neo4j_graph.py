@@ -194,9 +194,11 @@ class Neo4jGraphSink:
         """Version → number of the document's chunks in the graph (read)."""
         return document_versions(self._read_rows, document_id, self.dialect)
 
-    def entity_candidates(self, entity_type: str, blocks: Sequence[str], per_block: int = 20) -> list[EntityCandidate]:
-        """Entities of the type stored with any of these blocking keys, with their aliases (indexed, read)."""
-        return entity_candidates(self._read_rows, self.dialect, entity_type, blocks, per_block)
+    def entity_candidates(
+        self, entity_type: str, blocks: Sequence[str], per_block: int = 20, ids: Sequence[str] = ()
+    ) -> list[EntityCandidate]:
+        """Entities of the type stored with any of these blocking keys or among `ids`, with their aliases (read)."""
+        return entity_candidates(self._read_rows, self.dialect, entity_type, blocks, per_block, ids)
 
     def linked_entities(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
         """The pairs of entity ids a relation joins, either way round (read)."""

@@ -60,8 +60,10 @@ class Candidate(Protocol):
 class CandidateSource(Protocol):
     """What resolution reads from the graph (`GraphSink` has both)."""
 
-    def entity_candidates(self, entity_type: str, blocks: Sequence[str], per_block: int = ...) -> Sequence[Candidate]:
-        """Stored entities of the type sharing a blocking key."""
+    def entity_candidates(
+        self, entity_type: str, blocks: Sequence[str], per_block: int = ..., ids: Sequence[str] = ...
+    ) -> Sequence[Candidate]:
+        """Stored entities of the type sharing a blocking key, and those among `ids`."""
         ...
 
     def linked_entities(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -187,7 +189,9 @@ def _join_stored(
 ) -> None:
     """Set each group's `target`: the stored entity its key names exactly, or its spelling does with evidence."""
     blocks = sorted({block for group in members for block in blocking_keys(group.key)})
-    candidates = list(graph.entity_candidates(entity_type, blocks, CANDIDATES_PER_BLOCK))
+    # The groups' own ids are asked for by id as well: a crowded key must never hide the node a name keys to.
+    own_ids = sorted(group.own_id for group in members)
+    candidates = list(graph.entity_candidates(entity_type, blocks, CANDIDATES_PER_BLOCK, own_ids))
     if not candidates:
         return
     names = {candidate.entity_id: candidate.name for candidate in candidates}

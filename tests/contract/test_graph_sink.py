@@ -879,7 +879,13 @@ def test_entity_candidates_are_capped_per_key_to_the_lowest_ids(sink: Any) -> No
     # WHEN the crowded key and the rare one are looked up with a cap of five per key
     found = [c.entity_id for c in sink.entity_candidates("Person", ["j smith", "quentin"], per_block=5)]
     # THEN the five lowest ids of the crowded key come back, and the rare one is not crowded out
-    assert found == sorted([*sorted(s.entity_id for s in smiths)[:5], rare.entity_id])
+    lowest = sorted(s.entity_id for s in smiths)
+    assert found == sorted([*lowest[:5], rare.entity_id])
+    # AND an entity asked for by id comes back whatever the cap (one of another type, or unknown, does not)
+    highest = lowest[-1]
+    asked = sink.entity_candidates("Person", ["j smith"], per_block=5, ids=[highest, "no-such-id", rare.entity_id])
+    assert [c.entity_id for c in asked] == sorted([*lowest[:5], highest, rare.entity_id])
+    assert sink.entity_candidates("Organization", [], ids=[highest]) == []
 
 
 def test_the_first_blocking_keys_written_stay_as_the_first_name_does(sink: Any) -> None:
@@ -915,7 +921,9 @@ def test_falkordb_looks_candidates_up_through_an_index(graph_sink: FalkorDBGraph
     from shared.adapters.cypher import ENTITY_CANDIDATES
 
     graph = FalkorDB.from_url(graph_sink.target).select_graph(graph_sink.graph_name)
-    plan = "\n".join(graph.explain(ENTITY_CANDIDATES, {"blocks": ["Person:x"], "per_block": 5}).plan)
+    plan = "\n".join(
+        graph.explain(ENTITY_CANDIDATES, {"blocks": ["Person:x"], "per_block": 5, "ids": ["x"], "type": "Person"}).plan
+    )
     assert "Node By Index Scan" in plan, plan
     assert "Label Scan" not in plan, plan
     indexed = graph_sink.query("CALL db.indexes() YIELD label, properties RETURN label, properties")

@@ -198,3 +198,30 @@ def test_an_alias_outlives_the_document_that_brought_it_while_its_entity_stays(g
     again = resolved(batch(second, [("Organization", "Okapi Analytics Ltd")]), graph_sink)
     graph_sink.write_batch(second, again)
     assert stored(graph_sink) == {okapi: ("Okapi Analytics Ltd", [])}
+
+
+def test_a_crowded_blocking_key_never_hides_the_node_a_name_keys_to(graph_sink: FalkorDBGraphSink) -> None:
+    # GIVEN John Smith stored, with more than a look-up's worth of people of lower id under each of his blocking
+    # keys ("john" and "j smith"), and a "J. Smith" stored who works for Okapi Analytics
+    john = entity_id("Person", "john smith")
+    crowd: list[tuple[str, str]] = []
+    for first, last in (("John", "Smith{}"), ("Ja{}", "Smith")):
+        names = (f"{first} {last}".format(n) for n in range(10_000))
+        crowd += [("Person", n) for n in names if entity_id("Person", match_key(n, RULES["Person"])) < john][:25]
+    people = document("people.txt")
+    graph_sink.write_batch(people, resolved(batch(people, [*crowd, ("Person", "John Smith")]), graph_sink))
+    okapi = document("okapi.txt")
+    graph_sink.write_batch(
+        okapi,
+        resolved(
+            batch(okapi, [("Person", "J. Smith"), ("Organization", "Okapi Analytics")], works_for=True), graph_sink
+        ),
+    )
+    assert len(graph_sink.entity_candidates("Person", ["john", "j smith"])) == 40  # John Smith is not among them
+    # WHEN a new file names John Smith working for Okapi Analytics (which would link him to the stored J. Smith)
+    later = document("later.txt")
+    out = resolved(
+        batch(later, [("Person", "John Smith"), ("Organization", "Okapi Analytics")], works_for=True), graph_sink
+    )
+    # THEN he lands on his own node, not on J. Smith's
+    assert john in {e.entity_id for e in out.entities}

@@ -333,11 +333,24 @@ def test_entity_resolution_look_ups_run_the_shared_queries_in_read_transactions(
     }
     sink, driver = recording_sink(RecordingDriver(answer=lambda query, params: rows.get(query, [])))
     # WHEN candidates are looked up, and links between pairs asked for
-    found = sink.entity_candidates("Organization", ["okapi", "o analytics", "okapi"], per_block=3)
+    found = sink.entity_candidates("Organization", ["okapi", "o analytics", "okapi"], per_block=3, ids=["e1"])
     linked = sink.linked_entities([("e2", "e1"), ("e3", "e1")])
     # THEN both ran read-only, the keys qualified by the type as the sink stores them, each once
     assert [(t.mode, t.statements) for t in driver.transactions] == [
-        ("read", [(ENTITY_CANDIDATES, {"blocks": ["Organization:okapi", "Organization:o analytics"], "per_block": 3})]),
+        (
+            "read",
+            [
+                (
+                    ENTITY_CANDIDATES,
+                    {
+                        "blocks": ["Organization:okapi", "Organization:o analytics"],
+                        "per_block": 3,
+                        "ids": ["e1"],
+                        "type": "Organization",
+                    },
+                )
+            ],
+        ),
         ("read", [(LINKED_ENTITIES, {"pairs": [["e2", "e1"], ["e3", "e1"]]})]),
     ]
     assert [(c.entity_id, c.name, c.aliases) for c in found] == [("e1", "Okapi Analytics", ("Okapi Analytics Ltd",))]

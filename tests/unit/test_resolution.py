@@ -179,3 +179,30 @@ def test_relations_follow_their_ends_and_a_relation_within_one_entity_goes() -> 
 def test_entities_of_an_unknown_type_pass_through_untouched() -> None:
     odd = entity("Gadget", "Widget 3000")
     assert resolved(odd).entities == [odd]
+
+
+MIXED = [
+    ("Person", "John Smith"), ("Person", "J. Smith"), ("Person", "Dr. Zoë Okafor"), ("Person", "Zoe Okafor"),
+    ("Person", "Jane Doe"), ("Organization", "Okapi Analytics Ltd"), ("Organization", "OKAPI ANALYTICS"),
+    ("Organization", "Okapi Analytcs"), ("Organization", "Okapi Analytics Group"), ("Place", "São Paulo"),
+    ("Place", "Sao Paulo"), ("Place", "Gambia"), ("Place", "Zambia"),
+]  # fmt: skip
+
+
+def partition(extraction: Extraction) -> set[tuple[str, frozenset[str]]]:
+    """Each resolved id with every spelling it holds."""
+    return {(e.entity_id, frozenset([e.name, *e.aliases])) for e in extraction.entities}
+
+
+def test_resolution_does_not_depend_on_the_order_names_come_in_and_is_a_fixed_point() -> None:
+    # GIVEN a batch mixing spellings of a few entities and some near misses
+    reference = partition(resolved(*(entity(t, n) for t, n in MIXED)))
+    assert len(reference) == 8
+    for seed in range(5):
+        # WHEN the extractor lists them in another order THEN the same ids hold the same spellings
+        shuffled = MIXED[:]
+        random.Random(seed).shuffle(shuffled)
+        assert partition(resolved(*(entity(t, n) for t, n in shuffled))) == reference
+    # AND resolving the result again changes nothing
+    once = resolved(*(entity(t, n) for t, n in MIXED))
+    assert partition(resolve(once, [chunk()], SCHEMA)) == reference
