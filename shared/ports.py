@@ -206,6 +206,17 @@ class GraphContext(BaseModel):
     relations: tuple[RelationRef, ...]
 
 
+class EntityCandidate(BaseModel):
+    """An entity the graph holds that a new name might be: what entity resolution compares it with."""
+
+    model_config = ConfigDict(frozen=True)
+
+    entity_id: str
+    type: str
+    name: str
+    aliases: tuple[str, ...] = ()
+
+
 @runtime_checkable
 class GraphSink(Protocol):
     def ensure_schema(self) -> None:
@@ -241,6 +252,22 @@ class GraphSink(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    def entity_candidates(
+        self, entity_type: str, blocks: Sequence[str], per_block: int = 20, ids: Sequence[str] = ()
+    ) -> list[EntityCandidate]:
+        """Entities of `entity_type` written with any of these blocking keys (`Entity.blocks`), with their aliases,
+        and those of the type among `ids` whatever the cap (unknown ids are left out).
+
+        Through indexes, so it stays fast on a large graph; at most `per_block` per key (the lowest ids, so the
+        answer does not depend on the order nodes were stored in), each entity once, ordered by id.
+        """
+        ...
+
+    def linked_entities(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """The pairs of entity ids (as given) that a relation joins, either way round: resolution's "same
+        organisation" evidence. Unknown ids join nothing."""
+        ...
 
 
 class VectorHit(BaseModel):

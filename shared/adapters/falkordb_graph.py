@@ -29,18 +29,22 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from shared.adapters.cypher import (
+    BLOCK_PROPERTIES,
     COUNT_QUERIES,
     DEFAULT_REMOVAL_BATCH,
+    ENTITY,
     FALKORDB,
     KEYED_LABELS,
     STRUCTURAL_RELATIONS,
     batch_statements,
     document_versions,
+    entity_candidates,
     graph_context,
+    linked_entities,
     remove_chunks,
 )
 from shared.domain import BatchPayload, DocumentRef, PermanentError, Reason, TransientError
-from shared.ports import GraphContext, GraphCounts
+from shared.ports import EntityCandidate, GraphContext, GraphCounts
 
 # Server replies that mean "try again later" rather than "this query is wrong".
 _TRANSIENT_REPLIES = ("LOADING", "OOM", "BUSY", "TRYAGAIN", "Max pending queries exceeded")
@@ -84,13 +88,14 @@ class FalkorDBGraphSink:
     def ensure_schema(self) -> None:
         """Exact-match index, then unique constraint, on `id` of Document, Chunk and Entity; idempotent.
 
-        Also creates the HAS_CHUNK and MENTIONS types. Relation types are keyed on `id` by `write_batch`, before
-        the first statement that writes one.
+        Also creates the HAS_CHUNK and MENTIONS types, and the look-up indexes on the entities' blocking keys.
+        Relation types are keyed on `id` by `write_batch`, before the first statement that writes one.
         """
         graph = self._connect()
         with _translated("ensure_schema"), self._schema_lock:
             self._ensure_keys(graph, [(_NODE, label) for label in KEYED_LABELS])
             self._create_relationship_types(graph, STRUCTURAL_RELATIONS)
+            self._ensure_lookup_indexes(graph, ENTITY, BLOCK_PROPERTIES)
 
     def write_batch(self, document: DocumentRef, payload: BatchPayload) -> None:
         """Upsert the document, its chunks, entities, mentions and relations (MERGE on ids)."""
@@ -121,6 +126,16 @@ class FalkorDBGraphSink:
     def document_versions(self, document_id: str) -> dict[str, int]:
         """Version → number of the document's chunks in the graph."""
         return document_versions(self.query, document_id, self.dialect)
+
+    def entity_candidates(
+        self, entity_type: str, blocks: Sequence[str], per_block: int = 20, ids: Sequence[str] = ()
+    ) -> list[EntityCandidate]:
+        """Entities of the type stored with any of these blocking keys or among `ids`, with their aliases (indexed)."""
+        return entity_candidates(self.query, self.dialect, entity_type, blocks, per_block, ids)
+
+    def linked_entities(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """The pairs of entity ids a relation joins, either way round."""
+        return linked_entities(self.query, pairs)
 
     def close(self) -> None:
         """Release the connection pool; the sink reconnects if used again."""
@@ -214,6 +229,20 @@ class FalkorDBGraphSink:
                 _ignore_exists(graph.execute_command, *_unique_id_constraint(graph.name, kind, name))
         self._wait_operational(graph, keys)
         self._keyed_relations.update(name for kind, name in keys if kind == _RELATIONSHIP)
+
+    def _ensure_lookup_indexes(self, graph: Graph, label: str, properties: tuple[str, ...]) -> None:
+        """A range index on each of `label`'s `properties` (FalkorDB keeps them in the label's one index)."""
+        indexed = {
+            str(prop)
+            for row_label, props, kind in graph.query(
+                "CALL db.indexes() YIELD label, properties, entitytype RETURN label, properties, entitytype"
+            ).result_set
+            if row_label == label and kind == _NODE
+            for prop in props
+        }
+        for prop in properties:
+            if prop not in indexed:
+                _ignore_exists(graph.query, self.dialect.lookup_index_ddl(label, prop))
 
     @staticmethod
     def _create_relationship_types(graph: Graph, rel_types: tuple[str, ...]) -> None:

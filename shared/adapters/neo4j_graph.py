@@ -28,17 +28,21 @@ import neo4j
 from neo4j import exceptions as neo4j_errors
 
 from shared.adapters.cypher import (
+    BLOCK_PROPERTIES,
     COUNT_QUERIES,
+    ENTITY,
     NEO4J,
     Statement,
     batch_statements,
     document_versions,
+    entity_candidates,
     graph_context,
+    linked_entities,
     remove_chunks,
 )
 from shared.domain import BatchPayload, DocumentRef, PermanentError, Reason, TransientError
 from shared.domain.errors import ConfigError
-from shared.ports import GraphContext, GraphCounts
+from shared.ports import EntityCandidate, GraphContext, GraphCounts
 
 # Rows per transaction. Not measured against a Neo4j server (none can run on the machines this was written on,
 # DESIGN.md §7); 1000 is the FalkorDB sink's measured sweet spot and Neo4j's own guidance for UNWIND batches.
@@ -139,11 +143,14 @@ class Neo4jGraphSink:
     def ensure_schema(self) -> None:
         """A unique constraint on `id` of Document, Chunk and Entity; idempotent, safe to run concurrently.
 
-        Relation types are keyed on `id` by `write_batch`, before the first statement that writes one.
+        Also a range index on each of the entities' blocking keys (entity resolution's look-up). Relation types are
+        keyed on `id` by `write_batch`, before the first statement that writes one.
         """
         with _translated("ensure_schema"):
             for ddl in self.dialect.schema_statements():
                 self._write(Statement(ddl, {}))
+            for prop in BLOCK_PROPERTIES:
+                self._write(Statement(self.dialect.lookup_index_ddl(ENTITY, prop), {}))
 
     def write_batch(self, document: DocumentRef, payload: BatchPayload) -> None:
         """Upsert the document, its chunks, entities, mentions and relations (MERGE on ids)."""
@@ -186,6 +193,16 @@ class Neo4jGraphSink:
     def document_versions(self, document_id: str) -> dict[str, int]:
         """Version → number of the document's chunks in the graph (read)."""
         return document_versions(self._read_rows, document_id, self.dialect)
+
+    def entity_candidates(
+        self, entity_type: str, blocks: Sequence[str], per_block: int = 20, ids: Sequence[str] = ()
+    ) -> list[EntityCandidate]:
+        """Entities of the type stored with any of these blocking keys or among `ids`, with their aliases (read)."""
+        return entity_candidates(self._read_rows, self.dialect, entity_type, blocks, per_block, ids)
+
+    def linked_entities(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """The pairs of entity ids a relation joins, either way round (read)."""
+        return linked_entities(self._read_rows, pairs)
 
     def close(self) -> None:
         """Close the driver and its connection pool."""

@@ -8,6 +8,7 @@ from pathlib import Path
 from shared.domain import BatchPayload, Chunk, DocumentRef, Entity, Extraction, Relation
 from shared.domain.ids import entity_id, relation_id
 from shared.extraction.names import clean_name, title_words
+from shared.extraction.resolution import resolve
 from shared.extraction.schema import ExtractionSchema, load_schema
 from shared.pipeline.outputs import StageOutput
 from shared.ports import Ports
@@ -17,6 +18,7 @@ def handle(payload: BatchPayload, document: DocumentRef, ports: Ports) -> StageO
     extraction = ports.extractor.extract(payload.chunks)
     schema, titles = _schema(ports.settings.extraction_schema)
     extraction = merge_declared(extraction, payload.chunks, schema, titles)
+    extraction = resolve(extraction, payload.chunks, schema, ports.graph)  # one entity per name, across runs too
     enriched = payload.model_copy(
         update={
             "entities": extraction.entities,

@@ -833,3 +833,98 @@ def test_unknown_documents_and_versions_are_no_ops(sink: Any) -> None:
     assert snapshot(sink) == before
     assert sink.document_versions("no-such-document") == {}
     assert sink.document_versions(document.document_id) == {"v1": 3}
+
+
+# -- entity resolution's look-ups --
+
+
+def resolvable(
+    entity_type: str, name: str, chunks: list[Chunk], blocks: list[str], aliases: list[str] | None = None
+) -> Entity:
+    """An entity as entity resolution hands it to the sink: with its blocking keys."""
+    return make_entity(entity_type, name, chunks, aliases).model_copy(update={"blocks": blocks})
+
+
+def test_entity_candidates_are_found_by_type_and_blocking_key_with_their_aliases(sink: Any) -> None:
+    # GIVEN entities written with blocking keys: two sharing "okapi", one Place sharing it too, one unrelated
+    document = make_document()
+    chunks = make_chunks(document, ["Okapi Analytics and Okapi Robotics; Okapi, the town; Zebra Labs."])
+    okapi = resolvable("Organization", "Okapi Analytics", chunks, ["okapi", "o analytics"], ["Okapi Analytics Ltd"])
+    robotics = resolvable("Organization", "Okapi Robotics", chunks, ["okapi", "o robotics"])
+    town = resolvable("Place", "Okapi", chunks, ["okapi"])
+    zebra = resolvable("Organization", "Zebra Labs", chunks, ["zebra", "z labs"])
+    sink.write_batch(document, BatchPayload(chunks=chunks, entities=[okapi, robotics, town, zebra]))
+    # WHEN organisations are looked up by the first key of a name, and by the second key of another
+    found = sink.entity_candidates("Organization", ["okapi", "z labs", "nothing"])
+    # THEN the organisations with either key come back once each, ordered by id, with their aliases; the Place
+    # with the same key does not
+    expected = sorted(
+        [(okapi.entity_id, "Okapi Analytics", ("Okapi Analytics Ltd",)), (robotics.entity_id, "Okapi Robotics", ()),
+         (zebra.entity_id, "Zebra Labs", ())]
+    )  # fmt: skip
+    assert [(c.entity_id, c.name, c.aliases) for c in found] == expected
+    assert {c.type for c in found} == {"Organization"}
+    # AND a key nobody has, or no key at all, finds nothing
+    assert sink.entity_candidates("Organization", ["nothing"]) == []
+    assert sink.entity_candidates("Organization", []) == []
+
+
+def test_entity_candidates_are_capped_per_key_to_the_lowest_ids(sink: Any) -> None:
+    # GIVEN twelve people sharing one blocking key (a common surname) and one with a rare key
+    document = make_document()
+    chunks = make_chunks(document, ["Many Smiths."])
+    smiths = [resolvable("Person", f"Jo{i} Smith", chunks, [f"jo{i}", "j smith"]) for i in range(12)]
+    rare = resolvable("Person", "Quentin Smith", chunks, ["quentin", "q smith"])
+    sink.write_batch(document, BatchPayload(chunks=chunks, entities=[*smiths, rare]))
+    # WHEN the crowded key and the rare one are looked up with a cap of five per key
+    found = [c.entity_id for c in sink.entity_candidates("Person", ["j smith", "quentin"], per_block=5)]
+    # THEN the five lowest ids of the crowded key come back, and the rare one is not crowded out
+    lowest = sorted(s.entity_id for s in smiths)
+    assert found == sorted([*lowest[:5], rare.entity_id])
+    # AND an entity asked for by id comes back whatever the cap (one of another type, or unknown, does not)
+    highest = lowest[-1]
+    asked = sink.entity_candidates("Person", ["j smith"], per_block=5, ids=[highest, "no-such-id", rare.entity_id])
+    assert [c.entity_id for c in asked] == sorted([*lowest[:5], highest, rare.entity_id])
+    assert sink.entity_candidates("Organization", [], ids=[highest]) == []
+
+
+def test_the_first_blocking_keys_written_stay_as_the_first_name_does(sink: Any) -> None:
+    document = make_document()
+    chunks = make_chunks(document, ["Okapi Analytics"])
+    first = resolvable("Organization", "Okapi Analytics", chunks, ["okapi", "o analytics"])
+    sink.write_batch(document, BatchPayload(chunks=chunks, entities=[first]))
+    # WHEN the same entity comes again with other keys, or with none (written by a sink user that does not resolve)
+    sink.write_batch(document, BatchPayload(chunks=chunks, entities=[first.model_copy(update={"blocks": ["x", "y"]})]))
+    sink.write_batch(document, BatchPayload(chunks=chunks, entities=[first.model_copy(update={"blocks": []})]))
+    # THEN the first keys stay
+    assert sink.query("MATCH (e:Entity) RETURN e.block1, e.block2") == [
+        ["Organization:okapi", "Organization:o analytics"]
+    ]
+    assert [c.entity_id for c in sink.entity_candidates("Organization", ["o analytics"])] == [first.entity_id]
+    assert sink.entity_candidates("Organization", ["x", "y"]) == []
+
+
+def test_linked_entities_answers_which_pairs_a_relation_joins_either_way_round(sink: Any) -> None:
+    document, payload = alice_works_for_acme()
+    sink.write_batch(document, payload)
+    alice, acme = payload.entities
+    pairs = [(acme.entity_id, alice.entity_id), (alice.entity_id, "no-such-entity"), (alice.entity_id, alice.entity_id)]
+    assert sink.linked_entities(pairs) == {(acme.entity_id, alice.entity_id)}
+    assert sink.linked_entities([]) == set()
+
+
+@pytest.mark.falkordb
+def test_falkordb_looks_candidates_up_through_an_index(graph_sink: FalkorDBGraphSink) -> None:
+    # GIVEN the schema ensured WHEN the candidate query is planned THEN it starts from an index, not a label scan
+    from falkordb import FalkorDB
+
+    from shared.adapters.cypher import ENTITY_CANDIDATES
+
+    graph = FalkorDB.from_url(graph_sink.target).select_graph(graph_sink.graph_name)
+    plan = "\n".join(
+        graph.explain(ENTITY_CANDIDATES, {"blocks": ["Person:x"], "per_block": 5, "ids": ["x"], "type": "Person"}).plan
+    )
+    assert "Node By Index Scan" in plan, plan
+    assert "Label Scan" not in plan, plan
+    indexed = graph_sink.query("CALL db.indexes() YIELD label, properties RETURN label, properties")
+    assert {"block1", "block2"} <= set(dict(indexed)["Entity"])

@@ -26,7 +26,9 @@ from shared.adapters.cypher import (
     DELETE_UNMENTIONED_ENTITIES,
     DELETE_UNSUPPORTED_RELATIONS,
     DOCUMENT_VERSIONS,
+    ENTITY_CANDIDATES,
     ENTITY_NEIGHBOURHOOD,
+    LINKED_ENTITIES,
     NEO4J,
     STRIP_PROVENANCE,
     VERSION_CHUNKS,
@@ -49,6 +51,10 @@ NODE_DDL = [
     "CREATE CONSTRAINT document_id IF NOT EXISTS FOR (n:Document) REQUIRE n.id IS UNIQUE",
     "CREATE CONSTRAINT chunk_id IF NOT EXISTS FOR (n:Chunk) REQUIRE n.id IS UNIQUE",
     "CREATE CONSTRAINT entity_id IF NOT EXISTS FOR (n:Entity) REQUIRE n.id IS UNIQUE",
+]
+LOOKUP_DDL = [
+    "CREATE INDEX entity_block1 IF NOT EXISTS FOR (n:Entity) ON (n.block1)",
+    "CREATE INDEX entity_block2 IF NOT EXISTS FOR (n:Entity) ON (n.block2)",
 ]
 WORKS_FOR_DDL = "CREATE CONSTRAINT rel_works_for_id IF NOT EXISTS FOR ()-[r:WORKS_FOR]-() REQUIRE r.id IS UNIQUE"
 
@@ -79,13 +85,14 @@ def test_ensure_schema_creates_each_unique_id_constraint_if_not_exists_in_its_ow
     sink, driver = recording_sink()
     # WHEN the schema is ensured
     sink.ensure_schema()
-    # THEN the Neo4j 5 DDL of each keyed label is sent, idempotent, with no parameters
-    assert driver.writes() == [(ddl, {}) for ddl in NODE_DDL]
+    # THEN the Neo4j 5 DDL of each keyed label is sent, idempotent, with no parameters, then the range indexes
+    # entity resolution looks entities up by (their blocking keys)
+    assert driver.writes() == [(ddl, {}) for ddl in [*NODE_DDL, *LOOKUP_DDL]]
     assert NEO4J.schema_statements() == NODE_DDL
     # AND each runs in a managed write transaction of its own (schema and data never share one), on the database
     assert [(t.mode, len(t.statements), t.session_config["database"]) for t in driver.transactions] == [
         ("write", 1, "graphdb")
-    ] * 3
+    ] * 5
 
 
 def test_a_database_holding_duplicate_ids_is_a_permanent_constraint_failure() -> None:
@@ -168,6 +175,8 @@ def test_write_batch_pins_the_cypher_and_parameters() -> None:
                 "name": "Alice Smith",
                 "aliases": ["Alice Smith", "A. Smith"],
                 "chunk_ids": [payload.chunks[0].chunk_id],
+                "block1": None,  # the test's entities were not resolved: no blocking keys
+                "block2": None,
             }
         ]
     }
@@ -314,6 +323,38 @@ def test_context_runs_the_shared_context_queries_in_read_transactions() -> None:
     assert context.chunks["c1"].entity_ids == ("e1",)
     assert context.entities["e2"].name == "Acme Corp"
     assert [(r.type, r.source_id, r.target_id) for r in context.relations] == [("WORKS_FOR", "e1", "e2")]
+
+
+def test_entity_resolution_look_ups_run_the_shared_queries_in_read_transactions() -> None:
+    # GIVEN a server that knows one organisation under a blocking key, and one relation
+    rows = {
+        ENTITY_CANDIDATES: [["e1", "Organization", "Okapi Analytics", ["Okapi Analytics Ltd"]]],
+        LINKED_ENTITIES: [["e2", "e1"]],
+    }
+    sink, driver = recording_sink(RecordingDriver(answer=lambda query, params: rows.get(query, [])))
+    # WHEN candidates are looked up, and links between pairs asked for
+    found = sink.entity_candidates("Organization", ["okapi", "o analytics", "okapi"], per_block=3, ids=["e1"])
+    linked = sink.linked_entities([("e2", "e1"), ("e3", "e1")])
+    # THEN both ran read-only, the keys qualified by the type as the sink stores them, each once
+    assert [(t.mode, t.statements) for t in driver.transactions] == [
+        (
+            "read",
+            [
+                (
+                    ENTITY_CANDIDATES,
+                    {
+                        "blocks": ["Organization:okapi", "Organization:o analytics"],
+                        "per_block": 3,
+                        "ids": ["e1"],
+                        "type": "Organization",
+                    },
+                )
+            ],
+        ),
+        ("read", [(LINKED_ENTITIES, {"pairs": [["e2", "e1"], ["e3", "e1"]]})]),
+    ]
+    assert [(c.entity_id, c.name, c.aliases) for c in found] == [("e1", "Okapi Analytics", ("Okapi Analytics Ltd",))]
+    assert linked == {("e2", "e1")}
 
 
 # -- remove_version, delete_document, document_versions --
