@@ -110,3 +110,21 @@ def delete_job(document: DocumentState, tracking_id: str, now: datetime) -> Job:
         created_at=now,
         updated_at=now,
     )
+
+
+class BatchExtraction(BaseModel):
+    """Which extractor produced one extract batch and what it cost (recorded once per batch with the job)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    batch: int = Field(ge=0)
+    extractor: str = Field(description="`llm:<deployment>`, the offline extractor's name, or both joined by `+`")
+    chunks: int = Field(0, ge=0)
+    model_chunks: int = Field(0, ge=0, description="chunks the model answered in this run")
+    cached_chunks: int = Field(0, ge=0, description="chunks answered from the response cache (no request)")
+    fallback_chunks: int = Field(0, ge=0, description="chunks the offline extractor read instead of the model")
+    requests: int = Field(0, ge=0)
+    input_tokens: int = Field(0, ge=0)
+    output_tokens: int = Field(0, ge=0)
+    dropped: int = Field(0, ge=0, description="entities and relations of the answers outside the schema, left out")
+    fallback_reason: str | None = Field(None, description="reason code of the first fallback in the batch")
