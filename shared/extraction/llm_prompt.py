@@ -24,6 +24,9 @@ from shared.extraction.schema import ExtractionSchema
 # Bump on any change to the prompt or the answer's schema shape: it is part of the response cache's key.
 PROMPT_VERSION = "extract-1"
 SCHEMA_NAME = "graph_extraction"
+# Strict structured output takes at most 100 object properties in a schema (Azure OpenAI, "Structured outputs",
+# supported schemas and limitations); a triple branch holds 5, and the rest of the answer 6.
+MAX_TRIPLE_BRANCHES = 18
 
 _INSTRUCTIONS = """\
 You extract a knowledge graph from text. You get JSON holding numbered chunks of text. For each chunk, list the
@@ -124,9 +127,24 @@ def answer_schema(schema: ExtractionSchema) -> dict[str, Any]:
         for name, relation in schema.relation_types.items()
         for pair in relation.between
     ]
-    if triples:
+    if len(triples) > MAX_TRIPLE_BRANCHES:
+        # Past the service's cap on properties per schema, one relation shape with the types as enums: the
+        # prompt lists the allowed pairs and the check below drops a triple the schema does not allow.
+        item["relations"] = {"type": "array", "items": _object(_relation_fields(schema))}
+    elif triples:
         item["relations"] = {"type": "array", "items": {"anyOf": triples}}
     return _object({"chunks": {"type": "array", "items": _object(item)}})
+
+
+def _relation_fields(schema: ExtractionSchema) -> dict[str, Any]:
+    types = list(schema.entity_types)
+    return {
+        "source": {"type": "string", "description": "name of an entity of the chunk"},
+        "source_type": {"type": "string", "enum": types},
+        "type": {"type": "string", "enum": list(schema.relation_types)},
+        "target": {"type": "string", "description": "name of an entity of the chunk"},
+        "target_type": {"type": "string", "enum": types},
+    }
 
 
 def _object(properties: dict[str, Any]) -> dict[str, Any]:
