@@ -123,12 +123,13 @@ class LLMExtractor:
         sizes = [self._count(chunk.text) + _ITEM_OVERHEAD for chunk in chunks]
         to_ask: list[int] = []
         for position, chunk in enumerate(chunks):
+            if not chunk.text.strip():
+                tally.facts[position] = ChunkFacts()  # nothing to read: no request, no fallback
+                continue
             cached = self.cache.get(chunk.text) if self.cache is not None else None
             if cached is not None:
                 tally.facts[position] = cached
                 tally.cached += 1
-            elif not chunk.text.strip():
-                tally.facts[position] = ChunkFacts()  # nothing to read: no request, no fallback
             elif sizes[position] > self.input_room:
                 tally.fall_back([position], Reason.LLM_CHUNK_TOO_LONG)
             else:
@@ -151,7 +152,8 @@ class LLMExtractor:
     ) -> None:
         """One request for these chunks (split in halves when the answer is cut at the output cap)."""
         texts = [chunks[position].text for position in request]
-        estimate = self._fixed_tokens + sum(sizes[position] for position in request) + self.output_tokens
+        estimate = self._fixed_tokens + sum(sizes[position] for position in request) + self.output_tokens  # as
+        # request_tokens(texts) counts it, from the sizes counted once per batch
         try:
             reservation = self.budget.reserve(estimate, job_id) if self.budget is not None else None
         except BudgetSpentError as spent:
