@@ -22,7 +22,7 @@ from shared.extraction.names import clean_name, title_words
 from shared.extraction.schema import ExtractionSchema
 
 # Bump on any change to the prompt or the answer's schema shape: it is part of the response cache's key.
-PROMPT_VERSION = "extract-1"
+PROMPT_VERSION = "extract-2"
 SCHEMA_NAME = "graph_extraction"
 # Strict structured output takes at most 100 object properties in a schema (Azure OpenAI, "Structured outputs",
 # supported schemas and limitations); a triple branch holds 5, and the rest of the answer 6.
@@ -114,13 +114,15 @@ def answer_schema(schema: ExtractionSchema) -> dict[str, Any]:
         "chunk": {"type": "integer", "description": "the chunk's number"},
         "entities": {"type": "array", "items": entity},
     }
+    # No descriptions in the branches: the prompt describes each relation once, and the schema counts into every
+    # request's prompt tokens.
     triples = [
         _object(
             {
-                "source": {"type": "string", "description": f"name of a {pair.source} entity of the chunk"},
+                "source": {"type": "string"},
                 "source_type": {"type": "string", "enum": [pair.source]},
-                "type": {"type": "string", "enum": [name], "description": relation.description},
-                "target": {"type": "string", "description": f"name of a {pair.target} entity of the chunk"},
+                "type": {"type": "string", "enum": [name]},
+                "target": {"type": "string"},
                 "target_type": {"type": "string", "enum": [pair.target]},
             }
         )
