@@ -4,6 +4,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.api_answers import ApiAnswer, parse_query
 from shared.domain import Job, JobState, Reason
+from shared.domain.jobs import extraction_summary
 from shared.ports import JobStore
 
 
@@ -33,4 +34,9 @@ def list_jobs(jobs: JobStore, query: dict[str, str]) -> ApiAnswer:
 
 def _job_body(jobs: JobStore, job: Job) -> dict:
     issues = jobs.list_issues(job.job_id, limit=100) if job.issues else []
-    return job.model_dump(mode="json") | {"issue_samples": [issue.model_dump(mode="json") for issue in issues]}
+    extractions = jobs.list_extractions(job.job_id)
+    return job.model_dump(mode="json") | {
+        "issue_samples": [issue.model_dump(mode="json") for issue in issues],
+        # Per extract batch: which extractor produced it and what it cost (LLM tokens, cache hits, fallbacks).
+        "extraction": extraction_summary(extractions) | {"per_batch": [r.model_dump() for r in extractions]},
+    }

@@ -24,6 +24,7 @@ from typer.core import TyperGroup
 from shared.api_search import search as search_chunks
 from shared.app_ports import app_ports
 from shared.cli_trace import trace_json, trace_tree, tracking_id_of
+from shared.cli_extraction import extraction_table
 from shared.config import STORAGE_CONNECTION, Settings
 from shared.devhost.environment import LOCAL_SETTINGS, SAMPLE_SETTINGS, app_settings
 from shared.devhost.errors import StartupError, invalid_settings
@@ -309,10 +310,13 @@ def job(
     with opened:
         found = store.get_job(job_id) or _job_by_prefix(store, job_id)
         listed = store.list_issues(found.job_id, limit=issues) if found else []
+        extractions = store.list_extractions(found.job_id) if found else []
     if found is None:
         console.print(f"[red]No job matches {job_id!r}.[/red]")
         raise typer.Exit(2)
     console.print(_job_report(found, listed))
+    if extractions:
+        console.print(extraction_table(extractions))
     if chunks and found.totals.chunks:
         _configure_logging(logging.INFO if verbose else logging.ERROR)
         with _local_host(data_dir):

@@ -123,11 +123,35 @@ class Settings(BaseSettings):
         4, ge=0, description="retries of a throttled (429, honouring Retry-After), failed (5xx) or timed-out request"
     )
     azure_openai_timeout_seconds: float = Field(60.0, gt=0, description="time limit of one embeddings request")
-    extractor: Literal["rules", "spacy"] = Field(
+    extractor: Literal["rules", "spacy", "llm"] = Field(
         "rules",
-        description="extractor: rules (offline, schema-driven, name lists) or spacy (a statistical NER model under "
-        "the rules; local only: requirements-local.txt)",
+        description="extractor: rules (offline, schema-driven, name lists), spacy (a statistical NER model under "
+        "the rules; local only: requirements-local.txt) or llm (the chat deployment, falling back to "
+        "TRIBUTARY_LLM_FALLBACK_EXTRACTOR)",
     )
+    azure_openai_chat_deployment: str | None = Field(
+        None,
+        description="Azure OpenAI deployment of the chat model (gpt-4o-mini, gpt-4.1-mini) on OpenAIConnection",
+    )
+    llm_tokens_per_minute: int = Field(
+        100_000,
+        ge=0,
+        description="tokens all workers together may reserve per minute on the chat deployment (set it to the "
+        "deployment's TPM quota or below); past it batches fall back; 0: no limit",
+    )
+    llm_tokens_per_job: int = Field(
+        1_000_000, ge=0, description="tokens one job (file version) may spend on the chat model; 0: no limit"
+    )
+    llm_request_tokens: int = Field(
+        16_000, ge=1024, description="cap of one chat request: prompt, schema, chunks and output cap together"
+    )
+    llm_output_tokens: int = Field(
+        4096, ge=256, description="output cap of one chat request (an answer cut there is asked again in halves)"
+    )
+    llm_fallback_extractor: Literal["rules", "spacy"] = Field(
+        "rules", description="offline extractor for what the chat model does not answer (budget spent, failures)"
+    )
+    llm_timeout_seconds: float = Field(120.0, gt=0, description="time limit of one chat request (retries apart)")
 
     telemetry: Literal["auto", "off"] = Field(
         "auto",
@@ -205,8 +229,8 @@ _CONNECTIONS: tuple[tuple[str, str, str, dict[str, str]], ...] = (
     (
         OPENAI_CONNECTION,
         "",
-        "when TRIBUTARY_EMBEDDER=azure_openai: Endpoint=https://<resource>.openai.azure.com;Key=<key>, or empty and "
-        "the identity form (role: Cognitive Services OpenAI User)",
+        "when TRIBUTARY_EMBEDDER=azure_openai or TRIBUTARY_EXTRACTOR=llm: Endpoint=https://<resource>.openai.azure.com;"
+        "Key=<key>, or empty and the identity form (role: Cognitive Services OpenAI User)",
         {"endpoint": "identity-based: https://<resource>.openai.azure.com"},
     ),
 )

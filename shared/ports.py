@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.config import Settings
 from shared.domain import (
+    BatchExtraction,
     BatchOutcome,
     BatchPayload,
     Chunk,
@@ -156,6 +157,30 @@ class JobStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    def reserve_tokens(self, key: str, tokens: int, limit: int, expires_at: datetime | None = None) -> bool:
+        """Add `tokens` to the counter `key` only if it then stays within `limit`, atomically across workers; False
+        (nothing added) otherwise. An absent counter starts at 0 and is kept until `expires_at` (None: for good);
+        expired counters are dropped by the store in its own time."""
+        ...
+
+    def adjust_tokens(self, key: str, delta: int, expires_at: datetime | None = None) -> None:
+        """Add `delta` to the counter `key` whatever the limit (negative: a reservation given back, or reconciled
+        with what a call really used), atomically; an absent counter is created."""
+        ...
+
+    def tokens_used(self, key: str) -> int:
+        """The counter `key` (0 when absent or expired)."""
+        ...
+
+    def record_extraction(self, job_id: str, record: BatchExtraction) -> bool:
+        """Insert the extract batch's record if absent (the first one stays: it is what was sent downstream).
+        Returns whether it was new; raises LookupError for an unknown job."""
+        ...
+
+    def list_extractions(self, job_id: str) -> list[BatchExtraction]:
+        """The job's extract batch records, by batch number."""
+        ...
 
 
 class GraphCounts(BaseModel):
@@ -389,3 +414,20 @@ class Ports:
     settings: Settings
     ocr: DocumentReader | None = None  # only when OCR is configured (TRIBUTARY_DOCUMENT_INTELLIGENCE_ENDPOINT)
     chat: ChatModel | None = None  # only when a chat model is configured (the LLM extractor, community summaries)
+
+
+@dataclass(frozen=True)
+class ExtractionRun:
+    """One extract batch's entities and relations, what produced them and at what cost, and any problem worth
+    recording on the job (a permanent model failure the offline extractor covered for)."""
+
+    extraction: Extraction
+    record: BatchExtraction
+    issues: tuple[ParseIssue, ...] = ()
+
+
+@runtime_checkable
+class BatchExtractor(Extractor, Protocol):
+    """An extractor that accounts per job batch (the LLM extractor: its budget is per job, its cost recorded)."""
+
+    def extract_batch(self, chunks: Sequence[Chunk], job_id: str | None, batch: int) -> ExtractionRun: ...

@@ -51,6 +51,7 @@ from azure.cosmos.exceptions import CosmosHttpResponseError
 from shared.connections import close_credential, connection_section, connection_string_parts, token_credential
 from shared.domain import (
     SINK_STAGES,
+    BatchExtraction,
     BatchOutcome,
     Counts,
     DocumentState,
@@ -85,7 +86,14 @@ _JOBS_INDEXING = {
         [{"path": "/created_at", "order": "descending"}, {"path": "/job_id", "order": "descending"}],
     ],
 }
-_CONTAINERS: dict[str, str] = {JOBS_CONTAINER: "/job_id", DOCUMENTS_CONTAINER: "/document_id"}
+# The LLM extractor's token counters, one item per budget window (a deployment's minute, a job), partitioned by
+# their key; time to live is on (-1: only items that carry a `ttl` expire), so a past minute goes by itself.
+BUDGETS_CONTAINER = "budgets"
+_CONTAINERS: dict[str, str] = {
+    JOBS_CONTAINER: "/job_id",
+    DOCUMENTS_CONTAINER: "/document_id",
+    BUDGETS_CONTAINER: "/key",
+}
 
 _MAX_LOCATOR = 500  # the SQL stores' limits, so every store keeps the same text
 _MAX_DETAIL = 2000
@@ -95,6 +103,7 @@ _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _SAFE_ID = re.compile(r"[A-Za-z0-9_.:=-]{1,200}")
 _KIND_JOB = "job"
 _KIND_ISSUE = "issue"
+_KIND_EXTRACTION = "extraction"
 _CAS_ATTEMPTS = 1000  # compare-and-set retries: only ever reached if the document changes on every single read
 
 
@@ -179,6 +188,8 @@ class CosmosJobStore:
             )
             for name, partition_key in _CONTAINERS.items():
                 options: dict[str, Any] = {"indexing_policy": _JOBS_INDEXING} if name == JOBS_CONTAINER else {}
+                if name == BUDGETS_CONTAINER:
+                    options["default_ttl"] = -1
                 self._create_if_absent(
                     partial(database.create_container, name, PartitionKey(partition_key), **options),
                     partial(database.get_container_client, name),
@@ -615,6 +626,95 @@ class CosmosJobStore:
             "created_at": _encode_time(job.created_at),
             "updated_at": _now(),  # the store owns updated_at: the time of the last change it made
         }
+
+    # -- token budget and extraction records (the LLM extractor)
+
+    def reserve_tokens(self, key: str, tokens: int, limit: int, expires_at: datetime | None = None) -> bool:
+        """Add `tokens` to the counter if it stays within `limit`: one conditional patch (`filter_predicate` on the
+        count, 412 when it would pass the limit), so concurrent workers never overrun the budget."""
+        if tokens < 0:
+            raise ValueError(f"tokens must be >= 0, got {tokens}")
+        if tokens > limit:
+            return False
+        # Both numbers are ints of ours, never user input, so they can sit in the predicate's text.
+        return self._add_tokens(key, tokens, expires_at, condition=f"FROM c WHERE c.used <= {limit - tokens}")
+
+    def adjust_tokens(self, key: str, delta: int, expires_at: datetime | None = None) -> None:
+        """Add `delta` to the counter whatever the limit (a reservation reconciled or given back)."""
+        self._add_tokens(key, delta, expires_at, condition=None)
+
+    def tokens_used(self, key: str) -> int:
+        """The counter (0 when absent or expired)."""
+        with _translated(f"token counter {key}"):
+            item = _read_or_none(self._budgets(), _item_id(key), "key", key)
+        if item is None or (item.get("expires_at") and _decode_time(item["expires_at"]) < datetime.now(UTC)):
+            return 0
+        return int(item.get("used", 0))
+
+    def record_extraction(self, job_id: str, record: BatchExtraction) -> bool:
+        """Create the batch's extraction item in the job's partition if absent (409: the first one stays)."""
+        if self._read_job(job_id) is None:
+            raise JobNotFoundError(job_id)
+        item = {
+            "id": f"{_KIND_EXTRACTION}-{record.batch}",
+            "job_id": job_id,
+            "kind": _KIND_EXTRACTION,
+            **record.model_dump(),
+            "recorded_at": _now(),
+        }
+        with _translated(f"extraction of job {job_id}"):
+            try:
+                _create(self._jobs(), item)
+            except _ConflictError:
+                return False
+        return True
+
+    def list_extractions(self, job_id: str) -> list[BatchExtraction]:
+        """The job's extraction records, by batch (sorted here: one partition holds a job's few hundred at most)."""
+        with _translated(f"extractions of job {job_id}"):
+            found = list(
+                self._jobs().query_items(
+                    "SELECT * FROM c WHERE c.job_id = @job_id AND c.kind = @kind",
+                    parameters=[{"name": "@job_id", "value": job_id}, {"name": "@kind", "value": _KIND_EXTRACTION}],
+                    partition_key=job_id,
+                )
+            )
+        fields = BatchExtraction.model_fields
+        records = [BatchExtraction(**{name: item[name] for name in fields if name in item}) for item in found]
+        return sorted(records, key=lambda record: record.batch)
+
+    def _budgets(self) -> ContainerProxy:
+        return self._database().get_container_client(BUDGETS_CONTAINER)
+
+    def _add_tokens(self, key: str, delta: int, expires_at: datetime | None, condition: str | None) -> bool:
+        """Patch the counter by `delta` (under `condition`); create it when absent. False when `condition` fails."""
+        item_id = _item_id(key)
+        for _ in range(_CAS_ATTEMPTS):
+            with _translated(f"token counter {key}"):
+                try:
+                    self._budgets().patch_item(
+                        item_id,
+                        partition_key=key,
+                        patch_operations=[{"op": "incr", "path": "/used", "value": delta}],
+                        filter_predicate=condition,
+                    )
+                    return True
+                except CosmosHttpResponseError as error:
+                    if error.status_code == 412:
+                        return False
+                    if error.status_code != 404:
+                        raise
+                item: dict[str, Any] = {"id": item_id, "key": key, "used": delta}
+                if expires_at is not None:
+                    item["expires_at"] = _encode_time(expires_at)
+                    # Per-item time to live (the container has TTL on): Cosmos DB drops a past minute by itself.
+                    item["ttl"] = max(1, int((expires_at - datetime.now(UTC)).total_seconds()) + 60)
+                try:
+                    _create(self._budgets(), item)
+                    return True
+                except _ConflictError:
+                    continue  # created by another worker in between: patch it now
+        raise TransientError(Reason.JOBSTORE_CONTENTION, f"token counter {key} changed on each attempt")
 
 
 # -- the document shape ----------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol, Self
 
 from shared.domain import (
     SINK_STAGES,
+    BatchExtraction,
     BatchOutcome,
     Counts,
     DocumentState,
@@ -683,9 +684,70 @@ class SQLJobStore(ABC):
         fields["updated_at"] = self.dialect.decode_time(fields["updated_at"])
         return Job(**fields, stages=stages, totals=totals)
 
+    # -- token budget and extraction records (the LLM extractor)
+
+    def reserve_tokens(self, key: str, tokens: int, limit: int, expires_at: datetime | None = None) -> bool:
+        """Add `tokens` to the counter if it stays within `limit`: one conditional UPDATE, so of concurrent
+        reservations only those that fit succeed (PostgreSQL re-checks the condition on the row it waited for)."""
+        if tokens < 0:
+            raise ValueError(f"tokens must be >= 0, got {tokens}")
+        if tokens > limit:
+            return False
+        with self._tx(write=True) as tx:
+            self._ensure_counter(tx, key, expires_at)
+            return tx.execute(_RESERVE_TOKENS, key=key, tokens=tokens, limit=limit) == 1
+
+    def adjust_tokens(self, key: str, delta: int, expires_at: datetime | None = None) -> None:
+        """Add `delta` to the counter whatever the limit (a reservation reconciled or given back)."""
+        with self._tx(write=True) as tx:
+            self._ensure_counter(tx, key, expires_at)
+            tx.execute(_ADJUST_TOKENS, key=key, delta=delta)
+
+    def tokens_used(self, key: str) -> int:
+        """The counter (0 when absent or expired)."""
+        with self._tx(write=False) as tx:
+            row = tx.one(_SELECT_TOKENS, key=key, now=self._now())
+        return 0 if row is None else int(row[0])
+
+    def record_extraction(self, job_id: str, record: BatchExtraction) -> bool:
+        """Insert the batch's extraction record if absent; raises JobNotFoundError for an unknown job."""
+        with self._tx(write=True) as tx:
+            if tx.one("SELECT 1 FROM jobs WHERE job_id = :job_id", job_id=job_id) is None:
+                raise JobNotFoundError(job_id)
+            return tx.execute(_INSERT_EXTRACTION, job_id=job_id, now=self._now(), **record.model_dump()) == 1
+
+    def list_extractions(self, job_id: str) -> list[BatchExtraction]:
+        """The job's extraction records, by batch."""
+        with self._tx(write=False) as tx:
+            rows = tx.all(
+                f"SELECT {', '.join(_EXTRACTION_FIELDS)} FROM extraction_batches WHERE job_id = :job_id ORDER BY batch",
+                job_id=job_id,
+            )
+        return [BatchExtraction(**dict(zip(_EXTRACTION_FIELDS, row, strict=True))) for row in rows]
+
+    def _ensure_counter(self, tx: Tx, key: str, expires_at: datetime | None) -> None:
+        """Create the counter if absent; a new one is the moment to drop counters whose window has passed."""
+        now = self._now()
+        if tx.execute(_INSERT_COUNTER, key=key, expires_at=self.dialect.encode_time(expires_at)) == 1:
+            tx.execute("DELETE FROM token_counters WHERE expires_at < :now", now=now)
+
 
 def _document_state(row: tuple[Any, ...] | None) -> DocumentState | None:
     if row is None:
         return None
     document_id, path, committed_version, generation = row
     return DocumentState(document_id=document_id, path=path, committed_version=committed_version, generation=generation)
+
+
+_INSERT_COUNTER = (
+    "INSERT INTO token_counters (key, used, expires_at) VALUES (:key, 0, :expires_at) ON CONFLICT (key) DO NOTHING"
+)
+_RESERVE_TOKENS = "UPDATE token_counters SET used = used + :tokens WHERE key = :key AND used + :tokens <= :limit"
+_ADJUST_TOKENS = "UPDATE token_counters SET used = used + :delta WHERE key = :key"
+_SELECT_TOKENS = "SELECT used FROM token_counters WHERE key = :key AND (expires_at IS NULL OR expires_at >= :now)"
+_EXTRACTION_FIELDS: tuple[str, ...] = tuple(BatchExtraction.model_fields)
+_INSERT_EXTRACTION = (
+    f"INSERT INTO extraction_batches (job_id, {', '.join(_EXTRACTION_FIELDS)}, recorded_at)"
+    f" VALUES (:job_id, {', '.join(':' + name for name in _EXTRACTION_FIELDS)}, :now)"
+    " ON CONFLICT (job_id, batch) DO NOTHING"
+)

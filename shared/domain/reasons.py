@@ -186,6 +186,17 @@ class Reason(StrEnum):
     JOBSTORE_SERVER_STOP_FAILED = "jobstore.server_stop_failed"
     JOBSTORE_SERVER_UNRESPONSIVE = "jobstore.server_unresponsive"
     JOBSTORE_UNAVAILABLE = "jobstore.unavailable"
+    # Added with the LLM extractor
+    LLM_ACCESS_DENIED = "llm.access_denied"
+    LLM_BAD_RESPONSE = "llm.bad_response"
+    LLM_CHUNK_TOO_LONG = "llm.chunk_too_long"
+    LLM_CONTENT_FILTERED = "llm.content_filtered"
+    LLM_JOB_BUDGET_SPENT = "llm.job_budget_spent"
+    LLM_MINUTE_BUDGET_SPENT = "llm.minute_budget_spent"
+    LLM_REFUSED = "llm.refused"
+    LLM_THROTTLED = "llm.throttled"
+    LLM_TRUNCATED = "llm.truncated"
+    LLM_UNAVAILABLE = "llm.unavailable"
 
 
 _R = Reason
@@ -336,6 +347,16 @@ DESCRIPTIONS: dict[Reason, str] = {
     _R.JOBSTORE_SERVER_STOP_FAILED: "The Cosmos DB stand-in did not stop; kill the process its state file names.",
     _R.JOBSTORE_SERVER_UNRESPONSIVE: "The Cosmos DB stand-in does not answer; read its log.",
     _R.JOBSTORE_UNAVAILABLE: "The job store is throttled or unreachable; retried, check the account if it persists.",
+    _R.LLM_ACCESS_DENIED: "The chat model refused the credential (401/403); the offline extractor ran instead.",
+    _R.LLM_BAD_RESPONSE: "The chat model's answer was not JSON of the asked shape; the offline extractor ran instead.",
+    _R.LLM_CHUNK_TOO_LONG: "A chunk alone exceeds TRIBUTARY_LLM_REQUEST_TOKENS; the offline extractor read it.",
+    _R.LLM_CONTENT_FILTERED: "The service's content filter stopped the answer; the offline extractor read the text.",
+    _R.LLM_JOB_BUDGET_SPENT: "The job spent TRIBUTARY_LLM_TOKENS_PER_JOB; its rest went to the offline extractor.",
+    _R.LLM_MINUTE_BUDGET_SPENT: "All workers spent TRIBUTARY_LLM_TOKENS_PER_MINUTE; the offline extractor ran instead.",
+    _R.LLM_REFUSED: "The chat model refused the request (400/404, or a refusal); check the deployment settings.",
+    _R.LLM_THROTTLED: "The chat deployment still throttled (429) after retries; the offline extractor ran instead.",
+    _R.LLM_TRUNCATED: "The answer hit the output token cap even for one chunk; raise TRIBUTARY_LLM_OUTPUT_TOKENS.",
+    _R.LLM_UNAVAILABLE: "The chat model failed or timed out (5xx, connection) after retries; offline extractor ran.",
 }
 
 

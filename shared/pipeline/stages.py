@@ -20,7 +20,7 @@ from shared.domain import (
     Stage,
     StageResult,
 )
-from shared.pipeline import cleanup, delete, enrich, extract, graph_sink, vector_sink
+from shared.pipeline import batch_context, cleanup, delete, enrich, extract, graph_sink, vector_sink
 from shared.pipeline.envelopes import make_envelope, open_payload
 from shared.pipeline.finishing import finish_if_complete
 from shared.pipeline.outputs import StageOutput
@@ -55,7 +55,8 @@ def process_message(envelope: Envelope, ports: Ports) -> StageResult:
     if job is None:
         raise PermanentError(Reason.MESSAGE_UNKNOWN_JOB, envelope.job_id)
     payload = open_payload(envelope, ports)
-    output = HANDLERS[envelope.stage](payload, envelope.document, ports)
+    with batch_context.running(envelope.job_id, envelope.batch):  # extract accounts per job batch
+        output = HANDLERS[envelope.stage](payload, envelope.document, ports)
 
     sent = [send_downstream(envelope, next_stage, output.payload, ports) for next_stage in NEXT_STAGES[envelope.stage]]
     if output.payload.extractor and envelope.stage is Stage.EXTRACT:

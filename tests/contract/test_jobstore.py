@@ -25,12 +25,13 @@ from azure.cosmos import ContainerProxy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.adapters.cosmos_jobstore import DOCUMENTS_CONTAINER, JOBS_CONTAINER
+from shared.adapters.cosmos_jobstore import BUDGETS_CONTAINER, DOCUMENTS_CONTAINER, JOBS_CONTAINER
 from shared.adapters.jobstore_sql import load_migrations
 from shared.adapters.postgres_jobstore import PostgresJobStore
 from shared.adapters.sqlite_jobstore import SQLiteJobStore
 from shared.domain import (
     SINK_STAGES,
+    BatchExtraction,
     BatchOutcome,
     Counts,
     DocumentState,
@@ -136,7 +137,7 @@ class CosmosProbe:
             return store.containers()
 
     def expected_schema(self) -> list[Any]:
-        return sorted([JOBS_CONTAINER, DOCUMENTS_CONTAINER])
+        return sorted([JOBS_CONTAINER, DOCUMENTS_CONTAINER, BUDGETS_CONTAINER])
 
 
 def probe(location: Location) -> Probe:
@@ -960,3 +961,99 @@ def test_store_is_a_context_manager_and_close_is_idempotent(job_store: JobStore,
     with pytest.raises(RuntimeError, match="closed"):
         other.get_job("job-1")
     assert job_store.get_job("job-1") is not None
+
+
+# --- token budget and extraction records (the LLM extractor) -----------------------------------------------
+
+
+def test_reserve_tokens_adds_only_what_fits_the_limit(job_store: JobStore) -> None:
+    # GIVEN a counter nobody has used, with a limit of 100
+    assert job_store.tokens_used("minute:gpt:1") == 0
+
+    # WHEN 60, then 50 (would be 110), then 40 (exactly 100) are asked for
+    first = job_store.reserve_tokens("minute:gpt:1", 60, 100)
+    second = job_store.reserve_tokens("minute:gpt:1", 50, 100)
+    third = job_store.reserve_tokens("minute:gpt:1", 40, 100)
+
+    # THEN the one that would pass the limit got nothing and added nothing
+    assert (first, second, third) == (True, False, True)
+    assert job_store.tokens_used("minute:gpt:1") == 100
+    # AND a request larger than the limit never fits, even on an empty counter
+    assert not job_store.reserve_tokens("minute:gpt:2", 101, 100)
+    assert job_store.tokens_used("minute:gpt:2") == 0
+
+
+def test_adjust_tokens_reconciles_a_reservation_with_what_was_used(job_store: JobStore) -> None:
+    # GIVEN 80 tokens reserved of 100
+    assert job_store.reserve_tokens("job:job-1", 80, 100)
+
+    # WHEN the call used only 30 (50 given back), and a counter never reserved is adjusted
+    job_store.adjust_tokens("job:job-1", -50)
+    job_store.adjust_tokens("job:other", 7)
+
+    # THEN the freed tokens can be reserved again, and the new counter holds its adjustment
+    assert job_store.tokens_used("job:job-1") == 30
+    assert job_store.reserve_tokens("job:job-1", 70, 100)
+    assert job_store.tokens_used("job:other") == 7
+
+
+def test_counters_are_kept_apart_and_a_past_window_reads_zero(job_store: JobStore) -> None:
+    # GIVEN a counter whose window has passed and one still open
+    past = datetime.now(UTC) - timedelta(minutes=5)
+    job_store.adjust_tokens("minute:gpt:old", 500, expires_at=past)
+    assert job_store.reserve_tokens("minute:gpt:now", 10, 100, expires_at=datetime.now(UTC) + timedelta(minutes=2))
+
+    # THEN the past one reads as unused and the open one as what it holds
+    assert job_store.tokens_used("minute:gpt:old") == 0
+    assert job_store.tokens_used("minute:gpt:now") == 10
+
+
+def test_threads_reserving_at_once_never_overrun_the_limit(job_store: JobStore, store_location: Location) -> None:
+    # GIVEN 8 workers (each with its own store) racing for 10-token slices of a 45-token budget, 4 tries each
+    start = threading.Barrier(THREADS)
+
+    def worker(_: int) -> int:
+        with open_store(store_location) as store:
+            start.wait(timeout=30)
+            return sum(store.reserve_tokens("minute:race", 10, 45) for _ in range(4))
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        granted = sum(pool.map(worker, range(THREADS)))
+
+    # THEN exactly four slices were granted in all, and the counter holds exactly them
+    assert granted == 4
+    assert job_store.tokens_used("minute:race") == 40
+
+
+def test_record_extraction_keeps_the_first_record_of_a_batch(job_store: JobStore) -> None:
+    # GIVEN a job with two extract batches recorded, the second out of order
+    processing_job(job_store)
+    second = BatchExtraction(
+        batch=1, extractor="rules", chunks=3, fallback_chunks=3, fallback_reason="llm.job_budget_spent"
+    )
+    first = BatchExtraction(
+        batch=0,
+        extractor="llm:gpt-4o-mini",
+        chunks=3,
+        model_chunks=2,
+        cached_chunks=1,
+        requests=1,
+        input_tokens=900,
+        output_tokens=200,
+        dropped=2,
+    )
+    assert job_store.record_extraction("job-1", second)
+    assert job_store.record_extraction("job-1", first)
+
+    # WHEN a redelivery records batch 0 again, served from the cache this time
+    again = job_store.record_extraction("job-1", first.model_copy(update={"cached_chunks": 3, "requests": 0}))
+
+    # THEN the first record stays, and the records come back by batch
+    assert not again
+    assert job_store.list_extractions("job-1") == [first, second]
+    assert job_store.list_extractions("no-such-job") == []
+
+
+def test_record_extraction_of_an_unknown_job_raises(job_store: JobStore) -> None:
+    with pytest.raises(LookupError):
+        job_store.record_extraction("no-such-job", BatchExtraction(batch=0, extractor="rules"))
