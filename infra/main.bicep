@@ -82,6 +82,9 @@ param failureRatePercent int = 10
 @description('Age in seconds of a stage message at dequeue above which an alert is raised')
 param queueAgeSeconds int = 900
 
+@description('Percent of extracted chunks in an hour left to the offline fallback, above which an alert is raised')
+param llmFallbackPercent int = 20
+
 var token = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
   'azd-env-name': environmentName
@@ -274,6 +277,8 @@ module functionApp 'modules/functionapp.bicep' = {
     searchSemantic: searchSemantic
     openAIEndpoint: openAI.outputs.endpoint
     embeddingDeployment: openAI.outputs.embeddingDeployment
+    chatDeployment: openAI.outputs.chatDeployment
+    chatTokensPerMinute: chatCapacity * 1000
     embeddingDimension: embeddingDimension
     documentIntelligenceEndpoint: enableOcr ? documentIntelligence.outputs.endpoint : ''
     neo4jUri: neo4jUri
@@ -300,6 +305,7 @@ module alerts 'modules/alerts.bicep' = {
     location: location
     failureRatePercent: failureRatePercent
     queueAgeSeconds: queueAgeSeconds
+    llmFallbackPercent: llmFallbackPercent
   }
 }
 

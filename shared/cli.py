@@ -23,8 +23,8 @@ from typer.core import TyperGroup
 
 from shared.api_search import search as search_chunks
 from shared.app_ports import app_ports
-from shared.cli_trace import trace_json, trace_tree, tracking_id_of
 from shared.cli_extraction import extraction_table
+from shared.cli_trace import trace_json, trace_tree, tracking_id_of
 from shared.config import STORAGE_CONNECTION, Settings
 from shared.devhost.environment import LOCAL_SETTINGS, SAMPLE_SETTINGS, app_settings
 from shared.devhost.errors import StartupError, invalid_settings

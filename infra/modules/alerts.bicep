@@ -1,6 +1,7 @@
 // Alert rules on platform metrics: dead letters per stage queue, a backlog per queue, failed function executions,
 // poison blobs and Event Grid dead letters; and on the app's own metrics (shared/telemetry/names.py, the names
-// checked like the workbook's): the share of files that failed, and the age of stage messages at dequeue.
+// checked like the workbook's): the share of files that failed, the age of stage messages at dequeue, and the share
+// of chunks the LLM extractor left to its offline fallback (budget spent, throttling, outages).
 param namePrefix string
 param location string
 param tags object
@@ -19,6 +20,8 @@ param alertEmail string
 param failureRatePercent int
 @description('Age in seconds of a stage message at dequeue above which an alert is raised (the pipeline lags)')
 param queueAgeSeconds int
+@description('Percent of extracted chunks in an hour read by the offline fallback instead of the LLM, above which an alert is raised')
+param llmFallbackPercent int
 
 resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(alertEmail)) {
   name: '${namePrefix}-ops'
@@ -283,6 +286,42 @@ resource queueAge 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
           metricMeasureColumn: 'worst'
           operator: 'GreaterThan'
           threshold: queueAgeSeconds
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: {
+      actionGroups: queryActions
+    }
+  }
+}
+
+resource llmFallback 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: '${namePrefix}-llm-fallback'
+  location: location
+  tags: tags
+  properties: {
+    displayName: '${namePrefix}: LLM extraction falling back'
+    description: 'The offline extractor read too many chunks instead of the chat model (budget spent, throttled or down); the workbook shows the reasons.'
+    severity: 3
+    enabled: true
+    scopes: [
+      applicationInsightsId
+    ]
+    evaluationFrequency: 'PT15M'
+    windowSize: 'PT1H'
+    criteria: {
+      allOf: [
+        {
+          query: 'customMetrics | where name == "tributary.llm.chunks" | extend source = tostring(customDimensions["tributary.llm.chunk_source"]) | summarize fallback = sumif(valueSum, source == "fallback"), all = sum(valueSum) | extend rate = iff(all == 0, 0.0, 100.0 * fallback / all)'
+          timeAggregation: 'Maximum'
+          metricMeasureColumn: 'rate'
+          operator: 'GreaterThan'
+          threshold: llmFallbackPercent
           failingPeriods: {
             numberOfEvaluationPeriods: 1
             minFailingPeriodsToAlert: 1

@@ -111,6 +111,25 @@ resource documents 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/container
   }
 }
 
+// The LLM token budgets shared by every worker (per minute and per job): items expire by their own ttl, so the
+// container has time-to-live on with no default (-1), as the store creates it.
+resource budgets 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-05-15' = {
+  parent: database
+  name: 'budgets'
+  properties: {
+    resource: {
+      id: 'budgets'
+      partitionKey: {
+        paths: [
+          '/key'
+        ]
+        kind: 'Hash'
+      }
+      defaultTtl: -1
+    }
+  }
+}
+
 resource dataContributor 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments@2024-05-15' = {
   parent: account
   name: guid(account.id, identityPrincipalId, cosmosDbBuiltInDataContributor)

@@ -34,6 +34,9 @@ param searchEndpoint string
 param searchSemantic bool
 param openAIEndpoint string
 param embeddingDeployment string
+param chatDeployment string
+@description('The chat deployment\'s quota: what every worker together may reserve per minute')
+param chatTokensPerMinute int
 param embeddingDimension int
 param documentIntelligenceEndpoint string
 param neo4jUri string
@@ -114,7 +117,15 @@ var tributarySettings = {
   TRIBUTARY_AZURE_OPENAI_BATCH_TOKENS: '300000'
   TRIBUTARY_AZURE_OPENAI_MAX_RETRIES: '4'
   TRIBUTARY_AZURE_OPENAI_TIMEOUT_SECONDS: '60.0'
-  TRIBUTARY_EXTRACTOR: 'rules'
+  // The LLM extractor on the chat deployment, within its quota, falling back to the rules when it is spent or down.
+  TRIBUTARY_EXTRACTOR: 'llm'
+  TRIBUTARY_AZURE_OPENAI_CHAT_DEPLOYMENT: chatDeployment
+  TRIBUTARY_LLM_TOKENS_PER_MINUTE: string(chatTokensPerMinute)
+  TRIBUTARY_LLM_TOKENS_PER_JOB: '1000000'
+  TRIBUTARY_LLM_REQUEST_TOKENS: '16000'
+  TRIBUTARY_LLM_OUTPUT_TOKENS: '4096'
+  TRIBUTARY_LLM_FALLBACK_EXTRACTOR: 'rules'
+  TRIBUTARY_LLM_TIMEOUT_SECONDS: '120.0'
   TRIBUTARY_TELEMETRY: 'auto'
   TRIBUTARY_NEO4J_URI: neo4jUri
   TRIBUTARY_NEO4J_USER: neo4jUser

@@ -25,6 +25,7 @@ from shared.adapters.azure_openai_client import ErrorCodes, message, open_client
 from shared.domain import Reason
 from shared.domain.errors import PermanentError, TransientError
 from shared.ports import ChatAnswer
+from shared.telemetry.names import SCOPE, Attr, Span
 
 if TYPE_CHECKING:
     from openai.types.chat import ChatCompletion
@@ -40,7 +41,7 @@ CHAT_ERRORS = ErrorCodes(
 # current `gen_ai.provider.name` and the older `gen_ai.system` that Azure Monitor's views still read.
 PROVIDER = "azure.ai.openai"
 SYSTEM = "az.ai.openai"
-_tracer = trace.get_tracer(__name__)
+_tracer = trace.get_tracer(SCOPE)
 
 
 class AzureOpenAIChat:
@@ -90,17 +91,17 @@ class AzureOpenAIChat:
     ) -> ChatAnswer:
         """The model's JSON answer to `user` under `system`, held to `schema` (strict structured output)."""
         options: dict[str, Any] = {} if self.temperature is None else {"temperature": self.temperature}
-        with self._tracer.start_as_current_span(f"chat {self.name}", kind=trace.SpanKind.CLIENT) as span:
+        with self._tracer.start_as_current_span(f"{Span.CHAT} {self.name}", kind=trace.SpanKind.CLIENT) as span:
             span.set_attributes(
                 {
-                    "gen_ai.operation.name": "chat",
-                    "gen_ai.provider.name": PROVIDER,
-                    "gen_ai.system": SYSTEM,
-                    "gen_ai.request.model": self.name,
-                    "gen_ai.request.max_tokens": max_tokens,
-                    "gen_ai.output.type": "json",
+                    Attr.GEN_AI_OPERATION: "chat",
+                    Attr.GEN_AI_PROVIDER: PROVIDER,
+                    Attr.GEN_AI_SYSTEM: SYSTEM,
+                    Attr.GEN_AI_REQUEST_MODEL: self.name,
+                    Attr.GEN_AI_REQUEST_MAX_TOKENS: max_tokens,
+                    Attr.GEN_AI_OUTPUT_TYPE: "json",
                     "server.address": self._server,
-                    **({"gen_ai.request.temperature": self.temperature} if self.temperature is not None else {}),
+                    **({Attr.GEN_AI_REQUEST_TEMPERATURE: self.temperature} if self.temperature is not None else {}),
                 }
             )
             try:
@@ -117,15 +118,15 @@ class AzureOpenAIChat:
                     )
                     answer = read_answer(response, self.name)
             except (TransientError, PermanentError) as error:
-                span.set_attribute("error.type", error.reason_code)
+                span.set_attribute(Attr.ERROR_TYPE, error.reason_code)
                 raise
             span.set_attributes(
                 {
-                    "gen_ai.response.model": answer.model,
-                    "gen_ai.response.id": getattr(response, "id", None) or "",
-                    "gen_ai.usage.input_tokens": answer.input_tokens,
-                    "gen_ai.usage.output_tokens": answer.output_tokens,
-                    "gen_ai.response.finish_reasons": (answer.finish_reason,),
+                    Attr.GEN_AI_RESPONSE_MODEL: answer.model,
+                    Attr.GEN_AI_RESPONSE_ID: getattr(response, "id", None) or "",
+                    Attr.GEN_AI_INPUT_TOKENS: answer.input_tokens,
+                    Attr.GEN_AI_OUTPUT_TOKENS: answer.output_tokens,
+                    Attr.GEN_AI_RESPONSE_FINISH_REASONS: (answer.finish_reason,),
                 }
             )
             return answer

@@ -13,6 +13,7 @@ from shared.extraction.schema import ExtractionSchema, load_schema
 from shared.pipeline import batch_context
 from shared.pipeline.outputs import StageOutput
 from shared.ports import BatchExtractor, ExtractionRun, Extractor, Ports
+from shared.telemetry import metrics
 
 
 def handle(payload: BatchPayload, document: DocumentRef, ports: Ports) -> StageOutput:
@@ -22,7 +23,8 @@ def handle(payload: BatchPayload, document: DocumentRef, ports: Ports) -> StageO
     job_id, batch = (key.job_id, key.batch) if key is not None else (None, 0)
     run = run_extractor(ports.extractor, payload.chunks, job_id, batch)
     if job_id is not None:
-        ports.jobs.record_extraction(job_id, run.record)
+        if ports.jobs.record_extraction(job_id, run.record):
+            metrics.extraction_recorded(run.record)
         if run.issues:
             ports.jobs.record_issues(job_id, run.issues)
     schema, titles = _schema(ports.settings.extraction_schema)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from opentelemetry import metrics
 from opentelemetry.metrics import Counter, Histogram
 
+from shared.domain import BatchExtraction
 from shared.telemetry.names import SCOPE, Attr, Instrument, Metric
 
 _meter = metrics.get_meter(SCOPE)
@@ -28,6 +29,9 @@ _chunks = _counter(Metric.CHUNKS)
 _entities = _counter(Metric.ENTITIES)
 _relations = _counter(Metric.RELATIONS)
 _dead_letters = _counter(Metric.DEAD_LETTERS)
+_llm_tokens = _counter(Metric.LLM_TOKENS)
+_llm_requests = _counter(Metric.LLM_REQUESTS)
+_llm_chunks = _counter(Metric.LLM_CHUNKS)
 _stage_duration = _histogram(Metric.STAGE_DURATION)
 _queue_age = _histogram(Metric.QUEUE_AGE)
 
@@ -66,3 +70,19 @@ def stage_processed(stage: str, queue: str, seconds: float, outcome: str, error_
 
 def message_age(stage: str, seconds: float) -> None:
     _queue_age.record(max(seconds, 0.0), {Attr.STAGE.value: stage})
+
+
+def extraction_recorded(record: BatchExtraction) -> None:
+    """An extract batch's record, counted when the job store first took it (a redelivery counts nothing)."""
+    if record.requests:
+        _llm_requests.add(record.requests)
+    if record.input_tokens:
+        _llm_tokens.add(record.input_tokens, {Attr.GEN_AI_TOKEN_TYPE.value: "input"})
+    if record.output_tokens:
+        _llm_tokens.add(record.output_tokens, {Attr.GEN_AI_TOKEN_TYPE.value: "output"})
+    for source, count in (("model", record.model_chunks), ("cache", record.cached_chunks)):
+        if count:
+            _llm_chunks.add(count, {Attr.CHUNK_SOURCE.value: source})
+    if record.fallback_chunks:  # only the LLM extractor falls back; the offline ones record none
+        reason = {Attr.CHUNK_SOURCE.value: "fallback", Attr.FALLBACK_REASON.value: record.fallback_reason or ""}
+        _llm_chunks.add(record.fallback_chunks, reason)

@@ -18,6 +18,7 @@ class Span(StrEnum):
     BLOB_EVENT = "tributary.blob_event"  # one BlobCreated delivery: validation, hash, the job record
     INGEST = "tributary.ingest"  # parse and publish, in the job's trace (the trace of the file)
     STAGE = "process"  # + " <queue>": one stage message (enrich, extract, graph, vector, cleanup, delete)
+    CHAT = "chat"  # + " <deployment>": one chat model request (a GenAI client span)
     GRAPH_WRITE = "tributary.graph.write"  # the graph sink's write of one batch (a db client span)
     VECTOR_WRITE = "tributary.vector.upsert"  # the vector sink's upsert of one batch (a db client span)
 
@@ -45,6 +46,21 @@ class Attr(StrEnum):
     DB_SYSTEM = "db.system.name"
     DB_OPERATION = "db.operation.name"
     DB_BATCH_SIZE = "db.operation.batch.size"
+    CHUNK_SOURCE = "tributary.llm.chunk_source"  # model | cache | fallback
+    FALLBACK_REASON = "tributary.llm.fallback_reason"
+    GEN_AI_OPERATION = "gen_ai.operation.name"
+    GEN_AI_PROVIDER = "gen_ai.provider.name"
+    GEN_AI_SYSTEM = "gen_ai.system"  # the older name of the provider, which Azure Monitor's views still read
+    GEN_AI_REQUEST_MODEL = "gen_ai.request.model"
+    GEN_AI_REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens"
+    GEN_AI_REQUEST_TEMPERATURE = "gen_ai.request.temperature"
+    GEN_AI_OUTPUT_TYPE = "gen_ai.output.type"
+    GEN_AI_RESPONSE_MODEL = "gen_ai.response.model"
+    GEN_AI_RESPONSE_ID = "gen_ai.response.id"
+    GEN_AI_RESPONSE_FINISH_REASONS = "gen_ai.response.finish_reasons"
+    GEN_AI_INPUT_TOKENS = "gen_ai.usage.input_tokens"
+    GEN_AI_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+    GEN_AI_TOKEN_TYPE = "gen_ai.token.type"  # input | output
 
 
 @dataclass(frozen=True)
@@ -68,6 +84,17 @@ class Metric:
     )
     QUEUE_AGE = Instrument(
         "tributary.queue.age", "histogram", "s", "age of a stage message when a worker took it (since it was built)"
+    )
+    LLM_TOKENS = Instrument(
+        "tributary.llm.tokens", "counter", "{token}", "chat model tokens, by gen_ai.token.type, once per extract batch"
+    )
+    LLM_REQUESTS = Instrument("tributary.llm.requests", "counter", "{request}", "chat model requests per extract batch")
+    LLM_CHUNKS = Instrument(
+        "tributary.llm.chunks",
+        "counter",
+        "{chunk}",
+        "extracted chunks by where the answer came from: model, cache, "
+        "fallback (the offline extractor; with the reason)",
     )
     DEAD_LETTERS = Instrument(
         "tributary.dead_letters", "counter", "{message}", "stage messages that will never complete, by reason code"

@@ -55,6 +55,7 @@ DEPLOYED_VALUES: dict[str, str] = {
     "TRIBUTARY_GRAPH": "neo4j",
     "TRIBUTARY_VECTORS": "aisearch",
     "TRIBUTARY_EMBEDDER": "azure_openai",
+    "TRIBUTARY_EXTRACTOR": "llm",
     "TRIBUTARY_POSTGRES_AUTH": "entra",
 }
 # What only one job store reads, so the Bicep sets it in that store's branch only.

@@ -86,3 +86,50 @@ def test_every_instrument_has_a_unique_declared_name() -> None:
     names = [instrument.name for instrument in Metric.all()]
     assert len(names) == len(set(names)) >= 8
     assert set(names) <= declared_names()
+
+
+def test_an_extract_batch_record_is_counted_by_token_type_and_chunk_source(tmp_path: Path) -> None:
+    import json
+
+    from shared.domain import BatchExtraction
+    from shared.telemetry import metrics
+    from shared.telemetry.local_files import METRICS_FILE
+
+    # GIVEN local telemetry
+    configure_telemetry(tmp_path)
+    directory = local_directory()
+    if directory is None:
+        pytest.skip("this process's telemetry was set up with another exporter first; the local files are not written")
+
+    # WHEN an LLM batch record (some chunks by the model, some left to the fallback) is counted
+    record = BatchExtraction(
+        batch=0,
+        extractor="llm:chat+rules",
+        chunks=5,
+        model_chunks=3,
+        fallback_chunks=2,
+        requests=1,
+        input_tokens=1200,
+        output_tokens=300,
+        fallback_reason="llm.budget_exhausted",
+    )
+    metrics.extraction_recorded(record)
+    flush_telemetry()
+
+    # THEN the metrics hold its tokens by type and its chunks by source, with the fallback's reason
+    last = json.loads((directory / METRICS_FILE).read_text().splitlines()[-1])
+    points = [
+        (metric["name"], point["attributes"], point["value"])
+        for resource in last["resource_metrics"]
+        for scope in resource["scope_metrics"]
+        for metric in scope["metrics"]
+        for point in metric["data"]["data_points"]
+    ]
+    assert ("tributary.llm.tokens", {"gen_ai.token.type": "output"}) in [(name, attrs) for name, attrs, _ in points]
+    fallback = [
+        value
+        for name, attrs, value in points
+        if name == "tributary.llm.chunks" and attrs.get("tributary.llm.fallback_reason") == "llm.budget_exhausted"
+    ]
+    assert fallback
+    assert fallback[0] >= 2
