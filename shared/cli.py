@@ -23,6 +23,9 @@ from typer.core import TyperGroup
 
 from shared.api_search import search as search_chunks
 from shared.app_ports import app_ports
+from shared.communities.command import Output
+from shared.communities.command import run as run_communities
+from shared.communities.command import show as show_communities
 from shared.config import STORAGE_CONNECTION, Settings
 from shared.devhost.environment import LOCAL_SETTINGS, SAMPLE_SETTINGS, app_settings
 from shared.devhost.errors import StartupError, invalid_settings
@@ -441,6 +444,20 @@ def _reason(job: Job) -> str:
     if job.reason_code:
         return f"{job.reason_code}: {job.last_error or ''}"[:80]
     return ""
+
+
+@app.command()
+def communities(
+    output: Annotated[Output, typer.Option("--output", "-o", help="table, or json (every community)")] = Output.table,
+    shown: Annotated[int, typer.Option("--limit", min=1, help="communities shown in the table")] = 50,
+    data_dir: DataDir = None,
+    verbose: Verbose = False,
+) -> None:
+    """Find the entity graph's communities where it changed, summarise them, write them to the graph, print them."""
+    _configure_logging(logging.INFO if verbose else logging.ERROR)
+    with _local_host(data_dir):
+        refresh, found = run_communities(app_ports())
+    show_communities(console, refresh, found, output, shown)
 
 
 def main() -> None:
