@@ -450,13 +450,14 @@ def _reason(job: Job) -> str:
 def communities(
     output: Annotated[Output, typer.Option("--output", "-o", help="table, or json (every community)")] = Output.table,
     shown: Annotated[int, typer.Option("--limit", min=1, help="communities shown in the table")] = 50,
+    full: Annotated[bool, typer.Option("--full", help="detect every part of the graph again, from scratch")] = False,
     data_dir: DataDir = None,
     verbose: Verbose = False,
 ) -> None:
     """Find the entity graph's communities where it changed, summarise them, write them to the graph, print them."""
     _configure_logging(logging.INFO if verbose else logging.ERROR)
     with _local_host(data_dir):
-        refresh, found = run_communities(app_ports())
+        refresh, found = run_communities(app_ports(), full=full)
     show_communities(console, refresh, found, output, shown)
 
 

@@ -232,8 +232,8 @@ class Community(BaseModel):
     """A community of entities (shared/communities/): level 0 groups entities, level n+1 groups level-n communities.
 
     `member_ids` are what its IN_COMMUNITY edges come from: entity ids at level 0, child community ids above.
-    `fingerprint` covers the level, the members and the content; `content` the entities and relations below it (what
-    the summary depends on); `component` the connected part of the graph it was detected in.
+    `content` covers the entities and the relations among them (what the summary depends on); `fingerprint` the
+    level, the members, the content and the relations at its boundary (whether anything about it changed).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -247,7 +247,6 @@ class Community(BaseModel):
     summarizer: str
     fingerprint: str
     content: str
-    component: str
     updated: str  # ISO-8601 UTC time it was last written with a change
 
 

@@ -3,7 +3,7 @@
 Graph model, beside the one in cypher.py::
 
     (:Entity)-[:IN_COMMUNITY]->(:Community {id, level, size, title, summary, summarizer, fingerprint, content,
-                                           component, updated})-[:IN_COMMUNITY]->(:Community {level + 1})
+                                           updated})-[:IN_COMMUNITY]->(:Community {level + 1})
 
 An entity is in one level-0 community at most; a community is in one parent at most (the level above). So "the
 entities of a community" is `(:Entity)-[:IN_COMMUNITY*]->(c)`, and each member has one edge, not one per level.
@@ -24,14 +24,13 @@ COMMUNITY = "Community"
 IN_COMMUNITY = "IN_COMMUNITY"
 
 # The page's entities first (ordered and limited on the indexed id), then their outgoing relations to entities:
-# a relation is read once, with the page of its source. `type(r)` only where there is an r (OPTIONAL MATCH).
+# a relation is read once, with the page of its source (an entity with none comes back once, with nulls).
 ENTITY_GRAPH_PAGE = """
 MATCH (e:Entity)
 WHERE e.id > $after
 WITH e ORDER BY e.id LIMIT $limit
 OPTIONAL MATCH (e)-[r]->(t:Entity)
-RETURN e.id, e.type, e.name, r.id, CASE WHEN r IS NULL THEN NULL ELSE type(r) END, t.id,
-       size(coalesce(r.chunk_ids, []))
+RETURN e.id, e.type, e.name, r.id, type(r), t.id, size(coalesce(r.chunk_ids, []))
 """
 # Found by its two ends (indexed), then its id: a relation has no label to look it up by alone.
 RELATION_EVIDENCE = """
@@ -41,19 +40,18 @@ WHERE r.id = row.id AND r.evidence IS NOT NULL
 RETURN r.id, r.evidence
 """
 # Nodes in two steps around the edges: a node is made (or found) first, so edges can reach it, and gets its
-# properties last, in one statement for the whole call. A community whose `component` is current therefore has its
-# edges, which is what lets the next run skip its component (shared/communities/plan.py); a call cut short leaves the
-# old `component` (or "" on a new node), and the next run does the component again.
+# properties last, in one statement for the whole call. A community whose `fingerprint` is current therefore has its
+# edges, which is what lets the next run keep it (shared/communities/detection.py); a call cut short leaves the old
+# fingerprint (none on a new node), and the next run does that community again.
 MERGE_COMMUNITIES = """
 UNWIND $ids AS cid
-MERGE (c:Community {id: cid})
-ON CREATE SET c.component = ''
+MERGE (:Community {id: cid})
 """
 SET_COMMUNITIES = """
 UNWIND $rows AS r
 MATCH (c:Community {id: r.id})
 SET c.level = r.level, c.size = r.size, c.title = r.title, c.summary = r.summary, c.summarizer = r.summarizer,
-    c.fingerprint = r.fingerprint, c.content = r.content, c.component = r.component, c.updated = r.updated
+    c.fingerprint = r.fingerprint, c.content = r.content, c.updated = r.updated
 """
 CURRENT_MEMBERS = """
 UNWIND $ids AS cid
@@ -85,8 +83,7 @@ MATCH (c:Community)
 WHERE c.id > $after
 WITH c ORDER BY c.id LIMIT $limit
 OPTIONAL MATCH (m)-[:IN_COMMUNITY]->(c)
-RETURN c.id, c.level, c.size, c.title, c.summary, c.summarizer, c.fingerprint, c.content, c.component, c.updated,
-       collect(m.id)
+RETURN c.id, c.level, c.size, c.title, c.summary, c.summarizer, c.fingerprint, c.content, c.updated, collect(m.id)
 """
 DELETE_COMMUNITIES = """
 UNWIND $ids AS cid
@@ -173,7 +170,7 @@ def delete_communities(write: Run, community_ids: Iterable[str]) -> None:
 
 
 def _community(row: list[Any], dialect: Dialect) -> Community:
-    community_id, level, size, title, summary, summarizer, fingerprint, content, component, updated, members = row
+    community_id, level, size, title, summary, summarizer, fingerprint, content, updated, members = row
     return Community(
         community_id=community_id,
         level=dialect.to_int(level),
@@ -184,7 +181,6 @@ def _community(row: list[Any], dialect: Dialect) -> Community:
         summarizer=summarizer or "",
         fingerprint=fingerprint or "",
         content=content or "",
-        component=component or "",
         updated=updated or "",
     )
 
@@ -200,7 +196,6 @@ def _node_row(community: Community, dialect: Dialect) -> dict[str, Any]:
         "summarizer": text(community.summarizer),
         "fingerprint": community.fingerprint,
         "content": community.content,
-        "component": community.component,
         "updated": community.updated,
     }
 

@@ -22,9 +22,9 @@ class Output(StrEnum):
     json = "json"
 
 
-def run(ports: Ports) -> tuple[CommunityRefresh, list[Community]]:
+def run(ports: Ports, *, full: bool = False) -> tuple[CommunityRefresh, list[Community]]:
     """Refresh, then read back every community the graph holds: broadest level first, then the largest."""
-    refresh = refresh_communities(ports)
+    refresh = refresh_communities(ports, full=full)
     found = sorted(stored_communities(ports.graph), key=lambda c: (-c.level, -c.size, c.title, c.community_id))
     return refresh, found
 
@@ -76,7 +76,7 @@ def table(found: list[Community], shown: int) -> Table:
 
 
 def run_line(refresh: CommunityRefresh) -> str:
-    detected = f"{refresh.components_detected} of {refresh.components} components detected"
+    detected = f"{refresh.components_changed} of {refresh.components} parts of the graph changed"
     chat = f", {refresh.chat_fallbacks} chat fallbacks" if refresh.chat_fallbacks else ""
     return (
         f"{refresh.communities} communities over {refresh.entities} entities ({detected}): {refresh.written} written, "

@@ -55,7 +55,8 @@ class Component:
 
     entity_ids: tuple[str, ...]  # sorted
     links: tuple[Link, ...]  # sorted by relation id
-    fingerprint: str  # of the entities, the relations and their weights: unchanged → its communities are too
+    fingerprint: str  # of the entities, the relations and their weights, and the salt
+    salt: str = ""  # the detection settings: in every fingerprint made from the component
 
 
 def read_entity_graph(graph: GraphSink, page_size: int) -> EntityGraph:
@@ -92,7 +93,7 @@ def components(entity_graph: EntityGraph, salt: str) -> list[Component]:
     for key in sorted(members, key=lambda key: min(members[key])):
         entity_ids = tuple(sorted(members[key]))
         component_links = tuple(sorted(links_of.get(key, []), key=lambda link: link.relation_id))
-        found.append(Component(entity_ids, component_links, _fingerprint(salt, entity_ids, component_links)))
+        found.append(Component(entity_ids, component_links, _fingerprint(salt, entity_ids, component_links), salt))
     return found
 
 

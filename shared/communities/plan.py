@@ -1,17 +1,16 @@
 """What a run has to do, given the components of the entity graph now and the communities the graph holds.
 
-Communities never span two connected components, and detection is deterministic per component (detection.py), so
-a component is the unit of change:
-- a component whose fingerprint (its entities, relations and their weights, and the detection settings) is the one
-  its stored communities carry, all summarised by the summarizer now configured, is skipped: not even detected;
-- any other component is detected again, and each community found is compared with the stored one of the same id:
-  the same fingerprint and summarizer → nothing to write (only its `component` is stamped anew if that moved);
-  otherwise it is written, keeping the stored summary when its content (entities and inner relations) is the same;
-- a stored community that no current component produced or kept is stale, and goes. That is how communities of a
-  deleted document's entities are cleaned up: the delete removes the entities (with their IN_COMMUNITY edges), and
-  the next run finds their components changed or gone.
-GraphRAG recomputes every community on every run; this recomputes the components that changed, and summarises (the
-costly part when a chat model does it) only the communities whose content changed.
+Communities never span two connected components, so each component is detected on its own, with the stored
+communities over its entities (detection.py keeps every one whose fingerprint still matches the graph and runs
+Louvain only on the rest). Each community found is then compared with the stored one of the same id:
+- same fingerprint and same summarizer → nothing to write (a component where nothing changed writes nothing, and
+  runs no Louvain: every stored community in it is intact);
+- otherwise it is written, keeping the stored title and summary when its content (entities and the relations
+  among them) and summarizer are the same, so only communities whose content changed are summarised again;
+- a stored community no component produced is stale, and goes. That is how a deleted document's communities are
+  cleaned up: the delete removes its entities (with their IN_COMMUNITY edges), and the next run finds what is left.
+GraphRAG recomputes every community on every run; this recomputes around what changed, and summarises (the costly
+part when a chat model does it) only the communities whose content changed.
 """
 
 from __future__ import annotations
@@ -22,6 +21,8 @@ from dataclasses import dataclass, field
 from shared.communities.detection import DetectedCommunity
 from shared.communities.graph import Component
 from shared.ports import Community
+
+Detect = Callable[[Component, Sequence[Community]], list[DetectedCommunity]]
 
 
 @dataclass(frozen=True)
@@ -37,9 +38,8 @@ class Change:
 class Plan:
     changes: dict[str, list[Change]] = field(default_factory=dict)  # component fingerprint → what to write in it
     unchanged: int = 0
-    kept_components: int = 0  # skipped: their stored communities are current
-    detected_components: int = 0
-    small_components: int = 0  # below the minimum size: no community
+    components: int = 0  # of at least the minimum size
+    small_components: int = 0  # below it: no community
     stale: list[str] = field(default_factory=list)  # stored community ids to delete
 
     @property
@@ -51,35 +51,28 @@ def plan(
     components: Sequence[Component],
     stored: Iterable[Community],
     summarizer: str,
-    detect: Callable[[Component], list[DetectedCommunity]],
+    detect: Detect,
     min_size: int,
+    *,
+    full: bool = False,
 ) -> Plan:
-    """The plan of a run (see the module docstring); `detect` runs only on the components that need it."""
+    """The plan of a run (see the module docstring). `detect(component, previous)` gets the stored communities over
+    the component's entities, or none when `full` (every component from scratch)."""
     stored_by_id = {community.community_id: community for community in stored}
-    by_component: dict[str, list[Community]] = {}
-    for community in stored_by_id.values():
-        by_component.setdefault(community.component, []).append(community)
-
+    previous = _Previous(stored_by_id)
     result = Plan()
     current: set[str] = set()
     for component in components:
         if len(component.entity_ids) < min_size:
             result.small_components += 1
             continue
-        held = by_component.get(component.fingerprint, [])
-        if _current(held, component, summarizer):
-            result.kept_components += 1
-            result.unchanged += len(held)
-            current.update(community.community_id for community in held)
-            continue
-        result.detected_components += 1
+        result.components += 1
         changes = []
-        for found in detect(component):
+        for found in detect(component, [] if full else previous.of(component)):
             current.add(found.community_id)
             before = stored_by_id.get(found.community_id)
             same_summary = before is not None and before.summarizer == summarizer and before.content == found.content
-            same = same_summary and before is not None and before.fingerprint == found.fingerprint
-            if same and before is not None and before.component == found.component:
+            if same_summary and before is not None and before.fingerprint == found.fingerprint:
                 result.unchanged += 1
                 continue
             changes.append(Change(found, before, before if same_summary else None))
@@ -89,16 +82,24 @@ def plan(
     return result
 
 
-def _current(held: list[Community], component: Component, summarizer: str) -> bool:
-    """Whether the communities stamped with the component's fingerprint are all of them, summarised as wanted: their
-    level-0 communities cover its entities (a write stamps a component's communities in one statement, so a run cut
-    short leaves none stamped; this also catches a community deleted by other means)."""
-    covered = sum(community.size for community in held if community.level == 0)
-    return (
-        bool(held)
-        and covered == len(component.entity_ids)
-        and all(community.summarizer == summarizer for community in held)
-    )
+class _Previous:
+    """The stored communities over a component's entities: its entities' level-0 communities and their ancestors."""
+
+    def __init__(self, stored: dict[str, Community]) -> None:
+        self.stored = stored
+        self.level0: dict[str, str] = {}
+        self.parent: dict[str, str] = {}
+        for community in stored.values():
+            target = self.level0 if community.level == 0 else self.parent
+            target.update(dict.fromkeys(community.member_ids, community.community_id))
+
+    def of(self, component: Component) -> list[Community]:
+        found: set[str] = set()
+        frontier = {self.level0[e] for e in component.entity_ids if e in self.level0}
+        while frontier:
+            found |= frontier
+            frontier = {self.parent[c] for c in frontier if c in self.parent} - found
+        return [self.stored[community_id] for community_id in sorted(found)]
 
 
-__all__ = ["Change", "Plan", "plan"]
+__all__ = ["Change", "Detect", "Plan", "plan"]

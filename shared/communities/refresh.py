@@ -1,8 +1,9 @@
 """`refresh_communities(ports)`: bring the graph's communities up to date with its entities, incrementally.
 
-Read the entity graph in pages → split it into connected components → plan (plan.py: skip the components whose
-communities are current, detect the others) → summarise the communities whose content changed → write them,
-a component at a time → delete the stale ones. A second run over an unchanged graph writes nothing at all.
+Read the entity graph in pages → split it into connected components → plan (plan.py: detect each component with
+its stored communities, keeping those still intact) → summarise the communities whose content changed → write the
+changed ones, a component's in one call → delete the stale ones. A second run over an unchanged graph writes
+nothing at all.
 
 Callers: `tributary communities` (shared/communities/command.py) and, after a bulk run, the bulk orchestration (an
 activity calls `refresh_communities(ports)` and puts `.model_dump()` of the answer in its summary). It is meant to
@@ -44,7 +45,7 @@ class CommunityRefresh(BaseModel):
     entities: int
     relations: int
     components: int  # connected components of at least the minimum size
-    components_detected: int  # of those, detected again (the others were current)
+    components_changed: int  # of those, where some community was written
     communities: int  # in the graph after the run
     levels: int  # the highest level + 1
     written: int  # new or changed communities written
@@ -60,16 +61,21 @@ class CommunityRefresh(BaseModel):
 
 
 def detection_salt(settings: Settings) -> str:
-    """What, besides the graph, decides the communities: in every component fingerprint, so changing it recomputes."""
+    """What, besides the graph, decides the communities: in every fingerprint, so changing it detects everything again
+    (summaries stay where a community's content comes out the same)."""
     return (
         f"louvain/networkx-{nx.__version__}/seed-{SEED}/resolution-{settings.community_resolution}"
         f"/levels-{settings.community_max_levels}"
     )
 
 
-def refresh_communities(ports: Ports, *, now: datetime | None = None) -> CommunityRefresh:
+def refresh_communities(ports: Ports, *, full: bool = False, now: datetime | None = None) -> CommunityRefresh:
     """Detect, summarise and write the communities of `ports.graph` where its entities changed since the last run;
-    delete those left stale. Summaries by `ports.chat` when set, else extractive. See the module docstring."""
+    delete those left stale. Summaries by `ports.chat` when set, else extractive. See the module docstring.
+
+    `full`: detect every component from scratch, as if no community were stored (summaries are still kept where a
+    community's content did not change); the result then depends on the graph alone, not on the order data came in.
+    """
     started = time.perf_counter()
     settings = ports.settings
     graph = ports.graph
@@ -80,10 +86,10 @@ def refresh_communities(ports: Ports, *, now: datetime | None = None) -> Communi
     parts = components(entity_graph, detection_salt(settings))
     stored = list(stored_communities(graph))
 
-    def detect_component(component: Component) -> list[DetectedCommunity]:
-        return detect(component, settings.community_resolution, settings.community_max_levels)
+    def detect_component(component: Component, previous: Sequence[Community]) -> list[DetectedCommunity]:
+        return detect(component, settings.community_resolution, settings.community_max_levels, previous)
 
-    work = plan(parts, stored, summarizer, detect_component, settings.community_min_size)
+    work = plan(parts, stored, summarizer, detect_component, settings.community_min_size, full=full)
     usage = summaries.Usage()
     by_fingerprint = {component.fingerprint: component for component in parts}
     batch: list[Community] = []
@@ -92,19 +98,24 @@ def refresh_communities(ports: Ports, *, now: datetime | None = None) -> Communi
         if batch and len(batch) + len(written) > WRITE_BATCH:
             graph.write_communities(batch)
             batch = []
-        batch.extend(written)  # a component's communities go in one call (see community_cypher.MERGE_COMMUNITIES)
+        batch.extend(written)  # a component's communities in one call: a parent and its children together
     if batch:
         graph.write_communities(batch)
     graph.delete_communities(work.stale)
 
-    after = list(stored_communities(graph))
+    # What the graph holds now, without reading it again: what was kept, and what was written.
+    stale = set(work.stale)
+    levels = {c.community_id: c.level for c in stored if c.community_id not in stale}
+    levels.update(
+        (change.community.community_id, change.community.level) for c in work.changes.values() for change in c
+    )
     refresh = CommunityRefresh(
         entities=len(entity_graph.nodes),
         relations=len(entity_graph.links),
-        components=work.kept_components + work.detected_components,
-        components_detected=work.detected_components,
-        communities=len(after),
-        levels=max((community.level for community in after), default=-1) + 1,
+        components=work.components,
+        components_changed=len(work.changes),
+        communities=len(levels),
+        levels=max(levels.values(), default=-1) + 1,
         written=work.writes,
         summarised=usage.summarised,
         unchanged=work.unchanged,
@@ -152,15 +163,11 @@ def _communities(
         detected, source = change.community, change.summary_from
         if source is not None:
             title, summary, by = source.title, source.summary, source.summarizer
-            # Only `component` moved: the community is the same one, so its time stays.
-            moved_only = change.stored is not None and change.stored.fingerprint == detected.fingerprint
-            when = source.updated if moved_only else updated
         else:
             community_view = summaries.with_evidence(views[detected.community_id], evidence)
             title, summary, by = summaries.summarise(
                 community_view, ports.chat, ports.settings.community_summary_max_tokens, usage
             )
-            when = updated
         rows.append(
             Community(
                 community_id=detected.community_id,
@@ -172,8 +179,7 @@ def _communities(
                 summarizer=by,
                 fingerprint=detected.fingerprint,
                 content=detected.content,
-                component=detected.component,
-                updated=when,
+                updated=updated,
             )
         )
     return rows

@@ -866,7 +866,6 @@ def make_community(community_id: str, level: int, members: list[str], size: int,
         summarizer="extractive/1",
         fingerprint=f"fp-{community_id}-{summary}",
         content=f"content-{community_id}",
-        component="component-1",
         updated="2026-12-02T16:00:00+00:00",
     )
 

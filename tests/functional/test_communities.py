@@ -83,7 +83,7 @@ def test_the_samples_get_communities_with_summaries_and_a_second_run_changes_not
     before = graph_state(pipeline)
     second = refresh_communities(pipeline.ports, now=SECOND_RUN)
     # THEN nothing is detected, written or deleted, and the graph is the same, `updated` included
-    assert (second.components_detected, second.written, second.summarised, second.deleted) == (0, 0, 0, 0)
+    assert (second.components_changed, second.written, second.summarised, second.deleted) == (0, 0, 0, 0)
     assert second.unchanged == second.communities == first.communities
     assert graph_state(pipeline) == before
 
@@ -98,8 +98,8 @@ def test_new_data_changes_only_the_communities_it_touches(pipeline: Pipeline) ->
     assert pipeline.job(pipeline.drop("later/tern-systems.txt", NEW_GROUP)).state is JobState.SUCCEEDED
     refresh = refresh_communities(pipeline.ports, now=SECOND_RUN)
     after = held(pipeline)
-    # THEN only the new part of the graph was detected; every earlier community is exactly as it was
-    assert refresh.components_detected == 1
+    # THEN only the new part of the graph changed; every earlier community is exactly as it was
+    assert refresh.components_changed == 1
     assert refresh.deleted == 0
     assert {cid: after[cid] for cid in before} == before
     new = [after[cid] for cid in set(after) - set(before)]

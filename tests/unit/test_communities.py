@@ -11,6 +11,7 @@ import os
 import random
 import subprocess
 import sys
+from collections.abc import Sequence
 
 from shared.communities import summaries
 from shared.communities.detection import DetectedCommunity, community_id, detect
@@ -156,81 +157,84 @@ def stored(found: list[DetectedCommunity], summarizer: str = summaries.EXTRACTIV
             summarizer=summarizer,
             fingerprint=c.fingerprint,
             content=c.content,
-            component=c.component,
             updated="2026-12-01T00:00:00+00:00",
         )
         for c in found
     ]
 
 
-class CountingDetect:
-    def __init__(self) -> None:
-        self.calls: list[str] = []
+class Detector:
+    """`detect` as the plan calls it, recording what it was given: (component size, number of previous communities)."""
 
-    def __call__(self, component: Component) -> list[DetectedCommunity]:
-        self.calls.append(component.fingerprint)
-        return detect(component)
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int]] = []
+
+    def __call__(self, component: Component, previous: Sequence[Community]) -> list[DetectedCommunity]:
+        self.calls.append((len(component.entity_ids), len(previous)))
+        return detect(component, previous=previous)
+
+
+def first_run(graph: EntityGraph) -> list[DetectedCommunity]:
+    return [c for part in components(graph, SALT) if len(part.entity_ids) >= 2 for c in detect(part)]
 
 
 def test_a_first_plan_detects_every_component_of_the_minimum_size() -> None:
     # GIVEN a graph and an empty store
     parts = components(two_cliques_and_a_pair(), SALT)
-    counting = CountingDetect()
+    detector = Detector()
     # WHEN planned with a minimum size of 2
-    work = plan(parts, [], summaries.EXTRACTIVE, counting, min_size=2)
-    # THEN the cliques and the pair are detected, the lone entity is not, and everything is to be written
-    assert len(counting.calls) == 2
-    assert (work.detected_components, work.small_components, work.kept_components) == (2, 1, 0)
-    assert work.writes > 0
-    assert all(change.stored is None and change.summary_from is None for c in work.changes.values() for change in c)
+    work = plan(parts, [], summaries.EXTRACTIVE, detector, min_size=2)
+    # THEN the cliques and the pair are detected with nothing stored, the lone entity is not
+    assert sorted(detector.calls) == [(2, 0), (10, 0)]
+    assert (work.components, work.small_components) == (2, 1)
+    # AND everything is to be written and summarised
+    changes = [change for c in work.changes.values() for change in c]
+    assert len(changes) == work.writes > 0
+    assert all(change.stored is None and change.summary_from is None for change in changes)
     assert work.unchanged == 0
     assert work.stale == []
 
 
-def test_a_plan_over_an_unchanged_graph_detects_and_writes_nothing() -> None:
+def test_a_plan_over_an_unchanged_graph_writes_nothing() -> None:
     # GIVEN what a first run wrote
-    parts = components(two_cliques_and_a_pair(), SALT)
-    first = [c for part in parts if len(part.entity_ids) >= 2 for c in detect(part)]
-    counting = CountingDetect()
+    graph = two_cliques_and_a_pair()
+    first = first_run(graph)
+    detector = Detector()
     # WHEN the same graph is planned again
-    work = plan(parts, stored(first), summaries.EXTRACTIVE, counting, min_size=2)
-    # THEN no component is detected, nothing is written or deleted
-    assert counting.calls == []
-    assert (work.writes, work.stale, work.unchanged, work.kept_components) == (0, [], len(first), 2)
+    work = plan(components(graph, SALT), stored(first), summaries.EXTRACTIVE, detector, min_size=2)
+    # THEN each component is detected with the stored communities over it, and nothing is written or deleted
+    assert sorted(size for size, _ in detector.calls) == [2, 10]
+    assert sum(previous for _, previous in detector.calls) == len(first)
+    assert (work.writes, work.stale, work.unchanged) == (0, [], len(first))
 
 
-def test_a_plan_redoes_only_the_changed_component_and_keeps_unchanged_summaries() -> None:
+def test_a_plan_rewrites_only_the_changed_community_and_summarises_it_again() -> None:
     # GIVEN what a first run wrote, then the pair gains a third person (whose id does not sort first)
-    parts = components(two_cliques_and_a_pair(), SALT)
-    first = [c for part in parts if len(part.entity_ids) >= 2 for c in detect(part)]
+    graph = two_cliques_and_a_pair()
+    first = first_run(graph)
     smallest = min(entity_id("Person", name) for name in ("p0", "p1"))
     third = next(name for name in (f"p{n}" for n in range(2, 50)) if entity_id("Person", name) > smallest)
     changed = components(two_cliques_and_a_pair(extra=[("p1", third)]), SALT)
-    counting = CountingDetect()
     # WHEN planned
-    work = plan(changed, stored(first), summaries.EXTRACTIVE, counting, min_size=2)
-    # THEN only the pair's component is detected; the cliques' component is kept as it is
-    assert len(counting.calls) == 1
-    assert (work.kept_components, work.detected_components) == (1, 1)
+    work = plan(changed, stored(first), summaries.EXTRACTIVE, Detector(), min_size=2)
+    # THEN only the pair's community is written, under the same id, with a summary to make (its content changed)
     [changes] = work.changes.values()
-    # AND the pair's community is rewritten with a summary to make (its content changed), under the same id
     assert len(changes) == 1
-    pair_id = changes[0].community.community_id
+    pair = next(c for c in first if len(c.entity_ids) == 2)
+    assert changes[0].community.community_id == pair.community_id
     assert changes[0].stored is not None
-    assert changes[0].stored.community_id == pair_id
     assert changes[0].summary_from is None
-    assert work.stale == []
+    assert (work.unchanged, work.stale) == (len(first) - 1, [])
 
 
 def test_a_plan_deletes_the_communities_of_entities_that_went() -> None:
     # GIVEN what a first run wrote, then the pair's entities deleted (their document was)
     graph = two_cliques_and_a_pair()
-    parts = components(graph, SALT)
-    first = [c for part in parts if len(part.entity_ids) >= 2 for c in detect(part)]
+    first = first_run(graph)
     for name in ("p0", "p1"):
         del graph.nodes[entity_id("Person", name)]
     # WHEN planned on what is left
-    work = plan(components(graph, SALT), stored(first), summaries.EXTRACTIVE, detect, min_size=2)
+    work = plan(components(graph, SALT), stored(first), summaries.EXTRACTIVE, Detector(), min_size=2)
     # THEN the pair's community is stale, nothing else changes
     pair = [c.community_id for c in first if len(c.entity_ids) == 2]
     assert work.stale == pair
@@ -239,47 +243,53 @@ def test_a_plan_deletes_the_communities_of_entities_that_went() -> None:
 
 def test_a_new_summarizer_rewrites_the_summaries_only() -> None:
     # GIVEN communities summarised extractively
-    parts = components(two_cliques_and_a_pair(), SALT)
-    first = [c for part in parts if len(part.entity_ids) >= 2 for c in detect(part)]
+    graph = two_cliques_and_a_pair()
+    first = first_run(graph)
     # WHEN a chat model is configured
-    work = plan(parts, stored(first), "chat:gpt-4o/1", detect, min_size=2)
-    # THEN every community is rewritten, each with a summary to make, and none is stale
+    work = plan(components(graph, SALT), stored(first), "chat:gpt-4o/1", Detector(), min_size=2)
+    # THEN every community is rewritten, the same communities, each with a summary to make, and none is stale
     changes = [change for c in work.changes.values() for change in c]
-    assert len(changes) == len(first)
+    assert sorted(change.community.community_id for change in changes) == sorted(c.community_id for c in first)
     assert all(change.summary_from is None for change in changes)
     assert work.stale == []
 
 
-def test_a_structural_change_with_the_same_content_keeps_the_summary() -> None:
-    # GIVEN a stored community whose fingerprint differs but whose content is the same (say its members were
-    # written under other child ids)
-    parts = components(two_cliques_and_a_pair(), SALT)
-    first = [c for part in parts if len(part.entity_ids) >= 2 for c in detect(part)]
-    # written in another component (the graph grew elsewhere since)
-    held = [c.model_copy(update={"component": "older component"}) for c in stored(first)]
-    held[0] = held[0].model_copy(update={"fingerprint": "older"})
-    # WHEN planned
-    work = plan(parts, held, summaries.EXTRACTIVE, detect, min_size=2)
-    # THEN every community of its component is written with its summary kept: the first one changed, the others
-    # only moved to the current component (the refresh keeps their `updated`)
-    changes = {ch.community.community_id: ch for c in work.changes.values() for ch in c}
-    assert set(changes) == {c.community_id for c in held if c.community_id in changes}
-    assert changes[held[0].community_id].summary_from == held[0]
-    assert all(change.summary_from == change.stored for change in changes.values())
-    assert work.stale == []
+def test_new_settings_detect_again_but_keep_the_summaries_of_what_comes_out_the_same() -> None:
+    # GIVEN what a first run wrote
+    graph = two_cliques_and_a_pair()
+    first = first_run(graph)
+    # WHEN planned under other detection settings (another salt)
+    work = plan(components(graph, "other settings"), stored(first), summaries.EXTRACTIVE, Detector(), min_size=2)
+    # THEN every community is written again (its fingerprint changed), each keeping its summary (same content)
+    changes = [change for c in work.changes.values() for change in c]
+    assert len(changes) == len(first)
+    assert all(change.summary_from is not None and change.summary_from == change.stored for change in changes)
 
 
-def test_a_component_only_partly_held_is_detected_again() -> None:
-    # GIVEN what a first run wrote, less one level-0 community of the cliques (say, deleted by hand)
-    parts = components(two_cliques_and_a_pair(), SALT)
-    first = [c for part in parts if len(part.entity_ids) >= 2 for c in detect(part)]
-    missing = next(c for c in first if c.level == 0 and len(c.entity_ids) == 5)
-    held = [c for c in stored(first) if c.community_id != missing.community_id]
+def test_a_full_plan_detects_from_scratch() -> None:
+    # GIVEN what a first run wrote
+    graph = two_cliques_and_a_pair()
+    first = first_run(graph)
+    detector = Detector()
+    # WHEN planned in full
+    work = plan(components(graph, SALT), stored(first), summaries.EXTRACTIVE, detector, min_size=2, full=True)
+    # THEN detection got no stored community, and found the same ones: nothing to write
+    assert all(previous == 0 for _, previous in detector.calls)
+    assert (work.writes, work.stale) == (0, [])
+
+
+def test_a_community_cut_short_by_a_crash_is_written_again() -> None:
+    # GIVEN what a first run wrote, one community of it left without properties by a write cut short
+    graph = two_cliques_and_a_pair()
+    first = first_run(graph)
+    held = stored(first)
+    held[0] = held[0].model_copy(update={"fingerprint": "", "content": "", "summary": "", "summarizer": ""})
     # WHEN planned
-    work = plan(parts, held, summaries.EXTRACTIVE, detect, min_size=2)
-    # THEN its component is detected again and the missing community written
-    assert work.detected_components == 1
-    assert [ch.community.community_id for c in work.changes.values() for ch in c] == [missing.community_id]
+    work = plan(components(graph, SALT), held, summaries.EXTRACTIVE, Detector(), min_size=2)
+    # THEN that community is written (and summarised) again; nothing else is
+    changes = [change for c in work.changes.values() for change in c]
+    assert [change.community.community_id for change in changes] == [held[0].community_id]
+    assert changes[0].summary_from is None
 
 
 def test_the_extractive_summary_states_the_central_entities_strongest_relations_and_evidence() -> None:
@@ -304,3 +314,31 @@ def test_the_extractive_summary_states_the_central_entities_strongest_relations_
         title,
         text,
     )
+
+
+def test_a_change_rewrites_the_communities_around_it_and_keeps_the_others() -> None:
+    # GIVEN the communities of a random graph with a large component
+    graph = random_graph(11, size=400, links=800)
+    component = max(components(graph, SALT), key=_size)
+    first = detect(component)
+    # WHEN one relation is added between two entities of one level-0 community, and the component detected again
+    # with the stored communities, and from scratch
+    target = next(c for c in first if c.level == 0 and len(c.entity_ids) >= 3)
+    a, b = target.entity_ids[0], target.entity_ids[-1]
+    graph.links.append(Link(relation_id(a, "MET", b), "MET", a, b, 1))
+    changed = max(components(graph, SALT), key=_size)
+    again = detect(changed, previous=stored(first))
+    scratch = detect(changed)
+    # THEN incrementally, the level-0 communities away from the change are the very same, and fewer communities
+    # change than from scratch
+    before = {c.community_id: c.fingerprint for c in first}
+    rewritten = [c for c in again if before.get(c.community_id) != c.fingerprint]
+    from_scratch = [c for c in scratch if before.get(c.community_id) != c.fingerprint]
+    assert target.community_id in {c.community_id for c in rewritten}
+    assert len(rewritten) < len(from_scratch)
+    level0_kept = [c for c in again if c.level == 0 and before.get(c.community_id) == c.fingerprint]
+    assert len(level0_kept) >= len([c for c in first if c.level == 0]) - 3
+    # AND the result is still a hierarchy over every entity of the component, once at level 0
+    assert sorted(e for c in again if c.level == 0 for e in c.entity_ids) == list(changed.entity_ids)
+    # AND given the communities it produced, the next detection keeps every one of them
+    assert detect(changed, previous=stored(again)) == again
