@@ -6,13 +6,14 @@ after a small change, beside a GraphRAG-style full recompute of the same graph.
 The graph: `--entities` typed entities in planted groups of ~20 (each entity linked to 2 others of its group and,
 with probability 0.1, to one entity of another group; 1-3 supporting chunks per relation), written straight into a
 fresh FalkorDB graph on the project's own server (raw UNWIND … CREATE: the setup is not what is measured). Then:
-- **read**: the entity graph through `GraphSink.entity_graph`, 5,000 entities a page;
-- **detect**: connected components and Louvain per component (what a first run detects);
-- **first run**: `refresh_communities` on an empty community set: read + detect + extractive summaries + writes;
-- **no change**: `refresh_communities` again: read + plan, nothing written (the figure GraphRAG pays in full);
-- **one change**: one new relation inside one group, then `refresh_communities`: Louvain runs only around it;
+- **first run**: `refresh_communities` on an empty community set: read (the entity graph through
+  `GraphSink.entity_graph`, 5,000 entities a page, and the stored communities), detect, extractive summaries, writes;
+- **no change**: `refresh_communities` again: read + check, nothing written;
+- **one new relation** inside one group, then `refresh_communities`: Louvain runs only around it;
+- **`--full`** after it: every component from scratch (summaries kept where a community's content is the same);
 - **reference**: GraphRAG's shape, Louvain over the whole graph at once (`louvain_partitions` on one NetworkX graph of
-  every entity), which is what it recomputes on every run, new data or not.
+  every entity), which it recomputes on every run, new data or not.
+Each run's time is split as `CommunityRefresh` reports it.
 Peak RSS is this process's (`ru_maxrss`), which the setup keeps small by generating rows batch by batch; the
 FalkorDB server's memory (`used_memory`) is given after the first run.
 """
@@ -37,9 +38,9 @@ import networkx as nx  # noqa: E402
 import redis  # noqa: E402
 
 from shared.adapters.falkordb_graph import FalkorDBGraphSink  # noqa: E402
-from shared.communities.detection import SEED, detect  # noqa: E402
-from shared.communities.graph import components, read_entity_graph  # noqa: E402
-from shared.communities.refresh import ENTITY_PAGE, detection_salt, refresh_communities  # noqa: E402
+from shared.communities.detection import SEED  # noqa: E402
+from shared.communities.graph import read_entity_graph  # noqa: E402
+from shared.communities.refresh import ENTITY_PAGE, refresh_communities  # noqa: E402
 from shared.config import Settings  # noqa: E402
 from shared.devhost.servers.falkordb import FalkorDBServer  # noqa: E402
 from shared.domain.ids import entity_id, relation_id  # noqa: E402
@@ -98,13 +99,6 @@ def build(sink: FalkorDBGraphSink, count: int) -> int:
     return relations
 
 
-def timed(label: str, results: dict[str, float], fn: Any, *args: Any, **kwargs: Any) -> Any:
-    started = time.perf_counter()
-    value = fn(*args, **kwargs)
-    results[label] = time.perf_counter() - started
-    return value
-
-
 def reference(sink: FalkorDBGraphSink, settings: Settings) -> tuple[int, int]:
     """GraphRAG's shape: one graph of every entity, Louvain over all of it. (levels, level-0 communities)"""
     entity_graph = read_entity_graph(sink, ENTITY_PAGE)
@@ -130,52 +124,41 @@ def bench(server_url: str, count: int) -> None:
         settings=settings,
     )
     try:
-        t: dict[str, float] = {}
-        relations = timed("setup", t, build, sink, count)
-        entity_graph = timed("read", t, read_entity_graph, sink, ENTITY_PAGE)
-        parts = components(entity_graph, detection_salt(settings))
         started = time.perf_counter()
-        detected = [
-            d
-            for part in parts
-            if len(part.entity_ids) >= settings.community_min_size
-            for d in detect(part, settings.community_resolution, settings.community_max_levels)
-        ]
-        t["detect"] = time.perf_counter() - started
-        del entity_graph, parts
-        first = timed("first", t, refresh_communities, ports)
+        relations = build(sink, count)
+        setup = time.perf_counter() - started
+        runs = [("first run", refresh_communities(ports))]
         server_memory = redis.Redis.from_url(server_url).info("memory")["used_memory"]
-        again = timed("again", t, refresh_communities, ports)
+        runs.append(("no change", refresh_communities(ports)))
         a, b = entity_id("Person", "e0"), entity_id("Project", "e3")
         sink.query(
             "MATCH (s:Entity {id: $a}) MATCH (t:Entity {id: $b}) "
             "MERGE (s)-[x:RELATED_TO {id: $id}]->(t) SET x.chunk_ids = ['chunk-new'], x.evidence = 'new.'",
             {"a": a, "b": b, "id": relation_id(a, "RELATED_TO-bench", b)},
         )
-        changed = timed("changed", t, refresh_communities, ports)
-        levels, level0 = timed("reference", t, reference, sink, settings)
+        runs.append(("one new relation", refresh_communities(ports)))
+        runs.append(("`--full` after it", refresh_communities(ports, full=True)))
+        cpu = time.process_time()
+        wall = time.perf_counter()
+        levels, level0 = reference(sink, settings)
+        reference_wall, reference_cpu = time.perf_counter() - wall, time.process_time() - cpu
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        first = runs[0][1]
         print(
-            f"\n{count:,} entities, {relations:,} relations (setup {t['setup']:.1f} s): "
-            f"{first.components:,} components, {first.communities:,} communities on {first.levels} levels "
-            f"({sum(1 for d in detected if d.level == 0):,} at level 0)"
+            f"\n{count:,} entities, {relations:,} relations (setup {setup:.1f} s): {first.components:,} components, "
+            f"{first.communities:,} communities on {first.levels} levels"
         )
-        print("| step | seconds | what it did |")
-        print("|---|---|---|")
-        print(f"| read (pages of {ENTITY_PAGE:,}) | {t['read']:.2f} | {count:,} entities, {relations:,} relations |")
-        print(f"| detect (per component) | {t['detect']:.2f} | {len(detected):,} communities |")
+        print("| run | seconds | read | detect + plan | summarise | write | written | summarised | deleted |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for label, run in runs:
+            print(
+                f"| {label} | {run.seconds:.2f} | {run.read_seconds:.2f} | {run.detect_seconds:.2f} | "
+                f"{run.summarise_seconds:.2f} | {run.write_seconds:.2f} | {run.written:,} | {run.summarised:,} | "
+                f"{run.deleted:,} |"
+            )
         print(
-            f"| first run | {t['first']:.2f} | {first.written:,} written, {first.summarised:,} summarised "
-            f"(write ≈ {t['first'] - t['read'] - t['detect']:.2f} s with summaries) |"
-        )
-        print(f"| no change | {t['again']:.2f} | {again.written} written, {again.components_changed} parts changed |")
-        print(
-            f"| one new relation | {t['changed']:.2f} | {changed.components_changed} part changed, "
-            f"{changed.written} written, {changed.deleted} deleted |"
-        )
-        print(
-            f"| reference: Louvain on the whole graph | {t['reference']:.2f} | read + {levels} levels, "
-            f"{level0:,} level-0 communities, every run |"
+            f"| reference: read + Louvain on the whole graph (GraphRAG's shape, every run) | {reference_wall:.2f} "
+            f"(CPU {reference_cpu:.2f}) | | {levels} levels, {level0:,} communities at level 0 | | | | | |"
         )
         print(f"peak RSS {rss:,.0f} MB (this process); FalkorDB used_memory {server_memory / 2**20:,.0f} MB")
     finally:

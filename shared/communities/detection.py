@@ -161,15 +161,25 @@ class _Digest:
 def _digests(group_of: dict[str, str], links: Iterable[Link]) -> dict[str, _Digest]:
     """Group id → its relations inside and at its boundary (`relation:weight`, in relation id order), in one pass."""
     digests: dict[str, _Digest] = {}
+
+    def digest(group: str) -> _Digest:
+        found = digests.get(group)
+        if found is None:
+            found = digests[group] = _Digest()
+        return found
+
     for link in links:
         source, target = group_of.get(link.source_id), group_of.get(link.target_id)
-        key = f"{link.relation_id}:{link.weight}"
-        if source is not None and source == target:
-            digests.setdefault(source, _Digest()).inner.append(key)
+        if source is None and target is None:
             continue
-        for group in (source, target):
-            if group is not None:
-                digests.setdefault(group, _Digest()).boundary.append(key)
+        key = link.key
+        if source is not None and source == target:
+            digest(source).inner.append(key)
+            continue
+        if source is not None:
+            digest(source).boundary.append(key)
+        if target is not None:
+            digest(target).boundary.append(key)
     return digests
 
 

@@ -29,6 +29,11 @@ class Link(NamedTuple):
     target_id: str
     weight: int
 
+    @property
+    def key(self) -> str:
+        """What a fingerprint says of it: a relation with another weight (more support) is another key."""
+        return f"{self.relation_id}:{self.weight}"
+
 
 @dataclass
 class EntityGraph:
@@ -98,7 +103,7 @@ def components(entity_graph: EntityGraph, salt: str) -> list[Component]:
 
 
 def _fingerprint(salt: str, entity_ids: tuple[str, ...], links: tuple[Link, ...]) -> str:
-    parts = [salt, *entity_ids, "|", *(f"{link.relation_id}:{link.weight}" for link in links)]
+    parts = [salt, *entity_ids, "|", *(link.key for link in links)]
     return stable_hash("component", *parts)
 
 

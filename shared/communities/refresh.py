@@ -58,6 +58,10 @@ class CommunityRefresh(BaseModel):
     input_tokens: int
     output_tokens: int
     seconds: float
+    read_seconds: float  # the entity graph and the stored communities
+    detect_seconds: float  # components, detection and the plan
+    summarise_seconds: float  # summaries, with the evidence they read
+    write_seconds: float  # writes and deletes
 
 
 def detection_salt(settings: Settings) -> str:
@@ -83,25 +87,38 @@ def refresh_communities(ports: Ports, *, full: bool = False, now: datetime | Non
     summarizer = summaries.EXTRACTIVE if ports.chat is None else summaries.chat_summarizer(ports.chat)
 
     entity_graph = read_entity_graph(graph, ENTITY_PAGE)
-    parts = components(entity_graph, detection_salt(settings))
     stored = list(stored_communities(graph))
+    read_done = time.perf_counter()
+    parts = components(entity_graph, detection_salt(settings))
 
     def detect_component(component: Component, previous: Sequence[Community]) -> list[DetectedCommunity]:
         return detect(component, settings.community_resolution, settings.community_max_levels, previous)
 
     work = plan(parts, stored, summarizer, detect_component, settings.community_min_size, full=full)
+    detect_done = time.perf_counter()
     usage = summaries.Usage()
     by_fingerprint = {component.fingerprint: component for component in parts}
     batch: list[Community] = []
+    write_seconds = 0.0
+
+    def write(communities: list[Community]) -> None:
+        nonlocal write_seconds
+        begun = time.perf_counter()
+        graph.write_communities(communities)
+        write_seconds += time.perf_counter() - begun
+
     for fingerprint, changes in work.changes.items():
         written = _communities(changes, by_fingerprint[fingerprint], entity_graph, ports, summarizer, usage, updated)
         if batch and len(batch) + len(written) > WRITE_BATCH:
-            graph.write_communities(batch)
+            write(batch)
             batch = []
         batch.extend(written)  # a component's communities in one call: a parent and its children together
     if batch:
-        graph.write_communities(batch)
+        write(batch)
+    begun = time.perf_counter()
     graph.delete_communities(work.stale)
+    write_seconds += time.perf_counter() - begun
+    finished = time.perf_counter()
 
     # What the graph holds now, without reading it again: what was kept, and what was written.
     stale = set(work.stale)
@@ -125,7 +142,11 @@ def refresh_communities(ports: Ports, *, full: bool = False, now: datetime | Non
         chat_fallbacks=usage.chat_fallbacks,
         input_tokens=usage.input_tokens,
         output_tokens=usage.output_tokens,
-        seconds=round(time.perf_counter() - started, 3),
+        seconds=round(finished - started, 3),
+        read_seconds=round(read_done - started, 3),
+        detect_seconds=round(detect_done - read_done, 3),
+        summarise_seconds=round(finished - detect_done - write_seconds, 3),
+        write_seconds=round(write_seconds, 3),
     )
     log.info("communities refreshed: %s", refresh.model_dump())
     return refresh
