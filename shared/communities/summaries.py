@@ -34,18 +34,30 @@ CHAT_RELATIONS = 30
 EVIDENCE_CHARS = 300
 
 
+TITLE_CHARS = 200
+
+
 class CommunityReport(BaseModel):
-    """What the chat model answers (structured output)."""
+    """What the chat model answers, validated (an empty field is a malformed answer)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(min_length=1, max_length=200, description="a short name for the community, a few words")
-    summary: str = Field(
-        min_length=1, max_length=4000, description="what the entities have in common and how they relate"
-    )
+    title: str = Field(min_length=1)
+    summary: str = Field(min_length=1)
 
 
-SUMMARY_SCHEMA = CommunityReport.model_json_schema()
+# The schema sent with the request, written out rather than generated from the model: structured output in strict
+# mode takes every property required, no additional ones, and no length keywords (the model's own generated schema
+# carries `title` annotations and would carry any constraint added to it).
+SUMMARY_SCHEMA: dict[str, object] = {
+    "type": "object",
+    "properties": {
+        "title": {"type": "string", "description": "a short name for the community, a few words"},
+        "summary": {"type": "string", "description": "what the entities have in common and how they relate"},
+    },
+    "required": ["title", "summary"],
+    "additionalProperties": False,
+}
 SYSTEM_PROMPT = (
     "You summarise a community of entities detected in a knowledge graph built from documents. You are given its "
     "most connected entities (name, type, number of links inside the community) and its strongest relations, with "
@@ -125,6 +137,7 @@ def extractive(community: CommunityView) -> tuple[str, str]:
     """(title, summary) stating the view: deterministic, so an unchanged community gets the same text."""
     names = [name for name, _, _ in community.entities]
     title = f"{', '.join(names[:3])} and {community.size - 3} more" if community.size > 3 else _join(names)
+    title = _trim(title, TITLE_CHARS)
     kinds = ", ".join(f"{count} {kind}" for kind, count in community.types)
     parts = [f"{community.size} entities ({kinds})."]
     central = [
@@ -165,7 +178,7 @@ def summarise(community: CommunityView, chat: ChatModel | None, max_tokens: int,
             usage.output_tokens += answer.output_tokens
             report = CommunityReport.model_validate(answer.content)
             usage.chat_answers += 1
-            return report.title.strip(), report.summary.strip(), chat_summarizer(chat)
+            return _trim(report.title, TITLE_CHARS), report.summary.strip(), chat_summarizer(chat)
         except TransientError as error:
             usage.chat_down = True
             log.warning("community summaries: the chat model is unavailable, extractive for the rest: %s", error)
@@ -199,9 +212,10 @@ def _join(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1] if names else ""
 
 
-def _trim(text: str) -> str:
+def _trim(text: str, limit: int = EVIDENCE_CHARS) -> str:
+    """The text on one line, cut to `limit` characters."""
     text = " ".join(text.split())
-    return text if len(text) <= EVIDENCE_CHARS else text[: EVIDENCE_CHARS - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 __all__ = [

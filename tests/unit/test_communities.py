@@ -13,6 +13,9 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
+import pytest
+from pydantic import ValidationError
+
 from shared.communities import summaries
 from shared.communities.detection import DetectedCommunity, community_id, detect
 from shared.communities.graph import Component, EntityGraph, Link, Node, components
@@ -342,3 +345,19 @@ def test_a_change_rewrites_the_communities_around_it_and_keeps_the_others() -> N
     assert sorted(e for c in again if c.level == 0 for e in c.entity_ids) == list(changed.entity_ids)
     # AND given the communities it produced, the next detection keeps every one of them
     assert detect(changed, previous=stored(again)) == again
+
+
+def test_the_summary_schema_is_one_strict_structured_output_accepts() -> None:
+    # GIVEN the schema sent with every chat summary request
+    schema = summaries.SUMMARY_SCHEMA
+    # THEN it is a closed object whose every property is required, with no keyword strict mode refuses
+    assert schema["type"] == "object"
+    assert schema["additionalProperties"] is False
+    assert schema["required"] == list(schema["properties"])
+    text = json.dumps(schema)
+    for keyword in ("minLength", "maxLength", '"title": "', "$defs", "default"):
+        assert keyword not in text
+    # AND an answer matching it validates, one missing a field does not
+    assert summaries.CommunityReport.model_validate({"title": "t", "summary": "s"}).title == "t"
+    with pytest.raises(ValidationError):
+        summaries.CommunityReport.model_validate({"title": "t"})
