@@ -25,6 +25,9 @@ from shared.api_search import search as search_chunks
 from shared.app_ports import app_ports
 from shared.cli_extraction import extraction_table
 from shared.cli_trace import trace_json, trace_tree, tracking_id_of
+from shared.communities.command import Output
+from shared.communities.command import run as run_communities
+from shared.communities.command import show as show_communities
 from shared.config import STORAGE_CONNECTION, Settings
 from shared.devhost.environment import LOCAL_SETTINGS, SAMPLE_SETTINGS, app_settings
 from shared.devhost.errors import StartupError, invalid_settings
@@ -448,6 +451,21 @@ def _reason(job: Job) -> str:
     return ""
 
 
+@app.command()
+def communities(
+    output: Annotated[Output, typer.Option("--output", "-o", help="table, or json (every community)")] = Output.table,
+    shown: Annotated[int, typer.Option("--limit", min=1, help="communities shown in the table")] = 50,
+    full: Annotated[bool, typer.Option("--full", help="detect every part of the graph again, from scratch")] = False,
+    data_dir: DataDir = None,
+    verbose: Verbose = False,
+) -> None:
+    """Find the entity graph's communities where it changed, summarise them, write them to the graph, print them."""
+    _configure_logging(logging.INFO if verbose else logging.ERROR)
+    with _local_host(data_dir):
+        refresh, found = run_communities(app_ports(), full=full)
+    show_communities(console, refresh, found, output, shown)
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, _terminate)
     app()
@@ -458,9 +476,6 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut that stop short; SIGKILL still can
     raise KeyboardInterrupt
 
-
-if __name__ == "__main__":
-    main()
 
 
 @app.command()
@@ -483,3 +498,7 @@ def trace(
         console.print(f"[red]No span of trace {wanted!r} under {directory}.[/red]")
         raise typer.Exit(2)
     console.print(tree)
+
+
+if __name__ == "__main__":
+    main()

@@ -170,6 +170,17 @@ class Settings(BaseSettings):
     neo4j_database: str | None = Field(None, description="Neo4j database (empty: the server's default)")
     vector_table: str = Field("chunks", description="LanceDB table holding chunk vectors")
 
+    community_resolution: float = Field(
+        1.0, gt=0, description="Louvain resolution of `tributary communities`: above 1 more, smaller communities"
+    )
+    community_max_levels: int = Field(4, ge=1, le=16, description="community levels kept at most (level 0: finest)")
+    community_min_size: int = Field(
+        2, ge=1, description="entities a connected part of the graph needs to get communities (1: lone entities too)"
+    )
+    community_summary_max_tokens: int = Field(
+        600, ge=50, description="output tokens of a community summary when a chat model writes it"
+    )
+
     @cached_property
     def queues(self) -> dict[str, str]:
         """Stage name to queue name."""

@@ -240,6 +240,48 @@ class EntityCandidate(BaseModel):
     type: str
     name: str
     aliases: tuple[str, ...] = ()
+class GraphRelation(BaseModel):
+    """A relation as community detection reads it: `weight` is the number of chunks supporting it (at least 1)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    relation_id: str
+    type: str
+    source_id: str
+    target_id: str
+    weight: int = 1
+
+
+class EntityGraphPage(BaseModel):
+    """A page of the entity graph: entities in id order, with the relations going out of them to entities."""
+
+    model_config = ConfigDict(frozen=True)
+
+    entities: tuple[EntityRef, ...]
+    relations: tuple[GraphRelation, ...]
+    next_after: str | None  # the `after` of the next page; None after the last one
+
+
+class Community(BaseModel):
+    """A community of entities (shared/communities/): level 0 groups entities, level n+1 groups level-n communities.
+
+    `member_ids` are what its IN_COMMUNITY edges come from: entity ids at level 0, child community ids above.
+    `content` covers the entities and the relations among them (what the summary depends on); `fingerprint` the
+    level, the members, the content and the relations at its boundary (whether anything about it changed).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    community_id: str
+    level: int
+    size: int  # entities below it
+    member_ids: tuple[str, ...]
+    title: str
+    summary: str
+    summarizer: str
+    fingerprint: str
+    content: str
+    updated: str  # ISO-8601 UTC time it was last written with a change
 
 
 @runtime_checkable
@@ -292,6 +334,29 @@ class GraphSink(Protocol):
     def linked_entities(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
         """The pairs of entity ids (as given) that a relation joins, either way round: resolution's "same
         organisation" evidence. Unknown ids join nothing."""
+        ...
+
+    def entity_graph(self, after: str = "", limit: int = 5000) -> EntityGraphPage:
+        """Up to `limit` entities with ids above `after`, in id order, each with its relations to other entities
+        (outgoing only, so each relation comes once over all pages): the entity graph read in bounded pages."""
+        ...
+
+    def relation_evidence(self, relations: Sequence[GraphRelation]) -> dict[str, str]:
+        """Relation id → its evidence sentence, for those of `relations` that have one (unknown ones are left out)."""
+        ...
+
+    def write_communities(self, communities: Sequence[Community]) -> None:
+        """Upsert the Community nodes (MERGE on id) and make each one's IN_COMMUNITY edges come from exactly its
+        members, moving a member off any other community it was in. A child community must be written before, or
+        with, its parent. Idempotent: writing the same communities again changes nothing."""
+        ...
+
+    def communities(self, after: str = "", limit: int = 1000) -> list[Community]:
+        """Up to `limit` communities with ids above `after`, in id order, with their members as the edges say."""
+        ...
+
+    def delete_communities(self, community_ids: Sequence[str]) -> None:
+        """Delete these Community nodes with their edges; unknown ids are a no-op."""
         ...
 
 

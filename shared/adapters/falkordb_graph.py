@@ -28,6 +28,8 @@ from falkordb import FalkorDB, Graph
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from shared.adapters import community_cypher
+from shared.adapters.community_cypher import COMMUNITY, IN_COMMUNITY
 from shared.adapters.cypher import (
     BLOCK_PROPERTIES,
     COUNT_QUERIES,
@@ -44,7 +46,7 @@ from shared.adapters.cypher import (
     remove_chunks,
 )
 from shared.domain import BatchPayload, DocumentRef, PermanentError, Reason, TransientError
-from shared.ports import EntityCandidate, GraphContext, GraphCounts
+from shared.ports import Community, EntityCandidate, EntityGraphPage, GraphContext, GraphCounts, GraphRelation
 
 # Server replies that mean "try again later" rather than "this query is wrong".
 _TRANSIENT_REPLIES = ("LOADING", "OOM", "BUSY", "TRYAGAIN", "Max pending queries exceeded")
@@ -82,6 +84,7 @@ class FalkorDBGraphSink:
         self._graph: Graph | None = None
         self._keyed_relations: set[str] = set()  # relation types this process has seen keyed on this graph
         self._schema_lock = threading.Lock()  # one thread keys a new type; the others wait instead of repeating it
+        self._communities_keyed = False  # Community keyed on `id` and IN_COMMUNITY made, by this process
 
     # -- GraphSink --
 
@@ -144,6 +147,29 @@ class FalkorDBGraphSink:
         self._db = None
         self._graph = None
 
+    def entity_graph(self, after: str = "", limit: int = 5000) -> EntityGraphPage:
+        """Up to `limit` entities above `after` in id order, with their outgoing relations to entities."""
+        return community_cypher.entity_graph_page(self.query, after, limit, self.dialect)
+
+    def relation_evidence(self, relations: Sequence[GraphRelation]) -> dict[str, str]:
+        """Relation id → evidence sentence, for those of `relations` that have one."""
+        return community_cypher.relation_evidence(self.query, relations)
+
+    def write_communities(self, communities: Sequence[Community]) -> None:
+        """Upsert Community nodes and their IN_COMMUNITY edges (see community_cypher.py)."""
+        if not communities:
+            return
+        self._ensure_community_keys()
+        community_cypher.write_communities(self.query, self.query, communities, self.dialect)
+
+    def communities(self, after: str = "", limit: int = 1000) -> list[Community]:
+        """Up to `limit` communities above `after` in id order, with their members."""
+        return community_cypher.read_communities(self.query, after, limit, self.dialect)
+
+    def delete_communities(self, community_ids: Sequence[str]) -> None:
+        """DETACH DELETE these communities; unknown ids are a no-op."""
+        community_cypher.delete_communities(self.query, community_ids)
+
     # -- helpers beyond the port --
 
     def query(self, cypher: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
@@ -165,6 +191,7 @@ class FalkorDBGraphSink:
         graph = self._connect()
         with self._schema_lock:
             self._keyed_relations.clear()  # the types go with the graph: key them again when next written
+            self._communities_keyed = False
         with _translated("delete_graph"), contextlib.suppress(redis.ResponseError):
             graph.delete()  # "empty key" when the graph was never created
 
@@ -198,6 +225,17 @@ class FalkorDBGraphSink:
         with _translated("unique_constraints"):
             statuses = self._unique_constraints(graph)
         return {name: status for (kind, name), status in statuses.items() if kind == entity_type}
+
+    def _ensure_community_keys(self) -> None:
+        """Community keyed on `id`, and IN_COMMUNITY made before any query naming it is planned (the module
+        docstring: a query planned before its type exists never sees an edge of it)."""
+        if self._communities_keyed:
+            return
+        graph = self._connect()
+        with _translated("write_communities"), self._schema_lock:
+            self._ensure_keys(graph, [(_NODE, COMMUNITY)])
+            self._create_relationship_types(graph, (IN_COMMUNITY,))
+            self._communities_keyed = True
 
     def _ensure_relation_keys(self, graph: Graph, rel_types: set[str]) -> None:
         if rel_types <= self._keyed_relations:  # the common case: no round trip, no lock

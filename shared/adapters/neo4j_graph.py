@@ -27,6 +27,8 @@ from typing import Any, LiteralString, Protocol, TypeVar, cast
 import neo4j
 from neo4j import exceptions as neo4j_errors
 
+from shared.adapters import community_cypher
+from shared.adapters.community_cypher import COMMUNITY
 from shared.adapters.cypher import (
     BLOCK_PROPERTIES,
     COUNT_QUERIES,
@@ -42,7 +44,7 @@ from shared.adapters.cypher import (
 )
 from shared.domain import BatchPayload, DocumentRef, PermanentError, Reason, TransientError
 from shared.domain.errors import ConfigError
-from shared.ports import EntityCandidate, GraphContext, GraphCounts
+from shared.ports import Community, EntityCandidate, EntityGraphPage, GraphContext, GraphCounts, GraphRelation
 
 # Rows per transaction. Not measured against a Neo4j server (none can run on the machines this was written on,
 # DESIGN.md §7); 1000 is the FalkorDB sink's measured sweet spot and Neo4j's own guidance for UNWIND batches.
@@ -117,6 +119,7 @@ class Neo4jGraphSink:
         self._max_retry_time = max_transaction_retry_time
         self._keyed_relations: set[str] = set()  # relation types this process has keyed on this database
         self._schema_lock = threading.Lock()  # one thread keys a new type; the others wait instead of repeating it
+        self._communities_keyed = False  # Community keyed on `id` by this process
 
     @classmethod
     def from_settings(
@@ -208,6 +211,34 @@ class Neo4jGraphSink:
         """Close the driver and its connection pool."""
         self.driver.close()
 
+    def entity_graph(self, after: str = "", limit: int = 5000) -> EntityGraphPage:
+        """Up to `limit` entities above `after` in id order, with their outgoing relations to entities (read)."""
+        return community_cypher.entity_graph_page(self._read_rows, after, limit, self.dialect)
+
+    def relation_evidence(self, relations: Sequence[GraphRelation]) -> dict[str, str]:
+        """Relation id → evidence sentence, for those of `relations` that have one (read)."""
+        return community_cypher.relation_evidence(self._read_rows, relations)
+
+    def write_communities(self, communities: Sequence[Community]) -> None:
+        """Upsert Community nodes and their IN_COMMUNITY edges, one transaction per statement (see
+        community_cypher.py: each is idempotent, so a write cut short is finished by the next)."""
+        if not communities:
+            return
+        with _translated("write_communities"):
+            if not self._communities_keyed:
+                with self._schema_lock:
+                    self._write(Statement(self.dialect.key_ddl(COMMUNITY), {}))
+                    self._communities_keyed = True
+        community_cypher.write_communities(self._read_rows, self._write_rows, communities, self.dialect)
+
+    def communities(self, after: str = "", limit: int = 1000) -> list[Community]:
+        """Up to `limit` communities above `after` in id order, with their members (read)."""
+        return community_cypher.read_communities(self._read_rows, after, limit, self.dialect)
+
+    def delete_communities(self, community_ids: Sequence[str]) -> None:
+        """DETACH DELETE these communities; unknown ids are a no-op."""
+        community_cypher.delete_communities(self._write_rows, community_ids)
+
     # -- helpers beyond the port --
 
     def query(self, cypher: str, params: dict[str, Any] | None = None) -> list[list[Any]]:
@@ -230,6 +261,7 @@ class Neo4jGraphSink:
         """
         with self._schema_lock:
             self._keyed_relations.clear()  # their constraints go too: key them again when next written
+            self._communities_keyed = False
         with _translated("delete_graph"):
             self._write(Statement("MATCH (n) DETACH DELETE n", {}))
             with self._session() as session:
