@@ -51,7 +51,9 @@ class Collector:
         if entity_type not in self.schema.entity_types or not canonical(name):
             return None
         key = memo_entity_id(entity_type, name)
-        draft = self.entities.setdefault(key, _EntityDraft(entity_type))
+        draft = self.entities.get(key)
+        if draft is None:
+            draft = self.entities[key] = _EntityDraft(entity_type)
         draft.names[name] = None
         draft.chunk_ids[chunk_id] = None
         return key
@@ -73,7 +75,9 @@ class Collector:
         if self.schema.relation_types[relation].symmetric and target_id < source_id:
             source_id, target_id = target_id, source_id  # one edge whichever way round it was written
         key = relation_id(source_id, relation, target_id)
-        draft = self.relations.setdefault(key, _RelationDraft(source_id, relation, target_id, trim(evidence)))
+        draft = self.relations.get(key)
+        if draft is None:
+            draft = self.relations[key] = _RelationDraft(source_id, relation, target_id, trim(evidence))
         draft.chunk_ids[chunk_id] = None
 
     def extraction(self) -> Extraction:

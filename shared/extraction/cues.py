@@ -10,6 +10,7 @@ from shared.extraction.lexicons import Key, lexicon
 from shared.extraction.schema import NAME_PLACEHOLDER, ROLE_PLACEHOLDER, ExtractionSchema
 from shared.extraction.tokens import WORD, WORD_RUN, Token, tokens
 
+CANDIDATES_MEMO = 1 << 12  # trigger texts remembered with their relations; cleared when full
 COORDINATORS = frozenset({",", "and", ", and", "&", "as well as"})
 _COORDINATION_WORD = re.compile(r"[\w-]+|[,&]")
 
@@ -73,6 +74,11 @@ class Cues:
                 self.gazetteer.setdefault(key, type_name)
             self.patterns.extend(compile_pattern(pattern, type_name) for pattern in cues.patterns)
         self.longest_known = max((len(key) for key in self.gazetteer), default=0)
+        # Every pattern has words after the name: one anchored regex of them all screens a mention first.
+        afters = [pattern.after.pattern for pattern in self.patterns if pattern.after is not None]
+        self.pattern_screen = (
+            re.compile("|".join(afters), re.IGNORECASE) if afters and len(afters) == len(self.patterns) else None
+        )
         text = schema.text
         self.stopwords = frozenset(word.casefold() for word in text.stopwords)
         self.honorifics = frozenset(
@@ -112,6 +118,8 @@ class Cues:
             return [max((run for word in phrase.split() for run in WORD_RUN.findall(word)), key=len)]
 
         self._trigger_keys = frozenset(key for phrase in phrases for key in key_words(phrase))
+        self._shortest_key = min(map(len, self._trigger_keys), default=0)
+        self._candidates_memo: dict[str, tuple[tuple[str, bool], ...]] = {}
         longest = max((len(WORD.findall(phrase.replace(ROLE_PLACEHOLDER, "x"))) for phrase in phrases), default=0)
         self._tail_words = longest + self.max_words_after_trigger
 
@@ -157,6 +165,24 @@ class Cues:
         return self._names_of("known_in_context")
 
     @cached_property
+    def single_words(self) -> dict[str, tuple[str | None, bool, bool]]:
+        """A one-word name's key -> (its type, typed by a packaged list, needs a locative before it), with the
+        precedence of the whole-name cues (gazetteer, then `known`, then `known_in_context`); a title word maps to
+        type None (alone, it names no one). Built once, so that a one-word group costs one look-up."""
+        table: dict[str, tuple[str | None, bool, bool]] = {}
+        for (word, *longer), entity_type in self.known_in_context.items():
+            if not longer:
+                table[word] = (entity_type, True, self.is_personal_word(word))
+        for (word, *longer), entity_type in self.known.items():
+            if not longer:
+                table[word] = (entity_type, True, False)
+        for (word, *longer), entity_type in self.gazetteer.items():
+            if not longer:
+                table[word] = (entity_type, False, False)
+        table.update((word, (None, False, False)) for word in self.titles)
+        return table
+
+    @cached_property
     def longest_lexicon_name(self) -> int:
         return max((len(key) for key in self.known), default=0)
 
@@ -191,6 +217,8 @@ class Cues:
 
     def last_trigger(self, gap: str) -> Trigger | None:
         """The trigger nearest the end of a gap, if few enough words follow it."""
+        if len(gap) < self._shortest_key:
+            return None  # most gaps are ", " or " and ": too short to hold a trigger's word
         # Only the gap's last words can hold it: at most max_words_after_trigger words follow a trigger.
         starts = [word.start() for word in WORD.finditer(gap)]
         offset = starts[-self._tail_words] if len(starts) > self._tail_words else 0
@@ -203,10 +231,19 @@ class Cues:
         match = matches[-1]
         if len(WORD.findall(tail[match.end() :])) > self.max_words_after_trigger:
             return None
-        candidates = tuple(
-            candidate
-            for phrase, phrase_candidates in self._trigger_phrases
-            if phrase.fullmatch(match.group())
-            for candidate in phrase_candidates
-        )
-        return Trigger(offset + match.start(), offset + match.end(), candidates)
+        return Trigger(offset + match.start(), offset + match.end(), self._candidates(match.group()))
+
+    def _candidates(self, found: str) -> tuple[tuple[str, bool], ...]:
+        """The relations of every phrase the found text is (in schema order), remembered: triggers recur."""
+        candidates = self._candidates_memo.get(found)
+        if candidates is None:
+            candidates = tuple(
+                candidate
+                for phrase, phrase_candidates in self._trigger_phrases
+                if phrase.fullmatch(found)
+                for candidate in phrase_candidates
+            )
+            if len(self._candidates_memo) > CANDIDATES_MEMO:
+                self._candidates_memo.clear()
+            self._candidates_memo[found] = candidates
+        return candidates

@@ -1,6 +1,6 @@
 """Relations inside one sentence: a trigger phrase between two mentions whose types the schema allows."""
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from shared.extraction.cues import Cues
 from shared.extraction.schema import ExtractionSchema
@@ -116,7 +116,7 @@ class Linker:
         types = self._fit(source, relation, target, adjacent)
         if types is None:
             return None
-        return _Link(replace(source, type=types[0]), relation, replace(target, type=types[1]), moving)
+        return _Link(source._replace(type=types[0]), relation, target._replace(type=types[1]), moving)
 
     def _fit(self, source: Mention, relation: str, target: Mention, adjacent: bool) -> tuple[str, str] | None:
         """The (source type, target type) this relation gives the pair, or None when the schema refuses it.

@@ -1,10 +1,9 @@
 """Mentions of one sentence: runs of capitalised name words, split and typed by the schema's cues."""
 
 from collections.abc import Callable
-from dataclasses import replace
 
 from shared.extraction.cues import Cues, Split
-from shared.extraction.tokens import TOKEN, WORD, Mention, Token, capitalised_tokens, looks_like_name
+from shared.extraction.tokens import CAPITALISED, TOKEN, WORD, Mention, Token, looks_like_name
 
 MAX_UNTYPED_WORDS = 4
 MAX_GROUP_TOKENS = 16  # a longer capitalised run is a Title Case headline or junk, not a sequence of names
@@ -17,26 +16,31 @@ class MentionFinder:
 
     def __init__(self, cues: Cues) -> None:
         self.cues = cues
-        self._name_words: dict[str, bool] = {}  # word -> whether it can be part of a name (memo)
+        # Capitalised word -> its key (casefolded) when it can be part of a name, else "" (memo).
+        self._name_words: dict[str, str] = {}
 
     def find(self, sentence: str) -> list[Mention]:
         """Mentions of one sentence, in order; untyped ones are kept for the second pass."""
         mentions = []
         for group in self._name_groups(sentence):
-            if len(group) > MAX_GROUP_TOKENS:
+            if len(group) == 1:  # most groups: one word, typed by one look-up
+                found = self._classify_word(sentence, group[0])
+            elif len(group) > MAX_GROUP_TOKENS:
                 continue
-            for mention in self._classify(sentence, group):
+            else:
+                found = self._classify(sentence, group)
+            for mention in found:
                 mentions.append(self._by_pattern(sentence, mention) if mention.type is None else mention)
         return mentions
 
-    def _is_name_word(self, token: Token) -> bool:
-        known = self._name_words.get(token.text)
-        if known is None:
-            known = token.text[:1].isupper() and token.key not in self.cues.stopwords and looks_like_name(token.text)
-            if len(self._name_words) > NAME_WORD_MEMO:
-                self._name_words.clear()
-            self._name_words[token.text] = known
-        return known
+    def _name_key(self, text: str) -> str:
+        key = text.casefold()
+        if key in self.cues.stopwords or not looks_like_name(text):
+            key = ""
+        if len(self._name_words) > NAME_WORD_MEMO:
+            self._name_words.clear()
+        self._name_words[text] = key
+        return key
 
     def _name_groups(self, sentence: str) -> list[list[Token]]:
         """Runs of name words, only the capitalised words of the sentence tokenised: what lies between two of
@@ -44,21 +48,37 @@ class MentionFinder:
         """
         groups: list[list[Token]] = []
         current: list[Token] = []
-        for token in capitalised_tokens(sentence):
-            if not self._is_name_word(token):
+        name_words = self._name_words
+        honorifics = self.cues.honorifics
+        previous_end = -1
+        for match in CAPITALISED.finditer(sentence):
+            text = match.group(1)
+            key = name_words.get(text)
+            if key is None:
+                key = self._name_key(text)
+            if not key:
                 continue  # "Of" in "University Of Lisbon" may still join; the gap decides below
+            start = match.start()
+            token = Token(text, start, match.end(1), key)
             if current:
-                previous = current[-1]
-                gap = sentence[previous.end : token.start]
-                if gap == " " or (gap == ". " and previous.key in self.cues.honorifics):  # "Dr. Zoë Okafor"
+                if start == previous_end + 1 and sentence[previous_end] == " ":
                     current.append(token)
+                    previous_end = token.end
+                    continue
+                previous = current[-1]
+                gap = sentence[previous_end:start]
+                if gap == ". " and previous.key in honorifics:  # "Dr. Zoë Okafor"
+                    current.append(token)
+                    previous_end = token.end
                     continue
                 connector = self._connector(previous, gap)
                 if connector is not None:
                     current.extend((connector, token))
+                    previous_end = token.end
                     continue
                 groups.append(current)
             current = [token]
+            previous_end = token.end
         if current:
             groups.append(current)
         return groups
@@ -139,22 +159,14 @@ class MentionFinder:
         """`_classify` of a one-word group (most groups), the splits that can apply to one word, in their order."""
         if token.connector:
             return []
-        if token.key in self.cues.titles:
-            return []  # "Chairman" alone names no one
-        key = (token.key,)
-        cues = self.cues
-        entity_type = cues.gazetteer.get(key) or cues.known.get(key)
-        if entity_type is None:
-            entity_type = cues.known_in_context.get(key)
-            if (
-                entity_type is not None
-                and cues.is_personal_word(token.key)
-                and not self._after_locative(sentence, token)
-            ):
-                entity_type = None  # "Florence" alone may be a person; "in Florence" is the city
-        if entity_type is not None:
-            listed = key not in cues.gazetteer
-            return [Mention(token.start, token.end, token.text, entity_type, 1, listed=listed)]
+        known = self.cues.single_words.get(token.key)
+        if known is not None:
+            entity_type, listed, needs_locative = known
+            if entity_type is None:
+                return []  # "Chairman" alone names no one
+            # "Florence" alone may be a person; "in Florence" is the city.
+            if not needs_locative or self._after_locative(sentence, token):
+                return [Mention(token.start, token.end, token.text, entity_type, 1, listed=listed)]
         shape = self._type_by_shape(sentence, [token])
         return [Mention(token.start, token.end, token.text, shape, 1, guessed=shape is not None)]
 
@@ -256,6 +268,9 @@ class MentionFinder:
         return None
 
     def _by_pattern(self, sentence: str, mention: Mention) -> Mention:
+        screen = self.cues.pattern_screen
+        if screen is not None and not screen.match(sentence, mention.end):
+            return mention  # no pattern's words follow the name: one anchored test for them all
         for pattern in self.cues.patterns:
             after = pattern.after.match(sentence, mention.end) if pattern.after else None
             if pattern.after is not None and after is None:
@@ -264,5 +279,5 @@ class MentionFinder:
             if pattern.before is None or pattern.before.search(context):
                 end = after.end() if after else mention.end
                 name = f"{mention.name} {pattern.name_tail}".strip()
-                return replace(mention, end=end, name=name, type=pattern.type)
+                return mention._replace(end=end, name=name, type=pattern.type)
         return mention

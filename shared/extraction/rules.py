@@ -11,7 +11,7 @@ schema allows, and nothing is ever emitted outside the schema's triples.
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from shared.domain import Chunk, Extraction, Link
 from shared.extraction.collecting import EVIDENCE_LIMIT, Collector, canonical
@@ -159,6 +159,8 @@ class RuleBasedExtractor:
     # Second pass.
 
     def _collect_row(self, reading: _Reading, collector: Collector) -> None:
+        if not reading.cells:
+            return  # prose: no row
         for entity_type, name in reading.cells.values():
             collector.entity(entity_type, name, reading.chunk_id)
         for rule in self.schema.column_relations:
@@ -215,17 +217,17 @@ class RuleBasedExtractor:
             return mention
         known, firm = lexicon.get(canonical(mention.name), (None, False))
         if mention.type is not None:
-            return replace(mention, type=known) if firm and known is not None else mention
+            return mention._replace(type=known) if firm and known is not None else mention
         if known is not None:
-            return replace(mention, type=known)
+            return mention._replace(type=known)
         if mention.words < MIN_WORDS_WITHOUT_CUE:
             return mention  # "Okafor said": a lone word stays unclaimed
         role = self._role_nearby(sentence, mention)
         if role is not None:
-            return replace(mention, type=role)
+            return mention._replace(type=role)
         after = _WORD_AFTER.match(sentence, mention.end)
         speaker = self._cues.speakers.get(after.group(1).casefold()) if after else None
-        return mention if speaker is None else replace(mention, type=speaker, guessed=True)
+        return mention if speaker is None else mention._replace(type=speaker, guessed=True)
 
     def _role_nearby(self, sentence: str, mention: Mention) -> str | None:
         """The type a role word marks next to the name: "engineer Tomás Ferreira", "Zoë Okafor, chief …"."""

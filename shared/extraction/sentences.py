@@ -15,13 +15,15 @@ _INLINE_BREAK = re.compile(r"\s+[-*+]\s+(?=\S)|\s*\|\s*")
 _MARKDOWN_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _MARKDOWN_EMPHASIS = re.compile(r"\*\*|__|`")
 _SPACES = re.compile(r"\s+")
+_LINE_BREAK = re.compile("[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")  # what str.splitlines splits on
 _ODD_SPACE = re.compile(r"\s\s|[^\S ]")  # two spaces or a space other than " "
 
 
 def split_sentences(text: str, abbreviations: frozenset[str] = frozenset()) -> list[str]:
     """Sentences of a text: blank lines and Markdown structure end a block, then sentence ends split it."""
     sentences: list[str] = []
-    for block in _blocks(unicodedata.normalize("NFC", text)):
+    text = unicodedata.normalize("NFC", text)
+    for block in _blocks(text) if _LINE_BREAK.search(text) else _one_line_block(text):
         for piece in _INLINE_BREAK.split(block):
             sentences.extend(_sentences_in(_clean_markdown(piece), abbreviations))
     return sentences
@@ -42,6 +44,12 @@ def _blocks(text: str) -> Iterator[str]:
             lines = []
     if lines:
         yield " ".join(lines)
+
+
+def _one_line_block(text: str) -> list[str]:
+    """`_blocks` of a text without line breaks (a record, a cell, a sentence), without the line loop."""
+    line = text.strip()
+    return [_MARKDOWN_LINE_MARKER.sub("", line, count=1)] if line else []
 
 
 def _starts_block(line: str) -> bool:

@@ -1,7 +1,6 @@
 """Tokens and mentions of the rule extractor: the capitalised words of a sentence and the names made of them."""
 
 import re
-from dataclasses import dataclass
 from typing import NamedTuple
 
 # A word, "U.S." as one word, or "&"; a possessive "'s" is matched but left out of the word ("Okafor's team" names
@@ -19,8 +18,7 @@ class Token(NamedTuple):  # a tuple: built for every capitalised word, so the ch
     connector: bool = False  # joins name words inside a group ("de", "of", "&"); a name word otherwise
 
 
-@dataclass(frozen=True)
-class Mention:
+class Mention(NamedTuple):  # a tuple: built for every name found, so the cheapest to build and to copy
     start: int
     end: int
     name: str
@@ -44,18 +42,10 @@ _UPPER = "".join(re.escape(c) for c in map(chr, range(0x10000)) if c.isupper())
 # The words TOKEN finds that start with a capital, found without tokenising the rest of the sentence: a word
 # starts where no word character (nor one joined by a hyphen or apostrophe) stands before it.
 # The capital comes first so that the engine scans for it, the look-behinds checking the character before it.
-_CAPITALISED = re.compile(
+CAPITALISED = re.compile(
     r"([" + _UPPER + r"](?<!\w.)(?<!\w[-'’].)(?:(?<=[A-Z])\.(?:[A-Z]\.)+|\w*(?:[-'’](?![sS](?![\w'’-]))\w+)*))"
     r"(?:['’][sS](?![\w'’-]))?"
 )
-
-
-def capitalised_tokens(sentence: str) -> list[Token]:
-    return [
-        Token(text, match.start(), match.end(1), text.casefold())
-        for match in _CAPITALISED.finditer(sentence)
-        for text in (match.group(1),)
-    ]
 
 
 _PART_SEPARATOR = re.compile(r"[-'’]")
