@@ -81,18 +81,23 @@ class Collector:
         draft.chunk_ids[chunk_id] = None
 
     def extraction(self) -> Extraction:
-        entities = [
-            Entity(
-                entity_id=key,
-                type=draft.type,
-                name=_display_name(list(draft.names)),
-                aliases=[name for name in draft.names if name != _display_name(list(draft.names))],
-                chunk_ids=list(draft.chunk_ids),
+        # Built without validation (model_construct): every field is a str or a list of str made here, and a batch
+        # of news text makes thousands of them.
+        entities = []
+        for key, draft in self.entities.items():
+            names = list(draft.names)
+            name = _display_name(names)
+            entities.append(
+                Entity.model_construct(
+                    entity_id=key,
+                    type=draft.type,
+                    name=name,
+                    aliases=[alias for alias in names if alias != name],
+                    chunk_ids=list(draft.chunk_ids),
+                )
             )
-            for key, draft in self.entities.items()
-        ]
         relations = [
-            Relation(
+            Relation.model_construct(
                 relation_id=key,
                 source_id=draft.source_id,
                 type=draft.type,
@@ -102,4 +107,4 @@ class Collector:
             )
             for key, draft in self.relations.items()
         ]
-        return Extraction(entities=entities, relations=relations)
+        return Extraction.model_construct(entities=entities, relations=relations)

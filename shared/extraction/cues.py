@@ -217,14 +217,15 @@ class Cues:
 
     def last_trigger(self, gap: str) -> Trigger | None:
         """The trigger nearest the end of a gap, if few enough words follow it."""
-        if len(gap) < self._shortest_key:
-            return None  # most gaps are ", " or " and ": too short to hold a trigger's word
+        # Most gaps ("and", ",", "said") hold no trigger: one set test instead of the alternation.
+        if len(gap) < self._shortest_key or self._trigger_keys.isdisjoint(WORD_RUN.findall(gap.casefold())):
+            return None
         # Only the gap's last words can hold it: at most max_words_after_trigger words follow a trigger.
         starts = [word.start() for word in WORD.finditer(gap)]
         offset = starts[-self._tail_words] if len(starts) > self._tail_words else 0
         tail = gap[offset:]
-        if self._trigger_keys.isdisjoint(WORD_RUN.findall(tail.casefold())):
-            return None  # most gaps ("and", ",", "said") hold no trigger: one set test instead of the alternation
+        if offset and self._trigger_keys.isdisjoint(WORD_RUN.findall(tail.casefold())):
+            return None
         matches = list(self._trigger_search.finditer(tail)) if self._trigger_phrases else []
         if not matches:
             return None

@@ -86,10 +86,11 @@ class MentionFinder:
     def _connector(self, previous: Token, gap: str) -> Token | None:
         # "Rio de Janeiro", "Marsh & Pike", and "of"/"for" only after a head word: "University of Lisbon".
         word = gap[1:-1]
-        if len(gap) < 3 or gap[0] != " " or gap[-1] != " " or not TOKEN.fullmatch(word):
+        if len(gap) < 3 or gap[0] != " " or gap[-1] != " ":
             return None
         key = word.casefold()
-        if key in self.cues.particles or (key in self.cues.head_joiners and previous.key in self.cues.heads):
+        joins = key in self.cues.particles or (key in self.cues.head_joiners and previous.key in self.cues.heads)
+        if joins and TOKEN.fullmatch(word):
             start = previous.end + 1
             return Token(word, start, start + len(word), key, connector=True)
         return None

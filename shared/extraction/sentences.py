@@ -15,6 +15,7 @@ _INLINE_BREAK = re.compile(r"\s+[-*+]\s+(?=\S)|\s*\|\s*")
 _MARKDOWN_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _MARKDOWN_EMPHASIS = re.compile(r"\*\*|__|`")
 _SPACES = re.compile(r"\s+")
+_LIST_MARK = re.compile(r"[-*+]\s")  # what the first alternative of _INLINE_BREAK needs
 _LINE_BREAK = re.compile("[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")  # what str.splitlines splits on
 _ODD_SPACE = re.compile(r"\s\s|[^\S ]")  # two spaces or a space other than " "
 
@@ -22,9 +23,12 @@ _ODD_SPACE = re.compile(r"\s\s|[^\S ]")  # two spaces or a space other than " "
 def split_sentences(text: str, abbreviations: frozenset[str] = frozenset()) -> list[str]:
     """Sentences of a text: blank lines and Markdown structure end a block, then sentence ends split it."""
     sentences: list[str] = []
-    text = unicodedata.normalize("NFC", text)
+    if not text.isascii():  # ASCII is NFC already, and str knows whether it is ASCII without a scan
+        text = unicodedata.normalize("NFC", text)
     for block in _blocks(text) if _LINE_BREAK.search(text) else _one_line_block(text):
-        for piece in _INLINE_BREAK.split(block):
+        # The inline-break regex is tried at every position: look for the characters it needs first.
+        pieces = _INLINE_BREAK.split(block) if "|" in block or _LIST_MARK.search(block) else (block,)
+        for piece in pieces:
             sentences.extend(_sentences_in(_clean_markdown(piece), abbreviations))
     return sentences
 
@@ -64,7 +68,10 @@ def _clean_markdown(block: str) -> str:
         block = _MARKDOWN_LINK.sub(r"\1", block)
     if "*" in block or "_" in block or "`" in block:
         block = _MARKDOWN_EMPHASIS.sub("", block)
-    return _SPACES.sub(" ", block).strip() if _ODD_SPACE.search(block) else block.strip()
+    # Only a space is printable among the spaces: a block without two in a row nor any other is clean.
+    if "  " in block or not block.isprintable():
+        return _SPACES.sub(" ", block).strip() if _ODD_SPACE.search(block) else block.strip()
+    return block.strip()
 
 
 def _sentences_in(block: str, abbreviations: frozenset[str]) -> list[str]:
