@@ -215,10 +215,13 @@ class Cues:
             words.pop()  # the title belongs to the next name
         return " ".join(words).replace(" ,", ",") in COORDINATORS
 
+    def may_hold_trigger(self, text: str) -> bool:
+        """Whether the text holds a trigger's rare word: most gaps ("and", ",", "said") and many sentences do not."""
+        return len(text) >= self._shortest_key and not self._trigger_keys.isdisjoint(WORD_RUN.findall(text.casefold()))
+
     def last_trigger(self, gap: str) -> Trigger | None:
         """The trigger nearest the end of a gap, if few enough words follow it."""
-        # Most gaps ("and", ",", "said") hold no trigger: one set test instead of the alternation.
-        if len(gap) < self._shortest_key or self._trigger_keys.isdisjoint(WORD_RUN.findall(gap.casefold())):
+        if not self.may_hold_trigger(gap):  # one set test instead of the alternation
             return None
         # Only the gap's last words can hold it: at most max_words_after_trigger words follow a trigger.
         starts = [word.start() for word in WORD.finditer(gap)]

@@ -43,8 +43,8 @@ class Linker:
     def links(self, sentence: str, mentions: list[Mention]) -> list[_Link]:
         """Every relation the sentence states between its mentions."""
         links: list[_Link] = []
-        if len(mentions) < 2:
-            return links
+        if len(mentions) < 2 or not self.cues.may_hold_trigger(sentence[mentions[0].end : mentions[-1].start]):
+            return links  # a link needs a trigger in a gap: coordination only extends one
         previous: list[_Link] = []
         mentions = list(mentions)  # typed in place as links infer types, so later links can use them
         positions = {(mention.start, mention.end): index for index, mention in enumerate(mentions)}

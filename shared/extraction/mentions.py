@@ -8,6 +8,7 @@ from shared.extraction.tokens import CAPITALISED, TOKEN, WORD, Mention, Token, l
 MAX_UNTYPED_WORDS = 4
 MAX_GROUP_TOKENS = 16  # a longer capitalised run is a Title Case headline or junk, not a sequence of names
 NAME_WORD_MEMO = 1 << 16  # words remembered as name words or not; cleared when full
+GROUP_MEMO = 1 << 15  # groups of several words remembered with their mentions; cleared when full
 CONTEXT_CHARS = 80  # how far before a mention cue words are looked for; keeps every look-behind bounded
 
 
@@ -18,20 +19,44 @@ class MentionFinder:
         self.cues = cues
         # Capitalised word -> its key (casefolded) when it can be part of a name, else "" (memo).
         self._name_words: dict[str, str] = {}
+        # (group text, locative before it, sentence all capitals) -> its mentions, offsets from the group's start.
+        self._groups: dict[tuple[str, bool, bool], list[Mention]] = {}
 
     def find(self, sentence: str) -> list[Mention]:
         """Mentions of one sentence, in order; untyped ones are kept for the second pass."""
         mentions = []
+        shouting: bool | None = None  # whether the sentence is all capitals, once a group needs to know
         for group in self._name_groups(sentence):
             if len(group) == 1:  # most groups: one word, typed by one look-up
                 found = self._classify_word(sentence, group[0])
             elif len(group) > MAX_GROUP_TOKENS:
                 continue
             else:
-                found = self._classify(sentence, group)
+                if shouting is None:
+                    shouting = sentence.isupper()
+                found = self._classify_group(sentence, group, shouting)
             for mention in found:
                 mentions.append(self._by_pattern(sentence, mention) if mention.type is None else mention)
         return mentions
+
+    def _classify_group(self, sentence: str, group: list[Token], shouting: bool) -> list[Mention]:
+        """`_classify` of a group of several words, remembered: the same names recur batch after batch.
+
+        What the classification reads besides the group's own text: whether a locative stands before it (only for
+        a first word that needs one) and whether the sentence is all capitals (acronyms). Both are in the key;
+        the mentions are kept relative to the group's start.
+        """
+        start, end = group[0].start, group[-1].end
+        first = self.cues.single_words.get(group[0].key)
+        after_locative = first is not None and first[2] and self._after_locative(sentence, group[0])
+        key = (sentence[start:end], after_locative, shouting)
+        found = self._groups.get(key)
+        if found is None:
+            found = [m._replace(start=m.start - start, end=m.end - start) for m in self._classify(sentence, group)]
+            if len(self._groups) > GROUP_MEMO:
+                self._groups.clear()
+            self._groups[key] = found
+        return [m._replace(start=m.start + start, end=m.end + start) for m in found]
 
     def _name_key(self, text: str) -> str:
         key = text.casefold()

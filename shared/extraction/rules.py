@@ -12,6 +12,7 @@ schema allows, and nothing is ever emitted outside the schema's triples.
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from shared.domain import Chunk, Extraction, Link
 from shared.extraction.collecting import EVIDENCE_LIMIT, Collector, canonical
@@ -31,13 +32,12 @@ _WORD_AFTER = re.compile(r"\s+([\w-]+)")
 _FIELD = re.compile(r"^\s*([^:;]{1,40}):\s*(.*?)\s*$")
 
 
-@dataclass(frozen=True)
-class Sentence:
+class Sentence(NamedTuple):
     text: str
     mentions: list[Mention]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Reading:
     """What the first pass found in one chunk."""
 
@@ -177,7 +177,12 @@ class RuleBasedExtractor:
     def _collect_sentence(
         self, chunk_id: str, sentence: Sentence, lexicon: Mapping[str, tuple[str, bool]], collector: Collector
     ) -> None:
-        mentions = [self._typed(sentence.text, mention, lexicon) for mention in sentence.mentions]
+        mentions = [
+            mention
+            if mention.type is not None and not mention.guessed
+            else self._typed(sentence.text, mention, lexicon)
+            for mention in sentence.mentions
+        ]
         for mention in mentions:
             if mention.type is not None:
                 collector.entity(mention.type, mention.name, chunk_id)

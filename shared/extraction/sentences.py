@@ -53,7 +53,10 @@ def _blocks(text: str) -> Iterator[str]:
 def _one_line_block(text: str) -> list[str]:
     """`_blocks` of a text without line breaks (a record, a cell, a sentence), without the line loop."""
     line = text.strip()
-    return [_MARKDOWN_LINE_MARKER.sub("", line, count=1)] if line else []
+    if not line:
+        return []
+    # The marker regex only where a marker can start: "#", a list bullet, a quote or a number.
+    return [_MARKDOWN_LINE_MARKER.sub("", line, count=1) if line[0] in "#-*+>" or line[0].isdigit() else line]
 
 
 def _starts_block(line: str) -> bool:
