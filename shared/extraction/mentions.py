@@ -1,6 +1,7 @@
 """Mentions of one sentence: runs of capitalised name words, split and typed by the schema's cues."""
 
 from collections.abc import Callable
+from typing import Any
 
 from shared.extraction.cues import Cues, Split
 from shared.extraction.tokens import CAPITALISED, TOKEN, WORD, Mention, Token, looks_like_name
@@ -20,7 +21,7 @@ class MentionFinder:
         # Capitalised word -> its key (casefolded) when it can be part of a name, else "" (memo).
         self._name_words: dict[str, str] = {}
         # (group text, locative before it, sentence all capitals) -> its mentions, offsets from the group's start.
-        self._groups: dict[tuple[str, bool, bool], list[Mention]] = {}
+        self._groups: dict[tuple[str, bool, bool], list[tuple[int, int, tuple[Any, ...]]]] = {}
 
     def find(self, sentence: str) -> list[Mention]:
         """Mentions of one sentence, in order; untyped ones are kept for the second pass."""
@@ -52,11 +53,11 @@ class MentionFinder:
         key = (sentence[start:end], after_locative, shouting)
         found = self._groups.get(key)
         if found is None:
-            found = [m._replace(start=m.start - start, end=m.end - start) for m in self._classify(sentence, group)]
+            found = [(m.start - start, m.end - start, m[2:]) for m in self._classify(sentence, group)]
             if len(self._groups) > GROUP_MEMO:
                 self._groups.clear()
             self._groups[key] = found
-        return [m._replace(start=m.start + start, end=m.end + start) for m in found]
+        return [Mention(first + start, last + start, *rest) for first, last, rest in found]
 
     def _name_key(self, text: str) -> str:
         key = text.casefold()

@@ -138,19 +138,24 @@ class RuleBasedExtractor:
         guessed: dict[str, set[str]] = {}
         surnames: dict[str, set[str]] = {}
         without_form: dict[str, set[str]] = {}
+        typed: dict[tuple[str, str, bool], None] = {}  # (type, name, guessed), each once: names recur in a batch
         for reading in readings:
-            named = [(t, n, False) for t, n in (*reading.declared, *reading.cells.values())]
-            found = [(m.type, m.name, m.guessed) for s in reading.sentences for m in s.mentions if m.type is not None]
-            for entity_type, name, is_guess in [*named, *found]:
-                key = canonical(name)
-                (guessed if is_guess else firm).setdefault(key, set()).add(entity_type)
-                if " " not in key:
-                    continue
-                head, last = key.rsplit(" ", 1)
-                if entity_type in self._cues.surname_alias_types:
-                    surnames.setdefault(last, set()).add(entity_type)
-                elif not is_guess and last in self._cues.legal_suffixes:
-                    without_form.setdefault(head, set()).add(entity_type)
+            if reading.declared or reading.cells:
+                typed.update(((t, n, False), None) for t, n in (*reading.declared, *reading.cells.values()))
+            for sentence in reading.sentences:
+                for mention in sentence.mentions:
+                    if mention.type is not None:
+                        typed[mention.type, mention.name, mention.guessed] = None
+        for entity_type, name, is_guess in typed:
+            key = canonical(name)
+            (guessed if is_guess else firm).setdefault(key, set()).add(entity_type)
+            if " " not in key:
+                continue
+            head, last = key.rsplit(" ", 1)
+            if entity_type in self._cues.surname_alias_types:
+                surnames.setdefault(last, set()).add(entity_type)
+            elif not is_guess and last in self._cues.legal_suffixes:
+                without_form.setdefault(head, set()).add(entity_type)
         table = {name: (next(iter(found)), False) for name, found in {**surnames, **guessed}.items() if len(found) == 1}
         for names in (without_form, firm):  # firm names last: they win
             table.update((name, (next(iter(found)), True)) for name, found in names.items() if len(found) == 1)

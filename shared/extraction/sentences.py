@@ -78,6 +78,8 @@ def _clean_markdown(block: str) -> str:
 
 
 def _sentences_in(block: str, abbreviations: frozenset[str]) -> list[str]:
+    if not _SENTENCE_END.search(block):
+        return [block] if block else []  # one sentence (blocks come stripped)
     sentences, start = [], 0
     for end in _SENTENCE_END.finditer(block):
         if _is_sentence_boundary(block, end, abbreviations):
