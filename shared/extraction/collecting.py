@@ -12,6 +12,7 @@ EVIDENCE_LIMIT = 300
 # The same names recur in every batch.
 canonical = lru_cache(maxsize=1 << 16)(canonical_name)
 memo_entity_id = lru_cache(maxsize=1 << 16)(entity_id)
+memo_relation_id = lru_cache(maxsize=1 << 16)(relation_id)
 
 
 def trim(text: str, limit: int = EVIDENCE_LIMIT) -> str:
@@ -70,11 +71,22 @@ class Collector:
         if not self.schema.allows(source[0], relation, target[0]):
             return
         source_id, target_id = self.entity(*source, chunk_id), self.entity(*target, chunk_id)
-        if source_id is None or target_id is None or source_id == target_id:
+        if source_id is not None and target_id is not None:
+            self._relate(source_id, relation, target_id, chunk_id, evidence)
+
+    def relation_of_entities(
+        self, source: tuple[str, str], relation: str, target: tuple[str, str], chunk_id: str, evidence: str
+    ) -> None:
+        """`relation` between (type, entity id) ends already recorded for this chunk (co-occurrence pairs them all)."""
+        if self.schema.allows(source[0], relation, target[0]):
+            self._relate(source[1], relation, target[1], chunk_id, evidence)
+
+    def _relate(self, source_id: str, relation: str, target_id: str, chunk_id: str, evidence: str) -> None:
+        if source_id == target_id:
             return
         if self.schema.relation_types[relation].symmetric and target_id < source_id:
             source_id, target_id = target_id, source_id  # one edge whichever way round it was written
-        key = relation_id(source_id, relation, target_id)
+        key = memo_relation_id(source_id, relation, target_id)
         draft = self.relations.get(key)
         if draft is None:
             draft = self.relations[key] = _RelationDraft(source_id, relation, target_id, trim(evidence))

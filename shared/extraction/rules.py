@@ -60,6 +60,13 @@ class RuleBasedExtractor:
         self._finder = MentionFinder(self._cues)
         self._linker = Linker(schema, self._cues)
         self._cooccurring = [name for name, relation in schema.relation_types.items() if relation.cooccurrence]
+        # (type named first, type named second) -> (the first co-occurrence relation allowing them, in schema order,
+        # and whether it runs from the second to the first), looked up once per pair of names.
+        self._cooccurrence_pairs: dict[tuple[str, str], tuple[str, bool]] = {}
+        for name in self._cooccurring:
+            for pair in schema.relation_types[name].between:
+                self._cooccurrence_pairs.setdefault((pair.source, pair.target), (name, False))
+                self._cooccurrence_pairs.setdefault((pair.target, pair.source), (name, True))
         self._column_roles = {
             normalise_header(header): role for role, column in schema.columns.items() for header in column.headers
         }
@@ -208,19 +215,27 @@ class RuleBasedExtractor:
         linked: set[frozenset[tuple[str, str]]],
         collector: Collector,
     ) -> None:
-        """The schema's co-occurrence relations between typed mentions of one sentence that no trigger linked."""
+        """The schema's co-occurrence relations between typed mentions of one sentence that no trigger linked.
+
+        Its weight is the number of chunks it was seen in (its chunk_ids, a set): a redelivered batch adds none.
+        """
         ends = list(dict.fromkeys((m.type, m.name) for m in mentions if m.type is not None))[:MAX_COOCCURRING]
+        if len(ends) < 2:
+            return
+        pairs = self._cooccurrence_pairs
+        # (type, entity id) of each end: recorded for this chunk already, with every typed mention of the sentence.
+        entities = [(end[0], collector.entity(end[0], end[1], chunk_id) or "") for end in ends]
         for index, first in enumerate(ends):
-            for second in ends[index + 1 :]:
-                if first == second or frozenset((first, second)) in linked:
+            for later, second in enumerate(ends[index + 1 :], index + 1):
+                fitting = pairs.get((first[0], second[0]))
+                if fitting is None or (linked and frozenset((first, second)) in linked):
                     continue
-                for relation in self._cooccurring:
-                    if self.schema.allows(first[0], relation, second[0]):
-                        collector.relation(first, relation, second, chunk_id, sentence)
-                        break
-                    if self.schema.allows(second[0], relation, first[0]):
-                        collector.relation(second, relation, first, chunk_id, sentence)
-                        break
+                relation, reverse = fitting
+                if first[0] == second[0]:
+                    reverse = entities[later][1] < entities[index][1]  # one type: one edge whichever is named first
+                source, target = (entities[later], entities[index]) if reverse else (entities[index], entities[later])
+                if source[1] and target[1]:
+                    collector.relation_of_entities(source, relation, target, chunk_id, sentence)
 
     def _typed(self, sentence: str, mention: Mention, lexicon: Mapping[str, tuple[str, bool]]) -> Mention:
         if mention.type is not None and not mention.guessed:
