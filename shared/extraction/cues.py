@@ -95,6 +95,14 @@ class Cues:
             word.casefold(): name for name, spec in schema.entity_types.items() for word in spec.cues.speech_verbs
         }
         self.acronym_type = next((name for name, spec in schema.entity_types.items() if spec.cues.acronyms), None)
+        self.team_type = next((name for name, spec in schema.entity_types.items() if spec.cues.score_teams), None)
+        # The types a results line may retype as teams: any but the team type and those of people (a golfer's
+        # "Ernie Els 66 69 70" stays a person).
+        self.teamable = frozenset(
+            name
+            for name, spec in schema.entity_types.items()
+            if name != self.team_type and not spec.cues.honorifics and not spec.cues.surname_aliases
+        )
         self.surname_alias_types = frozenset(
             name for name, spec in schema.entity_types.items() if spec.cues.surname_aliases
         )

@@ -1,11 +1,15 @@
 """Mentions of one sentence: runs of capitalised name words, split and typed by the schema's cues."""
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from shared.extraction.cues import Cues, Split
 from shared.extraction.tokens import CAPITALISED, TOKEN, WORD, Mention, Token, looks_like_name
 
+_DIGIT = re.compile(r"\d")
+# " 2", " 10 7 2 1": small whole numbers right after a name; not "1996", "2.5", "6-3" or "2nd".
+_SCORES = re.compile(r"(?: \d{1,3}(?!\w|[.,:/-]\d))+")
 MAX_UNTYPED_WORDS = 4
 MAX_GROUP_TOKENS = 16  # a longer capitalised run is a Title Case headline or junk, not a sequence of names
 NAME_WORD_MEMO = 1 << 16  # words remembered as name words or not; cleared when full
@@ -38,7 +42,22 @@ class MentionFinder:
                 found = self._classify_group(sentence, group, shouting)
             for mention in found:
                 mentions.append(self._by_pattern(sentence, mention) if mention.type is None else mention)
+        if self.cues.team_type is not None and _DIGIT.search(sentence):
+            return self._teams(sentence, mentions, self.cues.team_type)
         return mentions
+
+    def _teams(self, sentence: str, mentions: list[Mention], team_type: str) -> list[Mention]:
+        """Sports results: "Barcelona 2 Valencia 1" (two names before scores) or a standings row "Barcelona 10 7 2
+        1 22 9 23" (a name before three numbers or more) name teams, though the names are places."""
+        scored: dict[int, int] = {}  # mention index -> how many numbers follow it
+        for index, mention in enumerate(mentions):
+            if mention.type is None or mention.type in self.cues.teamable:
+                numbers = _SCORES.match(sentence, mention.end)
+                if numbers:
+                    scored[index] = numbers.group().count(" ")  # one space before each number
+        if len(scored) < 2 and not any(count >= 3 for count in scored.values()):
+            return mentions
+        return [m._replace(type=team_type, guessed=False) if i in scored else m for i, m in enumerate(mentions)]
 
     def _classify_group(self, sentence: str, group: list[Token], shouting: bool) -> list[Mention]:
         """`_classify` of a group of several words, remembered: the same names recur batch after batch.
