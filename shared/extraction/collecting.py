@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from shared.domain import Entity, Extraction, Relation
+from shared.domain import Extraction
 from shared.domain.ids import canonical_name, entity_id, relation_id
 from shared.extraction.schema import ExtractionSchema
 
@@ -93,30 +93,30 @@ class Collector:
         draft.chunk_ids[chunk_id] = None
 
     def extraction(self) -> Extraction:
-        # Built without validation (model_construct): every field is a str or a list of str made here, and a batch
-        # of news text makes thousands of them.
+        # One validation of the whole tree from plain dicts: pydantic-core builds thousands of models in one call
+        # at least as fast as a Python call per model (measured), and still checks them.
         entities = []
         for key, draft in self.entities.items():
             names = list(draft.names)
             name = _display_name(names)
             entities.append(
-                Entity.model_construct(
-                    entity_id=key,
-                    type=draft.type,
-                    name=name,
-                    aliases=[alias for alias in names if alias != name],
-                    chunk_ids=list(draft.chunk_ids),
-                )
+                {
+                    "entity_id": key,
+                    "type": draft.type,
+                    "name": name,
+                    "aliases": [alias for alias in names if alias != name],
+                    "chunk_ids": list(draft.chunk_ids),
+                }
             )
         relations = [
-            Relation.model_construct(
-                relation_id=key,
-                source_id=draft.source_id,
-                type=draft.type,
-                target_id=draft.target_id,
-                chunk_ids=list(draft.chunk_ids),
-                evidence=draft.evidence,
-            )
+            {
+                "relation_id": key,
+                "source_id": draft.source_id,
+                "type": draft.type,
+                "target_id": draft.target_id,
+                "chunk_ids": list(draft.chunk_ids),
+                "evidence": draft.evidence,
+            }
             for key, draft in self.relations.items()
         ]
-        return Extraction.model_construct(entities=entities, relations=relations)
+        return Extraction.model_validate({"entities": entities, "relations": relations})

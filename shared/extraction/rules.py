@@ -195,47 +195,48 @@ class RuleBasedExtractor:
             else self._typed(sentence.text, mention, lexicon)
             for mention in sentence.mentions
         ]
+        ids: dict[tuple[str, str], str] = {}  # (type, name) -> entity id, of the typed mentions in text order
         for mention in mentions:
             if mention.type is not None:
-                collector.entity(mention.type, mention.name, chunk_id)
+                found = collector.entity(mention.type, mention.name, chunk_id)
+                if found is not None:
+                    ids[mention.type, mention.name] = found
         linked: set[frozenset[tuple[str, str]]] = set()
         for link in self._linker.links(sentence.text, mentions):
             source = (link.source.type or "", link.source.name)
             target = (link.target.type or "", link.target.name)
             collector.relation(source, link.relation, target, chunk_id, sentence.text)
             linked.add(frozenset((source, target)))
-        if self._cooccurring:
-            self._collect_cooccurrence(chunk_id, sentence.text, mentions, linked, collector)
+        if self._cooccurring and len(ids) > 1:
+            self._collect_cooccurrence(chunk_id, sentence.text, ids, linked, collector)
 
     def _collect_cooccurrence(
         self,
         chunk_id: str,
         sentence: str,
-        mentions: list[Mention],
+        ids: dict[tuple[str, str], str],
         linked: set[frozenset[tuple[str, str]]],
         collector: Collector,
     ) -> None:
         """The schema's co-occurrence relations between typed mentions of one sentence that no trigger linked.
 
+        `ids`: (type, name) -> entity id of the sentence's typed mentions, in text order, recorded for this chunk.
         Its weight is the number of chunks it was seen in (its chunk_ids, a set): a redelivered batch adds none.
         """
-        ends = list(dict.fromkeys((m.type, m.name) for m in mentions if m.type is not None))[:MAX_COOCCURRING]
-        if len(ends) < 2:
-            return
+        ends = list(ids.items())[:MAX_COOCCURRING]
         pairs = self._cooccurrence_pairs
-        # (type, entity id) of each end: recorded for this chunk already, with every typed mention of the sentence.
-        entities = [(end[0], collector.entity(end[0], end[1], chunk_id) or "") for end in ends]
-        for index, first in enumerate(ends):
-            for later, second in enumerate(ends[index + 1 :], index + 1):
+        for index, (first, first_id) in enumerate(ends):
+            for second, second_id in ends[index + 1 :]:
                 fitting = pairs.get((first[0], second[0]))
                 if fitting is None or (linked and frozenset((first, second)) in linked):
                     continue
                 relation, reverse = fitting
                 if first[0] == second[0]:
-                    reverse = entities[later][1] < entities[index][1]  # one type: one edge whichever is named first
-                source, target = (entities[later], entities[index]) if reverse else (entities[index], entities[later])
-                if source[1] and target[1]:
-                    collector.relation_of_entities(source, relation, target, chunk_id, sentence)
+                    reverse = second_id < first_id  # two ends of one type: one edge whichever is named first
+                source, target = ((second[0], second_id), (first[0], first_id))
+                if not reverse:
+                    source, target = target, source
+                collector.relation_of_entities(source, relation, target, chunk_id, sentence)
 
     def _typed(self, sentence: str, mention: Mention, lexicon: Mapping[str, tuple[str, bool]]) -> Mention:
         if mention.type is not None and not mention.guessed:
