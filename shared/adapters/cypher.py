@@ -4,7 +4,8 @@ Graph model::
 
     (:Document {id, path, version, account, container})-[:HAS_CHUNK]->
     (:Chunk {id, document_id, version, ordinal, text, locator})-[:MENTIONS]->
-    (:Entity:<Type> {id, type, name, aliases, block1, block2})-[:<RELATION_TYPE> {id, evidence, chunk_ids}]->(:Entity)
+    (:Entity:<Type> {id, type, name, aliases, block1, block2})
+        -[:<RELATION_TYPE> {id, evidence, chunk_ids, weight}]->(:Entity)
 
 Every MERGE is keyed on ids (DESIGN.md §3), so a batch written twice changes nothing: a node on its own `id`, a
 relation on its `id`, HAS_CHUNK and MENTIONS on their two ends (a chunk has one document; one MENTIONS per chunk
@@ -17,8 +18,9 @@ An entity's `block1`/`block2` are the blocking keys entity resolution finds it b
 the type), each indexed; like the name, the first ones written stay.
 
 A relation's `chunk_ids` are its provenance: the chunks that support it. Removing a version (`remove_chunks`)
-takes its chunks out of them, and a relation left with none goes; a relation without the property at all was
-written before provenance was stored, and stays until one of its entities goes.
+takes its chunks out of them (and lowers its `weight`, their number), and a relation left with none goes; a
+relation without the property at all was written before provenance was stored, and stays until one of its
+entities goes.
 """
 
 from __future__ import annotations
@@ -186,18 +188,31 @@ MERGE (c)-[:MENTIONS]->(e)
 # changes nothing (DESIGN.md §3), and a relation that comes back batch after batch is not rewritten (and
 # re-indexed) every time. Provenance (`chunk_ids`): the union of the stored and the new ids, in first-seen order;
 # a row without any leaves a relation that has none without the property, as before provenance was stored.
-_RELATIONS = """
+# `weight`: how many chunks support it (the size of that union), what a co-occurrence edge is worth to community
+# detection; a redelivered batch leaves it as it was, removing a version lowers it.
+# The union is written out twice below: FalkorDB reads a property as the query found the edge, even in a SET after
+# the one that changed it (measured: the weight lagged one write behind). Whichever state an engine reads, the
+# union of the stored ids with the row's is the same.
+_CHUNK_UNION = """CASE WHEN x.chunk_ids IS NULL AND size(r.chunk_ids) = 0 THEN NULL
+     ELSE reduce(acc = coalesce(x.chunk_ids, []), c IN r.chunk_ids |
+                 CASE WHEN c IN acc THEN acc ELSE acc + [c] END) END"""
+_RELATIONS = (
+    """
 UNWIND $rows AS r
 MATCH (s:Entity {{id: r.source_id}})
 MATCH (t:Entity {{id: r.target_id}})
 MERGE (s)-[x:{rel_type} {{id: r.id}}]->(t)
-SET x.chunk_ids = CASE WHEN x.chunk_ids IS NULL AND size(r.chunk_ids) = 0 THEN NULL
-                  ELSE reduce(acc = coalesce(x.chunk_ids, []), c IN r.chunk_ids |
-                              CASE WHEN c IN acc THEN acc ELSE acc + [c] END) END
+SET x.chunk_ids = """
+    + _CHUNK_UNION
+    + """,
+    x.weight = size("""
+    + _CHUNK_UNION
+    + """)
 WITH x, r
 WHERE x.evidence IS NULL AND r.evidence IS NOT NULL
 SET x.evidence = r.evidence
 """
+)
 
 COUNT_QUERIES: dict[str, str] = {
     "documents": "MATCH (n:Document) RETURN count(n)",
@@ -346,7 +361,8 @@ UNWIND $entity_ids AS eid
 MATCH (:Entity {id: eid})-[x]-(:Entity)
 WHERE x.chunk_ids IS NOT NULL AND any(i IN x.chunk_ids WHERE i IN $chunk_ids)
 WITH DISTINCT x
-SET x.chunk_ids = [i IN x.chunk_ids WHERE NOT i IN $chunk_ids]
+SET x.chunk_ids = [i IN x.chunk_ids WHERE NOT i IN $chunk_ids],
+    x.weight = size([i IN x.chunk_ids WHERE NOT i IN $chunk_ids])
 """
 DELETE_UNMENTIONED_ENTITIES = """
 UNWIND $entity_ids AS eid

@@ -1069,3 +1069,34 @@ def test_deleting_communities_and_entities_leaves_no_dangling_edge(sink: Any) ->
     assert sink.query("MATCH ()-[r:IN_COMMUNITY]->() RETURN count(r)") == [[0]]
     # AND an empty delete is a no-op
     sink.delete_communities([])
+# -- relation weight --
+
+
+def test_a_relations_weight_is_the_number_of_its_supporting_chunks_and_a_redelivery_keeps_it(sink: Any) -> None:
+    # GIVEN a relation written from a batch that supports it by one chunk
+    document, payload = alice_works_for_acme()
+    alice, acme = payload.entities
+    chunks = payload.chunks
+    first = payload.model_copy(update={"relations": [make_relation(alice, "WORKS_FOR", acme, chunks=chunks[:1])]})
+    sink.write_batch(document, first)
+    assert sink.query("MATCH ()-[r:WORKS_FOR]->() RETURN r.weight") == [[1]]
+    # WHEN a second batch supports it by that chunk and another, and is then delivered again with the first
+    second = payload.model_copy(update={"relations": [make_relation(alice, "WORKS_FOR", acme, chunks=chunks[1::-1])]})
+    sink.write_batch(document, second)
+    sink.write_batch(document, second)
+    sink.write_batch(document, first)
+    # THEN the weight is the number of distinct supporting chunks: 2
+    assert sink.query("MATCH ()-[r:WORKS_FOR]->() RETURN r.weight") == [[2]]
+
+
+def test_removing_a_version_lowers_the_weight_of_a_relation_it_supported(sink: Any) -> None:
+    # GIVEN WORKS_FOR supported by a chunk of v1 and a chunk of v2
+    (old_document, old), (new_document, new) = version_one(), version_two()
+    sink.write_batch(old_document, old)
+    sink.write_batch(new_document, new)
+    works_for = new.relations[0].relation_id
+    assert sink.query("MATCH ()-[r {id: $id}]->() RETURN r.weight", {"id": works_for}) == [[2]]
+    # WHEN v1 is removed
+    sink.remove_version(new_document.document_id, "v1")
+    # THEN its weight counts v2's chunk only
+    assert sink.query("MATCH ()-[r {id: $id}]->() RETURN r.weight", {"id": works_for}) == [[1]]
