@@ -477,7 +477,6 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-
 @app.command()
 def trace(
     tracking_id: Annotated[str, typer.Argument(help="a tracking id (trace id), or a job id or its first characters")],

@@ -240,6 +240,8 @@ class EntityCandidate(BaseModel):
     type: str
     name: str
     aliases: tuple[str, ...] = ()
+
+
 class GraphRelation(BaseModel):
     """A relation as community detection reads it: `weight` is the number of chunks supporting it (at least 1)."""
 

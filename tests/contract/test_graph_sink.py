@@ -928,6 +928,8 @@ def test_falkordb_looks_candidates_up_through_an_index(graph_sink: FalkorDBGraph
     assert "Label Scan" not in plan, plan
     indexed = graph_sink.query("CALL db.indexes() YIELD label, properties RETURN label, properties")
     assert {"block1", "block2"} <= set(dict(indexed)["Entity"])
+
+
 # -- communities: the entity graph read in pages, Community nodes and their IN_COMMUNITY edges --
 
 
@@ -1069,6 +1071,8 @@ def test_deleting_communities_and_entities_leaves_no_dangling_edge(sink: Any) ->
     assert sink.query("MATCH ()-[r:IN_COMMUNITY]->() RETURN count(r)") == [[0]]
     # AND an empty delete is a no-op
     sink.delete_communities([])
+
+
 # -- relation weight --
 
 
