@@ -88,7 +88,7 @@ def with_instance(answer: ApiAnswer, instance: str) -> ApiAnswer:
 
 
 def guarded(operation: Callable[[], ApiAnswer]) -> ApiAnswer:
-    """Run an operation; what it raises becomes a problem (503 when retrying may help) instead of the host's bare 500."""
+    """Run an operation; what it raises becomes a problem (503 if retrying may help), not the host's bare 500."""
     try:
         return operation()
     except TransientError as error:

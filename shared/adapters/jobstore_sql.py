@@ -693,9 +693,7 @@ class SQLJobStore(ABC):
         conditions, params = self._filter_sql(where)
         if after is not None:
             # Row-value comparison spelt out: both dialects then use the (created_at, job_id) index.
-            conditions.append(
-                "(created_at < :after_created OR (created_at = :after_created AND job_id < :after_job))"
-            )
+            conditions.append("(created_at < :after_created OR (created_at = :after_created AND job_id < :after_job))")
             params |= {"after_created": self.dialect.encode_time(after.created_at), "after_job": after.job_id}
         clause = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         source = f"(SELECT * FROM jobs{clause} ORDER BY {_NEWEST_FIRST} LIMIT :limit)"
