@@ -43,7 +43,9 @@ class JobsQuery(BaseModel):
     )
     reason: str | None = Field(None, min_length=1, max_length=200, description="only jobs with this reason code")
     limit: int = Field(50, ge=1, le=1000, description="jobs per page")
-    cursor: str | None = Field(None, max_length=2000, description="next_cursor of the page before")
+    cursor: str | None = Field(
+        None, max_length=2000, pattern=r"^[A-Za-z0-9_-]+$", description="next_cursor of the page before (opaque)"
+    )
 
     @field_validator("since")
     @classmethod
