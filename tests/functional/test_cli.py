@@ -355,7 +355,8 @@ def test_jobs_and_retry_print_the_apis_json_for_scripts(tmp_path: Path):
     first = tributary("jobs", "--limit", "1", "--output", "json", data_dir=data)
     assert first.returncode == 0, first.stderr
     page = json.loads(first.stdout)
-    assert len(page["jobs"]) == 1 and page["next_cursor"]
+    assert len(page["jobs"]) == 1
+    assert page["next_cursor"]
     second = json.loads(
         tributary("jobs", "--limit", "1", "--cursor", page["next_cursor"], "-o", "json", data_dir=data).stdout
     )
