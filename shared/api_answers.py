@@ -1,7 +1,8 @@
 """What every HTTP operation answers, independent of HTTP: a status and a JSON-ready body.
 
 Every error is an RFC 9457 (formerly 7807) problem document, built here and nowhere else: `problem()` for an answer,
-`guarded()` for an exception an operation did not expect, `parse_query()` for a query string that does not validate.
+`guarded()` for an exception an operation did not expect, `parse_query()` and `parse_body()` for input that does not
+validate.
 The problem's `type` is a URI per reason code, so a client branches on it (or on `reason_code`, the same code).
 """
 
@@ -113,5 +114,23 @@ def parse_query(model: type[Q], query: Mapping[str, str]) -> Q | ApiAnswer:
             HTTPStatus.BAD_REQUEST,
             Reason.REQUEST_INVALID_QUERY,
             f"invalid query parameters: {fields}",
+            errors=[dict(e) for e in errors],
+        )
+
+
+def parse_body(model: type[Q], body: bytes) -> Q | ApiAnswer:
+    """The JSON body as `model`, or the 400 problem: `request.invalid_json` when it is not JSON, else
+    `request.invalid_body` with each invalid field."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as error:
+        errors = error.errors(include_url=False, include_context=False, include_input=False)
+        if any(e["type"] == "json_invalid" for e in errors):
+            return problem(HTTPStatus.BAD_REQUEST, Reason.REQUEST_INVALID_JSON, "the body is not valid JSON")
+        fields = ", ".join(sorted({".".join(map(str, e["loc"])) for e in errors if e["loc"]})) or "the body"
+        return problem(
+            HTTPStatus.BAD_REQUEST,
+            Reason.REQUEST_INVALID_BODY,
+            f"invalid body: {fields}",
             errors=[dict(e) for e in errors],
         )

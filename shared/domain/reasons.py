@@ -188,6 +188,7 @@ class Reason(StrEnum):
     JOBSTORE_UNAVAILABLE = "jobstore.unavailable"
     # Added with the operations API (problem documents, job listing, retry)
     API_INTERNAL_ERROR = "api.internal_error"
+    REQUEST_INVALID_BODY = "request.invalid_body"
     REQUEST_INVALID_CURSOR = "request.invalid_cursor"
     RETRY_BLOB_MISSING = "retry.blob_missing"
     RETRY_JOB_NOT_FINISHED = "retry.job_not_finished"
@@ -343,6 +344,7 @@ DESCRIPTIONS: dict[Reason, str] = {
     _R.JOBSTORE_SERVER_UNRESPONSIVE: "The Cosmos DB stand-in does not answer; read its log.",
     _R.JOBSTORE_UNAVAILABLE: "The job store is throttled or unreachable; retried, check the account if it persists.",
     _R.API_INTERNAL_ERROR: "The operation failed unexpectedly; the app's log holds the traceback for this request.",
+    _R.REQUEST_INVALID_BODY: "The request's JSON body does not match its model; `errors` names each field.",
     _R.REQUEST_INVALID_CURSOR: "A page cursor this API did not hand out, or altered; list again without it.",
     _R.RETRY_BLOB_MISSING: "The failed job's file is no longer in its container; upload it again instead.",
     _R.RETRY_JOB_NOT_FINISHED: "The job has not finished yet; only a failed job can be retried.",

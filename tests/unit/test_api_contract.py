@@ -8,8 +8,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
-from shared.api_answers import PROBLEM_JSON, Problem, guarded, parse_query, problem, with_instance
+from shared.api_answers import (
+    PROBLEM_JSON,
+    ApiAnswer,
+    Problem,
+    guarded,
+    parse_body,
+    parse_query,
+    problem,
+    with_instance,
+)
 from shared.api_jobs import InvalidCursorError, JobsQuery, decode_cursor, encode_cursor
 from shared.api_openapi import CHECKED_IN, main, openapi_document, render
 from shared.api_routes import ROUTES, ApiRoute
@@ -126,3 +136,22 @@ def test_a_cursor_round_trips_and_a_forged_one_is_refused() -> None:
     for forged in ["", "not base64!", "eyJ0IjoxfQ", json.dumps({"t": "x"})]:
         with pytest.raises(InvalidCursorError):
             decode_cursor(forged)
+
+
+def test_a_body_that_is_not_json_or_not_the_model_is_a_400_naming_what_is_wrong() -> None:
+    # GIVEN a body model (as POST /api/bulk will have)
+    class Body(BaseModel):
+        container: str
+        dry_run: bool = False
+
+    # WHEN / THEN broken JSON, a wrong field, or a valid body
+    broken = parse_body(Body, b"{not json")
+    assert isinstance(broken, ApiAnswer)
+    assert (broken.status, broken.body["reason_code"]) == (400, "request.invalid_json")
+    wrong = parse_body(Body, b'{"dry_run": "perhaps"}')
+    assert isinstance(wrong, ApiAnswer)
+    assert (wrong.body["reason_code"], wrong.body["detail"]) == (
+        "request.invalid_body",
+        "invalid body: container, dry_run",
+    )
+    assert parse_body(Body, b'{"container": "incoming"}') == Body(container="incoming")
