@@ -5,9 +5,8 @@ import azure.functions as func
 
 from functions.http import http_route, respond
 from shared import api_routes as routes
-from shared.api_answers import ApiAnswer
 from shared.api_documents import delete_document
-from shared.api_health import health_report
+from shared.api_health import health_answer
 from shared.api_jobs import get_job, list_jobs
 from shared.api_openapi import served_document
 from shared.api_retry import retry
@@ -20,7 +19,7 @@ bp = func.Blueprint()
 
 @http_route(bp, routes.HEALTH)
 def health(req: func.HttpRequest) -> func.HttpResponse:
-    return respond(req, lambda: ApiAnswer(status=(report := health_report())[0], body=report[1]))
+    return respond(req, health_answer)
 
 
 @http_route(bp, routes.OPENAPI)

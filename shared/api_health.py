@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from shared.api_answers import ApiAnswer
 from shared.app_ports import app_ports
 from shared.config import Settings, setting_problems
 from shared.domain import Reason, TributaryError
@@ -17,6 +18,12 @@ from shared.ports import Ports
 from shared.wiring import choices, running_on_azure
 
 PROBE_TIMEOUT = 3.0  # seconds per dependency: a health check must answer while a dependency hangs
+
+
+def health_answer() -> ApiAnswer:
+    """GET /api/health's answer: the report, with 200 or 503."""
+    status, report = health_report()
+    return ApiAnswer(status=status, body=report)
 
 
 def health_report(settings: Settings | None = None) -> tuple[int, dict[str, Any]]:
