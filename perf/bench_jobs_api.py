@@ -103,13 +103,11 @@ def main() -> None:
             offset = best_ms(lambda depth=depth: offset_page(depth), args.repeat)
             print(f"| {depth} | {keyset[0]:.1f} / {keyset[1]:.1f} | {offset[0]:.1f} / {offset[1]:.1f} |")
         failed = JobsQuery(limit=args.page, state="failed", reason=REASONS[0])
-        print(
-            f"filtered page (state+reason, first page): {best_ms(lambda: jobs_page(store, failed, None), args.repeat)[0]:.1f} ms"
-        )
+        filtered_ms = best_ms(lambda: jobs_page(store, failed, None), args.repeat)[0]
+        print(f"filtered page (state+reason, first page): {filtered_ms:.1f} ms")
         prefixed = JobsQuery(limit=args.page, prefix="incoming/folder7/")
-        print(
-            f"filtered page (prefix, first page): {best_ms(lambda: jobs_page(store, prefixed, None), args.repeat)[0]:.1f} ms"
-        )
+        prefixed_ms = best_ms(lambda: jobs_page(store, prefixed, None), args.repeat)[0]
+        print(f"filtered page (prefix, first page): {prefixed_ms:.1f} ms")
         stats_ms = best_ms(lambda: stats(store), max(1, args.repeat // 2))
         print(f"GET /api/stats (3 windows): best {stats_ms[0]:.0f} ms, median {stats_ms[1]:.0f} ms")
         raw.close()
