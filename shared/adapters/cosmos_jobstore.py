@@ -84,6 +84,18 @@ _JOBS_INDEXING = {
     "excludedPaths": [{"path": "/markers/*"}, {"path": "/issue_keys/*"}, {"path": '/"_etag"/?'}],
     "compositeIndexes": [
         [{"path": "/created_at", "order": "descending"}, {"path": "/job_id", "order": "descending"}],
+        # GET /api/jobs filtered by state or reason: the equality first, then the order (Cosmos DB's rule for a
+        # filter with an ORDER BY). Applied when the container is created; an existing one keeps its policy.
+        [
+            {"path": "/state", "order": "ascending"},
+            {"path": "/created_at", "order": "descending"},
+            {"path": "/job_id", "order": "descending"},
+        ],
+        [
+            {"path": "/reason_code", "order": "ascending"},
+            {"path": "/created_at", "order": "descending"},
+            {"path": "/job_id", "order": "descending"},
+        ],
     ],
 }
 _CONTAINERS: dict[str, str] = {JOBS_CONTAINER: "/job_id", DOCUMENTS_CONTAINER: "/document_id"}
