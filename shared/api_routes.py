@@ -6,7 +6,8 @@ A new route is one `ApiRoute` added to ROUTES, and one thin function in function
 
 Errors: every answer an operation gives for a failure is a problem document (shared/api_answers.py); they are added
 to each route here (400 for a route with inputs, 500 and 503 for all). The host's own refusals have no body, as on
-Azure: 401 for a missing or wrong key, 404 for a path no route matches (the host sends no 405 either).
+Azure: 401 for a missing or wrong key, 404 for a path no route matches (the host sends no 405 either), 414 for a URL
+too long.
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ class ApiRoute:
             common[HTTPStatus.BAD_REQUEST] = _problem("invalid input: `errors` names each parameter")
         if self.auth != "anonymous":
             common[HTTPStatus.UNAUTHORIZED] = Answer("no function key, or a wrong one (the host's answer: no body)")
+        if self.query:
+            # Kestrel refuses a request line over 8 KB before any function runs; a long query string may reach it.
+            common[HTTPStatus.REQUEST_URI_TOO_LONG] = Answer("the URL is too long (the host's answer)")
         common[HTTPStatus.INTERNAL_SERVER_ERROR] = _problem("the operation failed (`api.internal_error`: see the log)")
         common[HTTPStatus.SERVICE_UNAVAILABLE] = _problem("a dependency is unavailable; retry later")
         return dict(sorted((common | dict(self.answers)).items()))
