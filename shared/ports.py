@@ -25,6 +25,7 @@ from shared.domain import (
     Record,
     Stage,
 )
+from shared.domain.job_queries import JobFilter, JobGroup, JobKey
 from shared.domain.search_filter import SearchFilter
 
 
@@ -180,6 +181,14 @@ class JobStore(Protocol):
 
     def list_extractions(self, job_id: str) -> list[BatchExtraction]:
         """The job's extract batch records, by batch number."""
+
+    def list_jobs_page(self, where: JobFilter, limit: int, after: JobKey | None = None) -> list[Job]:
+        """At most `limit` jobs matching `where`, newest first (created_at, then job_id, both descending), strictly
+        after `after`: a page continues where the last one ended, whatever was inserted before it since."""
+        ...
+
+    def job_groups(self, since: datetime | None = None) -> list[JobGroup]:
+        """Jobs created at or after `since` (every job when None), counted by kind, state, reason code and format."""
         ...
 
 

@@ -89,6 +89,35 @@ resource jobs 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@202
               order: 'descending'
             }
           ]
+          // GET /api/jobs filtered by state or by reason: the equality first, then the order.
+          [
+            {
+              path: '/state'
+              order: 'ascending'
+            }
+            {
+              path: '/created_at'
+              order: 'descending'
+            }
+            {
+              path: '/job_id'
+              order: 'descending'
+            }
+          ]
+          [
+            {
+              path: '/reason_code'
+              order: 'ascending'
+            }
+            {
+              path: '/created_at'
+              order: 'descending'
+            }
+            {
+              path: '/job_id'
+              order: 'descending'
+            }
+          ]
         ]
       }
     }

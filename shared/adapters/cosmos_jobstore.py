@@ -64,6 +64,7 @@ from shared.domain import (
     StageCounters,
     TransientError,
 )
+from shared.domain.job_queries import JobFilter, JobGroup, JobKey, file_format
 from shared.domain.jobs import delete_job
 from shared.domain.reasons import Reason
 from shared.ports import JobNotFoundError
@@ -84,6 +85,18 @@ _JOBS_INDEXING = {
     "excludedPaths": [{"path": "/markers/*"}, {"path": "/issue_keys/*"}, {"path": '/"_etag"/?'}],
     "compositeIndexes": [
         [{"path": "/created_at", "order": "descending"}, {"path": "/job_id", "order": "descending"}],
+        # GET /api/jobs filtered by state or reason: the equality first, then the order (Cosmos DB's rule for a
+        # filter with an ORDER BY). Applied when the container is created; an existing one keeps its policy.
+        [
+            {"path": "/state", "order": "ascending"},
+            {"path": "/created_at", "order": "descending"},
+            {"path": "/job_id", "order": "descending"},
+        ],
+        [
+            {"path": "/reason_code", "order": "ascending"},
+            {"path": "/created_at", "order": "descending"},
+            {"path": "/job_id", "order": "descending"},
+        ],
     ],
 }
 # The LLM extractor's token counters, one item per budget window (a deployment's minute, a job), partitioned by
@@ -715,6 +728,75 @@ class CosmosJobStore:
                 except _ConflictError:
                     continue  # created by another worker in between: patch it now
         raise TransientError(Reason.JOBSTORE_CONTENTION, f"token counter {key} changed on each attempt")
+
+    # -- the operations API (listing by filter a page at a time, counting by group)
+
+    def list_jobs_page(self, where: JobFilter, limit: int, after: JobKey | None = None) -> list[Job]:
+        """At most `limit` jobs matching `where`, newest first, strictly after `after` (keyset pagination): one
+        cross-partition query served by the (created_at, job_id) composite index."""
+        if limit <= 0:
+            return []
+        conditions = ["c.kind = @kind"]
+        parameters: list[dict[str, Any]] = [{"name": "@limit", "value": limit}, {"name": "@kind", "value": _KIND_JOB}]
+
+        def condition(text: str, **values: Any) -> None:
+            conditions.append(text)
+            parameters.extend({"name": f"@{name}", "value": value} for name, value in values.items())
+
+        if where.state is not None:
+            condition("c.state = @state", state=JobState(where.state).value)
+        if where.since is not None:
+            condition("c.created_at >= @since", since=_encode_time(where.since))
+        if where.prefix:
+            condition("STARTSWITH(c.path, @prefix)", prefix=where.prefix)  # case-sensitive, as in the SQL stores
+        if where.reason is not None:
+            condition("c.reason_code = @reason", reason=where.reason)
+        if after is not None:
+            condition(
+                "(c.created_at < @after_created OR (c.created_at = @after_created AND c.job_id < @after_job))",
+                after_created=_encode_time(after.created_at),
+                after_job=after.job_id,
+            )
+        query = f"SELECT TOP @limit * FROM c WHERE {' AND '.join(conditions)} ORDER BY c.created_at DESC, c.job_id DESC"
+        with _translated("list jobs"):
+            found = self._jobs().query_items(query, parameters=parameters, enable_cross_partition_query=True)
+            return [_job_from_document(d) for d in found]
+
+    def job_groups(self, since: datetime | None = None) -> list[JobGroup]:
+        """Jobs created at or after `since` (all when None), counted by kind, state, reason code and format.
+
+        Summed here from a projection read page by page (memory holds the groups, not the jobs): the stand-in has no
+        GROUP BY, and a GROUP BY on Azure would be a cross-partition query reading every job as well."""
+        where = "c.kind = @kind" + ("" if since is None else " AND c.created_at >= @since")
+        parameters: list[dict[str, Any]] = [{"name": "@kind", "value": _KIND_JOB}]
+        if since is not None:
+            parameters.append({"name": "@since", "value": _encode_time(since)})
+        query = f"SELECT c.job_kind, c.state, c.reason_code, c.path, c.size, c.totals FROM c WHERE {where}"
+        sums: dict[tuple[str, str, str | None, str], list[int]] = {}
+        with _translated("count jobs"):
+            for item in self._jobs().query_items(query, parameters=parameters, enable_cross_partition_query=True):
+                key = (
+                    item.get("job_kind", JobKind.INGEST.value),
+                    item["state"],
+                    item.get("reason_code"),
+                    file_format(item["path"]),
+                )
+                totals = item.get("totals") or {}
+                added = (1, item.get("size", 0), totals.get("chunks", 0), totals.get("entities", 0))
+                sums[key] = [a + b for a, b in zip(sums.get(key, [0, 0, 0, 0]), added, strict=True)]
+        return [
+            JobGroup(
+                kind=JobKind(kind),
+                state=JobState(state),
+                reason_code=reason,
+                format=fmt,
+                jobs=jobs,
+                bytes=size,
+                chunks=chunks,
+                entities=entities,
+            )
+            for (kind, state, reason, fmt), (jobs, size, chunks, entities) in sums.items()
+        ]
 
 
 # -- the document shape ----------------------------------------------------------------------------------------

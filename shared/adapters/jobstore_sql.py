@@ -33,6 +33,7 @@ from shared.domain import (
     Stage,
     StageCounters,
 )
+from shared.domain.job_queries import JobFilter, JobGroup, JobKey
 from shared.domain.jobs import delete_job
 from shared.ports import JobNotFoundError
 
@@ -730,6 +731,66 @@ class SQLJobStore(ABC):
         now = self._now()
         if tx.execute(_INSERT_COUNTER, key=key, expires_at=self.dialect.encode_time(expires_at)) == 1:
             tx.execute("DELETE FROM token_counters WHERE expires_at < :now", now=now)
+
+    # -- the operations API (listing by filter a page at a time, counting by group)
+
+    def list_jobs_page(self, where: JobFilter, limit: int, after: JobKey | None = None) -> list[Job]:
+        """At most `limit` jobs matching `where`, newest first, strictly after `after` (keyset pagination)."""
+        if limit <= 0:
+            return []
+        conditions, params = self._filter_sql(where)
+        if after is not None:
+            # Row-value comparison spelt out: both dialects then use the (created_at, job_id) index.
+            conditions.append("(created_at < :after_created OR (created_at = :after_created AND job_id < :after_job))")
+            params |= {"after_created": self.dialect.encode_time(after.created_at), "after_job": after.job_id}
+        clause = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        source = f"(SELECT * FROM jobs{clause} ORDER BY {_NEWEST_FIRST} LIMIT :limit)"
+        query = _SELECT_JOBS_WITH_STAGES.format(source=source) + " ORDER BY j.created_at DESC, j.job_id DESC, s.stage"
+        with self._tx(write=False) as tx:
+            return self._jobs_from_rows(tx.all(query, limit=limit, **params))
+
+    def job_groups(self, since: datetime | None = None) -> list[JobGroup]:
+        """Jobs created at or after `since` (all when None), counted by kind, state, reason code and format."""
+        clause = "" if since is None else " WHERE created_at >= :since"
+        query = (
+            "SELECT kind, state, reason_code, file_format(path), COUNT(*), COALESCE(SUM(size), 0),"
+            " COALESCE(SUM(total_chunks), 0), COALESCE(SUM(total_entities), 0)"
+            f" FROM jobs{clause} GROUP BY kind, state, reason_code, file_format(path)"
+        )
+        with self._tx(write=False) as tx:
+            rows = tx.all(query, since=self.dialect.encode_time(since))
+        return [
+            JobGroup(
+                kind=kind,
+                state=state,
+                reason_code=reason,
+                format=fmt or "",
+                jobs=jobs,
+                bytes=size,
+                chunks=chunks,
+                entities=entities,
+            )
+            for kind, state, reason, fmt, jobs, size, chunks, entities in rows
+        ]
+
+    def _filter_sql(self, where: JobFilter) -> tuple[list[str], dict[str, Any]]:
+        conditions: list[str] = []
+        params: dict[str, Any] = {}
+        if where.state is not None:
+            conditions.append("state = :state")
+            params["state"] = JobState(where.state).value
+        if where.since is not None:
+            conditions.append("created_at >= :since")
+            params["since"] = self.dialect.encode_time(where.since)
+        if where.prefix:
+            # Not LIKE: SQLite's is case-insensitive and both treat % and _ as wildcards. A prefix compared as the
+            # path's first characters means the same in both dialects.
+            conditions.append("substr(path, 1, :prefix_length) = :prefix")
+            params |= {"prefix": where.prefix, "prefix_length": len(where.prefix)}
+        if where.reason is not None:
+            conditions.append("reason_code = :reason")
+            params["reason"] = where.reason
+        return conditions, params
 
 
 def _document_state(row: tuple[Any, ...] | None) -> DocumentState | None:

@@ -5,7 +5,7 @@ its stored communities, keeping those still intact) → summarise the communitie
 changed ones, a component's in one call → delete the stale ones. A second run over an unchanged graph writes
 nothing at all.
 
-Callers: `tributary communities` (shared/communities/command.py) and, after a bulk run, the bulk orchestration (an
+Callers: `tributary communities` (shared/cli_communities.py) and, after a bulk run, the bulk orchestration (an
 activity calls `refresh_communities(ports)` and puts `.model_dump()` of the answer in its summary). It is meant to
 run one at a time per graph: two concurrent runs compute the same communities and write the same values (every
 write is a MERGE on ids), but can each delete a community the other just wrote only in a race with new data, which

@@ -197,6 +197,13 @@ class Reason(StrEnum):
     LLM_THROTTLED = "llm.throttled"
     LLM_TRUNCATED = "llm.truncated"
     LLM_UNAVAILABLE = "llm.unavailable"
+    # Added with the operations API (problem documents, job listing, retry)
+    API_INTERNAL_ERROR = "api.internal_error"
+    REQUEST_INVALID_BODY = "request.invalid_body"
+    REQUEST_INVALID_CURSOR = "request.invalid_cursor"
+    RETRY_BLOB_MISSING = "retry.blob_missing"
+    RETRY_JOB_NOT_FINISHED = "retry.job_not_finished"
+    RETRY_NOT_SUPPORTED = "retry.not_supported"
 
 
 _R = Reason
@@ -357,6 +364,12 @@ DESCRIPTIONS: dict[Reason, str] = {
     _R.LLM_THROTTLED: "The chat deployment still throttled (429) after retries; the offline extractor ran instead.",
     _R.LLM_TRUNCATED: "The answer hit the output token cap even for one chunk; raise TRIBUTARY_LLM_OUTPUT_TOKENS.",
     _R.LLM_UNAVAILABLE: "The chat model failed or timed out (5xx, connection) after retries; offline extractor ran.",
+    _R.API_INTERNAL_ERROR: "The operation failed unexpectedly; the app's log holds the traceback for this request.",
+    _R.REQUEST_INVALID_BODY: "The request's JSON body does not match its model; `errors` names each field.",
+    _R.REQUEST_INVALID_CURSOR: "A page cursor this API did not hand out, or altered; list again without it.",
+    _R.RETRY_BLOB_MISSING: "The failed job's file is no longer in its container; upload it again instead.",
+    _R.RETRY_JOB_NOT_FINISHED: "The job has not finished yet; only a failed job can be retried.",
+    _R.RETRY_NOT_SUPPORTED: "Only ingest jobs are retried; a delete is repeated with DELETE /api/documents/{id}.",
 }
 
 

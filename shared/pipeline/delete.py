@@ -77,7 +77,7 @@ def delete_blob(container: str, path: str, ports: Ports) -> Job | None:
     if container != ports.settings.incoming_container:
         log.warning("%s: ignored the delete of %s/%s", Reason.INGEST_NOT_INCOMING_CONTAINER, container, path)
         return None
-    if _exists(container, path, ports):
+    if blob_exists(container, path, ports):
         log.warning("%s: %s/%s exists again", Reason.DELETE_STALE_EVENT, container, path)
         return None
     return request_delete(document_id(ports.blobs.account, container, path), ports)
@@ -98,7 +98,8 @@ def handle(payload: BatchPayload, document: DocumentRef, ports: Ports) -> StageO
     return StageOutput(payload=payload)
 
 
-def _exists(container: str, path: str, ports: Ports) -> bool:
+def blob_exists(container: str, path: str, ports: Ports) -> bool:
+    """Whether the blob exists now (a listing, so a missing one is an answer rather than an error)."""
     # The first name listed under the path as a prefix is the path itself when the blob exists (names sort first).
     first = next(iter(ports.blobs.list_blobs(container, path)), None)
     return first is not None and first.path == path

@@ -7,19 +7,14 @@ bulk run calls `refresh_communities` itself.
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from shared.cli_ops import Output
 from shared.communities.refresh import CommunityRefresh, refresh_communities, stored_communities
 from shared.ports import Community, Ports
-
-
-class Output(StrEnum):
-    table = "table"
-    json = "json"
 
 
 def run(ports: Ports, *, full: bool = False) -> tuple[CommunityRefresh, list[Community]]:
@@ -31,7 +26,7 @@ def run(ports: Ports, *, full: bool = False) -> tuple[CommunityRefresh, list[Com
 
 def show(console: Console, refresh: CommunityRefresh, found: list[Community], output: Output, shown: int) -> None:
     """Print the run and the communities: `shown` rows of the table, every community in JSON."""
-    if output is Output.json:
+    if output is Output.JSON:
         # print(), not rich: JSON must not be wrapped or coloured
         print(json.dumps(as_json(refresh, found), ensure_ascii=False, indent=2))
         return
