@@ -1,44 +1,57 @@
-"""HTTP operations API: health (anonymous), job status, search and document delete (function key)."""
-
-import json
+"""HTTP operations API: health and this API's OpenAPI document (anonymous); jobs, stats, retry, search and document
+delete (function key). Each route is declared in shared/api_routes.py; the answers are built in shared/api_*.py."""
 
 import azure.functions as func
 
-from shared.api_answers import ApiAnswer
+from functions.http import http_route, respond
+from shared import api_routes as routes
 from shared.api_documents import delete_document
-from shared.api_health import health_report
+from shared.api_health import health_answer
 from shared.api_jobs import get_job, list_jobs
+from shared.api_openapi import served_document
+from shared.api_retry import retry
 from shared.api_search import search as search_chunks
+from shared.api_stats import stats as job_stats
 from shared.app_ports import app_ports
 
 bp = func.Blueprint()
 
 
-@bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@http_route(bp, routes.HEALTH)
 def health(req: func.HttpRequest) -> func.HttpResponse:
-    status, report = health_report()
-    return func.HttpResponse(json.dumps(report), mimetype="application/json", status_code=status)
+    return respond(req, health_answer)
 
 
-@bp.route(route="jobs/{job_id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@http_route(bp, routes.OPENAPI)
+def openapi(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(served_document(), mimetype="application/json")
+
+
+@http_route(bp, routes.JOB)
 def job_status(req: func.HttpRequest) -> func.HttpResponse:
-    return _json(get_job(app_ports().jobs, req.route_params["job_id"]))
+    return respond(req, lambda: get_job(app_ports().jobs, req.route_params["job_id"]))
 
 
-@bp.route(route="jobs", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@http_route(bp, routes.JOBS)
 def jobs(req: func.HttpRequest) -> func.HttpResponse:
-    return _json(list_jobs(app_ports().jobs, dict(req.params)))
+    return respond(req, lambda: list_jobs(app_ports().jobs, dict(req.params)))
 
 
-@bp.route(route="search", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@http_route(bp, routes.JOB_RETRY)
+def job_retry(req: func.HttpRequest) -> func.HttpResponse:
+    return respond(req, lambda: retry(app_ports(), req.route_params["job_id"]))
+
+
+@http_route(bp, routes.STATS)
+def stats(req: func.HttpRequest) -> func.HttpResponse:
+    return respond(req, lambda: job_stats(app_ports().jobs))
+
+
+@http_route(bp, routes.SEARCH)
 def search(req: func.HttpRequest) -> func.HttpResponse:
-    return _json(search_chunks(app_ports(), dict(req.params)))
+    return respond(req, lambda: search_chunks(app_ports(), dict(req.params)))
 
 
-@bp.route(route="documents/{document_id}", methods=["DELETE"], auth_level=func.AuthLevel.FUNCTION)
+@http_route(bp, routes.DOCUMENT_DELETE)
 def document_delete(req: func.HttpRequest) -> func.HttpResponse:
-    return _json(delete_document(app_ports(), req.route_params["document_id"]))
-
-
-def _json(answer: ApiAnswer) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(answer.body), mimetype="application/json", status_code=answer.status)
+    return respond(req, lambda: delete_document(app_ports(), req.route_params["document_id"]))

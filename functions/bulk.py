@@ -10,17 +10,20 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
+from functions.http import http_route
+from shared import api_routes as routes
+from shared.api_answers import PROBLEM_JSON
 from shared.app_ports import app_ports
 from shared.bulk import activities
 from shared.bulk.orchestrator import bulk_orchestrator as orchestrate
-from shared.bulk.starter import PROBLEM_JSON, Refusal, prepare_run, run_status, start
+from shared.bulk.starter import Refusal, prepare_run, run_status, start
 from shared.config import Settings
 
 bp = df.Blueprint(http_auth_level=func.AuthLevel.FUNCTION)
 log = logging.getLogger(__name__)
 
 
-@bp.route(route="bulk", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@http_route(bp, routes.BULK_START)
 @bp.durable_client_input(client_name="client")
 async def bulk_start(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     run = prepare_run(req.get_body(), Settings())
@@ -30,7 +33,7 @@ async def bulk_start(req: func.HttpRequest, client: df.DurableOrchestrationClien
     return client.create_check_status_response(req, run.bulk_id)
 
 
-@bp.route(route="bulk/{bulk_id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@http_route(bp, routes.BULK_STATUS)
 @bp.durable_client_input(client_name="client")
 async def bulk_status(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     bulk_id = req.route_params["bulk_id"]
@@ -41,7 +44,7 @@ async def bulk_status(req: func.HttpRequest, client: df.DurableOrchestrationClie
     return func.HttpResponse(status.model_dump_json(), mimetype="application/json", status_code=200)
 
 
-@bp.route(route="bulk/{bulk_id}/cancel", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@http_route(bp, routes.BULK_CANCEL)
 @bp.durable_client_input(client_name="client")
 async def bulk_cancel(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     bulk_id = req.route_params["bulk_id"]

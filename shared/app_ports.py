@@ -18,7 +18,8 @@ from pydantic import ValidationError
 from shared.config import Settings
 from shared.domain import ConfigError
 from shared.ports import Ports
-from shared.wiring import check, open_ports
+from shared.telemetry import configure_telemetry, flush_telemetry
+from shared.wiring import check, open_ports, running_on_azure
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,9 @@ def app_ports() -> Ports:
         if _failure is not None and now < _failure[1]:
             raise _failure[0]
         try:
-            _opened = open_ports(Settings())
+            settings = Settings()
+            configure_telemetry(settings.data_dir, telemetry=settings.telemetry, on_azure=running_on_azure())
+            _opened = open_ports(settings)
         except Exception as error:
             backoff = _FIRST_BACKOFF if _failure is None else min(_failure[2] * 2, _MAX_BACKOFF)
             _failure = (error, now + backoff, backoff)
@@ -76,4 +79,5 @@ def close_app_ports() -> None:
         if _opened is not None:
             _opened[1].close()
             _opened = None
+        flush_telemetry()
         _failure = None

@@ -21,9 +21,16 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Tr
 from rich.table import Table
 from typer.core import TyperGroup
 
+from shared import cli_ops
+from shared.api_jobs import JobDetail
 from shared.api_search import search as search_chunks
 from shared.app_ports import app_ports
-from shared.cli_bulk import Action, BulkApi, Output, bulk_command, request_body
+from shared.cli_bulk import Action, BulkApi, bulk_command, request_body
+from shared.cli_communities import run as run_communities
+from shared.cli_communities import show as show_communities
+from shared.cli_extraction import extraction_table
+from shared.cli_ops import Output, OutputOption
+from shared.cli_trace import trace_json, trace_tree, tracking_id_of
 from shared.config import STORAGE_CONNECTION, Settings
 from shared.devhost.environment import LOCAL_SETTINGS, SAMPLE_SETTINGS, app_settings
 from shared.devhost.errors import StartupError, invalid_settings
@@ -217,15 +224,21 @@ def search(
     ] = "",
     data_dir: DataDir = None,
     verbose: Verbose = False,
+    output: OutputOption = Output.TABLE,
 ) -> None:
     """The chunks best matching a text (its words and its meaning), with their documents, the entities they mention
     and those entities' links."""
     _configure_logging(logging.INFO if verbose else logging.ERROR)
     with _local_host(data_dir):
         answer = search_chunks(app_ports(), {"q": text, "k": str(k), "filter": filter})
+    if output is Output.JSON:
+        cli_ops.print_json(answer.body)
     if answer.status != 200:
-        console.print(f"[red]{answer.body}[/red]")
+        if output is Output.TABLE:
+            console.print(f"[red]{answer.body['reason_code']}: {answer.body['detail']}[/red]")
         raise typer.Exit(2)
+    if output is Output.JSON:
+        return
     console.print(_hits_table(answer.body))
     if answer.body["relations"]:
         console.print(_relations_table(answer.body))
@@ -287,11 +300,15 @@ def status(
     state: Annotated[JobState | None, typer.Option(help="only jobs in this state")] = None,
     limit: Annotated[int, typer.Option(min=1)] = 50,
     verbose: Verbose = False,
+    output: OutputOption = Output.TABLE,
 ) -> None:
     """List jobs, newest first, with their state and reason."""
     store, opened = open_job_store(_settings(data_dir))
     with opened:
         jobs = store.list_jobs(state=state, limit=limit)
+    if output is Output.JSON:
+        cli_ops.print_json({"jobs": [job.model_dump(mode="json") for job in jobs]})
+        return
     console.print(_jobs_table(jobs))
 
 
@@ -304,16 +321,23 @@ def job(
         int, typer.Option(min=0, help="also list this many of its chunks with their ranges (starts the local host)")
     ] = 0,
     verbose: Verbose = False,
+    output: OutputOption = Output.TABLE,
 ) -> None:
     """One job in full: state, reason, counters per stage, totals and the issues found in its file."""
     store, opened = open_job_store(_settings(data_dir))
     with opened:
         found = store.get_job(job_id) or _job_by_prefix(store, job_id)
         listed = store.list_issues(found.job_id, limit=issues) if found else []
+        extractions = store.list_extractions(found.job_id) if found else []
     if found is None:
         console.print(f"[red]No job matches {job_id!r}.[/red]")
         raise typer.Exit(2)
+    if output is Output.JSON:  # GET /api/jobs/{id}'s answer (chunks are a table-only extra)
+        cli_ops.print_json(JobDetail(**found.model_dump(), issue_samples=listed).model_dump(mode="json"))
+        return
     console.print(_job_report(found, listed))
+    if extractions:
+        console.print(extraction_table(extractions))
     if chunks and found.totals.chunks:
         _configure_logging(logging.INFO if verbose else logging.ERROR)
         with _local_host(data_dir):
@@ -445,6 +469,88 @@ def _reason(job: Job) -> str:
     return ""
 
 
+@app.command()
+def communities(
+    output: OutputOption = Output.TABLE,
+    shown: Annotated[int, typer.Option("--limit", min=1, help="communities shown in the table")] = 50,
+    full: Annotated[bool, typer.Option("--full", help="detect every part of the graph again, from scratch")] = False,
+    data_dir: DataDir = None,
+    verbose: Verbose = False,
+) -> None:
+    """Find the entity graph's communities where it changed, summarise them, write them to the graph, print them."""
+    _configure_logging(logging.INFO if verbose else logging.ERROR)
+    with _local_host(data_dir):
+        refresh, found = run_communities(app_ports(), full=full)
+    show_communities(console, refresh, found, output, shown)
+
+
+def jobs(
+    state: Annotated[JobState | None, typer.Option(help="only jobs in this state")] = None,
+    since: Annotated[str | None, typer.Option(help="only jobs created at or after (ISO 8601 with offset)")] = None,
+    prefix: Annotated[str | None, typer.Option(help="only jobs whose path (container/blob) starts with it")] = None,
+    reason: Annotated[str | None, typer.Option(help="only jobs with this reason code")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="jobs per page")] = 50,
+    cursor: Annotated[str | None, typer.Option(help="go on after a page (the cursor it printed)")] = None,
+    data_dir: DataDir = None,
+    verbose: Verbose = False,
+    output: OutputOption = Output.TABLE,
+) -> None:
+    """Jobs newest first, filtered and paged as GET /api/jobs is."""
+    try:
+        query = cli_ops.jobs_query(state=state, since=since, prefix=prefix, reason=reason, limit=limit, cursor=cursor)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
+    store, opened = open_job_store(_settings(data_dir))
+    with opened:
+        page = cli_ops.list_page(store, query)
+    if output is Output.JSON:
+        cli_ops.print_json(page.model_dump(mode="json"))
+        return
+    console.print(_jobs_table(page.jobs))
+    if page.next_cursor:
+        errors.print(f"More: --cursor {page.next_cursor}")
+
+
+@app.command()
+def retry(
+    job_id: Annotated[str | None, typer.Argument(help="a failed job's id (or the first characters of one)")] = None,
+    state: Annotated[JobState | None, typer.Option(help="retry the jobs in this state (only failed)")] = None,
+    reason: Annotated[str | None, typer.Option(help="only failed jobs with this reason code")] = None,
+    prefix: Annotated[str | None, typer.Option(help="only failed jobs whose path starts with it")] = None,
+    data_dir: DataDir = None,
+    verbose: Verbose = False,
+    output: OutputOption = Output.TABLE,
+) -> None:
+    """Start a new attempt of a failed job, or of each document's latest failed job matching the filters, as
+    uploading its file again would; the local host runs them; exits 1 if one fails again or cannot be retried."""
+    by_filter = state is not None or reason is not None or prefix is not None
+    if (job_id is None) == (not by_filter):
+        raise typer.BadParameter("give a JOB_ID, or filters (--state failed, --reason CODE, --prefix), not both")
+    if state not in (None, JobState.FAILED):
+        raise typer.BadParameter("only failed jobs are retried: --state failed")
+    _configure_logging(logging.INFO if verbose else logging.ERROR)
+    with _local_host(data_dir) as host:
+        ports = app_ports()
+        if job_id is not None:
+            found = ports.jobs.get_job(job_id) or _job_by_prefix(ports.jobs, job_id)
+            if found is None:
+                console.print(f"[red]No job matches {job_id!r}.[/red]")
+                raise typer.Exit(2)
+            targets = [found]
+        else:
+            targets = list(cli_ops.retry_candidates(ports.jobs, JobState.FAILED, reason, prefix))
+        rows = [cli_ops.retry_one(job, ports) for job in targets]
+        if any(row.retried for row in rows):
+            host.run_until_idle(timeout=3600)
+        rows = cli_ops.refreshed(rows, ports.jobs)
+    if output is Output.JSON:
+        cli_ops.print_json({"retries": [row.model_dump(mode="json") for row in rows]})
+    else:
+        console.print(cli_ops.retry_table(rows))
+    if any(row.reason_code or (row.attempt and row.attempt.state is JobState.FAILED) for row in rows):
+        raise typer.Exit(1)
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, _terminate)
     app()
@@ -470,7 +576,7 @@ def bulk(
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="follow the run until it ends")] = True,
     url: Annotated[str | None, typer.Option(help="a running host (default: start the local one)")] = None,
     key: Annotated[str | None, typer.Option(help="its function key (with --url)")] = None,
-    output: Annotated[Output, typer.Option("--output", "-o", help="table or json")] = "table",
+    output: OutputOption = Output.TABLE,
     data_dir: DataDir = None,
     verbose: Verbose = False,
 ) -> None:
@@ -490,6 +596,27 @@ def bulk(
         api = BulkApi(host.http.base_url, keys.function)
         code = bulk_command(api, action, bulk_id, body, wait=wait, output=output, console=console)
     raise typer.Exit(code)
+
+
+def trace(
+    tracking_id: Annotated[str, typer.Argument(help="a tracking id (trace id), or a job id or its first characters")],
+    data_dir: DataDir = None,
+    output: OutputOption = Output.TABLE,
+) -> None:
+    """The span tree of one file's trace, from the local exporter (data_dir/telemetry), with durations."""
+    settings = _settings(data_dir)
+    store, opened = open_job_store(settings)
+    with opened:
+        wanted, _ = tracking_id_of(store, tracking_id)
+    directory = settings.data_dir / "telemetry"
+    if output is Output.JSON:
+        console.print_json(data=trace_json(directory, wanted))
+        return
+    tree = trace_tree(directory, wanted)
+    if tree is None:
+        console.print(f"[red]No span of trace {wanted!r} under {directory}.[/red]")
+        raise typer.Exit(2)
+    console.print(tree)
 
 
 if __name__ == "__main__":

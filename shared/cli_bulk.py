@@ -20,8 +20,8 @@ from rich.console import Console
 from rich.table import Table
 
 from shared.bulk.models import BulkAccepted, BulkStatus
+from shared.cli_ops import Output
 
-Output = Literal["table", "json"]
 _ENDED = frozenset({"Completed", "Terminated", "Failed", "Canceled"})
 
 
@@ -116,7 +116,7 @@ def exit_code(status: BulkStatus) -> int:
 
 def show(status: BulkStatus, output: Output, console: Console) -> None:
     """The run's status as a table, or its JSON (one document, for scripts)."""
-    if output == "json":
+    if output == Output.JSON:
         console.print_json(status.model_dump_json())
         return
     summary = status.summary
@@ -179,12 +179,12 @@ def bulk_command(
             return exit_code(status) if status.runtime_status in _ENDED else 0
         accepted = api.start(body)
         if not wait:
-            if output == "json":
+            if output == Output.JSON:
                 console.print_json(accepted.model_dump_json())
             else:
                 console.print(f"Bulk run {accepted.id} started; `tributary bulk status {accepted.id}` follows it.")
             return 0
-        if output == "json":  # one document on stdout, nothing else
+        if output == Output.JSON:  # one document on stdout, nothing else
             status = watch(api, accepted.id, poll=poll)
         else:
             with console.status(f"bulk run {accepted.id}") as spinner:
@@ -192,7 +192,7 @@ def bulk_command(
         show(status, output, console)
         return exit_code(status)
     except BulkApiError as error:
-        if output == "json":
+        if output == Output.JSON:
             console.print_json(json.dumps(error.problem))
         else:
             console.print(f"[red]{error}[/red]")

@@ -123,10 +123,41 @@ class Settings(BaseSettings):
         4, ge=0, description="retries of a throttled (429, honouring Retry-After), failed (5xx) or timed-out request"
     )
     azure_openai_timeout_seconds: float = Field(60.0, gt=0, description="time limit of one embeddings request")
-    extractor: Literal["rules", "spacy"] = Field(
+    extractor: Literal["rules", "spacy", "llm"] = Field(
         "rules",
-        description="extractor: rules (offline, schema-driven, name lists) or spacy (a statistical NER model under "
-        "the rules; local only: requirements-local.txt)",
+        description="extractor: rules (offline, schema-driven, name lists), spacy (a statistical NER model under "
+        "the rules; local only: requirements-local.txt) or llm (the chat deployment, falling back to "
+        "TRIBUTARY_LLM_FALLBACK_EXTRACTOR)",
+    )
+    azure_openai_chat_deployment: str | None = Field(
+        None,
+        description="Azure OpenAI deployment of the chat model (gpt-4o-mini, gpt-4.1-mini) on OpenAIConnection",
+    )
+    llm_tokens_per_minute: int = Field(
+        100_000,
+        ge=0,
+        description="tokens all workers together may reserve per minute on the chat deployment (set it to the "
+        "deployment's TPM quota or below); past it batches fall back; 0: no limit",
+    )
+    llm_tokens_per_job: int = Field(
+        1_000_000, ge=0, description="tokens one job (file version) may spend on the chat model; 0: no limit"
+    )
+    llm_request_tokens: int = Field(
+        16_000, ge=1024, description="cap of one chat request: prompt, schema, chunks and output cap together"
+    )
+    llm_output_tokens: int = Field(
+        4096, ge=256, description="output cap of one chat request (an answer cut there is asked again in halves)"
+    )
+    llm_fallback_extractor: Literal["rules", "spacy"] = Field(
+        "rules", description="offline extractor for what the chat model does not answer (budget spent, failures)"
+    )
+    llm_timeout_seconds: float = Field(120.0, gt=0, description="time limit of one chat request (retries apart)")
+
+    telemetry: Literal["auto", "off"] = Field(
+        "auto",
+        description="auto: the worker's Azure Monitor set-up (PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY), else "
+        "APPLICATIONINSIGHTS_CONNECTION_STRING, else OTEL_EXPORTER_OTLP_ENDPOINT, else (not on Azure) JSON lines "
+        "under data_dir/telemetry; off: no telemetry",
     )
 
     falkordb_url: str | None = Field(None, description="redis:// URL of a FalkorDB (the local host starts one)")
@@ -144,6 +175,16 @@ class Settings(BaseSettings):
     )
     bulk_batch_size: int = Field(
         16, ge=1, le=200, description="blobs a bulk run processes at once (activities fanned out per batch)"
+    )
+    community_resolution: float = Field(
+        1.0, gt=0, description="Louvain resolution of `tributary communities`: above 1 more, smaller communities"
+    )
+    community_max_levels: int = Field(4, ge=1, le=16, description="community levels kept at most (level 0: finest)")
+    community_min_size: int = Field(
+        2, ge=1, description="entities a connected part of the graph needs to get communities (1: lone entities too)"
+    )
+    community_summary_max_tokens: int = Field(
+        600, ge=50, description="output tokens of a community summary when a chat model writes it"
     )
 
     @cached_property
@@ -205,8 +246,8 @@ _CONNECTIONS: tuple[tuple[str, str, str, dict[str, str]], ...] = (
     (
         OPENAI_CONNECTION,
         "",
-        "when TRIBUTARY_EMBEDDER=azure_openai: Endpoint=https://<resource>.openai.azure.com;Key=<key>, or empty and "
-        "the identity form (role: Cognitive Services OpenAI User)",
+        "when TRIBUTARY_EMBEDDER=azure_openai or TRIBUTARY_EXTRACTOR=llm: Endpoint=https://<resource>.openai.azure.com;"
+        "Key=<key>, or empty and the identity form (role: Cognitive Services OpenAI User)",
         {"endpoint": "identity-based: https://<resource>.openai.azure.com"},
     ),
 )

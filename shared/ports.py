@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.config import Settings
 from shared.domain import (
+    BatchExtraction,
     BatchOutcome,
     BatchPayload,
     Chunk,
@@ -25,6 +26,7 @@ from shared.domain import (
     Stage,
 )
 from shared.domain.bulk_jobs import BulkItem, BulkJob, BulkState
+from shared.domain.job_queries import JobFilter, JobGroup, JobKey
 from shared.domain.search_filter import SearchFilter
 
 
@@ -200,6 +202,37 @@ class JobStore(Protocol):
 
     def finish_bulk_job(self, bulk_id: str, to: BulkState, reason_code: str | None = None) -> bool:
         """Compare-and-set a running bulk job to a terminal state; False when it was not running (or is unknown)."""
+
+    def reserve_tokens(self, key: str, tokens: int, limit: int, expires_at: datetime | None = None) -> bool:
+        """Add `tokens` to the counter `key` only if it then stays within `limit`, atomically across workers; False
+        (nothing added) otherwise. An absent counter starts at 0 and is kept until `expires_at` (None: for good);
+        expired counters are dropped by the store in its own time."""
+        ...
+
+    def adjust_tokens(self, key: str, delta: int, expires_at: datetime | None = None) -> None:
+        """Add `delta` to the counter `key` whatever the limit (negative: a reservation given back, or reconciled
+        with what a call really used), atomically; an absent counter is created."""
+        ...
+
+    def tokens_used(self, key: str) -> int:
+        """The counter `key` (0 when absent or expired)."""
+        ...
+
+    def record_extraction(self, job_id: str, record: BatchExtraction) -> bool:
+        """Insert the extract batch's record if absent (the first one stays: it is what was sent downstream).
+        Returns whether it was new; raises LookupError for an unknown job."""
+        ...
+
+    def list_extractions(self, job_id: str) -> list[BatchExtraction]:
+        """The job's extract batch records, by batch number."""
+
+    def list_jobs_page(self, where: JobFilter, limit: int, after: JobKey | None = None) -> list[Job]:
+        """At most `limit` jobs matching `where`, newest first (created_at, then job_id, both descending), strictly
+        after `after`: a page continues where the last one ended, whatever was inserted before it since."""
+        ...
+
+    def job_groups(self, since: datetime | None = None) -> list[JobGroup]:
+        """Jobs created at or after `since` (every job when None), counted by kind, state, reason code and format."""
         ...
 
 
@@ -251,6 +284,61 @@ class GraphContext(BaseModel):
     relations: tuple[RelationRef, ...]
 
 
+class EntityCandidate(BaseModel):
+    """An entity the graph holds that a new name might be: what entity resolution compares it with."""
+
+    model_config = ConfigDict(frozen=True)
+
+    entity_id: str
+    type: str
+    name: str
+    aliases: tuple[str, ...] = ()
+
+
+class GraphRelation(BaseModel):
+    """A relation as community detection reads it: `weight` is the number of chunks supporting it (at least 1)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    relation_id: str
+    type: str
+    source_id: str
+    target_id: str
+    weight: int = 1
+
+
+class EntityGraphPage(BaseModel):
+    """A page of the entity graph: entities in id order, with the relations going out of them to entities."""
+
+    model_config = ConfigDict(frozen=True)
+
+    entities: tuple[EntityRef, ...]
+    relations: tuple[GraphRelation, ...]
+    next_after: str | None  # the `after` of the next page; None after the last one
+
+
+class Community(BaseModel):
+    """A community of entities (shared/communities/): level 0 groups entities, level n+1 groups level-n communities.
+
+    `member_ids` are what its IN_COMMUNITY edges come from: entity ids at level 0, child community ids above.
+    `content` covers the entities and the relations among them (what the summary depends on); `fingerprint` the
+    level, the members, the content and the relations at its boundary (whether anything about it changed).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    community_id: str
+    level: int
+    size: int  # entities below it
+    member_ids: tuple[str, ...]
+    title: str
+    summary: str
+    summarizer: str
+    fingerprint: str
+    content: str
+    updated: str  # ISO-8601 UTC time it was last written with a change
+
+
 @runtime_checkable
 class GraphSink(Protocol):
     def ensure_schema(self) -> None:
@@ -286,6 +374,45 @@ class GraphSink(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    def entity_candidates(
+        self, entity_type: str, blocks: Sequence[str], per_block: int = 20, ids: Sequence[str] = ()
+    ) -> list[EntityCandidate]:
+        """Entities of `entity_type` written with any of these blocking keys (`Entity.blocks`), with their aliases,
+        and those of the type among `ids` whatever the cap (unknown ids are left out).
+
+        Through indexes, so it stays fast on a large graph; at most `per_block` per key (the lowest ids, so the
+        answer does not depend on the order nodes were stored in), each entity once, ordered by id.
+        """
+        ...
+
+    def linked_entities(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """The pairs of entity ids (as given) that a relation joins, either way round: resolution's "same
+        organisation" evidence. Unknown ids join nothing."""
+        ...
+
+    def entity_graph(self, after: str = "", limit: int = 5000) -> EntityGraphPage:
+        """Up to `limit` entities with ids above `after`, in id order, each with its relations to other entities
+        (outgoing only, so each relation comes once over all pages): the entity graph read in bounded pages."""
+        ...
+
+    def relation_evidence(self, relations: Sequence[GraphRelation]) -> dict[str, str]:
+        """Relation id → its evidence sentence, for those of `relations` that have one (unknown ones are left out)."""
+        ...
+
+    def write_communities(self, communities: Sequence[Community]) -> None:
+        """Upsert the Community nodes (MERGE on id) and make each one's IN_COMMUNITY edges come from exactly its
+        members, moving a member off any other community it was in. A child community must be written before, or
+        with, its parent. Idempotent: writing the same communities again changes nothing."""
+        ...
+
+    def communities(self, after: str = "", limit: int = 1000) -> list[Community]:
+        """Up to `limit` communities with ids above `after`, in id order, with their members as the edges say."""
+        ...
+
+    def delete_communities(self, community_ids: Sequence[str]) -> None:
+        """Delete these Community nodes with their edges; unknown ids are a no-op."""
+        ...
 
 
 class VectorHit(BaseModel):
@@ -407,3 +534,20 @@ class Ports:
     settings: Settings
     ocr: DocumentReader | None = None  # only when OCR is configured (TRIBUTARY_DOCUMENT_INTELLIGENCE_ENDPOINT)
     chat: ChatModel | None = None  # only when a chat model is configured (the LLM extractor, community summaries)
+
+
+@dataclass(frozen=True)
+class ExtractionRun:
+    """One extract batch's entities and relations, what produced them and at what cost, and any problem worth
+    recording on the job (a permanent model failure the offline extractor covered for)."""
+
+    extraction: Extraction
+    record: BatchExtraction
+    issues: tuple[ParseIssue, ...] = ()
+
+
+@runtime_checkable
+class BatchExtractor(Extractor, Protocol):
+    """An extractor that accounts per job batch (the LLM extractor: its budget is per job, its cost recorded)."""
+
+    def extract_batch(self, chunks: Sequence[Chunk], job_id: str | None, batch: int) -> ExtractionRun: ...

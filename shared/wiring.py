@@ -26,7 +26,18 @@ from shared.config import (
 from shared.connections import connection_section, is_configured
 from shared.domain import Reason
 from shared.domain.errors import ConfigError
-from shared.ports import BlobStore, Bus, DocumentReader, Embedder, Extractor, GraphSink, JobStore, Ports, VectorSink
+from shared.ports import (
+    BlobStore,
+    Bus,
+    ChatModel,
+    DocumentReader,
+    Embedder,
+    Extractor,
+    GraphSink,
+    JobStore,
+    Ports,
+    VectorSink,
+)
 
 # Set by the platform on every Azure Functions instance (App Service, Consumption, Flex Consumption), never by
 # Core Tools or the local host.
@@ -236,6 +247,66 @@ def _open_spacy(settings: Settings, environ: Mapping[str, str], stack: ExitStack
     return StatisticalExtractor(load_schema(settings.extraction_schema))
 
 
+def _open_no_chat(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> None:
+    return None
+
+
+def _open_azure_openai_chat(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> ChatModel:
+    from shared.adapters.azure_openai_chat import AzureOpenAIChat
+
+    assert settings.azure_openai_chat_deployment is not None  # chosen only when it is set (_chosen_names)
+    chat = AzureOpenAIChat.from_connection_setting(
+        OPENAI_CONNECTION,
+        settings.azure_openai_chat_deployment,
+        settings.azure_openai_api_version,
+        environ,
+        max_retries=settings.azure_openai_max_retries,
+        timeout=settings.llm_timeout_seconds,
+    )
+    stack.callback(chat.close)
+    return chat
+
+
+def _open_llm(
+    settings: Settings,
+    environ: Mapping[str, str],
+    stack: ExitStack,
+    chat: ChatModel | None,
+    jobs: JobStore,
+    blobs: BlobStore,
+) -> Extractor:
+    from shared.extraction.llm import LLMExtractor
+    from shared.extraction.llm_budget import TokenBudget
+    from shared.extraction.llm_cache import AnswerCache
+    from shared.extraction.llm_prompt import PROMPT_VERSION
+    from shared.extraction.schema import load_schema
+
+    assert chat is not None  # checked by _needs_llm
+    fallback = _backend("extractor", settings.llm_fallback_extractor)
+    if fallback.local_only and running_on_azure(environ):
+        raise ConfigError(
+            Reason.CONFIG_LOCAL_BACKEND_ON_AZURE,
+            f"TRIBUTARY_LLM_FALLBACK_EXTRACTOR={fallback.name} needs packages Azure does not install",
+            "set TRIBUTARY_LLM_FALLBACK_EXTRACTOR=rules",
+        )
+    schema = load_schema(settings.extraction_schema)
+    cache = AnswerCache(
+        blobs, settings.work_container, model=chat.name, schema_hash=schema.schema_hash, prompt_version=PROMPT_VERSION
+    )
+    budget = TokenBudget(
+        jobs, chat.name, per_minute=settings.llm_tokens_per_minute, per_job=settings.llm_tokens_per_job
+    )
+    return LLMExtractor(
+        chat,
+        schema,
+        fallback.open(settings, environ, stack),
+        budget=budget,
+        cache=cache,
+        request_tokens=settings.llm_request_tokens,
+        output_tokens=settings.llm_output_tokens,
+    )
+
+
 # --- what each backend needs set ----------------------------------------------------------------------------
 
 
@@ -288,6 +359,12 @@ def _needs_local_dimension(settings: Settings, environ: Mapping[str, str]) -> st
     if settings.embedding_dimension == DIMENSION:
         return None
     return f"set TRIBUTARY_EMBEDDING_DIMENSION={DIMENSION} (the local model's vectors; the vector index is sized by it)"
+
+
+def _needs_llm(settings: Settings, environ: Mapping[str, str]) -> str | None:
+    if not settings.azure_openai_chat_deployment:
+        return "set TRIBUTARY_AZURE_OPENAI_CHAT_DEPLOYMENT (the chat model's deployment name)"
+    return _needs_openai_connection(settings, environ)
 
 
 _JOB_STORES_ON_AZURE = "set TRIBUTARY_JOB_STORE=cosmos (CosmosConnection__accountEndpoint) or postgres"
@@ -406,6 +483,26 @@ for _builtin in (
         "shared.extraction.statistical",
         on_azure="set TRIBUTARY_EXTRACTOR=rules",
     ),
+    Backend("chat", "none", "TRIBUTARY_AZURE_OPENAI_CHAT_DEPLOYMENT", False, _open_no_chat, "shared.wiring"),
+    Backend(
+        "chat",
+        "azure_openai",
+        "TRIBUTARY_AZURE_OPENAI_CHAT_DEPLOYMENT",
+        False,
+        _open_azure_openai_chat,
+        "shared.adapters.azure_openai_chat",
+        _needs_openai_connection,
+    ),
+    Backend(
+        "extractor",
+        "llm",
+        "TRIBUTARY_EXTRACTOR",
+        False,
+        _open_llm,
+        "shared.extraction.llm",
+        _needs_llm,
+        needs=("chat", "jobs", "blobs"),
+    ),
 ):
     register(_builtin)
 
@@ -420,6 +517,7 @@ def _chosen_names(settings: Settings) -> dict[str, str]:
         "embedder": settings.embedder,
         "extractor": settings.extractor,
         "ocr": "document_intelligence" if settings.document_intelligence_endpoint else "none",
+        "chat": "azure_openai" if settings.azure_openai_chat_deployment else "none",
     }
 
 

@@ -2,25 +2,23 @@
 
 Requests stay within the service's per-request limits (the numbers below); an input the model cannot take is
 refused before anything is sent (`embed.input_too_long`), so one long chunk never costs a request that fails
-whole. Retries are the SDK's own (openai 3.57, `_base_client.py`): it retries 408/409/429/5xx, timeouts and
-connection errors with exponential backoff (0.5 s doubling to 8 s, 0–25 % jitter), and waits what a 429's
-`retry-after-ms` / `Retry-After` asks when that is at most 120 s (a longer wait is not retried, and reaches us
-as `embed.throttled`). What is still failing when its retries are spent becomes a `TransientError`, so the stage's
-message is redelivered (and dead-lettered after the queue's delivery cap); a refusal becomes a `PermanentError`.
+whole. The client, its retries (the SDK's own, honouring Retry-After) and the translation of its errors are
+shared with the chat model (shared/adapters/azure_openai_client.py): what is still failing when the retries are
+spent becomes a `TransientError` (`embed.throttled`, `embed.unavailable`), so the stage's message is redelivered
+(and dead-lettered after the queue's delivery cap); a refusal becomes a `PermanentError`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import openai
-from openai import AzureOpenAI
 
-from shared.connections import close_credential, endpoint_connection, token_credential
+from shared.adapters.azure_openai_client import ErrorCodes, message, open_client
+from shared.adapters.azure_openai_client import translated_errors as shared_translated_errors
 from shared.domain import Reason
 from shared.domain.errors import PermanentError, TransientError
 from shared.tokens import Encoding, TokenCounter, token_counter
@@ -39,8 +37,6 @@ MAX_TOKENS_PER_INPUT = 8191
 MAX_TOKENS_PER_REQUEST = 300_000
 # text-embedding-3-* and ada-002 all tokenize with cl100k_base (counted as chunking counts it: shared/tokens.py).
 ENCODING: Encoding = "cl100k_base"
-# The scope Azure OpenAI (Cognitive Services) tokens are issued for.
-TOKEN_SCOPE = "https://cognitiveservices.azure.com/.default"
 
 
 class AzureOpenAIEmbedder:
@@ -92,22 +88,7 @@ class AzureOpenAIEmbedder:
         `__clientId`, or `__tenantId` + `__clientId` + `__clientSecret`, else DefaultAzureCredential); the identity
         needs the "Cognitive Services OpenAI User" role.
         """
-        environ = os.environ if environ is None else environ
-        endpoint, key, children = endpoint_connection(name, environ, "Azure OpenAI")
-        common: dict[str, Any] = {"api_version": api_version, "max_retries": max_retries, "timeout": timeout}
-        if key:
-            client = AzureOpenAI(azure_endpoint=endpoint, api_key=key, **common)
-            return cls(client, deployment, dimension, on_close=client.close, **options)
-        from azure.identity import get_bearer_token_provider
-
-        credential = token_credential(children)
-        provider = get_bearer_token_provider(credential, TOKEN_SCOPE)
-        client = AzureOpenAI(azure_endpoint=endpoint, azure_ad_token_provider=provider, **common)
-
-        def close() -> None:
-            client.close()
-            close_credential(credential)
-
+        client, close = open_client(name, api_version, environ, max_retries=max_retries, timeout=timeout)
         return cls(client, deployment, dimension, on_close=close, **options)
 
     def close(self) -> None:
@@ -173,36 +154,23 @@ def checked_vectors(response: CreateEmbeddingResponse, expected: int, dimension:
     return [by_index[index] for index in range(expected)]
 
 
-@contextlib.contextmanager
-def translated_errors() -> Iterator[None]:
-    """SDK errors as the pipeline's, once the SDK's own retries are spent."""
-    try:
-        yield
-    except openai.RateLimitError as error:
-        raise TransientError(Reason.EMBED_THROTTLED, _message(error)) from error
-    except (openai.AuthenticationError, openai.PermissionDeniedError) as error:
-        raise PermanentError(Reason.EMBED_ACCESS_DENIED, _message(error)) from error
-    except openai.APIStatusError as error:
-        if error.status_code in (408, 409) or error.status_code >= 500:
-            raise TransientError(Reason.EMBED_UNAVAILABLE, _message(error)) from error
-        if _is_too_long(error):
-            raise PermanentError(Reason.EMBED_INPUT_TOO_LONG, _message(error)) from error
-        raise PermanentError(Reason.EMBED_REFUSED, _message(error)) from error
-    except openai.APIConnectionError as error:  # refused, reset, or timed out (APITimeoutError)
-        raise TransientError(Reason.EMBED_UNAVAILABLE, _message(error)) from error
-    # A body that is not the answer's shape fails inside the SDK's own parsing: a non-JSON body arrives as a str
-    # (AttributeError in its base64 post-parser), broken JSON or base64 as ValueError, a missing `data` likewise.
-    except (openai.APIResponseValidationError, ValueError, AttributeError, TypeError) as error:
-        raise TransientError(Reason.EMBED_BAD_RESPONSE, f"{type(error).__name__}: {error}") from error
+EMBED_ERRORS = ErrorCodes(
+    throttled=Reason.EMBED_THROTTLED,
+    access_denied=Reason.EMBED_ACCESS_DENIED,
+    unavailable=Reason.EMBED_UNAVAILABLE,
+    refused=Reason.EMBED_REFUSED,
+    bad_response=Reason.EMBED_BAD_RESPONSE,
+)
 
 
-def _is_too_long(error: openai.APIStatusError) -> bool:
+def translated_errors() -> contextlib.AbstractContextManager[None]:
+    """SDK errors as the pipeline's, once the SDK's own retries are spent (a 400 for a long input: too long)."""
+    return shared_translated_errors(EMBED_ERRORS, _too_long)
+
+
+def _too_long(error: openai.APIStatusError) -> PermanentError | None:
     """A 400 that says the input is over the model's context (our count disagreed with the service's)."""
     text = str(error).lower()
-    return error.status_code == 400 and ("maximum context length" in text or "too many tokens" in text)
-
-
-def _message(error: openai.APIError) -> str:
-    status = getattr(error, "status_code", None)
-    text = (str(error.message).strip().splitlines() or [type(error).__name__])[0]
-    return f"{status} {text}" if status else text
+    if error.status_code == 400 and ("maximum context length" in text or "too many tokens" in text):
+        return PermanentError(Reason.EMBED_INPUT_TOO_LONG, message(error))
+    return None

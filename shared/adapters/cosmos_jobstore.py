@@ -51,6 +51,7 @@ from azure.cosmos.exceptions import CosmosHttpResponseError
 from shared.connections import close_credential, connection_section, connection_string_parts, token_credential
 from shared.domain import (
     SINK_STAGES,
+    BatchExtraction,
     BatchOutcome,
     Counts,
     DocumentState,
@@ -72,6 +73,7 @@ from shared.domain.bulk_jobs import (
     BulkState,
     ItemOutcome,
 )
+from shared.domain.job_queries import JobFilter, JobGroup, JobKey, file_format
 from shared.domain.jobs import delete_job
 from shared.domain.reasons import Reason
 from shared.ports import JobNotFoundError
@@ -92,9 +94,28 @@ _JOBS_INDEXING = {
     "excludedPaths": [{"path": "/markers/*"}, {"path": "/issue_keys/*"}, {"path": '/"_etag"/?'}],
     "compositeIndexes": [
         [{"path": "/created_at", "order": "descending"}, {"path": "/job_id", "order": "descending"}],
+        # GET /api/jobs filtered by state or reason: the equality first, then the order (Cosmos DB's rule for a
+        # filter with an ORDER BY). Applied when the container is created; an existing one keeps its policy.
+        [
+            {"path": "/state", "order": "ascending"},
+            {"path": "/created_at", "order": "descending"},
+            {"path": "/job_id", "order": "descending"},
+        ],
+        [
+            {"path": "/reason_code", "order": "ascending"},
+            {"path": "/created_at", "order": "descending"},
+            {"path": "/job_id", "order": "descending"},
+        ],
     ],
 }
-_CONTAINERS: dict[str, str] = {JOBS_CONTAINER: "/job_id", DOCUMENTS_CONTAINER: "/document_id"}
+# The LLM extractor's token counters, one item per budget window (a deployment's minute, a job), partitioned by
+# their key; time to live is on (-1: only items that carry a `ttl` expire), so a past minute goes by itself.
+BUDGETS_CONTAINER = "budgets"
+_CONTAINERS: dict[str, str] = {
+    JOBS_CONTAINER: "/job_id",
+    DOCUMENTS_CONTAINER: "/document_id",
+    BUDGETS_CONTAINER: "/key",
+}
 
 _MAX_LOCATOR = 500  # the SQL stores' limits, so every store keeps the same text
 _MAX_DETAIL = 2000
@@ -107,6 +128,7 @@ _KIND_ISSUE = "issue"
 _KIND_BULK = "bulk"
 _KIND_BULK_ITEM = "bulk_item"
 _BULK_ITEM_ID = "bulk"  # the bulk job's own item: one per partition (the bulk job's)
+_KIND_EXTRACTION = "extraction"
 _CAS_ATTEMPTS = 1000  # compare-and-set retries: only ever reached if the document changes on every single read
 
 
@@ -191,8 +213,11 @@ class CosmosJobStore:
             )
             for name, partition_key in _CONTAINERS.items():
                 options: dict[str, Any] = {"indexing_policy": _JOBS_INDEXING} if name == JOBS_CONTAINER else {}
+                if name == BUDGETS_CONTAINER:
+                    options["default_ttl"] = -1
                 self._create_if_absent(
-                    partial(database.create_container, name, PartitionKey(partition_key), **options), lambda: None
+                    partial(database.create_container, name, PartitionKey(partition_key), **options),
+                    partial(database.get_container_client, name),
                 )
 
     def containers(self) -> list[str]:
@@ -636,9 +661,15 @@ class CosmosJobStore:
         try:
             return create()
         except CosmosHttpResponseError as error:
-            if error.status_code != 409:
+            if error.status_code == 409:
+                return existing()
+            if error.status_code != 403:
                 raise
-            return existing()
+        # 403: Entra data-plane roles (a managed identity) may not create databases or containers; the deployment
+        # creates them (infra/modules/cosmos.bicep). Reading proves they are there; a 404 says what is missing.
+        found = existing()
+        found.read()
+        return found
 
     def _read_job(self, job_id: str) -> dict[str, Any] | None:
         with _translated(f"job {job_id}"):
@@ -793,6 +824,164 @@ class CosmosJobStore:
             "created_at": _encode_time(job.created_at),
             "updated_at": _now(),  # the store owns updated_at: the time of the last change it made
         }
+
+    # -- token budget and extraction records (the LLM extractor)
+
+    def reserve_tokens(self, key: str, tokens: int, limit: int, expires_at: datetime | None = None) -> bool:
+        """Add `tokens` to the counter if it stays within `limit`: one conditional patch (`filter_predicate` on the
+        count, 412 when it would pass the limit), so concurrent workers never overrun the budget."""
+        if tokens < 0:
+            raise ValueError(f"tokens must be >= 0, got {tokens}")
+        if tokens > limit:
+            return False
+        # Both numbers are ints of ours, never user input, so they can sit in the predicate's text.
+        return self._add_tokens(key, tokens, expires_at, condition=f"FROM c WHERE c.used <= {limit - tokens}")
+
+    def adjust_tokens(self, key: str, delta: int, expires_at: datetime | None = None) -> None:
+        """Add `delta` to the counter whatever the limit (a reservation reconciled or given back)."""
+        self._add_tokens(key, delta, expires_at, condition=None)
+
+    def tokens_used(self, key: str) -> int:
+        """The counter (0 when absent or expired)."""
+        with _translated(f"token counter {key}"):
+            item = _read_or_none(self._budgets(), _item_id(key), "key", key)
+        if item is None or (item.get("expires_at") and _decode_time(item["expires_at"]) < datetime.now(UTC)):
+            return 0
+        return int(item.get("used", 0))
+
+    def record_extraction(self, job_id: str, record: BatchExtraction) -> bool:
+        """Create the batch's extraction item in the job's partition if absent (409: the first one stays)."""
+        if self._read_job(job_id) is None:
+            raise JobNotFoundError(job_id)
+        item = {
+            "id": f"{_KIND_EXTRACTION}-{record.batch}",
+            "job_id": job_id,
+            "kind": _KIND_EXTRACTION,
+            **record.model_dump(),
+            "recorded_at": _now(),
+        }
+        with _translated(f"extraction of job {job_id}"):
+            try:
+                _create(self._jobs(), item)
+            except _ConflictError:
+                return False
+        return True
+
+    def list_extractions(self, job_id: str) -> list[BatchExtraction]:
+        """The job's extraction records, by batch (sorted here: one partition holds a job's few hundred at most)."""
+        with _translated(f"extractions of job {job_id}"):
+            found = list(
+                self._jobs().query_items(
+                    "SELECT * FROM c WHERE c.job_id = @job_id AND c.kind = @kind",
+                    parameters=[{"name": "@job_id", "value": job_id}, {"name": "@kind", "value": _KIND_EXTRACTION}],
+                    partition_key=job_id,
+                )
+            )
+        fields = BatchExtraction.model_fields
+        records = [BatchExtraction(**{name: item[name] for name in fields if name in item}) for item in found]
+        return sorted(records, key=lambda record: record.batch)
+
+    def _budgets(self) -> ContainerProxy:
+        return self._database().get_container_client(BUDGETS_CONTAINER)
+
+    def _add_tokens(self, key: str, delta: int, expires_at: datetime | None, condition: str | None) -> bool:
+        """Patch the counter by `delta` (under `condition`); create it when absent. False when `condition` fails."""
+        item_id = _item_id(key)
+        for _ in range(_CAS_ATTEMPTS):
+            with _translated(f"token counter {key}"):
+                try:
+                    self._budgets().patch_item(
+                        item_id,
+                        partition_key=key,
+                        patch_operations=[{"op": "incr", "path": "/used", "value": delta}],
+                        filter_predicate=condition,
+                    )
+                    return True
+                except CosmosHttpResponseError as error:
+                    if error.status_code == 412:
+                        return False
+                    if error.status_code != 404:
+                        raise
+                item: dict[str, Any] = {"id": item_id, "key": key, "used": delta}
+                if expires_at is not None:
+                    item["expires_at"] = _encode_time(expires_at)
+                    # Per-item time to live (the container has TTL on): Cosmos DB drops a past minute by itself.
+                    item["ttl"] = max(1, int((expires_at - datetime.now(UTC)).total_seconds()) + 60)
+                try:
+                    _create(self._budgets(), item)
+                    return True
+                except _ConflictError:
+                    continue  # created by another worker in between: patch it now
+        raise TransientError(Reason.JOBSTORE_CONTENTION, f"token counter {key} changed on each attempt")
+
+    # -- the operations API (listing by filter a page at a time, counting by group)
+
+    def list_jobs_page(self, where: JobFilter, limit: int, after: JobKey | None = None) -> list[Job]:
+        """At most `limit` jobs matching `where`, newest first, strictly after `after` (keyset pagination): one
+        cross-partition query served by the (created_at, job_id) composite index."""
+        if limit <= 0:
+            return []
+        conditions = ["c.kind = @kind"]
+        parameters: list[dict[str, Any]] = [{"name": "@limit", "value": limit}, {"name": "@kind", "value": _KIND_JOB}]
+
+        def condition(text: str, **values: Any) -> None:
+            conditions.append(text)
+            parameters.extend({"name": f"@{name}", "value": value} for name, value in values.items())
+
+        if where.state is not None:
+            condition("c.state = @state", state=JobState(where.state).value)
+        if where.since is not None:
+            condition("c.created_at >= @since", since=_encode_time(where.since))
+        if where.prefix:
+            condition("STARTSWITH(c.path, @prefix)", prefix=where.prefix)  # case-sensitive, as in the SQL stores
+        if where.reason is not None:
+            condition("c.reason_code = @reason", reason=where.reason)
+        if after is not None:
+            condition(
+                "(c.created_at < @after_created OR (c.created_at = @after_created AND c.job_id < @after_job))",
+                after_created=_encode_time(after.created_at),
+                after_job=after.job_id,
+            )
+        query = f"SELECT TOP @limit * FROM c WHERE {' AND '.join(conditions)} ORDER BY c.created_at DESC, c.job_id DESC"
+        with _translated("list jobs"):
+            found = self._jobs().query_items(query, parameters=parameters, enable_cross_partition_query=True)
+            return [_job_from_document(d) for d in found]
+
+    def job_groups(self, since: datetime | None = None) -> list[JobGroup]:
+        """Jobs created at or after `since` (all when None), counted by kind, state, reason code and format.
+
+        Summed here from a projection read page by page (memory holds the groups, not the jobs): the stand-in has no
+        GROUP BY, and a GROUP BY on Azure would be a cross-partition query reading every job as well."""
+        where = "c.kind = @kind" + ("" if since is None else " AND c.created_at >= @since")
+        parameters: list[dict[str, Any]] = [{"name": "@kind", "value": _KIND_JOB}]
+        if since is not None:
+            parameters.append({"name": "@since", "value": _encode_time(since)})
+        query = f"SELECT c.job_kind, c.state, c.reason_code, c.path, c.size, c.totals FROM c WHERE {where}"
+        sums: dict[tuple[str, str, str | None, str], list[int]] = {}
+        with _translated("count jobs"):
+            for item in self._jobs().query_items(query, parameters=parameters, enable_cross_partition_query=True):
+                key = (
+                    item.get("job_kind", JobKind.INGEST.value),
+                    item["state"],
+                    item.get("reason_code"),
+                    file_format(item["path"]),
+                )
+                totals = item.get("totals") or {}
+                added = (1, item.get("size", 0), totals.get("chunks", 0), totals.get("entities", 0))
+                sums[key] = [a + b for a, b in zip(sums.get(key, [0, 0, 0, 0]), added, strict=True)]
+        return [
+            JobGroup(
+                kind=JobKind(kind),
+                state=JobState(state),
+                reason_code=reason,
+                format=fmt,
+                jobs=jobs,
+                bytes=size,
+                chunks=chunks,
+                entities=entities,
+            )
+            for (kind, state, reason, fmt), (jobs, size, chunks, entities) in sums.items()
+        ]
 
 
 # -- the document shape ----------------------------------------------------------------------------------------

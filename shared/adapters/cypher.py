@@ -4,7 +4,8 @@ Graph model::
 
     (:Document {id, path, version, account, container})-[:HAS_CHUNK]->
     (:Chunk {id, document_id, version, ordinal, text, locator})-[:MENTIONS]->
-    (:Entity:<Type> {id, type, name, aliases})-[:<RELATION_TYPE> {id, evidence, chunk_ids}]->(:Entity)
+    (:Entity:<Type> {id, type, name, aliases, block1, block2})
+        -[:<RELATION_TYPE> {id, evidence, chunk_ids, weight}]->(:Entity)
 
 Every MERGE is keyed on ids (DESIGN.md §3), so a batch written twice changes nothing: a node on its own `id`, a
 relation on its `id`, HAS_CHUNK and MENTIONS on their two ends (a chunk has one document; one MENTIONS per chunk
@@ -13,9 +14,13 @@ types are open-ended (they come from the extraction schema), so no schema lists 
 names its type, and the adapter keys the type before the first statement that writes it. Labels and relationship
 types cannot be query parameters, so they are validated before being formatted into a query.
 
+An entity's `block1`/`block2` are the blocking keys entity resolution finds it by (`Entity.blocks`, qualified by
+the type), each indexed; like the name, the first ones written stay.
+
 A relation's `chunk_ids` are its provenance: the chunks that support it. Removing a version (`remove_chunks`)
-takes its chunks out of them, and a relation left with none goes; a relation without the property at all was
-written before provenance was stored, and stays until one of its entities goes.
+takes its chunks out of them (and lowers its `weight`, their number), and a relation left with none goes; a
+relation without the property at all was written before provenance was stored, and stays until one of its
+entities goes.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
 from shared.domain import BatchPayload, DocumentRef, Entity, PermanentError, Reason, Relation
-from shared.ports import ChunkContext, EntityRef, GraphContext, RelationRef
+from shared.ports import ChunkContext, EntityCandidate, EntityRef, GraphContext, RelationRef
 
 RELATION_TYPE_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 LABEL_PATTERN = re.compile(r"^[A-Z][A-Za-z0-9_]{0,63}$")
@@ -57,6 +62,8 @@ class Dialect:
     integer_sums_as_floats: bool
     has_temporal_functions: bool  # False: pass timestamps as parameters, never datetime()/date()
     accepts_nul_in_strings: bool
+    # Template over {label}, {property} and {name}: an index on a property that is looked up but not unique.
+    property_index_ddl: str = ""
     # A clause taking a matched entity's write lock before its aliases are read and rewritten, so that concurrent
     # writers of the same entity queue instead of one losing the other's aliases. Empty where writes to a graph are
     # serialised anyway.
@@ -73,6 +80,10 @@ class Dialect:
     def schema_statements(self) -> list[str]:
         """`key_ddl` for every keyed label."""
         return [self.key_ddl(label) for label in KEYED_LABELS]
+
+    def lookup_index_ddl(self, label: str, property_: str) -> str:
+        """The statement indexing `label`'s `property_` for look-ups (not idempotent on every server either)."""
+        return self.property_index_ddl.format(label=label, property=property_, name=f"{label}_{property_}".lower())
 
     def to_int(self, value: Any) -> int:
         """An integer result, whichever numeric type the server returned it as."""
@@ -96,6 +107,7 @@ FALKORDB = Dialect(
     integer_sums_as_floats=True,
     has_temporal_functions=False,
     accepts_nul_in_strings=False,
+    property_index_ddl="CREATE INDEX FOR (n:{label}) ON (n.{property})",
 )
 
 NEO4J = Dialect(
@@ -108,6 +120,7 @@ NEO4J = Dialect(
     integer_sums_as_floats=False,
     has_temporal_functions=True,
     accepts_nul_in_strings=True,
+    property_index_ddl="CREATE INDEX {name} IF NOT EXISTS FOR (n:{label}) ON (n.{property})",
     # Neo4j's MERGE of an existing node takes no lock on it (only the constraint's index entry), and its reads see the
     # latest committed value: writing a property first takes the node's exclusive lock until the commit.
     entity_write_lock="SET e._lock = true REMOVE e._lock",
@@ -161,7 +174,9 @@ ON CREATE SET e.name = r.name, e.type = r.type
 {lock}
 SET e:{label},
     e.aliases = reduce(acc = coalesce(e.aliases, []), a IN r.aliases |
-                       CASE WHEN a IN acc OR a = e.name THEN acc ELSE acc + [a] END)
+                       CASE WHEN a IN acc OR a = e.name THEN acc ELSE acc + [a] END),
+    e.block2 = CASE WHEN e.block1 IS NULL THEN r.block2 ELSE e.block2 END,
+    e.block1 = coalesce(e.block1, r.block1)
 WITH e, r
 UNWIND r.chunk_ids AS chunk_id
 MATCH (c:Chunk {{id: chunk_id}})
@@ -173,18 +188,31 @@ MERGE (c)-[:MENTIONS]->(e)
 # changes nothing (DESIGN.md §3), and a relation that comes back batch after batch is not rewritten (and
 # re-indexed) every time. Provenance (`chunk_ids`): the union of the stored and the new ids, in first-seen order;
 # a row without any leaves a relation that has none without the property, as before provenance was stored.
-_RELATIONS = """
+# `weight`: how many chunks support it (the size of that union), what a co-occurrence edge is worth to community
+# detection; a redelivered batch leaves it as it was, removing a version lowers it.
+# The union is written out twice below: FalkorDB reads a property as the query found the edge, even in a SET after
+# the one that changed it (measured: the weight lagged one write behind). Whichever state an engine reads, the
+# union of the stored ids with the row's is the same.
+_CHUNK_UNION = """CASE WHEN x.chunk_ids IS NULL AND size(r.chunk_ids) = 0 THEN NULL
+     ELSE reduce(acc = coalesce(x.chunk_ids, []), c IN r.chunk_ids |
+                 CASE WHEN c IN acc THEN acc ELSE acc + [c] END) END"""
+_RELATIONS = (
+    """
 UNWIND $rows AS r
 MATCH (s:Entity {{id: r.source_id}})
 MATCH (t:Entity {{id: r.target_id}})
 MERGE (s)-[x:{rel_type} {{id: r.id}}]->(t)
-SET x.chunk_ids = CASE WHEN x.chunk_ids IS NULL AND size(r.chunk_ids) = 0 THEN NULL
-                  ELSE reduce(acc = coalesce(x.chunk_ids, []), c IN r.chunk_ids |
-                              CASE WHEN c IN acc THEN acc ELSE acc + [c] END) END
+SET x.chunk_ids = """
+    + _CHUNK_UNION
+    + """,
+    x.weight = size("""
+    + _CHUNK_UNION
+    + """)
 WITH x, r
 WHERE x.evidence IS NULL AND r.evidence IS NOT NULL
 SET x.evidence = r.evidence
 """
+)
 
 COUNT_QUERIES: dict[str, str] = {
     "documents": "MATCH (n:Document) RETURN count(n)",
@@ -236,6 +264,67 @@ def graph_context(
     return GraphContext(chunks=chunks, entities=entities, relations=tuple(relations.values()))
 
 
+# -- entity resolution's look-ups --
+
+BLOCK_PROPERTIES: tuple[str, ...] = ("block1", "block2")  # Entity.blocks, in order; each has a look-up index
+
+# Per key, the `per_block` lowest ids (a key shared by thousands of entities, a common surname, stays bounded, and
+# which ones come back does not depend on storage order); then the entities asked for by id, whatever the cap.
+ENTITY_CANDIDATES = """
+UNWIND $blocks AS b
+MATCH (e:Entity)
+WHERE e.block1 = b OR e.block2 = b
+WITH b, e ORDER BY e.id
+WITH b, collect(e)[..$per_block] AS found
+UNWIND found AS e
+RETURN e.id, e.type, e.name, e.aliases
+UNION
+UNWIND $ids AS i
+MATCH (e:Entity {id: i})
+WHERE e.type = $type
+RETURN e.id, e.type, e.name, e.aliases
+"""
+# Both ends are found by their unique id first, so the match only looks between two known nodes.
+LINKED_ENTITIES = """
+UNWIND $pairs AS p
+MATCH (a:Entity {id: p[0]}), (b:Entity {id: p[1]})
+MATCH (a)-[]-(b)
+RETURN DISTINCT a.id, b.id
+"""
+
+
+def block_value(entity_type: str, block: str) -> str:
+    """How a blocking key is stored: qualified by the type, so one index serves every type."""
+    return f"{entity_type}:{block}"
+
+
+def entity_candidates(
+    read: Run, dialect: Dialect, entity_type: str, blocks: Sequence[str], per_block: int, ids: Sequence[str]
+) -> list[EntityCandidate]:
+    """`GraphSink.entity_candidates` through an adapter's `read(query, params)`."""
+    if per_block < 1:
+        raise ValueError(f"per_block must be at least 1, not {per_block}")
+    values = _unique(dialect.text(block_value(entity_type, block)) for block in blocks)
+    wanted = _unique(ids)
+    if not values and not wanted:
+        return []
+    params = {"blocks": values, "per_block": per_block, "ids": wanted, "type": entity_type}
+    found = {
+        id_: EntityCandidate(entity_id=id_, type=type_, name=name, aliases=tuple(aliases or ()))
+        for id_, type_, name, aliases in read(ENTITY_CANDIDATES, params)
+    }
+    return [found[id_] for id_ in sorted(found)]
+
+
+def linked_entities(read: Run, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """`GraphSink.linked_entities` through an adapter's `read(query, params)`."""
+    wanted = {(a, b) for a, b in pairs if a != b}
+    if not wanted:
+        return set()
+    rows = read(LINKED_ENTITIES, {"pairs": [list(pair) for pair in sorted(wanted)]})
+    return {(str(a), str(b)) for a, b in rows} & wanted
+
+
 # -- removing a version or a document --
 #
 # One round per slice of at most `limit` chunks, each step its own statement and idempotent, in an order that keeps
@@ -272,7 +361,8 @@ UNWIND $entity_ids AS eid
 MATCH (:Entity {id: eid})-[x]-(:Entity)
 WHERE x.chunk_ids IS NOT NULL AND any(i IN x.chunk_ids WHERE i IN $chunk_ids)
 WITH DISTINCT x
-SET x.chunk_ids = [i IN x.chunk_ids WHERE NOT i IN $chunk_ids]
+SET x.chunk_ids = [i IN x.chunk_ids WHERE NOT i IN $chunk_ids],
+    x.weight = size([i IN x.chunk_ids WHERE NOT i IN $chunk_ids])
 """
 DELETE_UNMENTIONED_ENTITIES = """
 UNWIND $entity_ids AS eid
@@ -376,6 +466,10 @@ def batch_statements(document: DocumentRef, payload: BatchPayload, dialect: Dial
                 "name": text(entity.name),
                 "aliases": _unique(text(alias) for alias in [entity.name, *entity.aliases]),
                 "chunk_ids": _unique(entity.chunk_ids),
+                **{
+                    prop: text(block_value(entity.type, block)) if block is not None else None
+                    for prop, block in zip(BLOCK_PROPERTIES, [*entity.blocks, None, None], strict=False)
+                },
             }
             for entity in entity_group
         ]
@@ -436,6 +530,7 @@ def _unique(values: Iterable[str]) -> list[str]:
 
 
 __all__ = [
+    "BLOCK_PROPERTIES",
     "CHUNK_CONTEXT",
     "COUNT_QUERIES",
     "DEFAULT_REMOVAL_BATCH",
@@ -445,9 +540,11 @@ __all__ = [
     "DELETE_UNMENTIONED_ENTITIES",
     "DELETE_UNSUPPORTED_RELATIONS",
     "DOCUMENT_VERSIONS",
+    "ENTITY_CANDIDATES",
     "ENTITY_NEIGHBOURHOOD",
     "FALKORDB",
     "KEYED_LABELS",
+    "LINKED_ENTITIES",
     "NEO4J",
     "STRIP_PROVENANCE",
     "STRUCTURAL_RELATIONS",
@@ -456,9 +553,12 @@ __all__ = [
     "Run",
     "Statement",
     "batch_statements",
+    "block_value",
     "document_versions",
+    "entity_candidates",
     "entity_label",
     "graph_context",
+    "linked_entities",
     "relation_type",
     "remove_chunks",
 ]

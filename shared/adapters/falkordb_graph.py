@@ -28,19 +28,25 @@ from falkordb import FalkorDB, Graph
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from shared.adapters import community_cypher
+from shared.adapters.community_cypher import COMMUNITY, IN_COMMUNITY
 from shared.adapters.cypher import (
+    BLOCK_PROPERTIES,
     COUNT_QUERIES,
     DEFAULT_REMOVAL_BATCH,
+    ENTITY,
     FALKORDB,
     KEYED_LABELS,
     STRUCTURAL_RELATIONS,
     batch_statements,
     document_versions,
+    entity_candidates,
     graph_context,
+    linked_entities,
     remove_chunks,
 )
 from shared.domain import BatchPayload, DocumentRef, PermanentError, Reason, TransientError
-from shared.ports import GraphContext, GraphCounts
+from shared.ports import Community, EntityCandidate, EntityGraphPage, GraphContext, GraphCounts, GraphRelation
 
 # Server replies that mean "try again later" rather than "this query is wrong".
 _TRANSIENT_REPLIES = ("LOADING", "OOM", "BUSY", "TRYAGAIN", "Max pending queries exceeded")
@@ -78,19 +84,21 @@ class FalkorDBGraphSink:
         self._graph: Graph | None = None
         self._keyed_relations: set[str] = set()  # relation types this process has seen keyed on this graph
         self._schema_lock = threading.Lock()  # one thread keys a new type; the others wait instead of repeating it
+        self._communities_keyed = False  # Community keyed on `id` and IN_COMMUNITY made, by this process
 
     # -- GraphSink --
 
     def ensure_schema(self) -> None:
         """Exact-match index, then unique constraint, on `id` of Document, Chunk and Entity; idempotent.
 
-        Also creates the HAS_CHUNK and MENTIONS types. Relation types are keyed on `id` by `write_batch`, before
-        the first statement that writes one.
+        Also creates the HAS_CHUNK and MENTIONS types, and the look-up indexes on the entities' blocking keys.
+        Relation types are keyed on `id` by `write_batch`, before the first statement that writes one.
         """
         graph = self._connect()
         with _translated("ensure_schema"), self._schema_lock:
             self._ensure_keys(graph, [(_NODE, label) for label in KEYED_LABELS])
             self._create_relationship_types(graph, STRUCTURAL_RELATIONS)
+            self._ensure_lookup_indexes(graph, ENTITY, BLOCK_PROPERTIES)
 
     def write_batch(self, document: DocumentRef, payload: BatchPayload) -> None:
         """Upsert the document, its chunks, entities, mentions and relations (MERGE on ids)."""
@@ -122,12 +130,45 @@ class FalkorDBGraphSink:
         """Version → number of the document's chunks in the graph."""
         return document_versions(self.query, document_id, self.dialect)
 
+    def entity_candidates(
+        self, entity_type: str, blocks: Sequence[str], per_block: int = 20, ids: Sequence[str] = ()
+    ) -> list[EntityCandidate]:
+        """Entities of the type stored with any of these blocking keys or among `ids`, with their aliases (indexed)."""
+        return entity_candidates(self.query, self.dialect, entity_type, blocks, per_block, ids)
+
+    def linked_entities(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """The pairs of entity ids a relation joins, either way round."""
+        return linked_entities(self.query, pairs)
+
     def close(self) -> None:
         """Release the connection pool; the sink reconnects if used again."""
         if self._db is not None:
             self._db.connection.close()
         self._db = None
         self._graph = None
+
+    def entity_graph(self, after: str = "", limit: int = 5000) -> EntityGraphPage:
+        """Up to `limit` entities above `after` in id order, with their outgoing relations to entities."""
+        return community_cypher.entity_graph_page(self.query, after, limit, self.dialect)
+
+    def relation_evidence(self, relations: Sequence[GraphRelation]) -> dict[str, str]:
+        """Relation id → evidence sentence, for those of `relations` that have one."""
+        return community_cypher.relation_evidence(self.query, relations)
+
+    def write_communities(self, communities: Sequence[Community]) -> None:
+        """Upsert Community nodes and their IN_COMMUNITY edges (see community_cypher.py)."""
+        if not communities:
+            return
+        self._ensure_community_keys()
+        community_cypher.write_communities(self.query, self.query, communities, self.dialect)
+
+    def communities(self, after: str = "", limit: int = 1000) -> list[Community]:
+        """Up to `limit` communities above `after` in id order, with their members."""
+        return community_cypher.read_communities(self.query, after, limit, self.dialect)
+
+    def delete_communities(self, community_ids: Sequence[str]) -> None:
+        """DETACH DELETE these communities; unknown ids are a no-op."""
+        community_cypher.delete_communities(self.query, community_ids)
 
     # -- helpers beyond the port --
 
@@ -150,6 +191,7 @@ class FalkorDBGraphSink:
         graph = self._connect()
         with self._schema_lock:
             self._keyed_relations.clear()  # the types go with the graph: key them again when next written
+            self._communities_keyed = False
         with _translated("delete_graph"), contextlib.suppress(redis.ResponseError):
             graph.delete()  # "empty key" when the graph was never created
 
@@ -184,6 +226,17 @@ class FalkorDBGraphSink:
             statuses = self._unique_constraints(graph)
         return {name: status for (kind, name), status in statuses.items() if kind == entity_type}
 
+    def _ensure_community_keys(self) -> None:
+        """Community keyed on `id`, and IN_COMMUNITY made before any query naming it is planned (the module
+        docstring: a query planned before its type exists never sees an edge of it)."""
+        if self._communities_keyed:
+            return
+        graph = self._connect()
+        with _translated("write_communities"), self._schema_lock:
+            self._ensure_keys(graph, [(_NODE, COMMUNITY)])
+            self._create_relationship_types(graph, (IN_COMMUNITY,))
+            self._communities_keyed = True
+
     def _ensure_relation_keys(self, graph: Graph, rel_types: set[str]) -> None:
         if rel_types <= self._keyed_relations:  # the common case: no round trip, no lock
             return
@@ -214,6 +267,20 @@ class FalkorDBGraphSink:
                 _ignore_exists(graph.execute_command, *_unique_id_constraint(graph.name, kind, name))
         self._wait_operational(graph, keys)
         self._keyed_relations.update(name for kind, name in keys if kind == _RELATIONSHIP)
+
+    def _ensure_lookup_indexes(self, graph: Graph, label: str, properties: tuple[str, ...]) -> None:
+        """A range index on each of `label`'s `properties` (FalkorDB keeps them in the label's one index)."""
+        indexed = {
+            str(prop)
+            for row_label, props, kind in graph.query(
+                "CALL db.indexes() YIELD label, properties, entitytype RETURN label, properties, entitytype"
+            ).result_set
+            if row_label == label and kind == _NODE
+            for prop in props
+        }
+        for prop in properties:
+            if prop not in indexed:
+                _ignore_exists(graph.query, self.dialect.lookup_index_ddl(label, prop))
 
     @staticmethod
     def _create_relationship_types(graph: Graph, rel_types: tuple[str, ...]) -> None:

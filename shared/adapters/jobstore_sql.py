@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol, Self
 
 from shared.domain import (
     SINK_STAGES,
+    BatchExtraction,
     BatchOutcome,
     Counts,
     DocumentState,
@@ -41,6 +42,7 @@ from shared.domain.bulk_jobs import (
     BulkState,
     ItemOutcome,
 )
+from shared.domain.job_queries import JobFilter, JobGroup, JobKey
 from shared.domain.jobs import delete_job
 from shared.ports import JobNotFoundError
 
@@ -833,6 +835,113 @@ class SQLJobStore(ABC):
         fields["updated_at"] = self.dialect.decode_time(fields["updated_at"])
         return Job(**fields, stages=stages, totals=totals)
 
+    # -- token budget and extraction records (the LLM extractor)
+
+    def reserve_tokens(self, key: str, tokens: int, limit: int, expires_at: datetime | None = None) -> bool:
+        """Add `tokens` to the counter if it stays within `limit`: one conditional UPDATE, so of concurrent
+        reservations only those that fit succeed (PostgreSQL re-checks the condition on the row it waited for)."""
+        if tokens < 0:
+            raise ValueError(f"tokens must be >= 0, got {tokens}")
+        if tokens > limit:
+            return False
+        with self._tx(write=True) as tx:
+            self._ensure_counter(tx, key, expires_at)
+            return tx.execute(_RESERVE_TOKENS, key=key, tokens=tokens, limit=limit) == 1
+
+    def adjust_tokens(self, key: str, delta: int, expires_at: datetime | None = None) -> None:
+        """Add `delta` to the counter whatever the limit (a reservation reconciled or given back)."""
+        with self._tx(write=True) as tx:
+            self._ensure_counter(tx, key, expires_at)
+            tx.execute(_ADJUST_TOKENS, key=key, delta=delta)
+
+    def tokens_used(self, key: str) -> int:
+        """The counter (0 when absent or expired)."""
+        with self._tx(write=False) as tx:
+            row = tx.one(_SELECT_TOKENS, key=key, now=self._now())
+        return 0 if row is None else int(row[0])
+
+    def record_extraction(self, job_id: str, record: BatchExtraction) -> bool:
+        """Insert the batch's extraction record if absent; raises JobNotFoundError for an unknown job."""
+        with self._tx(write=True) as tx:
+            if tx.one("SELECT 1 FROM jobs WHERE job_id = :job_id", job_id=job_id) is None:
+                raise JobNotFoundError(job_id)
+            return tx.execute(_INSERT_EXTRACTION, job_id=job_id, now=self._now(), **record.model_dump()) == 1
+
+    def list_extractions(self, job_id: str) -> list[BatchExtraction]:
+        """The job's extraction records, by batch."""
+        with self._tx(write=False) as tx:
+            rows = tx.all(
+                f"SELECT {', '.join(_EXTRACTION_FIELDS)} FROM extraction_batches WHERE job_id = :job_id ORDER BY batch",
+                job_id=job_id,
+            )
+        return [BatchExtraction(**dict(zip(_EXTRACTION_FIELDS, row, strict=True))) for row in rows]
+
+    def _ensure_counter(self, tx: Tx, key: str, expires_at: datetime | None) -> None:
+        """Create the counter if absent; a new one is the moment to drop counters whose window has passed."""
+        now = self._now()
+        if tx.execute(_INSERT_COUNTER, key=key, expires_at=self.dialect.encode_time(expires_at)) == 1:
+            tx.execute("DELETE FROM token_counters WHERE expires_at < :now", now=now)
+
+    # -- the operations API (listing by filter a page at a time, counting by group)
+
+    def list_jobs_page(self, where: JobFilter, limit: int, after: JobKey | None = None) -> list[Job]:
+        """At most `limit` jobs matching `where`, newest first, strictly after `after` (keyset pagination)."""
+        if limit <= 0:
+            return []
+        conditions, params = self._filter_sql(where)
+        if after is not None:
+            # Row-value comparison spelt out: both dialects then use the (created_at, job_id) index.
+            conditions.append("(created_at < :after_created OR (created_at = :after_created AND job_id < :after_job))")
+            params |= {"after_created": self.dialect.encode_time(after.created_at), "after_job": after.job_id}
+        clause = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        source = f"(SELECT * FROM jobs{clause} ORDER BY {_NEWEST_FIRST} LIMIT :limit)"
+        query = _SELECT_JOBS_WITH_STAGES.format(source=source) + " ORDER BY j.created_at DESC, j.job_id DESC, s.stage"
+        with self._tx(write=False) as tx:
+            return self._jobs_from_rows(tx.all(query, limit=limit, **params))
+
+    def job_groups(self, since: datetime | None = None) -> list[JobGroup]:
+        """Jobs created at or after `since` (all when None), counted by kind, state, reason code and format."""
+        clause = "" if since is None else " WHERE created_at >= :since"
+        query = (
+            "SELECT kind, state, reason_code, file_format(path), COUNT(*), COALESCE(SUM(size), 0),"
+            " COALESCE(SUM(total_chunks), 0), COALESCE(SUM(total_entities), 0)"
+            f" FROM jobs{clause} GROUP BY kind, state, reason_code, file_format(path)"
+        )
+        with self._tx(write=False) as tx:
+            rows = tx.all(query, since=self.dialect.encode_time(since))
+        return [
+            JobGroup(
+                kind=kind,
+                state=state,
+                reason_code=reason,
+                format=fmt or "",
+                jobs=jobs,
+                bytes=size,
+                chunks=chunks,
+                entities=entities,
+            )
+            for kind, state, reason, fmt, jobs, size, chunks, entities in rows
+        ]
+
+    def _filter_sql(self, where: JobFilter) -> tuple[list[str], dict[str, Any]]:
+        conditions: list[str] = []
+        params: dict[str, Any] = {}
+        if where.state is not None:
+            conditions.append("state = :state")
+            params["state"] = JobState(where.state).value
+        if where.since is not None:
+            conditions.append("created_at >= :since")
+            params["since"] = self.dialect.encode_time(where.since)
+        if where.prefix:
+            # Not LIKE: SQLite's is case-insensitive and both treat % and _ as wildcards. A prefix compared as the
+            # path's first characters means the same in both dialects.
+            conditions.append("substr(path, 1, :prefix_length) = :prefix")
+            params |= {"prefix": where.prefix, "prefix_length": len(where.prefix)}
+        if where.reason is not None:
+            conditions.append("reason_code = :reason")
+            params["reason"] = where.reason
+        return conditions, params
+
 
 def _document_state(row: tuple[Any, ...] | None) -> DocumentState | None:
     if row is None:
@@ -870,3 +979,15 @@ _COUNT_BULK_PAGES = (
     "SELECT COUNT(*), COALESCE(SUM(listed), 0), COALESCE(SUM(listed_bytes), 0) FROM bulk_pages WHERE bulk_id = :bulk_id"
 )
 _COUNT_BULK_ITEMS = "SELECT outcome, COUNT(*) FROM bulk_items WHERE bulk_id = :bulk_id GROUP BY outcome"
+_INSERT_COUNTER = (
+    "INSERT INTO token_counters (key, used, expires_at) VALUES (:key, 0, :expires_at) ON CONFLICT (key) DO NOTHING"
+)
+_RESERVE_TOKENS = "UPDATE token_counters SET used = used + :tokens WHERE key = :key AND used + :tokens <= :limit"
+_ADJUST_TOKENS = "UPDATE token_counters SET used = used + :delta WHERE key = :key"
+_SELECT_TOKENS = "SELECT used FROM token_counters WHERE key = :key AND (expires_at IS NULL OR expires_at >= :now)"
+_EXTRACTION_FIELDS: tuple[str, ...] = tuple(BatchExtraction.model_fields)
+_INSERT_EXTRACTION = (
+    f"INSERT INTO extraction_batches (job_id, {', '.join(_EXTRACTION_FIELDS)}, recorded_at)"
+    f" VALUES (:job_id, {', '.join(':' + name for name in _EXTRACTION_FIELDS)}, :now)"
+    " ON CONFLICT (job_id, batch) DO NOTHING"
+)

@@ -27,18 +27,24 @@ from typing import Any, LiteralString, Protocol, TypeVar, cast
 import neo4j
 from neo4j import exceptions as neo4j_errors
 
+from shared.adapters import community_cypher
+from shared.adapters.community_cypher import COMMUNITY
 from shared.adapters.cypher import (
+    BLOCK_PROPERTIES,
     COUNT_QUERIES,
+    ENTITY,
     NEO4J,
     Statement,
     batch_statements,
     document_versions,
+    entity_candidates,
     graph_context,
+    linked_entities,
     remove_chunks,
 )
 from shared.domain import BatchPayload, DocumentRef, PermanentError, Reason, TransientError
 from shared.domain.errors import ConfigError
-from shared.ports import GraphContext, GraphCounts
+from shared.ports import Community, EntityCandidate, EntityGraphPage, GraphContext, GraphCounts, GraphRelation
 
 # Rows per transaction. Not measured against a Neo4j server (none can run on the machines this was written on,
 # DESIGN.md §7); 1000 is the FalkorDB sink's measured sweet spot and Neo4j's own guidance for UNWIND batches.
@@ -113,6 +119,7 @@ class Neo4jGraphSink:
         self._max_retry_time = max_transaction_retry_time
         self._keyed_relations: set[str] = set()  # relation types this process has keyed on this database
         self._schema_lock = threading.Lock()  # one thread keys a new type; the others wait instead of repeating it
+        self._communities_keyed = False  # Community keyed on `id` by this process
 
     @classmethod
     def from_settings(
@@ -139,11 +146,14 @@ class Neo4jGraphSink:
     def ensure_schema(self) -> None:
         """A unique constraint on `id` of Document, Chunk and Entity; idempotent, safe to run concurrently.
 
-        Relation types are keyed on `id` by `write_batch`, before the first statement that writes one.
+        Also a range index on each of the entities' blocking keys (entity resolution's look-up). Relation types are
+        keyed on `id` by `write_batch`, before the first statement that writes one.
         """
         with _translated("ensure_schema"):
             for ddl in self.dialect.schema_statements():
                 self._write(Statement(ddl, {}))
+            for prop in BLOCK_PROPERTIES:
+                self._write(Statement(self.dialect.lookup_index_ddl(ENTITY, prop), {}))
 
     def write_batch(self, document: DocumentRef, payload: BatchPayload) -> None:
         """Upsert the document, its chunks, entities, mentions and relations (MERGE on ids)."""
@@ -187,9 +197,47 @@ class Neo4jGraphSink:
         """Version → number of the document's chunks in the graph (read)."""
         return document_versions(self._read_rows, document_id, self.dialect)
 
+    def entity_candidates(
+        self, entity_type: str, blocks: Sequence[str], per_block: int = 20, ids: Sequence[str] = ()
+    ) -> list[EntityCandidate]:
+        """Entities of the type stored with any of these blocking keys or among `ids`, with their aliases (read)."""
+        return entity_candidates(self._read_rows, self.dialect, entity_type, blocks, per_block, ids)
+
+    def linked_entities(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """The pairs of entity ids a relation joins, either way round (read)."""
+        return linked_entities(self._read_rows, pairs)
+
     def close(self) -> None:
         """Close the driver and its connection pool."""
         self.driver.close()
+
+    def entity_graph(self, after: str = "", limit: int = 5000) -> EntityGraphPage:
+        """Up to `limit` entities above `after` in id order, with their outgoing relations to entities (read)."""
+        return community_cypher.entity_graph_page(self._read_rows, after, limit, self.dialect)
+
+    def relation_evidence(self, relations: Sequence[GraphRelation]) -> dict[str, str]:
+        """Relation id → evidence sentence, for those of `relations` that have one (read)."""
+        return community_cypher.relation_evidence(self._read_rows, relations)
+
+    def write_communities(self, communities: Sequence[Community]) -> None:
+        """Upsert Community nodes and their IN_COMMUNITY edges, one transaction per statement (see
+        community_cypher.py: each is idempotent, so a write cut short is finished by the next)."""
+        if not communities:
+            return
+        with _translated("write_communities"):
+            if not self._communities_keyed:
+                with self._schema_lock:
+                    self._write(Statement(self.dialect.key_ddl(COMMUNITY), {}))
+                    self._communities_keyed = True
+        community_cypher.write_communities(self._read_rows, self._write_rows, communities, self.dialect)
+
+    def communities(self, after: str = "", limit: int = 1000) -> list[Community]:
+        """Up to `limit` communities above `after` in id order, with their members (read)."""
+        return community_cypher.read_communities(self._read_rows, after, limit, self.dialect)
+
+    def delete_communities(self, community_ids: Sequence[str]) -> None:
+        """DETACH DELETE these communities; unknown ids are a no-op."""
+        community_cypher.delete_communities(self._write_rows, community_ids)
 
     # -- helpers beyond the port --
 
@@ -213,6 +261,7 @@ class Neo4jGraphSink:
         """
         with self._schema_lock:
             self._keyed_relations.clear()  # their constraints go too: key them again when next written
+            self._communities_keyed = False
         with _translated("delete_graph"):
             self._write(Statement("MATCH (n) DETACH DELETE n", {}))
             with self._session() as session:

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from shared.adapters.jobstore_sql import Dialect, MigrationError, SQLJobStore, Tx
+from shared.domain.job_queries import file_format
 
 
 class SQLiteJobStore(SQLJobStore):
@@ -33,6 +34,8 @@ class SQLiteJobStore(SQLJobStore):
         self._enable_wal(connection)
         connection.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL; commits stay cheap
         connection.execute("PRAGMA foreign_keys = ON")
+        # The function PostgreSQL defines in migration 0006, so the job store's SQL reads the same in both.
+        connection.create_function("file_format", 1, file_format, deterministic=True)
         return connection
 
     def _enable_wal(self, connection: sqlite3.Connection) -> None:

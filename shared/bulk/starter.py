@@ -14,16 +14,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from shared.api_answers import problem
 from shared.bulk.models import BulkBegin, BulkProgress, BulkRequest, BulkRun, BulkStatus
 from shared.bulk.orchestrator import ORCHESTRATOR
 from shared.bulk.status import reconcile
 from shared.config import Settings
-from shared.domain import DESCRIPTIONS, Reason
+from shared.domain import Reason
 from shared.domain.bulk_jobs import BulkJob, BulkState
 from shared.ports import JobStore
 
-PROBLEM_JSON = "application/problem+json"
-PROBLEM_TYPE_BASE = "https://tributary.dev/problems/"  # the operations API's base: one type URI per reason code
 ITEMS_SHOWN = 100  # items listed in a status answer; `tributary bulk` pages through the rest
 
 
@@ -38,14 +37,8 @@ class Refusal(BaseModel):
     errors: list[dict[str, Any]] | None = None
 
     def problem(self) -> dict[str, Any]:
-        document = {
-            "type": PROBLEM_TYPE_BASE + self.reason_code,
-            "title": DESCRIPTIONS[self.reason_code],
-            "status": self.status,
-            "detail": self.detail,
-            "reason_code": self.reason_code.value,
-        }
-        return document | ({"errors": self.errors} if self.errors is not None else {})
+        """The problem document, from the operations API's one builder."""
+        return problem(self.status, self.reason_code, self.detail, errors=self.errors).body
 
 
 def prepare_run(body: bytes, settings: Settings, bulk_id: str | None = None) -> BulkRun | Refusal:

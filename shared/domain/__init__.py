@@ -3,6 +3,7 @@
 from shared.domain.errors import ConfigError, PermanentError, TransientError, TributaryError
 from shared.domain.jobs import (
     TERMINAL_STATES,
+    BatchExtraction,
     BatchOutcome,
     Counts,
     DocumentState,
@@ -34,6 +35,7 @@ __all__ = [
     "DESCRIPTIONS",
     "SINK_STAGES",
     "TERMINAL_STATES",
+    "BatchExtraction",
     "BatchOutcome",
     "BatchPayload",
     "BlobEvent",

@@ -110,3 +110,35 @@ def delete_job(document: DocumentState, tracking_id: str, now: datetime) -> Job:
         created_at=now,
         updated_at=now,
     )
+
+
+class BatchExtraction(BaseModel):
+    """Which extractor produced one extract batch and what it cost (recorded once per batch with the job)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    batch: int = Field(ge=0)
+    extractor: str = Field(description="`llm:<deployment>`, the offline extractor's name, or both joined by `+`")
+    chunks: int = Field(0, ge=0)
+    model_chunks: int = Field(0, ge=0, description="chunks the model answered in this run")
+    cached_chunks: int = Field(0, ge=0, description="chunks answered from the response cache (no request)")
+    fallback_chunks: int = Field(0, ge=0, description="chunks the offline extractor read instead of the model")
+    requests: int = Field(0, ge=0)
+    input_tokens: int = Field(0, ge=0)
+    output_tokens: int = Field(0, ge=0)
+    dropped: int = Field(0, ge=0, description="entities and relations of the answers outside the schema, left out")
+    fallback_reason: str | None = Field(None, description="reason code of the first fallback in the batch")
+
+
+def extraction_summary(records: list[BatchExtraction]) -> dict[str, object]:
+    """A job's extract batches added up: how many each extractor produced, chunks by where their answer came from,
+    requests, tokens, what was dropped, and the fallback reasons met (each with its number of batches)."""
+    by_extractor: dict[str, int] = {}
+    reasons: dict[str, int] = {}
+    for record in records:
+        by_extractor[record.extractor] = by_extractor.get(record.extractor, 0) + 1
+        if record.fallback_reason:
+            reasons[record.fallback_reason] = reasons.get(record.fallback_reason, 0) + 1
+    summed = ("model_chunks", "cached_chunks", "fallback_chunks", "requests", "input_tokens", "output_tokens")
+    totals = {name: sum(getattr(record, name) for record in records) for name in (*summed, "dropped")}
+    return {"batches": len(records), "by_extractor": by_extractor, **totals, "fallback_reasons": reasons}

@@ -118,6 +118,9 @@ class Entity(Frozen):
     name: str
     aliases: list[str] = Field(default_factory=list)
     chunk_ids: list[str] = Field(default_factory=list)
+    # Set by entity resolution (shared/extraction/matchkeys.py): the keys a later batch finds this entity by in the
+    # graph (GraphSink.entity_candidates). The graph keeps the first ones it was given, as it keeps the first name.
+    blocks: list[str] = Field(default_factory=list, max_length=2)
 
 
 class Relation(Frozen):

@@ -197,6 +197,24 @@ class Reason(StrEnum):
     BULK_ORCHESTRATION_FAILED = "bulk.orchestration_failed"
     BULK_TOO_MANY_PATHS = "bulk.too_many_paths"
     BULK_UNKNOWN_DOCUMENT = "bulk.unknown_document"
+    # Added with the LLM extractor
+    LLM_ACCESS_DENIED = "llm.access_denied"
+    LLM_BAD_RESPONSE = "llm.bad_response"
+    LLM_CHUNK_TOO_LONG = "llm.chunk_too_long"
+    LLM_CONTENT_FILTERED = "llm.content_filtered"
+    LLM_JOB_BUDGET_SPENT = "llm.job_budget_spent"
+    LLM_MINUTE_BUDGET_SPENT = "llm.minute_budget_spent"
+    LLM_REFUSED = "llm.refused"
+    LLM_THROTTLED = "llm.throttled"
+    LLM_TRUNCATED = "llm.truncated"
+    LLM_UNAVAILABLE = "llm.unavailable"
+    # Added with the operations API (problem documents, job listing, retry)
+    API_INTERNAL_ERROR = "api.internal_error"
+    REQUEST_INVALID_BODY = "request.invalid_body"
+    REQUEST_INVALID_CURSOR = "request.invalid_cursor"
+    RETRY_BLOB_MISSING = "retry.blob_missing"
+    RETRY_JOB_NOT_FINISHED = "retry.job_not_finished"
+    RETRY_NOT_SUPPORTED = "retry.not_supported"
 
 
 _R = Reason
@@ -357,6 +375,22 @@ DESCRIPTIONS: dict[Reason, str] = {
     _R.BULK_ORCHESTRATION_FAILED: "The bulk run's orchestration failed; its counts say what ran, its output says why.",
     _R.BULK_TOO_MANY_PATHS: "Too many explicit paths in one bulk request; select by prefix, or split the request.",
     _R.BULK_UNKNOWN_DOCUMENT: "A bulk delete found no document for the blob (never ingested); skipped.",
+    _R.LLM_ACCESS_DENIED: "The chat model refused the credential (401/403); the offline extractor ran instead.",
+    _R.LLM_BAD_RESPONSE: "The chat model's answer was not JSON of the asked shape; the offline extractor ran instead.",
+    _R.LLM_CHUNK_TOO_LONG: "A chunk alone exceeds TRIBUTARY_LLM_REQUEST_TOKENS; the offline extractor read it.",
+    _R.LLM_CONTENT_FILTERED: "The service's content filter stopped the answer; the offline extractor read the text.",
+    _R.LLM_JOB_BUDGET_SPENT: "The job spent TRIBUTARY_LLM_TOKENS_PER_JOB; its rest went to the offline extractor.",
+    _R.LLM_MINUTE_BUDGET_SPENT: "All workers spent TRIBUTARY_LLM_TOKENS_PER_MINUTE; the offline extractor ran instead.",
+    _R.LLM_REFUSED: "The chat model refused the request (400/404, or a refusal); check the deployment settings.",
+    _R.LLM_THROTTLED: "The chat deployment still throttled (429) after retries; the offline extractor ran instead.",
+    _R.LLM_TRUNCATED: "The answer hit the output token cap even for one chunk; raise TRIBUTARY_LLM_OUTPUT_TOKENS.",
+    _R.LLM_UNAVAILABLE: "The chat model failed or timed out (5xx, connection) after retries; offline extractor ran.",
+    _R.API_INTERNAL_ERROR: "The operation failed unexpectedly; the app's log holds the traceback for this request.",
+    _R.REQUEST_INVALID_BODY: "The request's JSON body does not match its model; `errors` names each field.",
+    _R.REQUEST_INVALID_CURSOR: "A page cursor this API did not hand out, or altered; list again without it.",
+    _R.RETRY_BLOB_MISSING: "The failed job's file is no longer in its container; upload it again instead.",
+    _R.RETRY_JOB_NOT_FINISHED: "The job has not finished yet; only a failed job can be retried.",
+    _R.RETRY_NOT_SUPPORTED: "Only ingest jobs are retried; a delete is repeated with DELETE /api/documents/{id}.",
 }
 
 

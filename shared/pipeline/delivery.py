@@ -11,6 +11,8 @@ the job with `delivery.max_count_exceeded`.
 """
 
 import logging
+import time
+from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
@@ -18,6 +20,8 @@ from shared.domain import Envelope, PermanentError, Reason, Stage, StageResult
 from shared.pipeline.settlement import settle_failure
 from shared.pipeline.stages import process_message, record_dead_letter
 from shared.ports import Ports
+from shared.telemetry import metrics, stage_span
+from shared.telemetry.names import Attr
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +44,37 @@ def decode_envelope(body: bytes | str) -> Envelope:
 
 
 def handle_delivery(envelope: Envelope, delivery_count: int, ports: Ports) -> StageResult:
-    """Run the envelope's stage; on failure record what the queue will do with it, then raise for the host."""
-    try:
-        return process_message(envelope, ports)
-    except Exception as error:
-        settlement = settle_failure(error, delivery_count, ports.settings.max_delivery_count)
-        log.warning("stage %s batch %s failed (delivery %s): %s", envelope.stage, envelope.batch, delivery_count, error)
-        if settlement.dead_letter_reason is not None:
-            record_dead_letter(envelope, settlement.dead_letter_reason, settlement.description, ports)
-        raise
+    """Run the envelope's stage; on failure record what the queue will do with it, then raise for the host.
+
+    In the stage's span (a child of the span that sent the message), timed, with the message's age at dequeue."""
+    queue = ports.settings.queues[envelope.stage]
+    started = time.monotonic()
+    metrics.message_age(envelope.stage, (datetime.now(UTC) - envelope.created_at).total_seconds())
+    with stage_span(
+        stage=envelope.stage,
+        queue=queue,
+        job_id=envelope.job_id,
+        tracking_id=envelope.tracking_id,
+        traceparent=envelope.traceparent,
+        batch=envelope.batch,
+        message_id=envelope.message_id,
+    ) as span:
+        span.set_attribute(Attr.MESSAGING_DELIVERY_COUNT, delivery_count)
+        try:
+            result = process_message(envelope, ports)
+        except Exception as error:
+            settlement = settle_failure(error, delivery_count, ports.settings.max_delivery_count)
+            log.warning(
+                "stage %s batch %s failed (delivery %s): %s", envelope.stage, envelope.batch, delivery_count, error
+            )
+            outcome = "retried"
+            if settlement.dead_letter_reason is not None:
+                outcome = "dead_lettered"
+                span.set_attribute(Attr.REASON_CODE, settlement.dead_letter_reason)
+                record_dead_letter(envelope, settlement.dead_letter_reason, settlement.description, ports)
+            span.set_attribute(Attr.OUTCOME, outcome)
+            metrics.stage_processed(envelope.stage, queue, time.monotonic() - started, outcome, type(error).__name__)
+            raise
+        span.set_attribute(Attr.OUTCOME, "done")
+        metrics.stage_processed(envelope.stage, queue, time.monotonic() - started, "done")
+        return result

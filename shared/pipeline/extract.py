@@ -5,26 +5,47 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from shared.domain import BatchPayload, Chunk, DocumentRef, Entity, Extraction, Relation
+from shared.domain import BatchExtraction, BatchPayload, Chunk, DocumentRef, Entity, Extraction, Relation
 from shared.domain.ids import entity_id, relation_id
 from shared.extraction.names import clean_name, title_words
+from shared.extraction.resolution import resolve
 from shared.extraction.schema import ExtractionSchema, load_schema
+from shared.pipeline import batch_context
 from shared.pipeline.outputs import StageOutput
-from shared.ports import Ports
+from shared.ports import BatchExtractor, ExtractionRun, Extractor, Ports
+from shared.telemetry import metrics
 
 
 def handle(payload: BatchPayload, document: DocumentRef, ports: Ports) -> StageOutput:
-    extraction = ports.extractor.extract(payload.chunks)
+    """Within a job batch (`batch_context`), the batch's record (which extractor, what it cost) and any issue the
+    extractor met are kept with the job (insert-if-absent, so a redelivery records nothing twice)."""
+    key = batch_context.current()
+    job_id, batch = (key.job_id, key.batch) if key is not None else (None, 0)
+    run = run_extractor(ports.extractor, payload.chunks, job_id, batch)
+    if job_id is not None:
+        if ports.jobs.record_extraction(job_id, run.record):
+            metrics.extraction_recorded(run.record)
+        if run.issues:
+            ports.jobs.record_issues(job_id, run.issues)
     schema, titles = _schema(ports.settings.extraction_schema)
-    extraction = merge_declared(extraction, payload.chunks, schema, titles)
+    extraction = merge_declared(run.extraction, payload.chunks, schema, titles)
+    extraction = resolve(extraction, payload.chunks, schema, ports.graph)  # one entity per name, across runs too
     enriched = payload.model_copy(
         update={
             "entities": extraction.entities,
             "relations": extraction.relations,
-            "extractor": ports.extractor.name,
+            "extractor": run.record.extractor,
         }
     )
     return StageOutput(payload=enriched)
+
+
+def run_extractor(extractor: Extractor, chunks: Sequence[Chunk], job_id: str | None, batch: int) -> ExtractionRun:
+    """The batch through the extractor, with its record: an accounting extractor (the LLM one) makes its own."""
+    if isinstance(extractor, BatchExtractor):
+        return extractor.extract_batch(chunks, job_id, batch)
+    record = BatchExtraction(batch=batch, extractor=extractor.name, chunks=len(chunks))
+    return ExtractionRun(extraction=extractor.extract(chunks), record=record)
 
 
 @lru_cache(maxsize=8)

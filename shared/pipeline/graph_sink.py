@@ -3,8 +3,10 @@
 from shared.domain import BatchPayload, Counts, DocumentRef
 from shared.pipeline.outputs import StageOutput
 from shared.ports import Ports
+from shared.telemetry import Span, sink_span
 
 
 def handle(payload: BatchPayload, document: DocumentRef, ports: Ports) -> StageOutput:
-    ports.graph.write_batch(document, payload)
+    with sink_span(Span.GRAPH_WRITE, ports.settings.graph, len(payload.chunks)):
+        ports.graph.write_batch(document, payload)
     return StageOutput(payload=payload, counts=Counts(entities=len(payload.entities), relations=len(payload.relations)))

@@ -16,6 +16,7 @@ from shared.domain import (
     DocumentRef,
     IngestOutcome,
     Job,
+    JobKind,
     JobState,
     ParseIssue,
     PermanentError,
@@ -29,7 +30,9 @@ from shared.parsing import FORMATS, SNIFF_BYTES, ParseLimits, ParseOptions, pars
 from shared.parsing.sniff import EXTENSION_MISMATCH
 from shared.pipeline.chunking import batched, chunk_records, chunk_settings
 from shared.pipeline.envelopes import make_envelope
+from shared.pipeline.finishing import finish_if_complete
 from shared.ports import BlobInfo, Ports
+from shared.telemetry import blob_event_span, current_trace_id, current_traceparent, ingest_span, metrics
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,11 @@ def ingest_blob(event: BlobEvent, ports: Ports, *, forced_job_id: str | None = N
     None: the event is for another container than the incoming one, and is ignored (no job).
     `forced_job_id`: a reprocess on purpose (a bulk run): a new job of this id whatever the content, never skipped as
     unchanged; a redelivery finds the same job and answers where it stands."""
+    with blob_event_span(event.container, event.path):
+        return _ingest_blob(event, ports, forced_job_id)
+
+
+def _ingest_blob(event: BlobEvent, ports: Ports, forced_job_id: str | None) -> IngestOutcome | None:
     if event.container != ports.settings.incoming_container:
         # An Event Grid-sourced blob trigger is handed every event its subscription delivers, whatever the container
         # its path names: the claim-check payloads in the work container must never become documents.
@@ -83,9 +91,15 @@ def ingest_blob(event: BlobEvent, ports: Ports, *, forced_job_id: str | None = N
         return _skip(event, doc_id, version, info, ports, f"already {job.state} as job {job.job_id}")
     if job.state not in _RESUMABLE:
         # Parsing finished before a crash: everything it published is already on its way.
-        ports.jobs.finish_if_complete(job.job_id)
+        finish_if_complete(job.job_id, ports)
         return _outcome(job.job_id, doc_id, event, job.state, info, batches=job.batches_expected or 0)
 
+    with ingest_span(job.job_id, doc_id, job.tracking_id):
+        return _parse_and_publish(event, job, info, head, ports)
+
+
+def _parse_and_publish(event: BlobEvent, job: Job, info: BlobInfo, head: bytes, ports: Ports) -> IngestOutcome:
+    doc_id = job.document_id
     issues = _IssueLog(job.job_id, ports)
     try:
         document, options = _resolve(event, job, info, head, issues, ports)
@@ -94,13 +108,13 @@ def ingest_blob(event: BlobEvent, ports: Ports, *, forced_job_id: str | None = N
         issues.flush()
     except PermanentError as error:
         issues.flush()  # what was found before the file failed is still worth showing
-        _fail(job.job_id, error, ports)
+        _fail(job.job_id, error, ports, info.size)
         return _outcome(job.job_id, doc_id, event, JobState.FAILED, info, error=error)
 
     ports.jobs.set_batches_expected(job.job_id, batches)
     ports.jobs.transition(job.job_id, JobState.PROCESSING, allowed_from={JobState.PARSING})
     # A file with no records has no batch left to wait for, so it can finish here.
-    finished = ports.jobs.finish_if_complete(job.job_id)
+    finished = finish_if_complete(job.job_id, ports)
     state = finished.state if finished else JobState.PROCESSING
     return _outcome(job.job_id, doc_id, event, state, info, batches=batches)
 
@@ -181,10 +195,12 @@ def _publish_batches(job: Job, document: DocumentRef, options: ParseOptions, iss
             batch=batch_number,
             payload=BatchPayload(chunks=batch),
             tracking_id=job.tracking_id,
+            traceparent=current_traceparent(),
             ports=ports,
         )
         ports.bus.send(settings.queues[Stage.ENRICH], [envelope])
-        ports.jobs.record_batch(job.job_id, Stage.PARSE, batch_number, BatchOutcome.DONE, Counts(chunks=len(batch)))
+        if ports.jobs.record_batch(job.job_id, Stage.PARSE, batch_number, BatchOutcome.DONE, Counts(chunks=len(batch))):
+            metrics.chunks_published(len(batch))  # once per batch, as the job's own counter (a re-parse adds nothing)
         batches += 1
     return batches
 
@@ -235,7 +251,8 @@ def _new_job(
         version=version,
         base_version=base_version,
         generation=generation,
-        tracking_id=uuid.uuid4().hex,  # W3C trace-id shaped; telemetry replaces it with the ingest span's
+        # The file's trace: this blob event's (a W3C trace id), or a random one of that shape when telemetry is off.
+        tracking_id=current_trace_id() or uuid.uuid4().hex,
         size=info.size,
         created_at=now,
         updated_at=now,
@@ -253,7 +270,9 @@ def _skip(event: BlobEvent, doc_id: str, version: str, info: BlobInfo, ports: Po
             "last_error": why,
         }
     )
-    stored, _ = ports.jobs.create_job(skip)
+    stored, created = ports.jobs.create_job(skip)
+    if created:
+        metrics.job_ended(stored.kind, stored.state, stored.size, stored.reason_code)
     return _outcome(stored.job_id, doc_id, event, JobState.SKIPPED, info, reason_code="unchanged", detail=why)
 
 
@@ -262,18 +281,20 @@ def _refuse(
 ) -> IngestOutcome:
     base_version, generation = _base(doc_id, ports)
     job, _ = ports.jobs.create_job(_new_job(event, doc_id, version, base_version, info, generation))
-    _fail(job.job_id, error, ports)
+    _fail(job.job_id, error, ports, info.size)
     return _outcome(job.job_id, doc_id, event, JobState.FAILED, info, error=error)
 
 
-def _fail(job_id_: str, error: PermanentError, ports: Ports) -> None:
-    ports.jobs.transition(
+def _fail(job_id_: str, error: PermanentError, ports: Ports, size: int) -> None:
+    failed = ports.jobs.transition(
         job_id_,
         JobState.FAILED,
         allowed_from={JobState.QUEUED, JobState.PARSING, JobState.PROCESSING},
         reason_code=error.reason_code,
         last_error=error.detail[:2000],
     )
+    if failed:
+        metrics.job_ended(JobKind.INGEST, JobState.FAILED, size, error.reason_code)
 
 
 def _outcome(

@@ -20,10 +20,12 @@ from shared.domain import (
     Stage,
     StageResult,
 )
-from shared.pipeline import cleanup, delete, enrich, extract, graph_sink, vector_sink
+from shared.pipeline import batch_context, cleanup, delete, enrich, extract, graph_sink, vector_sink
 from shared.pipeline.envelopes import make_envelope, open_payload
+from shared.pipeline.finishing import finish_if_complete
 from shared.pipeline.outputs import StageOutput
 from shared.ports import Ports
+from shared.telemetry import current_traceparent, metrics
 
 Handler = Callable[[BatchPayload, DocumentRef, Ports], StageOutput]
 
@@ -53,7 +55,8 @@ def process_message(envelope: Envelope, ports: Ports) -> StageResult:
     if job is None:
         raise PermanentError(Reason.MESSAGE_UNKNOWN_JOB, envelope.job_id)
     payload = open_payload(envelope, ports)
-    output = HANDLERS[envelope.stage](payload, envelope.document, ports)
+    with batch_context.running(envelope.job_id, envelope.batch):  # extract accounts per job batch
+        output = HANDLERS[envelope.stage](payload, envelope.document, ports)
 
     sent = [send_downstream(envelope, next_stage, output.payload, ports) for next_stage in NEXT_STAGES[envelope.stage]]
     if output.payload.extractor and envelope.stage is Stage.EXTRACT:
@@ -61,6 +64,9 @@ def process_message(envelope: Envelope, ports: Ports) -> StageResult:
     marker_new = ports.jobs.record_batch(
         envelope.job_id, envelope.stage, envelope.batch, BatchOutcome.DONE, output.counts
     )
+    if marker_new and envelope.stage is Stage.GRAPH:
+        # Counted with the job store's counters, once per batch whatever the redeliveries.
+        metrics.graph_written(output.counts.entities, output.counts.relations)
     finished = _finish(envelope, ports)
     if envelope.stage in SINK_STAGES:
         # The winner sends the clean-up. A sink message of a job that had already succeeded when it arrived (the
@@ -81,13 +87,16 @@ def process_message(envelope: Envelope, ports: Ports) -> StageResult:
 def _finish(envelope: Envelope, ports: Ports) -> Job | None:
     """The job, when this message was the last it waited for and this call finished it (exactly one caller wins)."""
     if envelope.stage in SINK_STAGES:
-        return ports.jobs.finish_if_complete(envelope.job_id)
+        return finish_if_complete(envelope.job_id, ports)
     if envelope.stage is not Stage.DELETE:
         return None
     # One message does the whole delete.
-    if ports.jobs.transition(envelope.job_id, JobState.SUCCEEDED, allowed_from={JobState.PROCESSING}):
-        return ports.jobs.get_job(envelope.job_id)
-    return None
+    if not ports.jobs.transition(envelope.job_id, JobState.SUCCEEDED, allowed_from={JobState.PROCESSING}):
+        return None
+    finished = ports.jobs.get_job(envelope.job_id)
+    if finished is not None:
+        metrics.job_ended(finished.kind, finished.state, finished.size)
+    return finished
 
 
 def send_downstream(
@@ -101,7 +110,7 @@ def send_downstream(
         batch=envelope.batch if batch is None else batch,
         payload=payload,
         tracking_id=envelope.tracking_id,
-        traceparent=envelope.traceparent,
+        traceparent=current_traceparent() or envelope.traceparent,
         ports=ports,
     )
     ports.bus.send(ports.settings.queues[stage], [next_envelope])
@@ -138,10 +147,14 @@ def record_dead_letter(envelope: Envelope, reason_code: str, detail: str, ports:
     ports.jobs.record_batch(
         envelope.job_id, envelope.stage, envelope.batch, BatchOutcome.DEAD_LETTERED, reason_code=reason_code
     )
-    ports.jobs.transition(
+    metrics.dead_lettered(envelope.stage, reason_code)
+    failed = ports.jobs.transition(
         envelope.job_id,
         JobState.FAILED,
         allowed_from=set(JobState) - TERMINAL_STATES,
         reason_code=reason_code,
         last_error=f"{envelope.stage} batch {envelope.batch}: {detail}"[:2000],
     )
+    if failed:
+        job = ports.jobs.get_job(envelope.job_id)
+        metrics.job_ended(job.kind if job else "", JobState.FAILED, job.size if job else 0, reason_code)

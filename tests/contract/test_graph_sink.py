@@ -46,7 +46,7 @@ from shared.domain import (
     TributaryError,
 )
 from shared.domain.ids import chunk_id, document_id, entity_id, relation_id
-from shared.ports import GraphCounts, GraphSink
+from shared.ports import Community, GraphCounts, GraphSink
 
 ADAPTERS = [
     pytest.param("falkordb", marks=pytest.mark.falkordb),
@@ -833,3 +833,274 @@ def test_unknown_documents_and_versions_are_no_ops(sink: Any) -> None:
     assert snapshot(sink) == before
     assert sink.document_versions("no-such-document") == {}
     assert sink.document_versions(document.document_id) == {"v1": 3}
+
+
+# -- entity resolution's look-ups --
+
+
+def resolvable(
+    entity_type: str, name: str, chunks: list[Chunk], blocks: list[str], aliases: list[str] | None = None
+) -> Entity:
+    """An entity as entity resolution hands it to the sink: with its blocking keys."""
+    return make_entity(entity_type, name, chunks, aliases).model_copy(update={"blocks": blocks})
+
+
+def test_entity_candidates_are_found_by_type_and_blocking_key_with_their_aliases(sink: Any) -> None:
+    # GIVEN entities written with blocking keys: two sharing "okapi", one Place sharing it too, one unrelated
+    document = make_document()
+    chunks = make_chunks(document, ["Okapi Analytics and Okapi Robotics; Okapi, the town; Zebra Labs."])
+    okapi = resolvable("Organization", "Okapi Analytics", chunks, ["okapi", "o analytics"], ["Okapi Analytics Ltd"])
+    robotics = resolvable("Organization", "Okapi Robotics", chunks, ["okapi", "o robotics"])
+    town = resolvable("Place", "Okapi", chunks, ["okapi"])
+    zebra = resolvable("Organization", "Zebra Labs", chunks, ["zebra", "z labs"])
+    sink.write_batch(document, BatchPayload(chunks=chunks, entities=[okapi, robotics, town, zebra]))
+    # WHEN organisations are looked up by the first key of a name, and by the second key of another
+    found = sink.entity_candidates("Organization", ["okapi", "z labs", "nothing"])
+    # THEN the organisations with either key come back once each, ordered by id, with their aliases; the Place
+    # with the same key does not
+    expected = sorted(
+        [(okapi.entity_id, "Okapi Analytics", ("Okapi Analytics Ltd",)), (robotics.entity_id, "Okapi Robotics", ()),
+         (zebra.entity_id, "Zebra Labs", ())]
+    )  # fmt: skip
+    assert [(c.entity_id, c.name, c.aliases) for c in found] == expected
+    assert {c.type for c in found} == {"Organization"}
+    # AND a key nobody has, or no key at all, finds nothing
+    assert sink.entity_candidates("Organization", ["nothing"]) == []
+    assert sink.entity_candidates("Organization", []) == []
+
+
+def test_entity_candidates_are_capped_per_key_to_the_lowest_ids(sink: Any) -> None:
+    # GIVEN twelve people sharing one blocking key (a common surname) and one with a rare key
+    document = make_document()
+    chunks = make_chunks(document, ["Many Smiths."])
+    smiths = [resolvable("Person", f"Jo{i} Smith", chunks, [f"jo{i}", "j smith"]) for i in range(12)]
+    rare = resolvable("Person", "Quentin Smith", chunks, ["quentin", "q smith"])
+    sink.write_batch(document, BatchPayload(chunks=chunks, entities=[*smiths, rare]))
+    # WHEN the crowded key and the rare one are looked up with a cap of five per key
+    found = [c.entity_id for c in sink.entity_candidates("Person", ["j smith", "quentin"], per_block=5)]
+    # THEN the five lowest ids of the crowded key come back, and the rare one is not crowded out
+    lowest = sorted(s.entity_id for s in smiths)
+    assert found == sorted([*lowest[:5], rare.entity_id])
+    # AND an entity asked for by id comes back whatever the cap (one of another type, or unknown, does not)
+    highest = lowest[-1]
+    asked = sink.entity_candidates("Person", ["j smith"], per_block=5, ids=[highest, "no-such-id", rare.entity_id])
+    assert [c.entity_id for c in asked] == sorted([*lowest[:5], highest, rare.entity_id])
+    assert sink.entity_candidates("Organization", [], ids=[highest]) == []
+
+
+def test_the_first_blocking_keys_written_stay_as_the_first_name_does(sink: Any) -> None:
+    document = make_document()
+    chunks = make_chunks(document, ["Okapi Analytics"])
+    first = resolvable("Organization", "Okapi Analytics", chunks, ["okapi", "o analytics"])
+    sink.write_batch(document, BatchPayload(chunks=chunks, entities=[first]))
+    # WHEN the same entity comes again with other keys, or with none (written by a sink user that does not resolve)
+    sink.write_batch(document, BatchPayload(chunks=chunks, entities=[first.model_copy(update={"blocks": ["x", "y"]})]))
+    sink.write_batch(document, BatchPayload(chunks=chunks, entities=[first.model_copy(update={"blocks": []})]))
+    # THEN the first keys stay
+    assert sink.query("MATCH (e:Entity) RETURN e.block1, e.block2") == [
+        ["Organization:okapi", "Organization:o analytics"]
+    ]
+    assert [c.entity_id for c in sink.entity_candidates("Organization", ["o analytics"])] == [first.entity_id]
+    assert sink.entity_candidates("Organization", ["x", "y"]) == []
+
+
+def test_linked_entities_answers_which_pairs_a_relation_joins_either_way_round(sink: Any) -> None:
+    document, payload = alice_works_for_acme()
+    sink.write_batch(document, payload)
+    alice, acme = payload.entities
+    pairs = [(acme.entity_id, alice.entity_id), (alice.entity_id, "no-such-entity"), (alice.entity_id, alice.entity_id)]
+    assert sink.linked_entities(pairs) == {(acme.entity_id, alice.entity_id)}
+    assert sink.linked_entities([]) == set()
+
+
+@pytest.mark.falkordb
+def test_falkordb_looks_candidates_up_through_an_index(graph_sink: FalkorDBGraphSink) -> None:
+    # GIVEN the schema ensured WHEN the candidate query is planned THEN it starts from an index, not a label scan
+    from falkordb import FalkorDB
+
+    from shared.adapters.cypher import ENTITY_CANDIDATES
+
+    graph = FalkorDB.from_url(graph_sink.target).select_graph(graph_sink.graph_name)
+    plan = "\n".join(
+        graph.explain(ENTITY_CANDIDATES, {"blocks": ["Person:x"], "per_block": 5, "ids": ["x"], "type": "Person"}).plan
+    )
+    assert "Node By Index Scan" in plan, plan
+    assert "Label Scan" not in plan, plan
+    indexed = graph_sink.query("CALL db.indexes() YIELD label, properties RETURN label, properties")
+    assert {"block1", "block2"} <= set(dict(indexed)["Entity"])
+
+
+# -- communities: the entity graph read in pages, Community nodes and their IN_COMMUNITY edges --
+
+
+def a_small_world() -> tuple[DocumentRef, BatchPayload]:
+    """Five entities: Alice and Bob at Acme (Acme in Leeds), and Carol alone; WORKS_FOR Alice→Acme twice supported."""
+    document = make_document("reports/world.txt")
+    chunks = make_chunks(document, ["Alice Smith works for Acme Corp.", "Alice again at Acme.", "Bob Jones too."])
+    alice = make_entity("Person", "Alice Smith", chunks[:2])
+    bob = make_entity("Person", "Bob Jones", chunks[2:])
+    acme = make_entity("Organization", "Acme Corp", chunks)
+    leeds = make_entity("Location", "Leeds", chunks[:1])
+    carol = make_entity("Person", "Carol White", chunks[2:])
+    relations = [
+        make_relation(alice, "WORKS_FOR", acme, evidence="Alice Smith works for Acme Corp.", chunks=chunks[:2]),
+        make_relation(bob, "WORKS_FOR", acme, chunks=chunks[2:]),
+        make_relation(acme, "LOCATED_IN", leeds, evidence="Acme Corp is in Leeds."),
+    ]
+    return document, BatchPayload(chunks=chunks, entities=[alice, bob, acme, leeds, carol], relations=relations)
+
+
+def make_community(community_id: str, level: int, members: list[str], size: int, summary: str = "s") -> Community:
+    return Community(
+        community_id=community_id,
+        level=level,
+        size=size,
+        member_ids=tuple(sorted(members)),
+        title=f"title of {community_id}",
+        summary=summary,
+        summarizer="extractive/1",
+        fingerprint=f"fp-{community_id}-{summary}",
+        content=f"content-{community_id}",
+        updated="2026-12-02T16:00:00+00:00",
+    )
+
+
+def test_the_entity_graph_reads_in_pages_with_each_relation_once_and_weighted_by_support(sink: Any) -> None:
+    # GIVEN five entities and three relations, one supported by two chunks, one with no provenance
+    document, payload = a_small_world()
+    sink.write_batch(document, payload)
+    # WHEN the entity graph is read two entities at a time
+    pages, after = [], ""
+    while True:
+        page = sink.entity_graph(after, 2)
+        pages.append(page)
+        if page.next_after is None:
+            break
+        after = page.next_after
+    # THEN every entity comes once, in id order, over three pages (the last one short)
+    ids = [entity.entity_id for page in pages for entity in page.entities]
+    assert ids == sorted(entity.entity_id for entity in payload.entities)
+    assert [len(page.entities) for page in pages] == [2, 2, 1]
+    # AND every relation once, with the page of its source, weighted by its chunks (at least 1)
+    relations = {r.relation_id: r for page in pages for r in page.relations}
+    assert len(relations) == sum(len(page.relations) for page in pages) == 3
+    weights = {r.type + ":" + r.source_id: r.weight for r in relations.values()}
+    alice, bob, acme = payload.entities[:3]
+    assert weights == {
+        f"WORKS_FOR:{alice.entity_id}": 2,
+        f"WORKS_FOR:{bob.entity_id}": 1,
+        f"LOCATED_IN:{acme.entity_id}": 1,
+    }
+    for page in pages:
+        page_ids = {entity.entity_id for entity in page.entities}
+        assert all(relation.source_id in page_ids for relation in page.relations)
+    # AND the evidence of the relations that have one is found by their ends
+    evidence = sink.relation_evidence(list(relations.values()))
+    assert sorted(evidence.values()) == ["Acme Corp is in Leeds.", "Alice Smith works for Acme Corp."]
+    assert sink.relation_evidence([]) == {}
+
+
+def test_communities_are_written_idempotently_with_their_edges_and_read_back(sink: Any) -> None:
+    # GIVEN the small world's entities
+    document, payload = a_small_world()
+    sink.write_batch(document, payload)
+    alice, bob, acme, leeds, _carol = (entity.entity_id for entity in payload.entities)
+    # WHEN two level-0 communities and their level-1 parent are written (parent first: the call orders nothing)
+    parent = make_community("c-top", 1, ["c-work", "c-place"], 4)
+    communities = [parent, make_community("c-work", 0, [alice, bob, acme], 3), make_community("c-place", 0, [leeds], 1)]
+    sink.write_communities(communities)
+    # THEN they read back with their members and properties, in id order
+    assert sink.communities() == sorted(communities, key=lambda c: c.community_id)
+    assert sink.unique_constraints()["Community"] == "OPERATIONAL"
+    # AND the entities of the top community are reachable through the IN_COMMUNITY chain
+    below = sink.query("MATCH (e:Entity)-[:IN_COMMUNITY*]->(:Community {id: 'c-top'}) RETURN e.id ORDER BY e.id")
+    assert [row[0] for row in below] == sorted([alice, bob, acme, leeds])
+    # AND entity-to-entity relations are not counted with them
+    assert sink.counts().relations == 3
+    # AND writing the same communities again changes nothing
+    before = snapshot(sink)
+    sink.write_communities(communities)
+    assert snapshot(sink) == before
+    # AND reading in pages of one gives the same communities
+    paged = [sink.communities("", 1)[0]]
+    while len(page := sink.communities(paged[-1].community_id, 1)) == 1:
+        paged.append(page[0])
+    assert paged == sink.communities()
+
+
+def test_a_rewritten_community_moves_members_and_drops_the_ones_it_lost(sink: Any) -> None:
+    # GIVEN Alice, Bob and Acme in one community, Leeds in another
+    document, payload = a_small_world()
+    sink.write_batch(document, payload)
+    alice, bob, acme, leeds, carol = (entity.entity_id for entity in payload.entities)
+    sink.write_communities(
+        [make_community("c-work", 0, [alice, bob, acme], 3), make_community("c-place", 0, [leeds], 1)]
+    )
+    # WHEN the place community is rewritten with Acme (moved from c-work) and Carol, and c-work without Bob
+    sink.write_communities(
+        [make_community("c-place", 0, [leeds, acme, carol], 3, "v2"), make_community("c-work", 0, [alice], 1, "v2")]
+    )
+    # THEN each entity has exactly one IN_COMMUNITY edge, to its new community, and Bob none
+    rows = sink.query("MATCH (e:Entity)-[:IN_COMMUNITY]->(c:Community) RETURN e.id, c.id ORDER BY e.id, c.id")
+    assert sorted(map(tuple, rows)) == sorted(
+        [(alice, "c-work"), (acme, "c-place"), (leeds, "c-place"), (carol, "c-place")]
+    )
+    assert {c.community_id: (c.member_ids, c.summary) for c in sink.communities()} == {
+        "c-place": (tuple(sorted([leeds, acme, carol])), "v2"),
+        "c-work": ((alice,), "v2"),
+    }
+
+
+def test_deleting_communities_and_entities_leaves_no_dangling_edge(sink: Any) -> None:
+    # GIVEN two communities over the small world
+    document, payload = a_small_world()
+    sink.write_batch(document, payload)
+    alice, bob, acme, leeds, _carol = (entity.entity_id for entity in payload.entities)
+    sink.write_communities(
+        [make_community("c-work", 0, [alice, bob, acme], 3), make_community("c-place", 0, [leeds], 1)]
+    )
+    # WHEN one community is deleted (with an unknown id beside it)
+    sink.delete_communities(["c-place", "no-such-community"])
+    # THEN it is gone with its edge, the other stays
+    assert [c.community_id for c in sink.communities()] == ["c-work"]
+    assert sink.query("MATCH (:Entity)-[r:IN_COMMUNITY]->() RETURN count(r)") == [[3]]
+    # WHEN the document goes (its entities with it)
+    sink.delete_document(document.document_id)
+    # THEN the community has no member left (the next refresh deletes it): no edge points at a vanished entity
+    assert sink.communities()[0].member_ids == ()
+    assert sink.query("MATCH ()-[r:IN_COMMUNITY]->() RETURN count(r)") == [[0]]
+    # AND an empty delete is a no-op
+    sink.delete_communities([])
+
+
+# -- relation weight --
+
+
+def test_a_relations_weight_is_the_number_of_its_supporting_chunks_and_a_redelivery_keeps_it(sink: Any) -> None:
+    # GIVEN a relation written from a batch that supports it by one chunk
+    document, payload = alice_works_for_acme()
+    alice, acme = payload.entities
+    chunks = payload.chunks
+    first = payload.model_copy(update={"relations": [make_relation(alice, "WORKS_FOR", acme, chunks=chunks[:1])]})
+    sink.write_batch(document, first)
+    assert sink.query("MATCH ()-[r:WORKS_FOR]->() RETURN r.weight") == [[1]]
+    # WHEN a second batch supports it by that chunk and another, and is then delivered again with the first
+    second = payload.model_copy(update={"relations": [make_relation(alice, "WORKS_FOR", acme, chunks=chunks[1::-1])]})
+    sink.write_batch(document, second)
+    sink.write_batch(document, second)
+    sink.write_batch(document, first)
+    # THEN the weight is the number of distinct supporting chunks: 2
+    assert sink.query("MATCH ()-[r:WORKS_FOR]->() RETURN r.weight") == [[2]]
+
+
+def test_removing_a_version_lowers_the_weight_of_a_relation_it_supported(sink: Any) -> None:
+    # GIVEN WORKS_FOR supported by a chunk of v1 and a chunk of v2
+    (old_document, old), (new_document, new) = version_one(), version_two()
+    sink.write_batch(old_document, old)
+    sink.write_batch(new_document, new)
+    works_for = new.relations[0].relation_id
+    assert sink.query("MATCH ()-[r {id: $id}]->() RETURN r.weight", {"id": works_for}) == [[2]]
+    # WHEN v1 is removed
+    sink.remove_version(new_document.document_id, "v1")
+    # THEN its weight counts v2's chunk only
+    assert sink.query("MATCH ()-[r {id: $id}]->() RETURN r.weight", {"id": works_for}) == [[1]]

@@ -25,12 +25,13 @@ from azure.cosmos import ContainerProxy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.adapters.cosmos_jobstore import DOCUMENTS_CONTAINER, JOBS_CONTAINER
+from shared.adapters.cosmos_jobstore import BUDGETS_CONTAINER, DOCUMENTS_CONTAINER, JOBS_CONTAINER
 from shared.adapters.jobstore_sql import load_migrations
 from shared.adapters.postgres_jobstore import PostgresJobStore
 from shared.adapters.sqlite_jobstore import SQLiteJobStore
 from shared.domain import (
     SINK_STAGES,
+    BatchExtraction,
     BatchOutcome,
     Counts,
     DocumentState,
@@ -43,6 +44,7 @@ from shared.domain import (
 )
 from shared.domain.bulk_jobs import BulkCounts, BulkItem, BulkJob, BulkOperation, BulkState, ItemOutcome
 from shared.domain.ids import delete_job_id
+from shared.domain.job_queries import JobFilter, JobKey
 from shared.ports import JobNotFoundError, JobStore
 from tests.support.cosmos import open_cosmos_store
 
@@ -137,7 +139,7 @@ class CosmosProbe:
             return store.containers()
 
     def expected_schema(self) -> list[Any]:
-        return sorted([JOBS_CONTAINER, DOCUMENTS_CONTAINER])
+        return sorted([JOBS_CONTAINER, DOCUMENTS_CONTAINER, BUDGETS_CONTAINER])
 
 
 def probe(location: Location) -> Probe:
@@ -1120,3 +1122,200 @@ def test_threads_recording_the_same_bulk_items_count_each_once(job_store: JobSto
     # THEN each item was new exactly once, and counted once
     assert new_items == len(paths)
     assert bulk_counts(job_store) == BulkCounts(done=len(paths))
+
+
+# --- token budget and extraction records (the LLM extractor) -----------------------------------------------
+
+
+def test_reserve_tokens_adds_only_what_fits_the_limit(job_store: JobStore) -> None:
+    # GIVEN a counter nobody has used, with a limit of 100
+    assert job_store.tokens_used("minute:gpt:1") == 0
+
+    # WHEN 60, then 50 (would be 110), then 40 (exactly 100) are asked for
+    first = job_store.reserve_tokens("minute:gpt:1", 60, 100)
+    second = job_store.reserve_tokens("minute:gpt:1", 50, 100)
+    third = job_store.reserve_tokens("minute:gpt:1", 40, 100)
+
+    # THEN the one that would pass the limit got nothing and added nothing
+    assert (first, second, third) == (True, False, True)
+    assert job_store.tokens_used("minute:gpt:1") == 100
+    # AND a request larger than the limit never fits, even on an empty counter
+    assert not job_store.reserve_tokens("minute:gpt:2", 101, 100)
+    assert job_store.tokens_used("minute:gpt:2") == 0
+
+
+def test_adjust_tokens_reconciles_a_reservation_with_what_was_used(job_store: JobStore) -> None:
+    # GIVEN 80 tokens reserved of 100
+    assert job_store.reserve_tokens("job:job-1", 80, 100)
+
+    # WHEN the call used only 30 (50 given back), and a counter never reserved is adjusted
+    job_store.adjust_tokens("job:job-1", -50)
+    job_store.adjust_tokens("job:other", 7)
+
+    # THEN the freed tokens can be reserved again, and the new counter holds its adjustment
+    assert job_store.tokens_used("job:job-1") == 30
+    assert job_store.reserve_tokens("job:job-1", 70, 100)
+    assert job_store.tokens_used("job:other") == 7
+
+
+def test_counters_are_kept_apart_and_a_past_window_reads_zero(job_store: JobStore) -> None:
+    # GIVEN a counter whose window has passed and one still open
+    past = datetime.now(UTC) - timedelta(minutes=5)
+    job_store.adjust_tokens("minute:gpt:old", 500, expires_at=past)
+    assert job_store.reserve_tokens("minute:gpt:now", 10, 100, expires_at=datetime.now(UTC) + timedelta(minutes=2))
+
+    # THEN the past one reads as unused and the open one as what it holds
+    assert job_store.tokens_used("minute:gpt:old") == 0
+    assert job_store.tokens_used("minute:gpt:now") == 10
+
+
+def test_threads_reserving_at_once_never_overrun_the_limit(job_store: JobStore, store_location: Location) -> None:
+    # GIVEN 8 workers (each with its own store) racing for 10-token slices of a 45-token budget, 4 tries each
+    start = threading.Barrier(THREADS)
+
+    def worker(_: int) -> int:
+        with open_store(store_location) as store:
+            start.wait(timeout=30)
+            return sum(store.reserve_tokens("minute:race", 10, 45) for _ in range(4))
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        granted = sum(pool.map(worker, range(THREADS)))
+
+    # THEN exactly four slices were granted in all, and the counter holds exactly them
+    assert granted == 4
+    assert job_store.tokens_used("minute:race") == 40
+
+
+def test_record_extraction_keeps_the_first_record_of_a_batch(job_store: JobStore) -> None:
+    # GIVEN a job with two extract batches recorded, the second out of order
+    processing_job(job_store)
+    second = BatchExtraction(
+        batch=1, extractor="rules", chunks=3, fallback_chunks=3, fallback_reason="llm.job_budget_spent"
+    )
+    first = BatchExtraction(
+        batch=0,
+        extractor="llm:gpt-4o-mini",
+        chunks=3,
+        model_chunks=2,
+        cached_chunks=1,
+        requests=1,
+        input_tokens=900,
+        output_tokens=200,
+        dropped=2,
+    )
+    assert job_store.record_extraction("job-1", second)
+    assert job_store.record_extraction("job-1", first)
+
+    # WHEN a redelivery records batch 0 again, served from the cache this time
+    again = job_store.record_extraction("job-1", first.model_copy(update={"cached_chunks": 3, "requests": 0}))
+
+    # THEN the first record stays, and the records come back by batch
+    assert not again
+    assert job_store.list_extractions("job-1") == [first, second]
+    assert job_store.list_extractions("no-such-job") == []
+
+
+def test_record_extraction_of_an_unknown_job_raises(job_store: JobStore) -> None:
+    with pytest.raises(LookupError):
+        job_store.record_extraction("no-such-job", BatchExtraction(batch=0, extractor="rules"))
+
+
+# --- the operations API: listing a page at a time, counting by group ---------------------------------------------
+
+
+def _listed(store: JobStore, where: JobFilter | None = None, page: int = 2) -> list[str]:
+    """Every job id matching `where`, read page by page (keyset), in the order the pages gave them."""
+    seen: list[str] = []
+    after: JobKey | None = None
+    while True:
+        jobs = store.list_jobs_page(where or JobFilter(), limit=page, after=after)
+        seen += [job.job_id for job in jobs]
+        if len(jobs) < page:
+            return seen
+        after = JobKey(created_at=jobs[-1].created_at, job_id=jobs[-1].job_id)
+
+
+def test_pages_list_every_job_once_newest_first_with_ties_broken_by_id(job_store: JobStore) -> None:
+    # GIVEN five jobs, two of them created in the same microsecond
+    times = {"a": T0, "b": T0 + timedelta(seconds=1), "c": T0 + timedelta(seconds=1), "d": T0 + timedelta(2), "e": T0}
+    for job_id, created in times.items():
+        job_store.create_job(make_job(job_id, created_at=created))
+
+    # WHEN they are read two at a time
+    listed = _listed(job_store)
+
+    # THEN each comes once, newest first, and the same instant orders by id, descending
+    assert listed == ["d", "c", "b", "e", "a"]
+
+
+def test_a_job_inserted_between_pages_neither_repeats_nor_hides_one(job_store: JobStore) -> None:
+    # GIVEN four jobs and the first page of two
+    for minute in range(4):
+        job_store.create_job(make_job(f"job-{minute}", created_at=T0 + timedelta(minutes=minute)))
+    first = job_store.list_jobs_page(JobFilter(), limit=2)
+    assert [job.job_id for job in first] == ["job-3", "job-2"]
+
+    # WHEN a newer job arrives before the next page is read
+    job_store.create_job(make_job("job-new", created_at=T0 + timedelta(hours=1)))
+    rest = job_store.list_jobs_page(
+        JobFilter(), limit=10, after=JobKey(created_at=first[-1].created_at, job_id=first[-1].job_id)
+    )
+
+    # THEN the next page goes on where the first ended (an offset would have repeated job-2)
+    assert [job.job_id for job in rest] == ["job-1", "job-0"]
+
+
+def test_filters_select_by_state_time_path_prefix_and_reason(job_store: JobStore) -> None:
+    # GIVEN jobs in several states, times, folders and with several reasons
+    job_store.create_job(make_job("old", created_at=T0, path="incoming/reports/old.pdf"))
+    job_store.create_job(make_job("new", created_at=T0 + timedelta(hours=2), path="incoming/reports/new.PDF"))
+    job_store.create_job(make_job("other", created_at=T0 + timedelta(hours=3), path="incoming/Reports/x.csv"))
+    job_store.create_job(make_job("wild", created_at=T0 + timedelta(hours=4), path="incoming/re%orts/y.csv"))
+    job_store.transition("new", JobState.FAILED, allowed_from={JobState.QUEUED}, reason_code="parse.pdf.encrypted")
+    job_store.transition("other", JobState.FAILED, allowed_from={JobState.QUEUED}, reason_code="limits.file_too_large")
+
+    # WHEN / THEN each filter holds alone and together
+    assert _listed(job_store, JobFilter(state=JobState.FAILED)) == ["other", "new"]
+    assert _listed(job_store, JobFilter(since=T0 + timedelta(hours=2))) == ["wild", "other", "new"]
+    # case-sensitive, and % is a character like any other (not a LIKE wildcard)
+    assert _listed(job_store, JobFilter(prefix="incoming/reports/")) == ["new", "old"]
+    assert _listed(job_store, JobFilter(prefix="incoming/re%")) == ["wild"]
+    assert _listed(job_store, JobFilter(reason="parse.pdf.encrypted")) == ["new"]
+    together = JobFilter(state=JobState.FAILED, since=T0 + timedelta(hours=1), prefix="incoming/reports/")
+    assert _listed(job_store, together) == ["new"]
+    assert job_store.list_jobs_page(JobFilter(reason="no.such_code"), limit=5) == []
+
+
+def test_a_listed_job_carries_its_counters_like_get_job(job_store: JobStore) -> None:
+    processing_job(job_store, "job-1", expected=1)
+    job_store.record_batch("job-1", Stage.GRAPH, 0, BatchOutcome.DONE, Counts(chunks=3))
+    [listed] = job_store.list_jobs_page(JobFilter(), limit=5)
+    assert listed.model_dump(exclude={"updated_at"}) == stored(job_store).model_dump(exclude={"updated_at"})
+
+
+def test_job_groups_count_by_kind_state_reason_and_format_since_a_time(job_store: JobStore) -> None:
+    # GIVEN two PDFs (one failed), a CSV with totals, and an old text file
+    job_store.create_job(make_job("a", path="incoming/a.pdf", size=10, created_at=T0 + timedelta(hours=1)))
+    job_store.create_job(make_job("b", path="incoming/dir.v2/b.PDF", size=5, created_at=T0 + timedelta(hours=1)))
+    job_store.transition("b", JobState.FAILED, allowed_from={JobState.QUEUED}, reason_code="parse.pdf.encrypted")
+    processing_job(job_store, "c", expected=1, path="incoming/c.csv", size=7, created_at=T0 + timedelta(hours=2))
+    job_store.record_batch("c", Stage.GRAPH, 0, BatchOutcome.DONE, Counts(chunks=4, entities=2))
+    job_store.create_job(make_job("d", path="incoming/folder.x/README", size=1, created_at=T0))
+
+    # WHEN they are counted since the first hour, and over all time
+    recent = {(g.state, g.reason_code, g.format): g for g in job_store.job_groups(since=T0 + timedelta(minutes=30))}
+    every = job_store.job_groups()
+
+    # THEN each group has its count and sums, the format is the lower-cased extension, and the old job is left out
+    assert set(recent) == {
+        (JobState.QUEUED, None, "pdf"),
+        (JobState.FAILED, "parse.pdf.encrypted", "pdf"),
+        (JobState.PROCESSING, None, "csv"),
+    }
+    assert recent[(JobState.QUEUED, None, "pdf")].jobs == 1
+    assert recent[(JobState.QUEUED, None, "pdf")].bytes == 10
+    csv = recent[(JobState.PROCESSING, None, "csv")]
+    assert (csv.kind, csv.jobs, csv.bytes, csv.chunks, csv.entities) == (JobKind.INGEST, 1, 7, 4, 2)
+    assert sum(g.jobs for g in every) == 4
+    assert {g.format for g in every} == {"pdf", "csv", ""}
+    assert job_store.job_groups(since=T0 + timedelta(days=1)) == []

@@ -340,3 +340,46 @@ def test_sigterm_leaves_alone_the_servers_dev_only_attached_to(tmp_path: Path):
             attached = server.attach(data_dir / server.kind.name.lower())
             if attached is not None:
                 attached.stop()
+
+
+def test_jobs_and_retry_print_the_apis_json_for_scripts(tmp_path: Path):
+    # GIVEN a run where one file was refused and one succeeded
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "notes.txt").write_text("Ada Lovelace works at Acme Labs in Paris.\n")
+    (drop / "tool.csv").write_bytes(b"MZ\x90\x00" + bytes(100))
+    data = tmp_path / "data"
+    assert tributary("ingest", drop, data_dir=data).returncode == 1
+
+    # WHEN the jobs are listed as JSON, one per page THEN it is GET /api/jobs's answer, and the cursor goes on
+    first = tributary("jobs", "--limit", "1", "--output", "json", data_dir=data)
+    assert first.returncode == 0, first.stderr
+    page = json.loads(first.stdout)
+    assert len(page["jobs"]) == 1
+    assert page["next_cursor"]
+    second = json.loads(
+        tributary("jobs", "--limit", "1", "--cursor", page["next_cursor"], "-o", "json", data_dir=data).stdout
+    )
+    assert {page["jobs"][0]["path"], second["jobs"][0]["path"]} == {"incoming/drop/notes.txt", "incoming/drop/tool.csv"}
+    assert second["next_cursor"] is None
+    refused = json.loads(tributary("jobs", "--reason", "validate.refused_type", "-o", "json", data_dir=data).stdout)
+    [failed] = refused["jobs"]
+    assert failed["state"] == "failed"
+    assert tributary("jobs", "--cursor", "forged!", data_dir=data).returncode == 2
+
+    # WHEN the failed jobs of that reason are retried THEN a new attempt ran (and failed again: the file is what it
+    # was), the exit code says so, and the JSON names both jobs
+    retried = tributary("retry", "--state", "failed", "--reason", "validate.refused_type", "-o", "json", data_dir=data)
+    assert retried.returncode == 1, retried.stderr
+    [row] = json.loads(retried.stdout)["retries"]
+    assert (row["job_id"], row["retried"]) == (failed["job_id"], True)
+    assert row["attempt"]["job_id"] != failed["job_id"]
+    assert (row["attempt"]["state"], row["attempt"]["reason_code"]) == ("failed", "validate.refused_type")
+
+    # AND retrying the succeeded job is a no-op that exits 0; status and job print JSON too
+    [done] = json.loads(tributary("status", "--state", "succeeded", "-o", "json", data_dir=data).stdout)["jobs"]
+    again = tributary("retry", done["job_id"], "-o", "json", data_dir=data)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["retries"][0]["retried"] is False
+    detail = json.loads(tributary("job", done["job_id"][:12], "-o", "json", data_dir=data).stdout)
+    assert (detail["job_id"], detail["issue_samples"]) == (done["job_id"], [])

@@ -45,7 +45,9 @@ def test_a_word_only_one_chunk_holds_brings_that_chunk_first(ingested: HostPipel
 def test_a_filter_that_does_not_parse_is_a_400_with_its_reason(ingested: HostPipeline, bad: str) -> None:
     answer = search(ingested.ports, {"q": "Project Heron", "filter": bad})
     assert answer.status == 400
-    assert answer.body["error"] == "request.invalid_filter"
+    assert (answer.content_type, answer.body["status"]) == ("application/problem+json", 400)
+    assert answer.body["reason_code"] == "request.invalid_filter"
+    assert answer.body["type"] == "https://tributary.dev/problems/request.invalid_filter"
     assert answer.body["detail"]
 
 

@@ -197,7 +197,7 @@ def test_http_calls_need_the_function_key_except_health(open_host: HostFactory) 
     assert _get(f"{base}/jobs")[0] == 401
     assert _get(f"{base}/jobs", key="not-the-key")[0] == 401
     status, body = _get(f"{base}/jobs", key=keys["function"])
-    assert (status, json.loads(body)) == (200, {"jobs": []})
+    assert (status, json.loads(body)) == (200, {"jobs": [], "next_cursor": None})
     assert _get(f"{base}/jobs/unknown-job", key=keys["function"])[0] == 404
 
 
@@ -228,9 +228,9 @@ def test_search_answers_with_chunks_their_documents_mentions_and_graph(open_host
     assert len(inside["hits"]) == 3
     assert json.loads(_get(f"{base}/search?q=Project%20Heron&filter=folder%3Aelsewhere", key=key)[1])["hits"] == []
     # AND a bad query or filter is a 400 with the reason code, and search needs the key
-    assert json.loads(_get(f"{base}/search?k=3", key=key)[1])["error"] == "request.invalid_query"
+    assert json.loads(_get(f"{base}/search?k=3", key=key)[1])["reason_code"] == "request.invalid_query"
     bad_filter = _get(f"{base}/search?q=heron&filter=colour%3Ared", key=key)
-    assert (bad_filter[0], json.loads(bad_filter[1])["error"]) == (400, "request.invalid_filter")
+    assert (bad_filter[0], json.loads(bad_filter[1])["reason_code"]) == (400, "request.invalid_filter")
     assert _get(f"{base}/search?q=heron")[0] == 401
 
 

@@ -1,4 +1,4 @@
-"""A local stand-in of the Azure OpenAI embeddings REST route, served over plain HTTP on 127.0.0.1.
+"""A local stand-in of the Azure OpenAI embeddings and chat-completions REST routes, over plain HTTP on 127.0.0.1.
 
 `POST /openai/deployments/{deployment}/embeddings?api-version=...` with `api-key` or `Authorization: Bearer`, a body
 of `input` (a string or a list of strings), `model`, `dimensions`, `encoding_format` (`float` or `base64`, float32
@@ -7,6 +7,12 @@ little-endian as the service sends). The answer is the service's shape (`object:
 cl100k_base, as the service does) or more than 2048 inputs, a 401 for a missing key, a 404 for another deployment.
 
 Each text's vector is a deterministic function of the text (seeded by its sha256), so tests can predict it.
+
+`POST /openai/deployments/{chat deployment}/chat/completions?api-version=...` answers in the service's shape
+(`object: chat.completion`, `choices[0].message.content` holding JSON text, `finish_reason`, `model`, `usage`) with
+what the test's `chat_responder` makes of the request body (default: an empty JSON object). Its usage counts the
+system and user messages and the response schema as prompt tokens, the answer's text as completion tokens
+(cl100k_base), as the service counts the schema of a structured-output request into the prompt.
 Faults are queued by the tests through methods of `OpenAIStandIn`, never through HTTP, so the SDK cannot reach them.
 """
 
@@ -18,7 +24,7 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -29,6 +35,8 @@ import pytest
 
 KEY = "standin-key"
 DEPLOYMENT = "embed-small"
+CHAT_DEPLOYMENT = "chat-mini"
+CHAT_MODEL = "gpt-4o-mini-2024-07-18"
 CONTEXT_TOKENS = 8191
 MAX_INPUTS = 2048
 
@@ -59,10 +67,24 @@ class Received:
     body: dict[str, Any]
 
 
+# What a test's chat responder returns for a request body: the answer's JSON (finish_reason "stop"), or the
+# answer's text or JSON with the finish reason to report ("length", "content_filter").
+ChatReply = dict[str, Any] | tuple[str | dict[str, Any], str]
+ChatResponder = Callable[[dict[str, Any]], ChatReply]
+
+
+def chat_texts(body: dict[str, Any]) -> tuple[str, str]:
+    """(system, user) of a chat-completions request body."""
+    by_role = {message["role"]: message["content"] for message in body["messages"]}
+    return by_role.get("system", ""), by_role.get("user", "")
+
+
 class OpenAIStandIn:
-    def __init__(self, deployment: str = DEPLOYMENT, key: str = KEY) -> None:
+    def __init__(self, deployment: str = DEPLOYMENT, key: str = KEY, chat_deployment: str = CHAT_DEPLOYMENT) -> None:
         self.deployment = deployment
+        self.chat_deployment = chat_deployment
         self.key = key
+        self.chat_responder: ChatResponder | None = None
         self.requests: list[Received] = []
         self._faults: deque[_Fault] = deque()
         self._lock = threading.Lock()
@@ -119,6 +141,8 @@ class OpenAIStandIn:
             return fault.status, fault.body, fault.content_type, fault.headers
         if headers.get("api-key") != self.key and headers.get("authorization") != f"Bearer {self.key}":
             return 401, _error_body("Access denied due to invalid subscription key.", "401"), "application/json", {}
+        if url.path == f"/openai/deployments/{self.chat_deployment}/chat/completions" and "api-version" in url.query:
+            return self._chat(body)
         if url.path != f"/openai/deployments/{self.deployment}/embeddings" or "api-version" not in url.query:
             return (
                 404,
@@ -156,6 +180,40 @@ class OpenAIStandIn:
             "data": data,
             "model": "text-embedding-3-small",
             "usage": {"prompt_tokens": sum(counts), "total_tokens": sum(counts)},
+        }
+        return 200, json.dumps(answer).encode("utf-8"), "application/json", {}
+
+    def chat_requests(self) -> list[Received]:
+        """The chat-completions requests seen so far."""
+        with self._lock:
+            return [request for request in self.requests if request.path.endswith("/chat/completions")]
+
+    def _chat(self, body: dict[str, Any]) -> tuple[int, bytes, str, dict[str, str]]:
+        responder = self.chat_responder
+        reply: ChatReply = {} if responder is None else responder(body)
+        content, finish_reason = reply if isinstance(reply, tuple) else (reply, "stop")
+        text = content if isinstance(content, str) else json.dumps(content)
+        system, user = chat_texts(body)
+        schema = json.dumps(body.get("response_format") or {})
+        prompt_tokens = sum(len(self._encoding.encode_ordinary(part)) for part in (system, user, schema))
+        completion_tokens = len(self._encoding.encode_ordinary(text))
+        answer = {
+            "id": f"chatcmpl-{len(self.requests)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": CHAT_MODEL,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text, "refusal": None},
+                    "finish_reason": finish_reason,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
         }
         return 200, json.dumps(answer).encode("utf-8"), "application/json", {}
 
@@ -207,4 +265,5 @@ def openai_standin(openai_server: OpenAIStandIn) -> OpenAIStandIn:
     """The session's stand-in with no request recorded and no fault scripted."""
     openai_server.requests.clear()
     openai_server._faults.clear()
+    openai_server.chat_responder = None
     return openai_server

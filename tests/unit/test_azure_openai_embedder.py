@@ -174,14 +174,14 @@ def test_an_identity_connection_sends_a_bearer_token(
     # GIVEN the identity form of the connection, with a credential that hands out the stand-in's token
     from azure.core.credentials import AccessToken
 
-    from shared.adapters import azure_openai_embedder
+    from shared.adapters import azure_openai_client
 
     class StaticCredential:
         def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-            assert scopes == (azure_openai_embedder.TOKEN_SCOPE,)
+            assert scopes == (azure_openai_client.TOKEN_SCOPE,)
             return AccessToken(KEY, int(time.time()) + 3600)
 
-    monkeypatch.setattr(azure_openai_embedder, "token_credential", lambda children: StaticCredential())
+    monkeypatch.setattr(azure_openai_client, "token_credential", lambda children: StaticCredential())
     embedder = AzureOpenAIEmbedder.from_connection_setting(
         "OpenAIConnection", DEPLOYMENT, "2024-10-21", DIMENSION, {"OpenAIConnection__endpoint": openai_standin.endpoint}
     )

@@ -40,3 +40,17 @@ def test_score_counts_per_type_and_overall():
     assert counts["Place"] == (0, 0, 1)
     assert counts["Organization"] == (0, 1, 0)
     assert counts["all"] == (1, 2, 2)
+
+
+def test_the_stated_only_schema_is_the_packaged_one_without_cooccurrence(tmp_path):
+    # GIVEN the packaged schema, which declares a co-occurrence relation
+    from perf.bench_extract import stated_only_schema
+    from shared.extraction.schema import load_schema
+
+    packaged = load_schema()
+    # WHEN the bench writes its stated-only copy
+    stated = load_schema(stated_only_schema(tmp_path))
+    # THEN only the co-occurrence relations are gone
+    kept = {name for name, relation in packaged.relation_types.items() if not relation.cooccurrence}
+    assert set(stated.relation_types) == kept != set(packaged.relation_types)
+    assert stated.entity_types == packaged.entity_types

@@ -14,9 +14,10 @@ from typing import Any, ClassVar
 import azure.functions as func
 import pytest
 
+from shared.api_answers import PROBLEM_TYPE_BASE
 from shared.app_ports import app_ports
 from shared.bulk.models import MAX_PATHS, BulkRun
-from shared.bulk.starter import PROBLEM_TYPE_BASE, Refusal, prepare_run
+from shared.bulk.starter import Refusal, prepare_run
 from shared.config import Settings
 from shared.devhost.app_loader import load_app
 from shared.devhost.host import DevHost

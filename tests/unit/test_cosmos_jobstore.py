@@ -105,3 +105,37 @@ def test_a_closed_store_refuses_work() -> None:
     store.close()
     with pytest.raises(RuntimeError, match="closed"):
         store.get_job("job-1")
+
+
+class _Resource:
+    def __init__(self, exists: bool) -> None:
+        self.exists = exists
+        self.reads = 0
+
+    def read(self) -> dict[str, str]:
+        self.reads += 1
+        if not self.exists:
+            raise CosmosHttpResponseError(status_code=404, message="Resource Not Found")
+        return {"id": "jobs"}
+
+
+def _refused() -> None:
+    raise CosmosHttpResponseError(status_code=403, message="blocked by your Cosmos DB account firewall or RBAC")
+
+
+def test_a_create_refused_to_a_data_plane_identity_reads_what_the_deployment_created() -> None:
+    # GIVEN an identity whose data-plane role may not create containers (403), and the container the Bicep created
+    container = _Resource(exists=True)
+
+    # WHEN migrate's create-if-absent meets the refusal
+    found = CosmosJobStore._create_if_absent(_refused, lambda: container)
+
+    # THEN it reads the existing container instead of failing the start
+    assert found is container
+    assert container.reads == 1
+
+
+def test_a_create_refused_for_a_container_nobody_created_says_it_is_missing() -> None:
+    with pytest.raises(CosmosHttpResponseError) as raised:
+        CosmosJobStore._create_if_absent(_refused, lambda: _Resource(exists=False))
+    assert raised.value.status_code == 404

@@ -26,7 +26,8 @@ def imports_of(path: Path) -> set[str]:
 def app_modules() -> list[Path]:
     """The modules a deployed app may import: everything under shared/ and functions/ but the local host."""
     shipped = [*ROOT.glob("shared/**/*.py"), *ROOT.glob("functions/**/*.py"), ROOT / "function_app.py"]
-    local = [ROOT / "shared" / "devhost", ROOT / "shared" / "cli.py"]
+    # The CLI's modules (shared/cli.py and shared/cli_*.py, as .funcignore leaves them out) are local too.
+    local = [ROOT / "shared" / "devhost", *ROOT.glob("shared/cli*.py")]
     return sorted(path for path in shipped if not any(path.is_relative_to(folder) for folder in local))
 
 

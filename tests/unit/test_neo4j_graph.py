@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from neo4j.exceptions import ServiceUnavailable, SessionExpired
 
-from shared.adapters import neo4j_graph
+from shared.adapters import community_cypher, neo4j_graph
 from shared.adapters.cypher import (
     CHUNK_CONTEXT,
     COUNT_QUERIES,
@@ -26,7 +26,9 @@ from shared.adapters.cypher import (
     DELETE_UNMENTIONED_ENTITIES,
     DELETE_UNSUPPORTED_RELATIONS,
     DOCUMENT_VERSIONS,
+    ENTITY_CANDIDATES,
     ENTITY_NEIGHBOURHOOD,
+    LINKED_ENTITIES,
     NEO4J,
     STRIP_PROVENANCE,
     VERSION_CHUNKS,
@@ -39,6 +41,7 @@ from shared.ports import GraphCounts, GraphSink
 from tests.contract.test_graph_sink import (
     alice_works_for_acme,
     make_chunks,
+    make_community,
     make_document,
     make_entity,
     make_relation,
@@ -49,6 +52,10 @@ NODE_DDL = [
     "CREATE CONSTRAINT document_id IF NOT EXISTS FOR (n:Document) REQUIRE n.id IS UNIQUE",
     "CREATE CONSTRAINT chunk_id IF NOT EXISTS FOR (n:Chunk) REQUIRE n.id IS UNIQUE",
     "CREATE CONSTRAINT entity_id IF NOT EXISTS FOR (n:Entity) REQUIRE n.id IS UNIQUE",
+]
+LOOKUP_DDL = [
+    "CREATE INDEX entity_block1 IF NOT EXISTS FOR (n:Entity) ON (n.block1)",
+    "CREATE INDEX entity_block2 IF NOT EXISTS FOR (n:Entity) ON (n.block2)",
 ]
 WORKS_FOR_DDL = "CREATE CONSTRAINT rel_works_for_id IF NOT EXISTS FOR ()-[r:WORKS_FOR]-() REQUIRE r.id IS UNIQUE"
 
@@ -79,13 +86,14 @@ def test_ensure_schema_creates_each_unique_id_constraint_if_not_exists_in_its_ow
     sink, driver = recording_sink()
     # WHEN the schema is ensured
     sink.ensure_schema()
-    # THEN the Neo4j 5 DDL of each keyed label is sent, idempotent, with no parameters
-    assert driver.writes() == [(ddl, {}) for ddl in NODE_DDL]
+    # THEN the Neo4j 5 DDL of each keyed label is sent, idempotent, with no parameters, then the range indexes
+    # entity resolution looks entities up by (their blocking keys)
+    assert driver.writes() == [(ddl, {}) for ddl in [*NODE_DDL, *LOOKUP_DDL]]
     assert NEO4J.schema_statements() == NODE_DDL
     # AND each runs in a managed write transaction of its own (schema and data never share one), on the database
     assert [(t.mode, len(t.statements), t.session_config["database"]) for t in driver.transactions] == [
         ("write", 1, "graphdb")
-    ] * 3
+    ] * 5
 
 
 def test_a_database_holding_duplicate_ids_is_a_permanent_constraint_failure() -> None:
@@ -168,6 +176,8 @@ def test_write_batch_pins_the_cypher_and_parameters() -> None:
                 "name": "Alice Smith",
                 "aliases": ["Alice Smith", "A. Smith"],
                 "chunk_ids": [payload.chunks[0].chunk_id],
+                "block1": None,  # the test's entities were not resolved: no blocking keys
+                "block2": None,
             }
         ]
     }
@@ -314,6 +324,38 @@ def test_context_runs_the_shared_context_queries_in_read_transactions() -> None:
     assert context.chunks["c1"].entity_ids == ("e1",)
     assert context.entities["e2"].name == "Acme Corp"
     assert [(r.type, r.source_id, r.target_id) for r in context.relations] == [("WORKS_FOR", "e1", "e2")]
+
+
+def test_entity_resolution_look_ups_run_the_shared_queries_in_read_transactions() -> None:
+    # GIVEN a server that knows one organisation under a blocking key, and one relation
+    rows = {
+        ENTITY_CANDIDATES: [["e1", "Organization", "Okapi Analytics", ["Okapi Analytics Ltd"]]],
+        LINKED_ENTITIES: [["e2", "e1"]],
+    }
+    sink, driver = recording_sink(RecordingDriver(answer=lambda query, params: rows.get(query, [])))
+    # WHEN candidates are looked up, and links between pairs asked for
+    found = sink.entity_candidates("Organization", ["okapi", "o analytics", "okapi"], per_block=3, ids=["e1"])
+    linked = sink.linked_entities([("e2", "e1"), ("e3", "e1")])
+    # THEN both ran read-only, the keys qualified by the type as the sink stores them, each once
+    assert [(t.mode, t.statements) for t in driver.transactions] == [
+        (
+            "read",
+            [
+                (
+                    ENTITY_CANDIDATES,
+                    {
+                        "blocks": ["Organization:okapi", "Organization:o analytics"],
+                        "per_block": 3,
+                        "ids": ["e1"],
+                        "type": "Organization",
+                    },
+                )
+            ],
+        ),
+        ("read", [(LINKED_ENTITIES, {"pairs": [["e2", "e1"], ["e3", "e1"]]})]),
+    ]
+    assert [(c.entity_id, c.name, c.aliases) for c in found] == [("e1", "Okapi Analytics", ("Okapi Analytics Ltd",))]
+    assert linked == {("e2", "e1")}
 
 
 # -- remove_version, delete_document, document_versions --
@@ -535,3 +577,75 @@ def test_the_adapter_imports_only_the_driver_the_standard_library_and_the_projec
         "typing",
     }
     assert not any(name.startswith("shared.devhost") for name in imported)
+
+
+# -- communities (shared/adapters/community_cypher.py) --
+
+COMMUNITY_DDL = "CREATE CONSTRAINT community_id IF NOT EXISTS FOR (n:Community) REQUIRE n.id IS UNIQUE"
+
+
+def flat(query: str) -> str:
+    return " ".join(query.split())
+
+
+def test_write_communities_keys_community_once_then_runs_the_shared_statements_in_order() -> None:
+    # GIVEN a sink, and a level-0 community whose member Bob the graph holds in another community
+    driver = RecordingDriver(
+        answer=lambda query, params: [["c-work", "bob"]] if query == community_cypher.CURRENT_MEMBERS else []
+    )
+    sink, _ = recording_sink(driver)
+    work = make_community("c-work", 0, ["alice", "acme"], 2)
+    # WHEN it is written, twice
+    sink.write_communities([work])
+    sink.write_communities([work])
+    # THEN Community is keyed once, before the first write; each call runs the same statements, each in its own
+    # transaction: nodes, the members read, the lost member unlinked, the members moved, linked, then properties
+    queries = [(t.mode, flat(t.statements[0][0])) for t in driver.transactions]
+    one_call = [
+        ("write", flat(community_cypher.MERGE_COMMUNITIES)),
+        ("read", flat(community_cypher.CURRENT_MEMBERS)),
+        ("write", flat(community_cypher.UNLINK_MEMBERS.format(label="Entity"))),
+        ("write", flat(community_cypher.UNLINK_FROM_OTHERS.format(label="Entity"))),
+        ("write", flat(community_cypher.LINK_MEMBERS.format(label="Entity"))),
+        ("write", flat(community_cypher.SET_COMMUNITIES)),
+    ]
+    assert queries == [("write", COMMUNITY_DDL), *one_call, *one_call]
+    # AND the parameters carry the members, the lost one, and every property (no temporal function in Cypher)
+    writes = driver.writes()
+    assert writes[2][1] == {"pairs": [{"member": "bob", "community": "c-work"}]}
+    assert writes[4][1] == {"rows": [{"id": "c-work", "member_ids": ["acme", "alice"]}]}
+    assert writes[5][1]["rows"][0] == {
+        "id": "c-work",
+        "level": 0,
+        "size": 2,
+        "title": "title of c-work",
+        "summary": "s",
+        "summarizer": "extractive/1",
+        "fingerprint": "fp-c-work-s",
+        "content": "content-c-work",
+        "updated": "2026-12-02T16:00:00+00:00",
+    }
+    assert all("datetime(" not in query for query, _ in writes)
+
+
+def test_the_entity_graph_and_communities_are_read_in_read_transactions_and_deleted_in_a_write() -> None:
+    # GIVEN a sink whose server answers one entity with one relation, and one community
+    def answer(query: str, params: dict[str, Any]) -> list[list[Any]]:
+        if query == community_cypher.ENTITY_GRAPH_PAGE:
+            return [["a", "Person", "Alice", "r1", "KNOWS", "b", 2]]
+        if query == community_cypher.COMMUNITY_PAGE:
+            return [["c1", 0, 2, "t", "s", "extractive/1", "fp", "content", "2026-12-02", ["b", "a"]]]
+        return []
+
+    sink, driver = recording_sink(RecordingDriver(answer=answer))
+    # WHEN the entity graph and the communities are read, and a community deleted
+    page = sink.entity_graph("", 10)
+    [community] = sink.communities()
+    sink.delete_communities(["c1"])
+    # THEN they come back as the port says, read in read transactions; the delete is a write
+    assert [(r.relation_id, r.weight) for r in page.relations] == [("r1", 2)]
+    assert page.next_after is None
+    assert community.member_ids == ("a", "b")
+    assert [t.mode for t in driver.transactions] == ["read", "read", "write"]
+    assert driver.transactions[0].statements[0][1] == {"after": "", "limit": 10}
+    assert driver.transactions[2].statements == [(community_cypher.DELETE_COMMUNITIES, {"ids": ["c1"]})]

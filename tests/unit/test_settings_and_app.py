@@ -33,8 +33,11 @@ def test_function_app_registers_every_trigger_with_settings_by_name():
     # THEN blob, Service Bus and HTTP triggers are there, with queue and container names taken from app settings
     assert {name: trigger["type"] for name, trigger in triggers.items()} == {
         "health": "httpTrigger",
+        "openapi": "httpTrigger",
         "job_status": "httpTrigger",
         "jobs": "httpTrigger",
+        "job_retry": "httpTrigger",
+        "stats": "httpTrigger",
         "search": "httpTrigger",
         "document_delete": "httpTrigger",
         "bulk_start": "httpTrigger",
@@ -58,7 +61,10 @@ def test_function_app_registers_every_trigger_with_settings_by_name():
     assert triggers["ingest"]["path"] == "%TRIBUTARY_INCOMING_CONTAINER%/{name}"
     assert triggers["ingest"]["source"] == "EventGrid"
     assert triggers["graph"]["queueName"] == "%TRIBUTARY_QUEUE_GRAPH%"
-    keyed = ("job_status", "jobs", "search", "document_delete", "bulk_start", "bulk_status", "bulk_cancel")
+    keyed = (
+        "job_status", "jobs", "job_retry", "stats", "search", "document_delete", "bulk_start", "bulk_status",
+        "bulk_cancel",
+    )  # fmt: skip
     assert {triggers[name]["authLevel"] for name in keyed} == {"FUNCTION"}
 
     # WHEN the health function is called without the settings its ports need THEN it says which one is missing

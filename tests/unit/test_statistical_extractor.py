@@ -6,13 +6,13 @@ from shared import wiring
 from shared.config import Settings
 from shared.domain import Chunk
 from shared.domain.errors import ConfigError
-from shared.extraction.rules import _Mention
 from shared.extraction.schema import load_schema
 from shared.extraction.statistical import StatisticalExtractor, merge
+from shared.extraction.tokens import Mention
 
 
-def mention(start: int, end: int, kind: str | None, **marks: bool) -> _Mention:
-    return _Mention(start, end, f"m{start}", kind, 1, **marks)
+def mention(start: int, end: int, kind: str | None, **marks: bool) -> Mention:
+    return Mention(start, end, f"m{start}", kind, 1, **marks)
 
 
 def test_a_schema_cue_beats_an_overlapping_model_entity():

@@ -118,6 +118,16 @@ def test_the_storage_emulator_on_azure_is_refused() -> None:
             {"AzureWebJobsStorage": "x"},
             "TRIBUTARY_EMBEDDING_DIMENSION=384",
         ),
+        (
+            {"extractor": "llm", "falkordb_url": "redis://x:1"},
+            {"AzureWebJobsStorage": "x", "OpenAIConnection__endpoint": "https://r.openai.azure.com"},
+            "TRIBUTARY_AZURE_OPENAI_CHAT_DEPLOYMENT",
+        ),
+        (
+            {"extractor": "llm", "azure_openai_chat_deployment": "c", "falkordb_url": "redis://x:1"},
+            {"AzureWebJobsStorage": "x"},
+            "OpenAIConnection__endpoint",
+        ),
     ],
 )
 def test_a_backend_without_its_settings_is_a_config_error_naming_them(
@@ -141,6 +151,7 @@ def test_a_production_wiring_with_identity_based_connections_passes_the_check_on
         "embedder": "hashing",
         "extractor": "rules",
         "ocr": "none",
+        "chat": "none",
     }
     assert not any(choice.local_only for choice in chosen.values())
     # AND OCR is chosen by its endpoint being set
@@ -223,7 +234,7 @@ def test_health_reports_the_config_error_on_azure(fresh_ports: None, monkeypatch
     assert response.status_code == 503
     assert body["reason_code"] == "config.local_backend_on_azure"
     assert body["on_azure"] is True
-    assert set(body["wiring"]) == {"blobs", "bus", "jobs", "graph", "vectors", "embedder", "extractor", "ocr"}
+    assert set(body["wiring"]) == {"blobs", "bus", "jobs", "graph", "vectors", "embedder", "extractor", "ocr", "chat"}
 
 
 def test_health_reports_an_invalid_setting(fresh_ports: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -291,3 +302,61 @@ def test_the_vector_sink_is_opened_for_the_embedder_the_wiring_opened(tmp_path: 
     with ExitStack() as stack, pytest.raises(PermanentError) as refused:
         lancedb.open(chosen, {}, stack, embedder=HashingEmbedder(32))
     assert refused.value.reason_code == "vector.dimension_mismatch"
+
+
+def test_the_llm_extractor_with_a_managed_identity_passes_the_check_on_azure() -> None:
+    # GIVEN the LLM extractor on a chat deployment reached with the app's identity
+    chosen = settings(**ON_SERVICES, extractor="llm", azure_openai_chat_deployment="gpt-4o-mini")
+    environ = AZURE | PRODUCTION | {"OpenAIConnection__endpoint": "https://tributary.openai.azure.com"}
+    # THEN the check passes, and the chat port and the extractor are reported
+    wiring.check(chosen, environ)
+    reported = {choice.port: choice.backend for choice in wiring.choices(chosen, environ)}
+    assert (reported["extractor"], reported["chat"]) == ("llm", "azure_openai")
+
+
+def test_the_llm_extractor_opens_over_the_chat_port_with_its_budget_cache_and_fallback(tmp_path: Path) -> None:
+    # GIVEN the LLM extractor chosen with a key connection, limits, and the ports it needs opened first
+    from shared.adapters.local_blob import LocalFolderBlobStore
+    from shared.adapters.sqlite_jobstore import SQLiteJobStore
+
+    llm = wiring._backend("extractor", "llm")
+    assert llm.needs == ("chat", "jobs", "blobs")
+    chosen = settings(
+        data_dir=tmp_path,
+        extractor="llm",
+        azure_openai_chat_deployment="gpt-4o-mini",
+        llm_tokens_per_minute=5000,
+        llm_tokens_per_job=20000,
+        llm_request_tokens=8000,
+        llm_output_tokens=2000,
+    )
+    environ = {"OpenAIConnection": "Endpoint=https://tributary.openai.azure.com;Key=k"}
+    # WHEN the chat port and then the extractor are opened
+    with ExitStack() as stack:
+        chat = wiring._backend("chat", "azure_openai").open(chosen, environ, stack)
+        jobs = SQLiteJobStore(tmp_path / "jobs.sqlite")
+        stack.callback(jobs.close)
+        blobs = LocalFolderBlobStore(tmp_path / "blobs", "local")
+        extractor = llm.open(chosen, environ, stack, chat=chat, jobs=jobs, blobs=blobs)
+        # THEN it is named for the deployment, holds the limits, and falls back to the rule extractor
+        assert (extractor.name, extractor.fallback.name) == ("llm:gpt-4o-mini", "rules")
+        assert extractor.budget is not None
+        assert (extractor.budget.per_minute, extractor.budget.per_job) == (5000, 20000)
+        assert extractor.output_tokens == 2000
+        assert extractor.cache is not None
+        client = chat._client
+    # AND the stack closed the chat client
+    assert client.is_closed()
+
+
+def test_a_local_only_fallback_under_the_llm_extractor_is_refused_on_azure(tmp_path: Path) -> None:
+    chosen = settings(
+        data_dir=tmp_path, extractor="llm", azure_openai_chat_deployment="c", llm_fallback_extractor="spacy"
+    )
+    environ = AZURE | {"OpenAIConnection": "Endpoint=https://tributary.openai.azure.com;Key=k"}
+    with ExitStack() as stack:
+        chat = wiring._backend("chat", "azure_openai").open(chosen, environ, stack)
+        with pytest.raises(ConfigError) as refused:
+            wiring._backend("extractor", "llm").open(chosen, environ, stack, chat=chat, jobs=None, blobs=None)
+    assert refused.value.reason_code == "config.local_backend_on_azure"
+    assert "TRIBUTARY_LLM_FALLBACK_EXTRACTOR=rules" in refused.value.detail
