@@ -123,7 +123,7 @@ _loop_lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
 
 
-def _worker_loop() -> asyncio.AbstractEventLoop:
+def worker_loop() -> asyncio.AbstractEventLoop:
     """The worker's one event loop, on which every async function runs. One loop, not one per call: libraries keep
     loop-bound state between calls (the Durable client's aiohttp session is module-global), as they may on Azure."""
     global _loop
@@ -154,5 +154,5 @@ def invoke(spec: FunctionSpec, inputs: dict[str, Any], *, trace_parent: str | No
     _thread_local.invocation_id = getattr(arguments.get("context"), "invocation_id", None)
     result = spec.user_function(**arguments)
     if asyncio.iscoroutine(result):
-        result = asyncio.run_coroutine_threadsafe(result, _worker_loop()).result()
+        result = asyncio.run_coroutine_threadsafe(result, worker_loop()).result()
     return Invocation(result=result, outputs={name: out.get() for name, out in outputs.items()})

@@ -36,12 +36,14 @@ CONFIG: dict[str, Any] = {
     # Two inputs have a grammar the document cannot state: a cursor is opaque (its alphabet is in the schema, not that
     # only cursors this API handed out are valid) and a search filter is `field:value` terms. A well-formed forged
     # cursor or a filter that does not parse is rightly a 400 with its reason code, although it matches the schema.
+    # A bulk request must select something (a prefix, modified_since or paths: one of three optional fields, said in
+    # words in the document), so a body with none is a 400 (`bulk.no_selector`) too.
     "operations": [
         {
             "include-operation-id": operation,
             "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "400", "401"]}},
         }
-        for operation in ("jobs", "search")
+        for operation in ("jobs", "search", "bulk_start")
     ],
 }
 
@@ -98,7 +100,7 @@ def test_a_route_needing_a_key_refuses_a_request_without_one_as_azure_does(
 ) -> None:
     # GIVEN a request that would otherwise be answered (path parameters filled in)
     base, key = served
-    url = f"{base}/{route.route.format(job_id='some-job', document_id='some-document')}"
+    url = f"{base}/{route.route.format(job_id='some-job', document_id='some-document', bulk_id='some-bulk')}"
     # WHEN it comes without a key, or with a wrong one THEN the host refuses it: 401 with no body, before the function
     assert _status(url, route.method, {}) == (401, b"")
     assert _status(url, route.method, {"x-functions-key": key + "x"}) == (401, b"")

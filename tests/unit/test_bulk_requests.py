@@ -21,6 +21,7 @@ from shared.bulk.starter import Refusal, prepare_run
 from shared.config import Settings
 from shared.devhost.app_loader import load_app
 from shared.devhost.host import DevHost
+from shared.devhost.invoke import worker_loop
 from shared.domain import Reason
 from shared.domain.bulk_jobs import BulkState
 
@@ -175,16 +176,13 @@ def app_environment(open_host: Callable[..., DevHost]) -> None:
     open_host()
 
 
-# One event loop for every call, as the worker has: the SDK keeps its HTTP session on the loop it first ran on.
-WORKER_LOOP = asyncio.new_event_loop()
-
-
 def call_starter(body: bytes, rpc_base_url: str) -> func.HttpResponse:
     starter = load_app(ROOT / "function_app.py").function("bulk_start").user_function
     request = func.HttpRequest("POST", "http://localhost:7071/api/bulk", body=body, headers={})
-    response: func.HttpResponse = WORKER_LOOP.run_until_complete(
-        starter(req=request, client=client_binding(rpc_base_url))
-    )
+    # On the local host's one worker loop, as the host calls it: the SDK keeps its HTTP session on the loop it first
+    # ran on, and another test's host may have run it there already.
+    running = asyncio.run_coroutine_threadsafe(starter(req=request, client=client_binding(rpc_base_url)), worker_loop())
+    response: func.HttpResponse = running.result()
     return response
 
 

@@ -407,7 +407,8 @@ def test_remove_version_pins_the_cypher() -> None:
         "WITH DISTINCT x DELETE x",
         "UNWIND $entity_ids AS eid MATCH (:Entity {id: eid})-[x]-(:Entity) "
         "WHERE x.chunk_ids IS NOT NULL AND any(i IN x.chunk_ids WHERE i IN $chunk_ids) "
-        "WITH DISTINCT x SET x.chunk_ids = [i IN x.chunk_ids WHERE NOT i IN $chunk_ids]",
+        "WITH DISTINCT x SET x.chunk_ids = [i IN x.chunk_ids WHERE NOT i IN $chunk_ids], "
+        "x.weight = size([i IN x.chunk_ids WHERE NOT i IN $chunk_ids])",
         "UNWIND $entity_ids AS eid MATCH (e:Entity {id: eid}) OPTIONAL MATCH (c:Chunk)-[:MENTIONS]->(e) "
         "WHERE NOT c.id IN $chunk_ids WITH e, count(c) AS others WHERE others = 0 DETACH DELETE e",
         "UNWIND $chunk_ids AS cid MATCH (c:Chunk {id: cid}) DETACH DELETE c",

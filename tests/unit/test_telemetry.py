@@ -119,7 +119,7 @@ def test_an_extract_batch_record_is_counted_by_token_type_and_chunk_source(tmp_p
     # THEN the metrics hold its tokens by type and its chunks by source, with the fallback's reason
     last = json.loads((directory / METRICS_FILE).read_text().splitlines()[-1])
     points = [
-        (metric["name"], point["attributes"], point["value"])
+        (metric["name"], point["attributes"], point.get("value", point.get("sum")))
         for resource in last["resource_metrics"]
         for scope in resource["scope_metrics"]
         for metric in scope["metrics"]
