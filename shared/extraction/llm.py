@@ -31,7 +31,7 @@ from shared.domain import (
     Relation,
     TransientError,
 )
-from shared.domain.ids import entity_id, relation_id
+from shared.domain.ids import entity_id
 from shared.extraction.llm_budget import BudgetSpentError, Reservation, TokenBudget
 from shared.extraction.llm_cache import AnswerCache
 from shared.extraction.llm_prompt import (
@@ -42,6 +42,7 @@ from shared.extraction.llm_prompt import (
     system_prompt,
     user_prompt,
 )
+from shared.extraction.provenance import add_relation
 from shared.extraction.schema import ExtractionSchema
 from shared.ports import ChatModel, ExtractionRun, Extractor
 from shared.tokens import TokenCounter, token_counter
@@ -264,19 +265,7 @@ def to_extraction(answered: Sequence[tuple[Chunk, ChunkFacts]], schema: Extracti
             spec = schema.relation_types.get(relation_type)
             if spec is not None and spec.symmetric and target < source:
                 source, target = target, source  # one edge whichever way round it was written
-            key = relation_id(source, relation_type, target)
-            found = relations.get(key)
-            if found is None:
-                relations[key] = Relation(
-                    relation_id=key,
-                    source_id=source,
-                    type=relation_type,
-                    target_id=target,
-                    chunk_ids=[chunk.chunk_id],
-                    evidence=chunk.text[:300] or None,
-                )
-            elif chunk.chunk_id not in found.chunk_ids:
-                relations[key] = found.model_copy(update={"chunk_ids": [*found.chunk_ids, chunk.chunk_id]})
+            add_relation(relations, source, relation_type, target, chunk)
     return Extraction(entities=list(entities.values()), relations=list(relations.values()))
 
 

@@ -5,9 +5,10 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from shared.domain import BatchExtraction, BatchPayload, Chunk, DocumentRef, Entity, Extraction, Relation
-from shared.domain.ids import entity_id, relation_id
+from shared.domain import BatchExtraction, BatchPayload, Chunk, DocumentRef, Entity, Extraction
+from shared.domain.ids import entity_id
 from shared.extraction.names import clean_name, title_words
+from shared.extraction.provenance import add_relation
 from shared.extraction.resolution import resolve
 from shared.extraction.schema import ExtractionSchema, load_schema
 from shared.pipeline import batch_context
@@ -78,7 +79,7 @@ def merge_declared(
                 continue
             if schema.relation_types[link.type].symmetric and target < source:
                 source, target = target, source  # one edge whichever way round it was written, as the extractor does
-            _add_relation(relations, source, link.type, target, chunk)
+            add_relation(relations, source, link.type, target, chunk)
     return Extraction(entities=list(entities.values()), relations=list(relations.values()))
 
 
@@ -95,19 +96,3 @@ def _add_entity(
     elif chunk_id not in found.chunk_ids:
         entities[key] = found.model_copy(update={"chunk_ids": [*found.chunk_ids, chunk_id]})
     return key
-
-
-def _add_relation(relations: dict[str, Relation], source: str, type_: str, target: str, chunk: Chunk) -> None:
-    key = relation_id(source, type_, target)
-    found = relations.get(key)
-    if found is None:
-        relations[key] = Relation(
-            relation_id=key,
-            source_id=source,
-            type=type_,
-            target_id=target,
-            chunk_ids=[chunk.chunk_id],
-            evidence=chunk.text[:300] or None,
-        )
-    elif chunk.chunk_id not in found.chunk_ids:
-        relations[key] = found.model_copy(update={"chunk_ids": [*found.chunk_ids, chunk.chunk_id]})
