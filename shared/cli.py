@@ -484,6 +484,7 @@ def communities(
     show_communities(console, refresh, found, output, shown)
 
 
+@app.command()
 def jobs(
     state: Annotated[JobState | None, typer.Option(help="only jobs in this state")] = None,
     since: Annotated[str | None, typer.Option(help="only jobs created at or after (ISO 8601 with offset)")] = None,
@@ -598,6 +599,7 @@ def bulk(
     raise typer.Exit(code)
 
 
+@app.command()
 def trace(
     tracking_id: Annotated[str, typer.Argument(help="a tracking id (trace id), or a job id or its first characters")],
     data_dir: DataDir = None,

@@ -658,7 +658,8 @@ class HttpServer:
             target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="devhost-http", daemon=True
         )
         self._thread.start()
-        logger.info("HTTP functions listening on %s/%s", self.base_url, self.route_prefix)
+        if self._routes:  # the host's own endpoints (the Durable client's RPC server) are not announced
+            logger.info("HTTP functions listening on %s/%s", self.base_url, self.route_prefix)
         return self
 
     def stop(self) -> None:
