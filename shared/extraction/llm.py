@@ -31,7 +31,6 @@ from shared.domain import (
     Relation,
     TransientError,
 )
-from shared.domain.ids import entity_id
 from shared.extraction.llm_budget import BudgetSpentError, Reservation, TokenBudget
 from shared.extraction.llm_cache import AnswerCache
 from shared.extraction.llm_prompt import (
@@ -42,7 +41,7 @@ from shared.extraction.llm_prompt import (
     system_prompt,
     user_prompt,
 )
-from shared.extraction.provenance import add_relation
+from shared.extraction.provenance import add_entity, add_relation
 from shared.extraction.schema import ExtractionSchema
 from shared.ports import ChatModel, ExtractionRun, Extractor
 from shared.tokens import TokenCounter, token_counter
@@ -258,25 +257,15 @@ def to_extraction(answered: Sequence[tuple[Chunk, ChunkFacts]], schema: Extracti
     relations: dict[str, Relation] = {}
     for chunk, facts in answered:
         for type_, name in facts.entities:
-            _add_entity(entities, type_, name, chunk.chunk_id)
+            add_entity(entities, type_, name, chunk.chunk_id)
         for source_type, source_name, relation_type, target_type, target_name in facts.relations:
-            source = _add_entity(entities, source_type, source_name, chunk.chunk_id)
-            target = _add_entity(entities, target_type, target_name, chunk.chunk_id)
+            source = add_entity(entities, source_type, source_name, chunk.chunk_id)
+            target = add_entity(entities, target_type, target_name, chunk.chunk_id)
             spec = schema.relation_types.get(relation_type)
             if spec is not None and spec.symmetric and target < source:
                 source, target = target, source  # one edge whichever way round it was written
             add_relation(relations, source, relation_type, target, chunk)
     return Extraction(entities=list(entities.values()), relations=list(relations.values()))
-
-
-def _add_entity(entities: dict[str, Entity], type_: str, name: str, chunk_id: str) -> str:
-    key = entity_id(type_, name)
-    found = entities.get(key)
-    if found is None:
-        entities[key] = Entity(entity_id=key, type=type_, name=name, chunk_ids=[chunk_id])
-    elif chunk_id not in found.chunk_ids:
-        entities[key] = found.model_copy(update={"chunk_ids": [*found.chunk_ids, chunk_id]})
-    return key
 
 
 def union(parts: Sequence[Extraction]) -> Extraction:

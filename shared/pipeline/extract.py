@@ -6,9 +6,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from shared.domain import BatchExtraction, BatchPayload, Chunk, DocumentRef, Entity, Extraction
-from shared.domain.ids import entity_id
 from shared.extraction.names import clean_name, title_words
-from shared.extraction.provenance import add_relation
+from shared.extraction.provenance import add_entity, add_relation
 from shared.extraction.resolution import resolve
 from shared.extraction.schema import ExtractionSchema, load_schema
 from shared.pipeline import batch_context
@@ -89,10 +88,4 @@ def _add_entity(
     name = clean_name(raw, type_, titles) if type_ in schema.entity_types else None
     if name is None:
         return None
-    key = entity_id(type_, name)
-    found = entities.get(key)
-    if found is None:
-        entities[key] = Entity(entity_id=key, type=type_, name=name, chunk_ids=[chunk_id])
-    elif chunk_id not in found.chunk_ids:
-        entities[key] = found.model_copy(update={"chunk_ids": [*found.chunk_ids, chunk_id]})
-    return key
+    return add_entity(entities, type_, name, chunk_id)
