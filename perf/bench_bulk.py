@@ -21,7 +21,6 @@ import json
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from shared.devhost.environment import SAMPLE_SETTINGS, app_settings
 from shared.devhost.host import APP_SCRIPT, DevHost
 from shared.devhost.local_services import local_services
 from shared.domain import JobState
+from tests.support.devhost import api_json
 
 
 def main() -> None:
@@ -73,10 +73,10 @@ def run(host: DevHost, blobs: int) -> dict[str, Any]:
     reset_peak_rss()
     rss_before = rss_mb()
     started = time.perf_counter()
-    accepted = call(host, "POST", "/api/bulk", {"operation": "reprocess", "prefix": "notes/"})
+    accepted = api_json(host, "POST", "/api/bulk", {"operation": "reprocess", "prefix": "notes/"})
     progress: list[dict[str, Any]] = []
     while True:
-        status = call(host, "GET", f"/api/bulk/{accepted['id']}")
+        status = api_json(host, "GET", f"/api/bulk/{accepted['id']}")
         if status["progress"]:
             progress.append(status["progress"])
         if (
@@ -134,18 +134,6 @@ def wait_for_jobs(count: int, timeout: float = 7200) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{len(jobs)} jobs after {timeout} s")
         time.sleep(0.5)
-
-
-def call(host: DevHost, method: str, path: str, body: object = None) -> dict[str, Any]:
-    assert host.http is not None
-    request = urllib.request.Request(
-        host.http.base_url + path,
-        data=None if body is None else json.dumps(body).encode(),
-        method=method,
-        headers={"Content-Type": "application/json", "x-functions-key": host.http.keys.function},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return dict(json.loads(response.read()))
 
 
 def reset_peak_rss() -> None:

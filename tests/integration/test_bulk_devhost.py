@@ -24,6 +24,7 @@ from shared.config import STORAGE_CONNECTION
 from shared.devhost.host import DevHost
 from shared.domain import JobState
 from shared.domain.bulk_jobs import BulkState
+from tests.support.devhost import call_api
 
 pytestmark = [pytest.mark.falkordb, pytest.mark.timeout(600)]
 
@@ -38,25 +39,11 @@ def texts(count: int) -> dict[str, bytes]:
 
 
 def call(host: DevHost, method: str, path: str, body: object = None) -> tuple[int, Any]:
-    assert host.http is not None
-    request = urllib.request.Request(
-        host.http.base_url + path,
-        data=None if body is None else json.dumps(body).encode(),
-        method=method,
-        headers={"Content-Type": "application/json", "x-functions-key": host.http.keys.function},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+    return call_api(host, method, path, body, timeout=30)
 
 
 def open_host(settings: dict[str, str]) -> DevHost:
     host = DevHost(settings=settings, serve_http=True).__enter__()
-    if getattr(host, "durable", None) is None:
-        host.stop()
-        pytest.skip("this local host runs no Durable orchestrations (the engine comes with the durablehost branch)")
     host.start()
     return host
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from shared.config import STORAGE_CONNECTION
 from shared.devhost.environment import SAMPLE_SETTINGS, app_settings
 from shared.devhost.host import APP_SCRIPT, DevHost
 from shared.devhost.local_services import local_services
+from tests.support.devhost import api_json
 
 RECORDED = Path(__file__).parent / "histories" / "bulk_reprocess_local_host.json"
 
@@ -44,8 +44,8 @@ def record() -> dict[str, Any]:
                     len(app_ports().jobs.list_jobs()) == 10 and all(j.terminal for j in app_ports().jobs.list_jobs())
                 )
             )
-            accepted = _call(host, "POST", "/api/bulk", {"operation": "reprocess", "prefix": "notes/"})
-            _wait(lambda: _call(host, "GET", f"/api/bulk/{accepted['id']}")["runtime_status"] == "Completed")
+            accepted = api_json(host, "POST", "/api/bulk", {"operation": "reprocess", "prefix": "notes/"})
+            _wait(lambda: api_json(host, "GET", f"/api/bulk/{accepted['id']}")["runtime_status"] == "Completed")
             history = host.durable.engine.store.history(accepted["id"])
             host.stop()
     return {"instance_id": accepted["id"], "history": history}
@@ -57,18 +57,6 @@ def _wait(done: Any, timeout: float = 300) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("the local host did not get there")
         time.sleep(0.2)
-
-
-def _call(host: DevHost, method: str, path: str, body: object = None) -> dict[str, Any]:
-    assert host.http is not None
-    request = urllib.request.Request(
-        host.http.base_url + path,
-        data=None if body is None else json.dumps(body).encode(),
-        method=method,
-        headers={"Content-Type": "application/json", "x-functions-key": host.http.keys.function},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return dict(json.loads(response.read()))
 
 
 if __name__ == "__main__":

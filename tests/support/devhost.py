@@ -5,13 +5,19 @@ Fixtures:
   local.settings.sample.json (the host has no defaults, as on Azure), then its own data folder, containers, graph
   name, and a short broker lock so redeliveries after a crash come quickly.
 - `open_host` (function): `open_host(**overrides)` opens a `DevHost` on those settings and closes it at the end.
+
+Helpers: `call_api` / `api_json`, a request to a started host's HTTP API with its function key.
 """
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,3 +71,28 @@ def open_host(host_settings: dict[str, str]) -> Iterator[HostFactory]:
     yield build
     for host in reversed(opened):
         host.stop()
+
+
+def call_api(host: DevHost, method: str, path: str, body: object = None, *, timeout: float = 60) -> tuple[int, Any]:
+    """A request to the host's HTTP API with its function key: the status and the JSON answer (None when empty),
+    an error status included."""
+    assert host.http is not None
+    request = urllib.request.Request(
+        host.http.base_url + path,
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={"Content-Type": "application/json", "x-functions-key": host.http.keys.function},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def api_json(host: DevHost, method: str, path: str, body: object = None) -> dict[str, Any]:
+    """The JSON object a request that must succeed answers; an error status raises."""
+    status, answer = call_api(host, method, path, body)
+    if status >= 400:
+        raise RuntimeError(f"{method} {path}: {status} {answer}")
+    return dict(answer)
