@@ -86,6 +86,16 @@ def bulk_finish(data: dict[str, Any]) -> dict[str, Any]:
     return activities.finish(data, app_ports())
 
 
+@bp.activity_trigger(input_name="data")
+def bulk_documents_settled(data: dict[str, Any]) -> dict[str, Any]:
+    return activities.documents_settled(data, app_ports())
+
+
+@bp.activity_trigger(input_name="data")
+def bulk_communities(data: dict[str, Any]) -> dict[str, Any]:
+    return activities.communities(data, app_ports())
+
+
 async def _durable_status(client: df.DurableOrchestrationClient, bulk_id: str) -> tuple[str | None, Any]:
     """Durable's runtime status and custom status of the run (None, None: Durable does not know it, or purged it)."""
     try:

@@ -176,6 +176,16 @@ class Settings(BaseSettings):
     bulk_batch_size: int = Field(
         16, ge=1, le=200, description="blobs a bulk run processes at once (activities fanned out per batch)"
     )
+    bulk_communities: bool = Field(
+        True,
+        description="refresh the graph's communities once a bulk run's document jobs have ended (reprocess and delete)",
+    )
+    bulk_settle_poll_seconds: int = Field(
+        30, ge=1, le=3600, description="how often a bulk run checks whether its document jobs have ended"
+    )
+    bulk_settle_timeout_seconds: int = Field(
+        7200, ge=0, le=86400, description="how long a bulk run waits for its document jobs before refreshing anyway"
+    )
     community_resolution: float = Field(
         1.0, gt=0, description="Louvain resolution of `tributary communities`: above 1 more, smaller communities"
     )

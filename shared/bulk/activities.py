@@ -8,19 +8,22 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from shared.bulk.hooks import after_bulk_run
 from shared.bulk.items import run_item
 from shared.bulk.models import (
     BatchInput,
     BatchOutcomes,
     BulkBegin,
     BulkFinish,
+    CommunitiesInput,
     ItemInput,
     ListedPage,
     ListPageInput,
+    SettleAnswer,
+    SettleInput,
 )
 from shared.bulk.starter import record_run
 from shared.bulk.status import summary_of
+from shared.communities import refresh_communities
 from shared.domain import Reason
 from shared.domain.bulk_jobs import BulkItem, BulkState, ItemOutcome
 from shared.ports import BlobInfo, Ports
@@ -76,8 +79,41 @@ def finish(data: dict[str, Any], ports: Ports) -> dict[str, Any]:
     summary = summary_of(ports.jobs, request.bulk_id)
     if summary is None:  # begin recorded it: only a store wiped in between
         raise LookupError(f"{Reason.BULK_NOT_FOUND}: {request.bulk_id}")
-    after_bulk_run(summary, ports)
     return summary.model_dump(mode="json")
+
+
+SETTLE_CHECKS = 1000  # items checked per call at most: a call stays short however large the run
+
+
+def documents_settled(data: dict[str, Any], ports: Ports) -> dict[str, Any]:
+    """Whether every document job the run started has ended, reading its items in path order from where the last
+    check stopped: the first item whose job still runs ends the check."""
+    request = SettleInput.model_validate(data)
+    after, checked = request.after, 0
+    while checked < SETTLE_CHECKS:
+        items = ports.jobs.list_bulk_items(request.bulk_id, after=after, limit=min(100, SETTLE_CHECKS - checked))
+        if not items:
+            return SettleAnswer(settled=True, after=after).model_dump(mode="json")
+        for listed in items:
+            job = ports.jobs.get_job(listed.job_id) if listed.job_id else None
+            if job is not None and not job.terminal:
+                return SettleAnswer(settled=False, after=after, waiting_on=job.job_id).model_dump(mode="json")
+            after, checked = listed.path, checked + 1
+    return SettleAnswer(settled=False, after=after).model_dump(mode="json")
+
+
+def communities(data: dict[str, Any], ports: Ports) -> dict[str, Any]:
+    """Refresh the graph's communities once for the whole run (they summarise the graph, not a document)."""
+    request = CommunitiesInput.model_validate(data)
+    refresh = refresh_communities(ports)
+    log.info(
+        "bulk run %s: communities refreshed, %d written, %d deleted, %d in the graph",
+        request.bulk_id,
+        refresh.written,
+        refresh.deleted,
+        refresh.communities,
+    )
+    return refresh.model_dump(mode="json")
 
 
 def _resolve_paths(request: ListPageInput, ports: Ports) -> ListedPage:

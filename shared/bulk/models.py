@@ -5,9 +5,11 @@ progress in custom status and the summary. One model per activity input, evolved
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from shared.communities.refresh import CommunityRefresh
 from shared.domain.bulk_jobs import BulkCounts, BulkItem, BulkOperation, BulkState, ItemOutcome
 
 MAX_PATHS = 1000  # explicit paths per request: they travel in the orchestration's input
@@ -62,6 +64,12 @@ class BulkProgress(BaseModel):
     pages: int = 0
     listing_complete: bool = False
     dry_run: bool = False
+    # Once every blob ran, when the run refreshes communities (absent otherwise): its document jobs, then the refresh.
+    documents: Literal["waiting", "ended", "timed_out"] | None = Field(
+        None, description="the run's document jobs: still running, all ended, or still running at the wait's end"
+    )
+    communities: CommunityRefresh | None = Field(None, description="the communities refresh that ended the run")
+    communities_error: str | None = Field(None, description="why the communities refresh failed (the run did not)")
 
     def listed(self, page: ListedPage, *, last: bool) -> BulkProgress:
         return self.model_copy(
@@ -102,6 +110,10 @@ class BulkRun(BaseModel):
     page: int = Field(0, ge=0, description="the page this generation lists")
     continuation: str | None = None
     progress: BulkProgress = Field(default_factory=BulkProgress)
+    # Absent from the input of a run started before these existed, which then ends as it would have then.
+    communities: bool = Field(False, description="refresh communities once the run's document jobs have ended")
+    settle_poll_seconds: int = Field(30, ge=1, description="how often to check whether the document jobs ended")
+    settle_timeout_seconds: int = Field(7200, ge=0, description="how long to wait for them before refreshing anyway")
 
 
 class ListPageInput(BaseModel):
@@ -170,6 +182,32 @@ class BulkBegin(BaseModel):
     selector: str
     dry_run: bool
     started_at: datetime
+
+
+class SettleInput(BaseModel):
+    """`bulk_documents_settled`: whether the run's document jobs have ended, checked from `after` (an item path)
+    onwards, so each check reads only what the last one had not seen end."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bulk_id: str
+    after: str | None = None
+
+
+class SettleAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    settled: bool = Field(description="every item's job has ended (or the item started none)")
+    after: str | None = Field(None, description="the last item known ended: where the next check starts")
+    waiting_on: str | None = Field(None, description="the first job still running")
+
+
+class CommunitiesInput(BaseModel):
+    """`bulk_communities`: refresh the graph's communities at the end of a run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bulk_id: str
 
 
 class BulkFinish(BaseModel):

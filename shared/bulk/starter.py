@@ -72,6 +72,9 @@ def prepare_run(body: bytes, settings: Settings, bulk_id: str | None = None) -> 
         selector=json.dumps(request.selector(), sort_keys=True),
         page_size=settings.bulk_page_size,
         batch_size=settings.bulk_batch_size,
+        communities=settings.bulk_communities,
+        settle_poll_seconds=settings.bulk_settle_poll_seconds,
+        settle_timeout_seconds=settings.bulk_settle_timeout_seconds,
         progress=BulkProgress(dry_run=request.dry_run),
     )
 

@@ -15,7 +15,8 @@ Mirrored from the Functions host (v4) and the Python worker:
   only the master key; otherwise 401 with an empty body;
 - the request as the worker builds it: `func.HttpRequest(method, url, headers=, params=, route_params=, body=)`; a
   repeated query parameter or header is joined with "," (the host's `StringValues.ToString()`);
-- the request body cap of the host (100 MB by default) → 413;
+- the request body cap of the host (100 MB by default) → 413; a URL (path and query) over 4 KB → 414, the documented
+  limit of the HTTP trigger (the standard library alone would accept a 64 KB request line);
 - the response as the worker encodes the `$return` value of an HTTP function — through the SDK's own
   `HttpResponseConverter.encode`: an `HttpResponse` is sent as is (its `mimetype`/`charset` become the content type
   unless a Content-Type header is set, every Set-Cookie is kept), a `str` becomes 200 text/plain; anything else
@@ -82,6 +83,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY_BYTES: Final = 104_857_600  # the host's default FUNCTIONS_REQUEST_BODY_SIZE_LIMIT (100 MB)
+MAX_URL_BYTES: Final = 4096  # "the URL length is limited to 4 KB (4,096 bytes)" (HTTP trigger, Limits)
 KEYS_FILE: Final = "devhost-keys.json"
 MASTER_KEY_ENV: Final = "TRIBUTARY_DEVHOST_MASTER_KEY"
 FUNCTION_KEY_ENV: Final = "TRIBUTARY_DEVHOST_FUNCTION_KEY"
@@ -839,6 +841,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         owner = self.server.owner
+        if len(self.path.encode("latin-1", "replace")) > MAX_URL_BYTES:
+            self._write(_status_only(HTTPStatus.REQUEST_URI_TOO_LONG, close=True))
+            return
         try:
             body = self._read_body(owner.max_body_bytes)
         except _BodyTooLargeError:

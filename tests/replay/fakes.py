@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.bulk.orchestrator import BEGIN, FINISH, ITEM, LIST_PAGE, SETTLE_BATCH
+from shared.bulk.orchestrator import BEGIN, COMMUNITIES, DOCUMENTS_SETTLED, FINISH, ITEM, LIST_PAGE, SETTLE_BATCH
 
 
 def outcome_of(path: str) -> str:
@@ -24,6 +24,9 @@ class FakeBulk:
     blobs: int
     failing: set[str] = field(default_factory=set)  # these raise on every attempt (a dependency down)
     answered: Counter[str] = field(default_factory=Counter)
+    running_checks: int = 0  # checks of the document jobs that find one still running before all have ended
+    communities_fail: bool = False  # the communities refresh raises on every attempt (the graph down)
+    checks: list[dict[str, Any]] = field(default_factory=list)  # the inputs of every check, in order
 
     def paths(self) -> list[str]:
         return [f"docs/blob-{number:06d}.txt" for number in range(self.blobs)]
@@ -35,7 +38,26 @@ class FakeBulk:
             ITEM: self.item,
             SETTLE_BATCH: self.settle,
             FINISH: self.finish,
+            DOCUMENTS_SETTLED: self.documents_settled,
+            COMMUNITIES: self.communities,
         }
+
+    def documents_settled(self, data: dict[str, Any]) -> dict[str, Any]:
+        self.checks.append(data)
+        settled = len(self.checks) > self.running_checks
+        # Each check that finds a job running has seen a few more end: it passes on the last path it saw end.
+        after = f"docs/blob-{len(self.checks):06d}.txt"
+        return {"settled": settled, "after": after, "waiting_on": None if settled else f"job-{len(self.checks)}"}
+
+    def communities(self, data: dict[str, Any]) -> dict[str, Any]:
+        if self.communities_fail:
+            raise RuntimeError("graph.unavailable: the graph is down")
+        counts = {"entities": 12, "relations": 9, "components": 2, "components_changed": 2, "communities": 3}
+        times = {"seconds": 0.5, "read_seconds": 0.1, "detect_seconds": 0.1, "summarise_seconds": 0.2}
+        return counts | times | {
+            "levels": 1, "written": 3, "summarised": 3, "unchanged": 0, "deleted": 0, "summarizer": "extractive",
+            "chat_answers": 0, "chat_fallbacks": 0, "input_tokens": 0, "output_tokens": 0, "write_seconds": 0.1,
+        }  # fmt: skip
 
     def list_page(self, data: dict[str, Any]) -> dict[str, Any]:
         if data["paths"] is not None:

@@ -22,7 +22,7 @@ from typing import Any
 EXECUTION_STARTED, TASK_SCHEDULED, TASK_COMPLETED, TASK_FAILED = 0, 4, 5, 6
 TIMER_CREATED, TIMER_FIRED, ORCHESTRATOR_STARTED, ORCHESTRATOR_COMPLETED = 10, 11, 12, 13
 # ActionType values (azure.durable_functions.models.actions.ActionType)
-CALL_ACTIVITY, CALL_ACTIVITY_WITH_RETRY, CONTINUE_AS_NEW = 0, 1, 4
+CALL_ACTIVITY, CALL_ACTIVITY_WITH_RETRY, CONTINUE_AS_NEW, CREATE_TIMER = 0, 1, 4, 5
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 Handle = Callable[[str], str]
@@ -99,6 +99,7 @@ class Simulator:
         self.clock = start
         self.batch = batch
         self.check_every_episode = check_every_episode
+        self._fire_at: dict[int, datetime] = {}  # durable timers (not retry timers) by id: when they fire
 
     def run(self, orchestration_input: Any, max_episodes: int = 100_000) -> Recording:
         recording = Recording(self.instance_id, [])
@@ -120,6 +121,11 @@ class Simulator:
                     pending.append(_Pending(next_id, action["functionName"], action.get("input"), attempts))
                     self._add(generation, TASK_SCHEDULED, EventId=next_id, Name=action["functionName"],
                               Input=_text(action.get("input")))  # fmt: skip
+                    next_id += 1
+                elif action["actionType"] == CREATE_TIMER:  # a durable timer: fires at its time, the clock jumps there
+                    self._add(generation, TIMER_CREATED, EventId=next_id, FireAt=action["fireAt"])
+                    timers.append((next_id, None))
+                    self._fire_at[next_id] = datetime.strptime(action["fireAt"], _TIME_FORMAT).replace(tzinfo=UTC)
                     next_id += 1
             continue_as_new = next((a for a in issued if a["actionType"] == CONTINUE_AS_NEW), None)
             if state.get("isDone") or continue_as_new is not None:
@@ -150,6 +156,7 @@ class Simulator:
     ) -> int:
         """Fire the retry timers due, then complete the next pending activities (events in that order)."""
         for timer_id, retry in timers:
+            self.clock = max(self.clock, self._fire_at.pop(timer_id, self.clock))
             self._add(generation, TIMER_FIRED, TimerId=timer_id, FireAt=self._time())
             if retry is not None:  # the extension schedules the task again under a new id
                 retry.event_id, retry.attempt = next_id, retry.attempt + 1
@@ -250,7 +257,7 @@ def flat_actions(state: Mapping[str, Any]) -> list[dict[str, Any]]:
     flat: list[dict[str, Any]] = []
     for entry in state.get("actions", []):
         for action in entry if isinstance(entry, list) else [entry]:
-            reduced = {key: action[key] for key in ("actionType", "functionName", "input") if key in action}
+            reduced = {key: action[key] for key in ("actionType", "functionName", "input", "fireAt") if key in action}
             if "retryOptions" in action:
                 reduced["retryOptions"] = action["retryOptions"]
             flat.append(reduced)

@@ -15,12 +15,13 @@ import azure.durable_functions as df
 import pytest
 
 import shared.bulk.orchestrator as orchestrator
-from shared.bulk.orchestrator import BEGIN, FINISH, ITEM, LIST_PAGE, SETTLE_BATCH
+from shared.bulk.orchestrator import BEGIN, COMMUNITIES, DOCUMENTS_SETTLED, FINISH, ITEM, LIST_PAGE, SETTLE_BATCH
 from tests.replay.fakes import FakeBulk, expected_counts
 from tests.replay.record import RECORDED, REFERENCE_RUN, record_reference, registered_handle
 from tests.replay.record_local_host import RECORDED as LOCAL_HOST_RECORDED
 from tests.replay.simulator import (
     CONTINUE_AS_NEW,
+    CREATE_TIMER,
     Handle,
     NonDeterminismError,
     Recording,
@@ -268,3 +269,106 @@ def test_the_local_hosts_history_catches_a_non_deterministic_change(variant: tup
     # WHEN the variant replays it THEN the check fails
     with pytest.raises(NonDeterminismError):
         check_against_scheduled(bad, instance_id, history)
+
+
+# -- the end of a run that refreshes communities: wait for the document jobs, then one refresh
+
+ENDING: dict[str, Any] = {"communities": True, "settle_poll_seconds": 60, "settle_timeout_seconds": 600}
+
+
+def last_generation_calls(recording: Recording) -> list[str]:
+    return [
+        "timer" if action["actionType"] == CREATE_TIMER else action.get("functionName", "continue_as_new")
+        for action in recording.generations[-1].actions
+    ]
+
+
+def test_a_run_waits_for_its_document_jobs_then_refreshes_communities_once(handle: Handle) -> None:
+    # GIVEN 40 blobs in two pages whose document jobs are found still running by the first two checks
+    fake = FakeBulk(blobs=40, running_checks=2)
+
+    # WHEN the run ends
+    recording = Simulator(handle, fake.activities()).run(RUN | ENDING | {"page_size": 25, "batch_size": 8})
+
+    # THEN only the last generation waits: check, timer, check, timer, check, then one refresh, then the finish
+    assert DOCUMENTS_SETTLED not in names(recording.generations[0].actions)
+    calls = last_generation_calls(recording)
+    tail = [DOCUMENTS_SETTLED, "timer", DOCUMENTS_SETTLED, "timer", DOCUMENTS_SETTLED, COMMUNITIES, FINISH]
+    assert calls[-len(tail) :] == tail
+    # AND each check starts where the last one stopped, the first from the start
+    assert [check["after"] for check in fake.checks] == [None, "docs/blob-000001.txt", "docs/blob-000002.txt"]
+    # AND the timers are spaced by the poll interval (the simulator's clock jumps to each)
+    timers = [a["fireAt"] for a in recording.generations[-1].actions if a["actionType"] == CREATE_TIMER]
+    assert len(timers) == 2
+    assert timers[0] < timers[1]
+    # AND the custom status said it was waiting, then that the documents ended, and carries the refresh
+    statuses = [status for status in recording.generations[-1].statuses if status]
+    assert any(status.get("documents") == "waiting" for status in statuses)
+    final = final_progress(recording)
+    assert final["documents"] == "ended"
+    assert final["communities"]["written"] == 3
+    assert "communities_error" not in final
+    assert final["done"] == expected_counts(fake.paths())["done"]
+    # AND the next generation's input carried the settings on, and nothing of the end-of-run status
+    carried = recording.generations[1].input
+    assert carried["communities"] is True
+    assert carried["settle_poll_seconds"] == 60
+    assert "documents" not in carried["progress"]
+
+
+def test_document_jobs_still_running_at_the_time_limit_end_the_wait_and_the_refresh_runs_anyway(handle: Handle) -> None:
+    # GIVEN document jobs that never end, a check every 60 s and a limit of 600 s
+    fake = FakeBulk(blobs=10, running_checks=10_000)
+
+    # WHEN the run ends
+    recording = Simulator(handle, fake.activities()).run(RUN | ENDING)
+
+    # THEN it checked for ten minutes (11 checks: at 0, 60, ..., 600 s), said so, and refreshed anyway
+    assert len(fake.checks) == 11
+    assert final_progress(recording)["documents"] == "timed_out"
+    assert last_generation_calls(recording)[-2:] == [COMMUNITIES, FINISH]
+    # AND the wait grew the history by eight events per check (the activity, the timer, two episodes' markers)
+    without_wait = Simulator(handle, FakeBulk(blobs=10).activities()).run(RUN | ENDING)
+    grown = len(recording.generations[-1].history) - len(without_wait.generations[-1].history)
+    assert grown == 8 * 10
+
+
+def test_a_refresh_failing_past_its_retries_is_reported_and_the_run_still_finishes(handle: Handle) -> None:
+    # GIVEN a graph that is down for the refresh
+    fake = FakeBulk(blobs=10, communities_fail=True)
+
+    # WHEN the run ends
+    recording = Simulator(handle, fake.activities()).run(RUN | ENDING)
+
+    # THEN the refresh was one action tried three times (the retries are the extension's: TaskFailed events), the
+    # status names why it failed, and the summary is the finish's
+    assert names(recording.generations[-1].actions).count(COMMUNITIES) == 1
+    assert sum(event["EventType"] == 6 for event in recording.generations[-1].history) == 3
+    final = final_progress(recording)
+    assert "graph.unavailable" in final["communities_error"]
+    assert "communities" not in final
+    assert recording.output == {"bulk_id": "bulk-replay", "counts": dict(fake.answered)}
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        pytest.param(RUN | ENDING | {"dry_run": True}, id="a dry run"),
+        pytest.param(RUN | ENDING | {"prefix": "nothing/"}, id="a run that ran nothing"),
+        pytest.param(RUN | {"communities": False}, id="a run without communities"),
+    ],
+)
+def test_a_run_that_changed_nothing_or_does_not_refresh_ends_at_once(handle: Handle, run: dict[str, Any]) -> None:
+    # GIVEN a run that changes nothing in the graph, or was started without the refresh
+    blobs = 0 if run.get("prefix") == "nothing/" else 10
+    fake = FakeBulk(blobs=blobs)
+
+    # WHEN it ends
+    recording = Simulator(handle, fake.activities()).run(run)
+
+    # THEN it neither waits nor refreshes
+    called = [name for generation in recording.generations for name in names(generation.actions)]
+    assert DOCUMENTS_SETTLED not in called
+    assert COMMUNITIES not in called
+    assert called[-1] == FINISH
+    assert "documents" not in final_progress(recording)

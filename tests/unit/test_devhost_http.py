@@ -109,7 +109,7 @@ def test_route_parameters_reach_the_function_as_strings(server: HttpServer) -> N
     assert reply.headers["Content-Type"] == "application/json"
 
 
-@pytest.mark.parametrize("value", ["abc", "4.2", "99999999999", "9" * 5000, "%D9%A3"])  # 32-bit, ASCII digits (not ٣)
+@pytest.mark.parametrize("value", ["abc", "4.2", "99999999999", "9" * 4000, "%D9%A3"])  # 32-bit, ASCII digits (not ٣)
 def test_a_failed_int_constraint_is_a_404(server: HttpServer, value: str) -> None:
     assert call(server, "GET", f"/api/items/{value}", headers={"x-functions-key": KEYS.master}).status == 404
 
@@ -316,6 +316,16 @@ def test_a_body_over_the_cap_is_413(server: HttpServer) -> None:
     assert call(server, "POST", "/api/echo", body=b"x" * BODY_CAP).status == 201
     assert call(server, "POST", "/api/echo", body=b"x" * (BODY_CAP + 1)).status == 413
     assert call(server, "POST", "/api/echo", chunks=[b"x" * 600, b"x" * 600]).status == 413
+
+
+def test_a_url_over_4_kb_is_414_before_the_function_runs(server: HttpServer) -> None:
+    # GIVEN URLs of exactly 4,096 bytes and of one byte more (the HTTP trigger's documented limit)
+    base = "/api/echo?a="
+    at_limit = base + "x" * (4096 - len(base))
+
+    # THEN the first reaches the function and the second is refused by the host
+    assert call(server, "POST", at_limit).status == 201
+    assert call(server, "POST", at_limit + "x").status == 414
 
 
 def test_an_announced_oversized_body_is_refused_before_it_is_sent(server: HttpServer) -> None:

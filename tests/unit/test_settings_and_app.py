@@ -49,6 +49,8 @@ def test_function_app_registers_every_trigger_with_settings_by_name():
         "bulk_item": "activityTrigger",
         "bulk_settle_batch": "activityTrigger",
         "bulk_finish": "activityTrigger",
+        "bulk_documents_settled": "activityTrigger",
+        "bulk_communities": "activityTrigger",
         "ingest": "blobTrigger",
         "blob_deleted": "eventGridTrigger",
         "enrich": "serviceBusTrigger",
