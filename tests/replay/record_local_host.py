@@ -1,6 +1,7 @@
 """Record a bulk run's history as the local host's Durable engine wrote it: `python -m tests.replay.record_local_host`.
 
-A reprocess of 10 blobs in one generation (pages of 50, batches of 4), run through function_app.py on the local
+A reprocess of 10 blobs in one generation (pages of 50, batches of 4), ending with the wait for its document jobs
+(durable timers 1 s apart) and the communities refresh, run through function_app.py on the local
 host (Azurite, the durable broker, SQLite, FalkorDB, LanceDB) and driven through its HTTP API; the history is read
 from the engine's task hub once the run completed. tests/replay/test_bulk_orchestrator.py replays it: the history
 written by an engine other than the tests' simulator, holding what a real run scheduled.
@@ -30,6 +31,7 @@ def record() -> dict[str, Any]:
             "TRIBUTARY_DATA_DIR": str(Path(scratch) / "data"),
             "TRIBUTARY_BULK_PAGE_SIZE": "50",
             "TRIBUTARY_BULK_BATCH_SIZE": "4",
+            "TRIBUTARY_BULK_SETTLE_POLL_SECONDS": "1",
         }
         settings = app_settings(APP_SCRIPT.parent, overrides, settings_file=APP_SCRIPT.parent / SAMPLE_SETTINGS)
         with local_services(settings) as resolved, DevHost(APP_SCRIPT, settings=resolved, serve_http=True) as host:
