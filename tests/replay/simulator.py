@@ -233,7 +233,7 @@ def check_against_scheduled(handle: Handle, instance_id: str, history: list[dict
     order (such a history records no actions, only what was scheduled); returns the replayed state."""
     started = next(event for event in history if event["EventType"] == EXECUTION_STARTED)
     state = _replay_recorded(handle, context_json(instance_id, started.get("Input"), history))
-    issued = [(a["functionName"], a["input"]) for a in flat_actions(state) if a["actionType"] != CONTINUE_AS_NEW]
+    issued = [(a["functionName"], a["input"]) for a in flat_actions(state) if "functionName" in a]  # not timers
     scheduled = [(event["Name"], event["Input"]) for event in history if event["EventType"] == TASK_SCHEDULED]
     if issued != scheduled:
         first = next((i for i, pair in enumerate(zip(issued, scheduled, strict=False)) if pair[0] != pair[1]), None)

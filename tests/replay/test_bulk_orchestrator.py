@@ -254,7 +254,12 @@ def test_a_history_the_local_hosts_engine_recorded_replays_to_what_it_scheduled(
     # WHEN the orchestrator replays it, twice THEN it issues exactly the activities the history scheduled, in order
     state = check_against_scheduled(handle, instance_id, history)
     scheduled = [event["Name"] for event in history if event["EventType"] == 4]  # TaskScheduled
-    assert scheduled == [BEGIN, LIST_PAGE] + [ITEM] * 10 + [FINISH]
+    settling = scheduled[12:-2]  # the checks of the document jobs, a durable timer between two
+    assert scheduled == [BEGIN, LIST_PAGE] + [ITEM] * 10 + settling + [COMMUNITIES, FINISH]
+    assert settling
+    assert set(settling) == {DOCUMENTS_SETTLED}
+    timers = sum(event["EventType"] == 10 for event in history)  # TimerCreated
+    assert timers == len(settling) - 1
     # AND it ends with the summary the run's last activity read from the job store
     assert state["isDone"] is True
     assert state["output"]["counts"]["done"] == 10
