@@ -21,17 +21,19 @@ def document_id(account: str, container: str, blob_path: str) -> str:
 _GENERATION_MARK = "-g"  # a version of generation n > 0 ends in `-g<n>`
 
 
-def document_version(content_sha256: str, chunking: str, generation: int = 0) -> str:
-    """A document's version: its content, the fingerprint of the settings that chunk it, and its generation.
+def document_version(content_sha256: str, processing: str, generation: int = 0) -> str:
+    """A document's version: its content, the fingerprint of the settings that chunk and extract it, and its
+    generation.
 
-    Changing the content or the chunking makes a new version, whose chunks replace the old version's whole once it
-    is committed, so a re-ingest after a chunking change never leaves a mix of old and new chunks (and is not skipped
-    as unchanged). A delete opens the document's next generation, so the same content uploaded again after a delete
-    is a new version too: its chunks get new ids, and removing what the delete left behind can never touch them.
+    Changing the content, the chunking or the extraction (schema, extractor, model) makes a new version, whose chunks,
+    entities and relations replace the old version's whole once it is committed, so a re-ingest after such a change
+    never leaves a mix of old and new (and is not skipped as unchanged). A delete opens the document's next
+    generation, so the same content uploaded again after a delete is a new version too: its chunks get new ids, and
+    removing what the delete left behind can never touch them.
     """
     if generation < 0:
         raise ValueError(f"generation must be >= 0, got {generation}")
-    version = stable_hash("version", content_sha256, chunking, length=64)
+    version = stable_hash("version", content_sha256, processing, length=64)
     return f"{version}{_GENERATION_MARK}{generation}" if generation else version
 
 

@@ -18,8 +18,9 @@
 - A record's fields, declared mentions and links and its own metadata travel as one `RecordEntry` on the first
   chunk holding its text: never lost, never repeated by overlap or splitting.
 - Ids: `chunk_id(document, version, ordinal)`, so the same bytes and settings give the same ids. The version folds
-  in `ChunkSettings.fingerprint()` (shared/domain/ids.py `document_version`), so a settings change that alters
-  chunking makes a new version of the document, which replaces the old one whole, never a mix of the two.
+  in `ChunkSettings.fingerprint()` (with the extraction's, shared/pipeline/ingest.py `processing_fingerprint`), so
+  a settings change that alters chunking makes a new version of the document, which replaces the old one whole,
+  never a mix of the two.
 
 Streaming: records are consumed one at a time; a section holds at most about one chunk and a fifth of text.
 """

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
+from shared.config import Settings
 from shared.domain import (
     BatchOutcome,
     BatchPayload,
@@ -25,6 +26,7 @@ from shared.domain import (
 )
 from shared.domain.ids import document_id, document_version, job_id, retry_job_id, skip_job_id
 from shared.domain.reasons import Reason
+from shared.extraction.fingerprint import extraction_fingerprint
 from shared.ingestion_config import IngestionConfig, load_ingestion_config
 from shared.parsing import FORMATS, SNIFF_BYTES, ParseLimits, ParseOptions, parse, sniff
 from shared.parsing.sniff import EXTENSION_MISMATCH
@@ -72,7 +74,7 @@ def _ingest_blob(event: BlobEvent, ports: Ports, forced_job_id: str | None) -> I
 
     content_sha256, head = _hash_and_head(event, ports)
     base_version, generation = _base(doc_id, ports)
-    version = document_version(content_sha256, chunk_settings(ports.settings).fingerprint(), generation)
+    version = document_version(content_sha256, processing_fingerprint(ports.settings), generation)
     if base_version == version and forced_job_id is None:
         return _skip(event, doc_id, version, info, ports, "content equals the committed version")
 
@@ -232,6 +234,11 @@ def _hash_and_head(event: BlobEvent, ports: Ports) -> tuple[str, bytes]:
                 head += block[: SNIFF_BYTES - len(head)]
             digest.update(block)
     return digest.hexdigest(), head
+
+
+def processing_fingerprint(settings: Settings) -> str:
+    """What, besides the content and the generation, decides a version: how it is chunked and how it is extracted."""
+    return f"{chunk_settings(settings).fingerprint()}/{extraction_fingerprint(settings)}"
 
 
 def _base(doc_id: str, ports: Ports) -> tuple[str | None, int]:
