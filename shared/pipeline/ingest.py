@@ -96,7 +96,8 @@ def _ingest_blob(event: BlobEvent, ports: Ports, forced_job_id: str | None) -> I
         finish_if_complete(job.job_id, ports)
         return _outcome(job.job_id, doc_id, event, job.state, info, batches=job.batches_expected or 0)
 
-    with ingest_span(job.job_id, doc_id, job.tracking_id):
+    # A client's tracking id names no trace: the spans stay in this event's (only the job is found by that id).
+    with ingest_span(job.job_id, doc_id, job.tracking_id, rejoin=job.tracking_id != _client_tracking_id(info)):
         return _parse_and_publish(event, job, info, head, ports)
 
 
@@ -151,6 +152,7 @@ def _check_tracking_id(info: BlobInfo, issues: "_IssueLog") -> None:
     try:
         client_tracking_id(info.metadata)
     except InvalidTrackingIdError as error:
+        log.warning("%s: %s/%s: %s", Reason.INGEST_TRACKING_ID_INVALID, info.container, info.path, error)
         issues.add(ParseIssue(locator="metadata", reason_code=Reason.INGEST_TRACKING_ID_INVALID, detail=str(error)))
 
 
@@ -278,12 +280,15 @@ def _tracking_id(info: BlobInfo) -> str:
     """The client's tracking id (blob metadata `tracking_id`) when it has a valid one, else the file's trace: this
     blob event's W3C trace id, or a random one of that shape when telemetry is off. Only the job's id changes: the
     trace id still carries the spans."""
+    return _client_tracking_id(info) or current_trace_id() or uuid.uuid4().hex
+
+
+def _client_tracking_id(info: BlobInfo) -> str | None:
+    """The blob's valid client tracking id, if any (an invalid one is reported once, by `_check_tracking_id`)."""
     try:
-        client = client_tracking_id(info.metadata)
-    except InvalidTrackingIdError as error:
-        log.warning("%s: %s/%s: %s", Reason.INGEST_TRACKING_ID_INVALID, info.container, info.path, error)
-        client = None
-    return client or current_trace_id() or uuid.uuid4().hex
+        return client_tracking_id(info.metadata)
+    except InvalidTrackingIdError:
+        return None
 
 
 def _skip(event: BlobEvent, doc_id: str, version: str, info: BlobInfo, ports: Ports, why: str) -> IngestOutcome:

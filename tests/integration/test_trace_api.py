@@ -5,6 +5,7 @@ a blob uploaded with `tracking_id` metadata is found by that id; a hostile one i
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -15,6 +16,9 @@ from shared.config import STORAGE_CONNECTION
 from shared.devhost.host import DevHost
 from shared.domain import Job, JobState, Reason, Stage
 from shared.domain.ids import document_id, message_id
+from shared.telemetry import flush_telemetry, local_directory
+from shared.telemetry.local_files import SPANS_FILE
+from shared.telemetry.local_traces import read_trace
 from tests.support.devhost import HostFactory, call_api
 from tests.support.pipeline import sample_files
 
@@ -117,3 +121,40 @@ def test_tributary_trace_prints_the_job_stores_events_and_the_apis_json(open_hos
     unknown = CliRunner().invoke(app, ["trace", "no-such-id", "-o", "json", "--data-dir", data_dir])
     assert unknown.exit_code == 2
     assert json.loads(unknown.stdout)["reason_code"] == Reason.TRACE_NOT_FOUND
+
+
+def test_a_client_tracking_id_leaves_the_spans_in_the_blob_events_trace(open_host: HostFactory) -> None:
+    # GIVEN a file uploaded with a client tracking id, run by the host with the local exporter on
+    host = open_host()
+    upload_with_metadata(host, "staff.csv", STAFF, {"tracking_id": "order-9"})
+    host.run_until_idle()
+    flush_telemetry()
+    directory = local_directory()
+    assert directory is not None
+
+    # WHEN the trace of the span that ingested it is read back
+    ingest = [span for span in _spans_named(directory, "tributary.ingest") if span["tracking_id"] == "order-9"]
+    assert len(ingest) == 1, ingest
+    roots = read_trace(directory, ingest[0]["trace_id"])
+
+    # THEN the W3C trace still holds the whole file: the blob event, the ingest under it and every stage below,
+    # each span carrying the client's id as its tracking id
+    assert [root.name for root in roots] == ["tributary.blob_event"]
+    names = {node.name for node in roots[0].walk()}
+    assert {"tributary.ingest", "process enrich", "process extract", "process graph"} <= names
+    assert {node.attributes.get("tributary.tracking_id") for node in roots[0].walk()} >= {"order-9"}
+
+
+def _spans_named(directory: Path, name: str) -> list[dict[str, str]]:
+    """(trace id, tracking id) of each recorded span of that name."""
+    found = []
+    for line in (directory / SPANS_FILE).read_text(encoding="utf-8").splitlines():
+        span = json.loads(line)
+        if span["name"] == name:
+            found.append(
+                {
+                    "trace_id": span["context"]["trace_id"].removeprefix("0x"),
+                    "tracking_id": (span.get("attributes") or {}).get("tributary.tracking_id", ""),
+                }
+            )
+    return found
