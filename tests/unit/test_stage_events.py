@@ -3,12 +3,14 @@ the per-stage totals and times the trace API adds to them."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from shared.api_trace import job_trace, stage_totals
 from shared.domain import BatchOutcome, Job, JobState, Stage
+from shared.domain.ids import message_id
 from shared.domain.stage_events import (
     TRACKING_ID_MAX_LENGTH,
     InvalidTrackingIdError,
@@ -117,3 +119,29 @@ def test_a_job_finishes_at_its_last_sink_batch_when_succeeded_else_at_its_last_c
     assert job_trace(job(JobState.FAILED), events).finished_at == T0 + timedelta(minutes=5)
     assert job_trace(job(JobState.PROCESSING), events).finished_at is None
     assert job_trace(job(JobState.QUEUED), []).started_at is None
+
+
+def test_cosmos_markers_read_back_in_both_shapes_and_stay_small() -> None:
+    # GIVEN a marker as the Cosmos DB store writes it now (its message id the deterministic one), one with another
+    # message id, and one written before the trace API (a bare "outcome:reason" string)
+    from shared.adapters.cosmos_jobstore import _marker_value, _stage_event
+
+    deterministic = message_id("job-1", Stage.GRAPH, 3)
+    derived = _marker_value("job-1", Stage.GRAPH, 3, BatchOutcome.DONE, None, deterministic, 12.3456)
+    other = _marker_value("job-1", Stage.ENRICH, 0, BatchOutcome.DONE, None, "resent-by-hand", None)
+
+    # WHEN they are read back as stage events
+    graph = _stage_event("job-1", "graph_3", derived)
+    enrich = _stage_event("job-1", "enrich_0", other)
+    old = _stage_event("job-1", "vector_12", "dead_lettered:sink.write_failed")
+
+    # THEN each keeps what was recorded; the deterministic message id costs no bytes in the job document
+    assert (graph.stage, graph.batch, graph.message_id, graph.duration_ms) == (Stage.GRAPH, 3, deterministic, 12.346)
+    assert graph.recorded_at is not None
+    assert abs(graph.recorded_at - datetime.now(UTC)) < timedelta(minutes=1)
+    assert (enrich.message_id, enrich.duration_ms) == ("resent-by-hand", None)
+    assert (old.stage, old.batch, old.outcome, old.reason_code) == (
+        Stage.VECTOR, 12, BatchOutcome.DEAD_LETTERED, "sink.write_failed"
+    )  # fmt: skip
+    assert (old.recorded_at, old.message_id, old.duration_ms) == (None, None, None)
+    assert len(json.dumps({"graph_1234": derived}, separators=(",", ":"))) <= 48
