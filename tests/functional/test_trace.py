@@ -9,9 +9,10 @@ from dataclasses import replace
 import pytest
 
 from shared.api_trace import build_trace, get_trace
-from shared.domain import BatchOutcome, Envelope, JobState, Stage
+from shared.domain import BatchOutcome, Envelope, JobState, PermanentError, Stage
 from shared.domain.ids import message_id
 from shared.domain.stage_events import StageEvent
+from shared.pipeline import stages
 from shared.ports import Bus, Ports
 from tests.support.pipeline import Pipeline, PipelineFactory
 
@@ -135,3 +136,31 @@ def test_the_api_answer_by_tracking_id_and_a_404_for_an_unknown_id(make_pipeline
             "application/problem+json",
             "trace.not_found",
         )
+
+
+def test_a_dead_lettered_batch_shows_its_reason_and_message_and_ends_the_job(
+    make_pipeline: PipelineFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an extract stage that refuses every batch
+    def refuse(payload: object, document: object, ports: object) -> None:
+        raise PermanentError("extract.schema_violation", "injected")
+
+    monkeypatch.setitem(stages.HANDLERS, Stage.EXTRACT, refuse)
+    pipeline, bus = recording(make_pipeline)
+
+    # WHEN a file runs and its trace is read
+    job = pipeline.job(pipeline.drop("notes/refused.txt", text(1)))
+    trace = build_trace(pipeline.ports.jobs, job.tracking_id)
+
+    # THEN the job failed, and its extract batches are dead-lettered with the reason and the message each came in
+    assert (job.state, job.reason_code) == (JobState.FAILED, "extract.schema_violation")
+    assert trace is not None
+    [shown] = trace.jobs
+    refused = [e for e in shown.events if e.stage is Stage.EXTRACT]
+    assert refused
+    assert {(e.outcome, e.reason_code) for e in refused} == {(BatchOutcome.DEAD_LETTERED, "extract.schema_violation")}
+    assert all((Stage.EXTRACT, e.message_id) in set(bus.sent) for e in refused)
+    assert not any(e.stage in (Stage.GRAPH, Stage.VECTOR) for e in shown.events)
+    extract_total = next(t for t in shown.stages if t.stage is Stage.EXTRACT)
+    assert extract_total.dead_lettered == extract_total.batches == len(refused)
+    assert shown.finished_at == job.updated_at  # a failed job ends at its last change
