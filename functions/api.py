@@ -1,4 +1,4 @@
-"""HTTP operations API: health and this API's OpenAPI document (anonymous); jobs, stats, retry, search and document
+"""HTTP operations API: health and this API's OpenAPI document (anonymous); jobs, stats, retry, search, trace, document
 delete (function key). Each route is declared in shared/api_routes.py; the answers are built in shared/api_*.py."""
 
 import azure.functions as func
