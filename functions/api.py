@@ -1,4 +1,4 @@
-"""HTTP operations API: health and this API's OpenAPI document (anonymous); jobs, stats, retry, search and document
+"""HTTP operations API: health and this API's OpenAPI document (anonymous); jobs, stats, retry, search, trace, document
 delete (function key). Each route is declared in shared/api_routes.py; the answers are built in shared/api_*.py."""
 
 import azure.functions as func
@@ -12,6 +12,7 @@ from shared.api_openapi import served_document
 from shared.api_retry import retry
 from shared.api_search import search as search_chunks
 from shared.api_stats import stats as job_stats
+from shared.api_trace import get_trace
 from shared.app_ports import app_ports
 
 bp = func.Blueprint()
@@ -55,3 +56,8 @@ def search(req: func.HttpRequest) -> func.HttpResponse:
 @http_route(bp, routes.DOCUMENT_DELETE)
 def document_delete(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, lambda: delete_document(app_ports(), req.route_params["document_id"]))
+
+
+@http_route(bp, routes.TRACE)
+def trace(req: func.HttpRequest) -> func.HttpResponse:
+    return respond(req, lambda: get_trace(app_ports().jobs, req.route_params["tracking_id"]))

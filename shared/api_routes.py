@@ -25,6 +25,7 @@ from shared.api_health import HealthReport
 from shared.api_jobs import JobDetail, JobPage, JobsQuery
 from shared.api_search import SearchAnswer, SearchQuery
 from shared.api_stats import Stats
+from shared.api_trace import TraceAnswer
 from shared.bulk.models import BulkAccepted, BulkRequest, BulkStatus
 from shared.pipeline.retry import RetryOutcome
 
@@ -187,6 +188,22 @@ BULK_CANCEL = ApiRoute(
     tag="bulk",
 )
 
+TRACE = ApiRoute(
+    name="trace",
+    method="GET",
+    route="trace/{tracking_id}",
+    auth="function",
+    summary="Every stage batch of one file's jobs in order, with durations and message ids, from the job store.",
+    answers={
+        200: Answer("the jobs of the tracking id, newest first, each with its stage events and totals", TraceAnswer),
+        404: _problem("no job has this id or tracking id (`trace.not_found`)"),
+    },
+    path_params={
+        "tracking_id": "a tracking id (the trace id of the ingest, or the blob's tracking_id metadata) or a job id"
+    },
+)
+
 ROUTES: tuple[ApiRoute, ...] = (
     HEALTH, OPENAPI, JOB, JOBS, JOB_RETRY, STATS, SEARCH, DOCUMENT_DELETE, BULK_START, BULK_STATUS, BULK_CANCEL,
+    TRACE,
 )  # fmt: skip

@@ -30,7 +30,7 @@ from shared.cli_communities import run as run_communities
 from shared.cli_communities import show as show_communities
 from shared.cli_extraction import extraction_table
 from shared.cli_ops import Output, OutputOption
-from shared.cli_trace import trace_json, trace_tree, tracking_id_of
+from shared.cli_trace import show_trace
 from shared.config import STORAGE_CONNECTION, Settings
 from shared.devhost.environment import LOCAL_SETTINGS, SAMPLE_SETTINGS, app_settings
 from shared.devhost.errors import StartupError, invalid_settings
@@ -604,21 +604,17 @@ def trace(
     tracking_id: Annotated[str, typer.Argument(help="a tracking id (trace id), or a job id or its first characters")],
     data_dir: DataDir = None,
     output: OutputOption = Output.TABLE,
+    events: Annotated[bool, typer.Option("--events", help="the job store's stage events, even with spans")] = False,
 ) -> None:
-    """The span tree of one file's trace, from the local exporter (data_dir/telemetry), with durations."""
+    """One file's trace: the span tree from the local exporter (data_dir/telemetry) when it has it, else the stage
+    events the job store recorded (as GET /api/trace; `-o json` prints that answer)."""
     settings = _settings(data_dir)
     store, opened = open_job_store(settings)
     with opened:
-        wanted, _ = tracking_id_of(store, tracking_id)
-    directory = settings.data_dir / "telemetry"
-    if output is Output.JSON:
-        console.print_json(data=trace_json(directory, wanted))
-        return
-    tree = trace_tree(directory, wanted)
-    if tree is None:
-        console.print(f"[red]No span of trace {wanted!r} under {directory}.[/red]")
-        raise typer.Exit(2)
-    console.print(tree)
+        code = show_trace(
+            store, settings.data_dir / "telemetry", tracking_id, events=events, output=output, console=console
+        )
+    raise typer.Exit(code)
 
 
 if __name__ == "__main__":

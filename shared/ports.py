@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.config import Settings
 from shared.domain import (
@@ -28,6 +28,7 @@ from shared.domain import (
 from shared.domain.bulk_jobs import BulkItem, BulkJob, BulkState
 from shared.domain.job_queries import JobFilter, JobGroup, JobKey
 from shared.domain.search_filter import SearchFilter
+from shared.domain.stage_events import StageEvent
 
 
 class BlobInfo(BaseModel):
@@ -38,6 +39,8 @@ class BlobInfo(BaseModel):
     size: int
     etag: str
     last_modified: datetime
+    # User metadata, as `properties()` reads it (listings leave it empty); the local folder store has none.
+    metadata: dict[str, str] = Field(default_factory=dict)
 
 
 class BlobPage(BaseModel):
@@ -133,10 +136,15 @@ class JobStore(Protocol):
         outcome: BatchOutcome,
         counts: Counts | None = None,
         reason_code: str | None = None,
+        *,
+        message_id: str | None = None,
+        duration_ms: float | None = None,
     ) -> bool:
         """Insert the (job, stage, batch) marker if absent; only a new marker moves counters and totals.
 
-        Returns whether the marker was new. Atomic: concurrent calls for the same batch count once.
+        Returns whether the marker was new. Atomic: concurrent calls for the same batch count once. The marker keeps
+        the time, the message the batch arrived in and the handler's duration for the trace (`stage_events`); the
+        first call's stay.
         """
         ...
 
@@ -233,6 +241,17 @@ class JobStore(Protocol):
 
     def job_groups(self, since: datetime | None = None) -> list[JobGroup]:
         """Jobs created at or after `since` (every job when None), counted by kind, state, reason code and format."""
+        ...
+
+    # The trace API (GET /api/trace/{tracking_id}): what the job store knows of one file's way through the stages.
+
+    def stage_events(self, job_id: str) -> list[StageEvent]:
+        """The job's recorded stage batches (its markers), ordered by recorded time, then stage order, then batch.
+        Empty for an unknown job."""
+        ...
+
+    def jobs_by_tracking_id(self, tracking_id: str, limit: int = 100) -> list[Job]:
+        """At most `limit` jobs whose tracking id is `tracking_id`, newest first (created_at, then job_id)."""
         ...
 
 

@@ -124,7 +124,8 @@ class AzureBlobStore:
     def properties(self, container: str, path: str) -> BlobInfo:
         with _translated(f"{container}/{path}"):
             properties = self._blob(container, path).get_blob_properties()
-        return _info(container, path, properties.size, properties.etag, properties.last_modified)
+        info = _info(container, path, properties.size, properties.etag, properties.last_modified)
+        return info.model_copy(update={"metadata": dict(properties.metadata or {})})
 
     def list_blobs(self, container: str, prefix: str = "") -> Iterator[BlobInfo]:
         """In name order, page by page; a missing container lists nothing (as an empty folder would)."""

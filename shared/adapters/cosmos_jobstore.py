@@ -17,8 +17,9 @@ counters only then" must be one atomic step. On a single document it is one cond
 retry loop however many sink workers report at once. The alternative, a transactional batch of (create marker item,
 patch job), is atomic on Azure, but the stand-in the tests run (`@vercel/cosmosdb-server`) neither rolls a batch
 back nor accepts patch or ETag-checked replace in one, so it could not be tested here. The price is size: a marker
-is ~20 bytes, so a job stays far below Cosmos DB's 2 MB item limit up to tens of thousands of batches (a job whose
-document would outgrow it fails with `jobstore.job_too_large`). Issues are capped per file (`max_issues_per_file`).
+is ~45 bytes with the time and duration the trace API reads (`_marker_value`), five per batch of a file, so a job
+stays below Cosmos DB's 2 MB item limit up to about 9,000 batches (a job whose document would outgrow it fails with
+`jobstore.job_too_large`). Issues are capped per file (`max_issues_per_file`).
 
 Writes that need the whole document (finish, issues) are ETag compare-and-set loops (`IfNotModified`, retried on
 412); inserts-if-absent are creates (409 when present). The completion rule is checked in Python on the document
@@ -37,7 +38,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, cast
@@ -73,9 +74,11 @@ from shared.domain.bulk_jobs import (
     BulkState,
     ItemOutcome,
 )
+from shared.domain.ids import message_id as deterministic_message_id
 from shared.domain.job_queries import JobFilter, JobGroup, JobKey, file_format
 from shared.domain.jobs import delete_job
 from shared.domain.reasons import Reason
+from shared.domain.stage_events import StageEvent, in_trace_order
 from shared.ports import JobNotFoundError
 
 if TYPE_CHECKING:
@@ -103,6 +106,12 @@ _JOBS_INDEXING = {
         ],
         [
             {"path": "/reason_code", "order": "ascending"},
+            {"path": "/created_at", "order": "descending"},
+            {"path": "/job_id", "order": "descending"},
+        ],
+        # GET /api/trace/{tracking_id}: the jobs of a tracking id, newest first.
+        [
+            {"path": "/tracking_id", "order": "ascending"},
             {"path": "/created_at", "order": "descending"},
             {"path": "/job_id", "order": "descending"},
         ],
@@ -314,6 +323,9 @@ class CosmosJobStore:
         outcome: BatchOutcome,
         counts: Counts | None = None,
         reason_code: str | None = None,
+        *,
+        message_id: str | None = None,
+        duration_ms: float | None = None,
     ) -> bool:
         """Insert the (job, stage, batch) marker if absent; only a new marker moves counters and totals.
 
@@ -323,7 +335,7 @@ class CosmosJobStore:
         outcome = BatchOutcome(outcome)
         counts = counts or Counts()
         marker = _marker_key(Stage(stage), batch)
-        value = outcome.value if reason_code is None else f"{outcome.value}:{reason_code}"
+        value = _marker_value(job_id, Stage(stage), batch, outcome, reason_code, message_id, duration_ms)
         operations = [
             _set(f"/markers/{marker}", value),
             {"op": "incr", "path": f"/counters/{_counter_key(Stage(stage), outcome)}", "value": 1},
@@ -983,6 +995,39 @@ class CosmosJobStore:
             for (kind, state, reason, fmt), (jobs, size, chunks, entities) in sums.items()
         ]
 
+    # -- the trace API (GET /api/trace/{tracking_id})
+
+    def stage_events(self, job_id: str) -> list[StageEvent]:
+        """The job's markers as stage events, in trace order (none for an unknown job): one read of the job."""
+        document = self._read_job(job_id)
+        if document is None:
+            return []
+        markers: Mapping[str, Any] = document.get("markers") or {}
+        return in_trace_order(_stage_event(job_id, key, value) for key, value in markers.items())
+
+    def jobs_by_tracking_id(self, tracking_id: str, limit: int = 100) -> list[Job]:
+        """At most `limit` jobs of this tracking id, newest first.
+
+        A cross-partition query (the jobs are partitioned by job id): it fans out to every physical partition, each
+        answering from the (tracking_id, created_at, job_id) composite index, so it costs a few RU per physical
+        partition plus the jobs returned (about 1 RU per KB read; markers make a big job's document large). Fine for
+        an operator's look-up, never for a per-message path.
+        """
+        if limit <= 0:
+            return []
+        query = (
+            "SELECT TOP @limit * FROM c WHERE c.kind = @kind AND c.tracking_id = @tracking_id"
+            " ORDER BY c.created_at DESC, c.job_id DESC"
+        )
+        parameters: list[dict[str, Any]] = [
+            {"name": "@limit", "value": limit},
+            {"name": "@kind", "value": _KIND_JOB},
+            {"name": "@tracking_id", "value": tracking_id},
+        ]
+        with _translated("jobs by tracking id"):
+            found = self._jobs().query_items(query, parameters=parameters, enable_cross_partition_query=True)
+            return [_job_from_document(d) for d in found]
+
 
 # -- the document shape ----------------------------------------------------------------------------------------
 
@@ -1019,6 +1064,52 @@ def _marker_key(stage: Stage, batch: int) -> str:
     if batch < 0:
         raise ValueError(f"batch must be >= 0, got {batch}")
     return f"{stage.value}_{batch}"
+
+
+def _marker_value(
+    job_id: str,
+    stage: Stage,
+    batch: int,
+    outcome: BatchOutcome,
+    reason_code: str | None,
+    message_id: str | None,
+    duration_ms: float | None,
+) -> list[Any]:
+    """A marker as it is stored: `[outcome[:reason], recorded at (µs since the epoch), duration ms]`, and the
+    message id as a fourth entry only when it is not the deterministic one of (job, stage, batch) (then read back
+    from the ids): a job document holds one marker per stage batch under the 2 MB item limit, so each byte counts.
+    Markers from before the trace API are a bare string `outcome[:reason]`."""
+    status = outcome.value if reason_code is None else f"{outcome.value}:{reason_code}"
+    now = datetime.now(UTC)
+    micros = (now - _EPOCH) // timedelta(microseconds=1)
+    value: list[Any] = [status, micros, None if duration_ms is None else round(duration_ms, 3)]
+    if message_id != deterministic_message_id(job_id, stage, batch):
+        value.append(message_id)
+    return value
+
+
+def _stage_event(job_id: str, key: str, value: Any) -> StageEvent:
+    """A stored marker (either shape) as a stage event."""
+    stage_value, _, batch_text = key.rpartition("_")
+    stage, batch = Stage(stage_value), int(batch_text)
+    status, recorded_at, duration_ms, message_id = value, None, None, None
+    if isinstance(value, list):
+        status, micros, duration_ms = value[:3]
+        recorded_at = _EPOCH + timedelta(microseconds=micros)
+        message_id = value[3] if len(value) > 3 else deterministic_message_id(job_id, stage, batch)
+    outcome, _, reason_code = str(status).partition(":")
+    return StageEvent(
+        stage=stage,
+        batch=batch,
+        outcome=BatchOutcome(outcome),
+        reason_code=reason_code or None,
+        message_id=message_id,
+        recorded_at=recorded_at,
+        duration_ms=duration_ms,
+    )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _counter_key(stage: Stage, outcome: BatchOutcome) -> str:

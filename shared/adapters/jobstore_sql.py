@@ -44,6 +44,7 @@ from shared.domain.bulk_jobs import (
 )
 from shared.domain.job_queries import JobFilter, JobGroup, JobKey
 from shared.domain.jobs import delete_job
+from shared.domain.stage_events import StageEvent, in_trace_order
 from shared.ports import JobNotFoundError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -201,8 +202,8 @@ _INSERT_DOCUMENT = (
     "INSERT INTO documents (document_id, path) VALUES (:document_id, :path) ON CONFLICT (document_id) DO NOTHING"
 )
 _INSERT_MARKER = (
-    "INSERT INTO batch_markers (job_id, stage, batch, outcome, reason_code, recorded_at)"
-    " VALUES (:job_id, :stage, :batch, :outcome, :reason_code, :now)"
+    "INSERT INTO batch_markers (job_id, stage, batch, outcome, reason_code, recorded_at, message_id, duration_ms)"
+    " VALUES (:job_id, :stage, :batch, :outcome, :reason_code, :now, :message_id, :duration_ms)"
     " ON CONFLICT (job_id, stage, batch) DO NOTHING"
 )
 _ADD_TO_STAGE = (
@@ -472,6 +473,9 @@ class SQLJobStore(ABC):
         outcome: BatchOutcome,
         counts: Counts | None = None,
         reason_code: str | None = None,
+        *,
+        message_id: str | None = None,
+        duration_ms: float | None = None,
     ) -> bool:
         """Insert the (job, stage, batch) marker if absent; only a new marker moves counters and totals.
 
@@ -493,6 +497,8 @@ class SQLJobStore(ABC):
                     outcome=outcome.value,
                     reason_code=reason_code,
                     now=now,
+                    message_id=message_id,
+                    duration_ms=duration_ms,
                 )
                 == 1
             )
@@ -941,6 +947,40 @@ class SQLJobStore(ABC):
             conditions.append("reason_code = :reason")
             params["reason"] = where.reason
         return conditions, params
+
+    # -- the trace API (GET /api/trace/{tracking_id})
+
+    def stage_events(self, job_id: str) -> list[StageEvent]:
+        """The job's batch markers as stage events, in trace order (none for an unknown job)."""
+        with self._tx(write=False) as tx:
+            rows = tx.all(_SELECT_EVENTS, job_id=job_id)
+        return in_trace_order(
+            StageEvent(
+                stage=Stage(stage),
+                batch=batch,
+                outcome=BatchOutcome(outcome),
+                reason_code=reason_code,
+                message_id=message_id,
+                recorded_at=self.dialect.decode_time(recorded_at),
+                duration_ms=duration_ms,
+            )
+            for stage, batch, outcome, reason_code, message_id, recorded_at, duration_ms in rows
+        )
+
+    def jobs_by_tracking_id(self, tracking_id: str, limit: int = 100) -> list[Job]:
+        """At most `limit` jobs of this tracking id, newest first (by created_at, then job_id)."""
+        if limit <= 0:
+            return []
+        source = f"(SELECT * FROM jobs WHERE tracking_id = :tracking_id ORDER BY {_NEWEST_FIRST} LIMIT :limit)"
+        query = _SELECT_JOBS_WITH_STAGES.format(source=source) + " ORDER BY j.created_at DESC, j.job_id DESC, s.stage"
+        with self._tx(write=False) as tx:
+            return self._jobs_from_rows(tx.all(query, tracking_id=tracking_id, limit=limit))
+
+
+_SELECT_EVENTS = (
+    "SELECT stage, batch, outcome, reason_code, message_id, recorded_at, duration_ms FROM batch_markers"
+    " WHERE job_id = :job_id"
+)
 
 
 def _document_state(row: tuple[Any, ...] | None) -> DocumentState | None:

@@ -215,6 +215,9 @@ class Reason(StrEnum):
     RETRY_BLOB_MISSING = "retry.blob_missing"
     RETRY_JOB_NOT_FINISHED = "retry.job_not_finished"
     RETRY_NOT_SUPPORTED = "retry.not_supported"
+    # Added with the trace API (GET /api/trace/{tracking_id}, client tracking ids)
+    INGEST_TRACKING_ID_INVALID = "ingest.tracking_id_invalid"
+    TRACE_NOT_FOUND = "trace.not_found"
 
 
 _R = Reason
@@ -391,6 +394,9 @@ DESCRIPTIONS: dict[Reason, str] = {
     _R.RETRY_BLOB_MISSING: "The failed job's file is no longer in its container; upload it again instead.",
     _R.RETRY_JOB_NOT_FINISHED: "The job has not finished yet; only a failed job can be retried.",
     _R.RETRY_NOT_SUPPORTED: "Only ingest jobs are retried; a delete is repeated with DELETE /api/documents/{id}.",
+    _R.INGEST_TRACKING_ID_INVALID: "The blob's tracking_id metadata was refused (over 128 characters, or not only "
+    "letters, digits and - _ . :); the job is tracked by its trace id.",
+    _R.TRACE_NOT_FOUND: "No job has this id or tracking id; check the id, or list jobs to find the file's.",
 }
 
 

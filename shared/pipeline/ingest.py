@@ -2,6 +2,7 @@
 
 import hashlib
 import logging
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from shared.domain import (
 )
 from shared.domain.ids import document_id, document_version, job_id, retry_job_id, skip_job_id
 from shared.domain.reasons import Reason
+from shared.domain.stage_events import InvalidTrackingIdError, client_tracking_id
 from shared.extraction.fingerprint import extraction_fingerprint
 from shared.ingestion_config import IngestionConfig, load_ingestion_config
 from shared.parsing import FORMATS, SNIFF_BYTES, ParseLimits, ParseOptions, parse, sniff
@@ -96,7 +98,8 @@ def _ingest_blob(event: BlobEvent, ports: Ports, forced_job_id: str | None) -> I
         finish_if_complete(job.job_id, ports)
         return _outcome(job.job_id, doc_id, event, job.state, info, batches=job.batches_expected or 0)
 
-    with ingest_span(job.job_id, doc_id, job.tracking_id):
+    # A client's tracking id names no trace: the spans stay in this event's (only the job is found by that id).
+    with ingest_span(job.job_id, doc_id, job.tracking_id, rejoin=job.tracking_id != _client_tracking_id(info)):
         return _parse_and_publish(event, job, info, head, ports)
 
 
@@ -104,6 +107,7 @@ def _parse_and_publish(event: BlobEvent, job: Job, info: BlobInfo, head: bytes, 
     doc_id = job.document_id
     issues = _IssueLog(job.job_id, ports)
     try:
+        _check_tracking_id(info, issues)
         document, options = _resolve(event, job, info, head, issues, ports)
         ports.jobs.transition(job.job_id, JobState.PARSING, allowed_from=_RESUMABLE)
         batches = _publish_batches(job, document, options, issues, ports)
@@ -143,6 +147,15 @@ def _resolve(
         generation=job.generation,
     )
     return document, options
+
+
+def _check_tracking_id(info: BlobInfo, issues: "_IssueLog") -> None:
+    """A tracking id in the metadata that was refused is an issue of the file (the job went on with its trace id)."""
+    try:
+        client_tracking_id(info.metadata)
+    except InvalidTrackingIdError as error:
+        log.warning("%s: %s/%s: %s", Reason.INGEST_TRACKING_ID_INVALID, info.container, info.path, error)
+        issues.add(ParseIssue(locator="metadata", reason_code=Reason.INGEST_TRACKING_ID_INVALID, detail=str(error)))
 
 
 @lru_cache(maxsize=8)
@@ -189,6 +202,8 @@ def _publish_batches(job: Job, document: DocumentRef, options: ParseOptions, iss
     batches = 0
     records = issues.records(_read(document, limits, options, ports))
     chunks = chunk_records(records, document, chunk_settings(settings))
+    # Parsing is a stream: a batch's duration is the time from the batch before (reading, parsing, chunking, sending).
+    started = time.perf_counter()
     for batch_number, batch in enumerate(batched(chunks, settings.batch_max_chunks)):
         envelope = make_envelope(
             job_id=job.job_id,
@@ -201,9 +216,12 @@ def _publish_batches(job: Job, document: DocumentRef, options: ParseOptions, iss
             ports=ports,
         )
         ports.bus.send(settings.queues[Stage.ENRICH], [envelope])
-        if ports.jobs.record_batch(job.job_id, Stage.PARSE, batch_number, BatchOutcome.DONE, Counts(chunks=len(batch))):
+        took = (time.perf_counter() - started) * 1000
+        counts = Counts(chunks=len(batch))
+        if ports.jobs.record_batch(job.job_id, Stage.PARSE, batch_number, BatchOutcome.DONE, counts, duration_ms=took):
             metrics.chunks_published(len(batch))  # once per batch, as the job's own counter (a re-parse adds nothing)
         batches += 1
+        started = time.perf_counter()
     return batches
 
 
@@ -258,12 +276,26 @@ def _new_job(
         version=version,
         base_version=base_version,
         generation=generation,
-        # The file's trace: this blob event's (a W3C trace id), or a random one of that shape when telemetry is off.
-        tracking_id=current_trace_id() or uuid.uuid4().hex,
+        tracking_id=_tracking_id(info),
         size=info.size,
         created_at=now,
         updated_at=now,
     )
+
+
+def _tracking_id(info: BlobInfo) -> str:
+    """The client's tracking id (blob metadata `tracking_id`) when it has a valid one, else the file's trace: this
+    blob event's W3C trace id, or a random one of that shape when telemetry is off. Only the job's id changes: the
+    trace id still carries the spans."""
+    return _client_tracking_id(info) or current_trace_id() or uuid.uuid4().hex
+
+
+def _client_tracking_id(info: BlobInfo) -> str | None:
+    """The blob's valid client tracking id, if any (an invalid one is reported once, by `_check_tracking_id`)."""
+    try:
+        return client_tracking_id(info.metadata)
+    except InvalidTrackingIdError:
+        return None
 
 
 def _skip(event: BlobEvent, doc_id: str, version: str, info: BlobInfo, ports: Ports, why: str) -> IngestOutcome:

@@ -4,6 +4,7 @@ effects (idempotent) → send downstream (deterministic ids) → record the stag
 move only when it is new) → finish the job if this was the last sink batch → the caller settles the message.
 """
 
+import time
 from collections.abc import Callable
 
 from shared.domain import (
@@ -55,14 +56,22 @@ def process_message(envelope: Envelope, ports: Ports) -> StageResult:
     if job is None:
         raise PermanentError(Reason.MESSAGE_UNKNOWN_JOB, envelope.job_id)
     payload = open_payload(envelope, ports)
+    started = time.perf_counter()
     with batch_context.running(envelope.job_id, envelope.batch):  # extract accounts per job batch
         output = HANDLERS[envelope.stage](payload, envelope.document, ports)
+    handler_ms = (time.perf_counter() - started) * 1000
 
     sent = [send_downstream(envelope, next_stage, output.payload, ports) for next_stage in NEXT_STAGES[envelope.stage]]
     if output.payload.extractor and envelope.stage is Stage.EXTRACT:
         ports.jobs.set_extractor(envelope.job_id, output.payload.extractor)
     marker_new = ports.jobs.record_batch(
-        envelope.job_id, envelope.stage, envelope.batch, BatchOutcome.DONE, output.counts
+        envelope.job_id,
+        envelope.stage,
+        envelope.batch,
+        BatchOutcome.DONE,
+        output.counts,
+        message_id=envelope.message_id,
+        duration_ms=handler_ms,
     )
     if marker_new and envelope.stage is Stage.GRAPH:
         # Counted with the job store's counters, once per batch whatever the redeliveries.
@@ -145,7 +154,12 @@ def send_cleanup(envelope: Envelope, job: Job, ports: Ports) -> str | None:
 def record_dead_letter(envelope: Envelope, reason_code: str, detail: str, ports: Ports) -> None:
     """Account for a batch that will never complete, and fail its job with the reason."""
     ports.jobs.record_batch(
-        envelope.job_id, envelope.stage, envelope.batch, BatchOutcome.DEAD_LETTERED, reason_code=reason_code
+        envelope.job_id,
+        envelope.stage,
+        envelope.batch,
+        BatchOutcome.DEAD_LETTERED,
+        reason_code=reason_code,
+        message_id=envelope.message_id,
     )
     metrics.dead_lettered(envelope.stage, reason_code)
     failed = ports.jobs.transition(

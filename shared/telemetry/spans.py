@@ -39,10 +39,11 @@ def blob_event_span(container: str, path: str) -> Iterator[Span]:
 
 
 @contextmanager
-def ingest_span(job_id: str, document_id: str, tracking_id: str) -> Iterator[Span]:
+def ingest_span(job_id: str, document_id: str, tracking_id: str, *, rejoin: bool = True) -> Iterator[Span]:
     """Parse and publish of a job, in the job's trace: under the blob event that created the job, or (a redelivered
-    event) rejoining the trace the job's tracking id names, linked to this delivery's span."""
-    if current_trace_id() == tracking_id:
+    event) rejoining the trace the job's tracking id names, linked to this delivery's span. `rejoin` False: the
+    tracking id is the client's own (blob metadata), not a trace id, so the span stays under the blob event."""
+    if not rejoin or current_trace_id() == tracking_id:
         parent, links = None, []
     else:
         parent, links = trace_of(tracking_id), _links_to_current(tracking_id)

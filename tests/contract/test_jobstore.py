@@ -43,8 +43,9 @@ from shared.domain import (
     StageCounters,
 )
 from shared.domain.bulk_jobs import BulkCounts, BulkItem, BulkJob, BulkOperation, BulkState, ItemOutcome
-from shared.domain.ids import delete_job_id
+from shared.domain.ids import delete_job_id, message_id
 from shared.domain.job_queries import JobFilter, JobKey
+from shared.domain.stage_events import in_trace_order
 from shared.ports import JobNotFoundError, JobStore
 from tests.support.cosmos import open_cosmos_store
 
@@ -1319,3 +1320,71 @@ def test_job_groups_count_by_kind_state_reason_and_format_since_a_time(job_store
     assert sum(g.jobs for g in every) == 4
     assert {g.format for g in every} == {"pdf", "csv", ""}
     assert job_store.job_groups(since=T0 + timedelta(days=1)) == []
+
+
+# --- the trace API (stage events, jobs by tracking id) ------------------------------------------------------------
+
+
+def test_stage_events_keep_message_ids_and_durations_in_recorded_order(job_store: JobStore) -> None:
+    # GIVEN a job whose batches are recorded out of pipeline order, one dead-lettered, one with no message id
+    processing_job(job_store, "job-1", expected=2)
+    recorded = [
+        (Stage.PARSE, 1, BatchOutcome.DONE, None, None, 3.5),
+        (Stage.PARSE, 0, BatchOutcome.DONE, None, None, 2.25),
+        (Stage.ENRICH, 0, BatchOutcome.DONE, None, message_id("job-1", Stage.ENRICH, 0), 10.0),
+        (Stage.ENRICH, 1, BatchOutcome.DEAD_LETTERED, "parse.bad", "custom-message-id", None),
+    ]
+    for stage, batch, outcome, reason, message, duration in recorded:
+        assert job_store.record_batch(
+            "job-1", stage, batch, outcome, reason_code=reason, message_id=message, duration_ms=duration
+        )
+
+    # WHEN the same batch is recorded again with other figures (a redelivery), and the events are read
+    assert not job_store.record_batch("job-1", Stage.PARSE, 0, BatchOutcome.DONE, message_id="later", duration_ms=99.0)
+    events = job_store.stage_events("job-1")
+
+    # THEN every batch comes once, in the order recorded, with the first call's message id and duration
+    assert [(e.stage, e.batch, e.outcome, e.reason_code, e.message_id, e.duration_ms) for e in events] == recorded
+    times = [e.recorded_at for e in events]
+    assert all(t is not None and t.tzinfo is not None for t in times)
+    assert times == sorted(t for t in times if t is not None)
+
+
+def test_stage_events_of_one_instant_follow_stage_order_then_batch(job_store: JobStore) -> None:
+    # GIVEN markers whose times cannot tell them apart (recorded in reverse pipeline order)
+    processing_job(job_store, "job-1", expected=2)
+    for stage in (Stage.VECTOR, Stage.GRAPH, Stage.EXTRACT):
+        for batch in (1, 0):
+            job_store.record_batch("job-1", stage, batch, BatchOutcome.DONE)
+    events = job_store.stage_events("job-1")
+
+    # WHEN they are put in trace order as if recorded at one instant
+    same_instant = in_trace_order(e.model_copy(update={"recorded_at": T0}) for e in events)
+
+    # THEN the pipeline order of the stages, then the batch, decides; and a job with no markers has no events
+    assert [(e.stage, e.batch) for e in same_instant] == [
+        (Stage.EXTRACT, 0), (Stage.EXTRACT, 1), (Stage.GRAPH, 0), (Stage.GRAPH, 1), (Stage.VECTOR, 0), (Stage.VECTOR, 1)
+    ]  # fmt: skip
+    job_store.create_job(make_job("job-2"))
+    assert job_store.stage_events("job-2") == []
+    assert job_store.stage_events("no-such-job") == []
+
+
+def test_jobs_by_tracking_id_finds_only_that_ids_jobs_newest_first(job_store: JobStore) -> None:
+    # GIVEN three jobs of one client tracking id (one with counters) and one of another
+    for minute, job_id in enumerate(["a", "b", "c"]):
+        job_store.create_job(make_job(job_id, tracking_id="order-42", created_at=T0 + timedelta(minutes=minute)))
+    job_store.create_job(make_job("other", tracking_id="order-43"))
+    processing_job(job_store, "d", expected=1, tracking_id="order-42", created_at=T0 + timedelta(hours=1))
+    job_store.record_batch("d", Stage.GRAPH, 0, BatchOutcome.DONE, Counts(chunks=3))
+
+    # WHEN they are looked up by the tracking id, whole and with a limit
+    found = job_store.jobs_by_tracking_id("order-42")
+    newest_two = job_store.jobs_by_tracking_id("order-42", limit=2)
+
+    # THEN the id's jobs come newest first, each as get_job reads it, and nothing else matches
+    assert [job.job_id for job in found] == ["d", "c", "b", "a"]
+    assert found[0].model_dump(exclude={"updated_at"}) == stored(job_store, "d").model_dump(exclude={"updated_at"})
+    assert [job.job_id for job in newest_two] == ["d", "c"]
+    assert job_store.jobs_by_tracking_id("order-4") == []  # an exact match, not a prefix
+    assert job_store.jobs_by_tracking_id("order-42", limit=0) == []
