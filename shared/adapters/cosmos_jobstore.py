@@ -983,6 +983,40 @@ class CosmosJobStore:
             for (kind, state, reason, fmt), (jobs, size, chunks, entities) in sums.items()
         ]
 
+    # -- dead-letter replay (shared/pipeline/deadletters.py)
+
+    def reopen_batch(self, job_id: str, stage: Stage, batch: int) -> bool:
+        """Remove the batch's DEAD_LETTERED marker and its count in one compare-and-set of the job document; a
+        FAILED job with none left (and its batch count known) goes back to PROCESSING, reason code cleared, last
+        error kept. Whether a marker was removed."""
+        marker = _marker_key(Stage(stage), batch)
+        dead_key = _counter_key(Stage(stage), BatchOutcome.DEAD_LETTERED)
+        removed = False
+
+        def reopen(document: dict[str, Any]) -> bool:
+            nonlocal removed
+            removed = False  # an attempt that lost its compare-and-set removed nothing
+            markers: dict[str, str] = document.get("markers", {})
+            value = markers.get(marker)
+            if value is None or value.partition(":")[0] != BatchOutcome.DEAD_LETTERED.value:
+                return False  # absent, or DONE: never touched
+            del markers[marker]
+            counters: dict[str, int] = document.setdefault("counters", {})
+            counters[dead_key] = max(counters.get(dead_key, 0) - 1, 0)
+            none_left = not any(counters.get(_counter_key(s, BatchOutcome.DEAD_LETTERED), 0) > 0 for s in Stage)
+            if (
+                document.get("state") == JobState.FAILED.value
+                and none_left
+                and document.get("batches_expected") is not None
+            ):
+                document.update(state=JobState.PROCESSING.value, reason_code=None)
+            document["updated_at"] = _now()
+            removed = True
+            return True
+
+        self._compare_and_set(job_id, reopen)
+        return removed
+
 
 # -- the document shape ----------------------------------------------------------------------------------------
 
