@@ -25,8 +25,8 @@ from shared.domain import (
     Record,
     Stage,
 )
-from shared.domain.bus import OutgoingMessage, PropertyValue
 from shared.domain.bulk_jobs import BulkItem, BulkJob, BulkState
+from shared.domain.bus import OutgoingMessage, PropertyValue
 from shared.domain.job_queries import JobFilter, JobGroup, JobKey
 from shared.domain.search_filter import SearchFilter
 

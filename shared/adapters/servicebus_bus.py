@@ -22,7 +22,6 @@ from azure.servicebus import (
 )
 from azure.servicebus.exceptions import (
     MessageSizeExceededError,
-    MessagingEntityNotFoundError,
     MessagingEntityDisabledError,
     OperationTimeoutError,
     ServiceBusAuthenticationError,
@@ -36,7 +35,7 @@ from azure.servicebus.management import ServiceBusAdministrationClient
 
 from shared.adapters.bus_messages import to_outgoing
 from shared.connections import connection_section, token_credential
-from shared.domain import Envelope, Reason, TransientError
+from shared.domain import Envelope, Reason, TransientError, TributaryError
 from shared.domain.bus import MAX_MESSAGE_BYTES, MessageTooLargeError, OutgoingMessage
 from shared.ports import DeadLetter, DeadLetterReceiver
 
@@ -181,7 +180,9 @@ class ServiceBusBus:
         try:
             properties = self._admin.get_queue(queue)
         except ResourceNotFoundError as error:
-            raise MessagingEntityNotFoundError(f"the messaging entity {queue!r} could not be found") from error
+            raise TributaryError(
+                Reason.BUS_ENTITY_NOT_FOUND, f"the messaging entity {queue!r} could not be found"
+            ) from error
         except (HttpResponseError, ServiceRequestError) as error:
             log.warning("cannot read the duplicate detection window of %s (%s)", queue, type(error).__name__)
             return None

@@ -215,6 +215,14 @@ class Reason(StrEnum):
     RETRY_BLOB_MISSING = "retry.blob_missing"
     RETRY_JOB_NOT_FINISHED = "retry.job_not_finished"
     RETRY_NOT_SUPPORTED = "retry.not_supported"
+    # Added with the dead-letter listing and replay
+    DEADLETTER_BUS_UNSUPPORTED = "deadletter.bus_unsupported"
+    DEADLETTER_DUPLICATE_WINDOW_OPEN = "deadletter.duplicate_window_open"
+    DEADLETTER_JOB_FINISHED = "deadletter.job_finished"
+    DEADLETTER_JOB_INCOMPLETE = "deadletter.job_incomplete"
+    DEADLETTER_JOB_SUPERSEDED = "deadletter.job_superseded"
+    DEADLETTER_NOT_REPLAYABLE = "deadletter.not_replayable"
+    DEADLETTER_QUEUE_UNKNOWN = "deadletter.queue_unknown"
 
 
 _R = Reason
@@ -391,6 +399,14 @@ DESCRIPTIONS: dict[Reason, str] = {
     _R.RETRY_BLOB_MISSING: "The failed job's file is no longer in its container; upload it again instead.",
     _R.RETRY_JOB_NOT_FINISHED: "The job has not finished yet; only a failed job can be retried.",
     _R.RETRY_NOT_SUPPORTED: "Only ingest jobs are retried; a delete is repeated with DELETE /api/documents/{id}.",
+    _R.DEADLETTER_BUS_UNSUPPORTED: "This bus cannot read its dead-letter subqueues; use the local host or Service Bus.",
+    _R.DEADLETTER_DUPLICATE_WINDOW_OPEN: "Held: a resend inside the duplicate detection window would be dropped; "
+    "replay after the time given.",
+    _R.DEADLETTER_JOB_FINISHED: "The message's job has succeeded or was skipped since; nothing to replay.",
+    _R.DEADLETTER_JOB_INCOMPLETE: "The job failed before its file was fully parsed; retry the job instead.",
+    _R.DEADLETTER_JOB_SUPERSEDED: "A newer job of the document exists (a retry, a new upload, a delete); retry that.",
+    _R.DEADLETTER_NOT_REPLAYABLE: "Only ingest jobs' messages are replayed; repeat a delete with its API.",
+    _R.DEADLETTER_QUEUE_UNKNOWN: "No stage or configured queue has this name; use a stage name or a queue setting.",
 }
 
 

@@ -1360,7 +1360,8 @@ def test_reopen_batch_removes_the_dead_letter_and_reopens_the_job_which_can_then
     # AND the replayed batch, now done, counts (its marker is new again) and finishes the job
     assert job_store.record_batch("job-1", Stage.GRAPH, 1, BatchOutcome.DONE, Counts(chunks=5)) is True
     finished = job_store.finish_if_complete("job-1")
-    assert finished is not None and finished.state is JobState.SUCCEEDED
+    assert finished is not None
+    assert finished.state is JobState.SUCCEEDED
     assert stored(job_store).totals.chunks == 5
 
 
