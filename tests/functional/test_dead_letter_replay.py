@@ -20,7 +20,7 @@ import pytest
 from shared.adapters.falkordb_graph import FalkorDBGraphSink
 from shared.adapters.sqlite_jobstore import SQLiteJobStore
 from shared.config import Settings
-from shared.devhost.broker import LocalBroker, OutgoingMessage
+from shared.devhost.broker import LocalBroker, OutgoingMessage, ReceivedMessage
 from shared.devhost.broker_bus import BrokerBus
 from shared.devhost.local_services import ensure_queues
 from shared.devhost.servers.falkordb import FalkorDBServer
@@ -88,16 +88,9 @@ class BrokerPipeline:
 
     def drain(self) -> int:
         """Deliver until every queue is empty, settling as the Functions host does; returns the deliveries."""
-        queues = [(self.ports.settings.queues[stage], stage) for stage in SINKS_FIRST]
         deliveries = 0
-        while True:
-            for queue, stage in queues:
-                received = self.broker.receive(queue)
-                if received:
-                    break
-            else:
-                return deliveries
-            [message] = received
+        while (delivery := self._next()) is not None:
+            message, stage = delivery
             deliveries += 1
             try:
                 handle_message_body(message.body, stage, message.delivery_count, self.ports)
@@ -105,6 +98,15 @@ class BrokerPipeline:
                 self.broker.abandon(message)  # the broker dead-letters it after the queue's last delivery
             else:
                 self.broker.complete(message)
+
+        return deliveries
+
+    def _next(self) -> tuple[ReceivedMessage, Stage] | None:
+        for stage in SINKS_FIRST:
+            received = self.broker.receive(self.ports.settings.queues[stage])
+            if received:
+                return received[0], stage
+        return None
 
     def job(self, job_id: str) -> Job:
         job = self.ports.jobs.get_job(job_id)
