@@ -621,11 +621,10 @@ def trace(
     console.print(tree)
 
 
-
 @app.command()
 def deadletters(
     first: Annotated[str | None, typer.Argument(metavar="QUEUE|replay", help="a queue to list, or replay")] = None,
-    queue: Annotated[str | None, typer.Argument(metavar="QUEUE", help="replay: the queue (stage or queue name)")] = None,
+    queue: Annotated[str | None, typer.Argument(metavar="QUEUE", help="replay: which queue")] = None,
     reason: Annotated[str | None, typer.Option(help="replay: only this DeadLetterReason or reason code")] = None,
     job: Annotated[str | None, typer.Option("--job", help="replay: only this job's messages")] = None,
     limit: Annotated[int, typer.Option(help="replay: at most this many messages")] = 100,
