@@ -39,6 +39,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from shared.config import Settings
 from shared.domain import Envelope, Job, JobKind, JobState, Reason, Stage, TributaryError
 from shared.domain.job_queries import JobFilter
 from shared.ports import DeadLetter, DeadLetterQueues, DeadLetterReceiver, Ports
@@ -228,11 +229,11 @@ def _where(message: DeadLetter) -> tuple[str | None, str | None, int | None]:
 # -- replay
 
 
-def duplicate_window(port: DeadLetterQueues, queue: str, ports: Ports) -> tuple[timedelta, bool]:
+def duplicate_window(port: DeadLetterQueues, queue: str, settings: Settings) -> tuple[timedelta, bool]:
     """The queue's duplicate detection window, and whether it was assumed from the settings (unreadable)."""
     window = port.duplicate_detection_window(queue)
     if window is None:
-        return timedelta(seconds=ports.settings.duplicate_detection_window_seconds), True
+        return timedelta(seconds=settings.duplicate_detection_window_seconds), True
     return window, False
 
 
@@ -243,7 +244,7 @@ def replay_dead_letters(
     clock = now or (lambda: datetime.now(UTC))
     queue, stage = resolve_queue(name, ports)
     port = dead_letter_port(ports)
-    window, assumed = duplicate_window(port, queue, ports)
+    window, assumed = duplicate_window(port, queue, ports.settings)
     run = _Run(request, ports, port, queue, window, clock)
     if request.dry_run:
         run.consider(port.peek_dead_letters(queue, SCAN_LIMIT), None)
