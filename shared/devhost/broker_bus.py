@@ -38,11 +38,9 @@ class BrokerBus:
 
     def duplicate_detection_window(self, queue: str) -> timedelta | None:
         properties = self.broker.get_queue(queue)  # MessagingEntityNotFoundError for a queue never created
-        return (
-            properties.duplicate_detection_history_time_window
-            if properties.requires_duplicate_detection
-            else (timedelta(0))
-        )
+        if not properties.requires_duplicate_detection:
+            return timedelta(0)
+        return properties.duplicate_detection_history_time_window
 
     def peek_dead_letters(self, queue: str, max_messages: int) -> list[DeadLetter]:
         return [_dead_letter(message) for message in self.broker.peek_dead_letters(queue, max_messages)]
