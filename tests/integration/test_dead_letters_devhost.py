@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from shared.app_ports import app_ports
+from shared.cli_deadletters import ApiSource, DeadLetterRefusedError
 from shared.config import STORAGE_CONNECTION
 from shared.devhost.host import DevHost
 from shared.domain import JobState, PermanentError, Stage
@@ -71,6 +72,13 @@ def test_a_dead_lettered_stage_message_is_listed_held_then_replayed_to_success(
     assert "body" not in sample
     assert by_queue_name == (200, listing)
     assert (unknown_status, unknown["reason_code"], unknown["status"]) == (404, "deadletter.queue_unknown", 404)
+    # AND `tributary deadletters --url` reads the same answers through the API (a problem becomes its reason code)
+    assert host.http is not None
+    api = ApiSource(host.http.base_url, host.http.keys.function)
+    assert api.summary("extract").model_dump(mode="json") == listing
+    with pytest.raises(DeadLetterRefusedError) as refused:
+        api.summary("no-such-queue")
+    assert refused.value.reason_code == "deadletter.queue_unknown"
 
     # WHEN it is replayed at once, and with a body that is not a replay request
     held_status, held = call_api(host, "POST", "/api/deadletters/extract/replay", {})
