@@ -5,6 +5,8 @@ import azure.functions as func
 
 from functions.http import http_route, respond
 from shared import api_routes as routes
+from shared.api_deadletters import dead_letters as dead_letter_summary
+from shared.api_deadletters import replay as replay_dead_letters
 from shared.api_documents import delete_document
 from shared.api_health import health_answer
 from shared.api_jobs import get_job, list_jobs
@@ -61,3 +63,13 @@ def document_delete(req: func.HttpRequest) -> func.HttpResponse:
 @http_route(bp, routes.TRACE)
 def trace(req: func.HttpRequest) -> func.HttpResponse:
     return respond(req, lambda: get_trace(app_ports().jobs, req.route_params["tracking_id"]))
+
+
+@http_route(bp, routes.DEAD_LETTERS)
+def dead_letters(req: func.HttpRequest) -> func.HttpResponse:
+    return respond(req, lambda: dead_letter_summary(app_ports(), req.route_params["queue"]))
+
+
+@http_route(bp, routes.DEAD_LETTERS_REPLAY)
+def dead_letters_replay(req: func.HttpRequest) -> func.HttpResponse:
+    return respond(req, lambda: replay_dead_letters(app_ports(), req.route_params["queue"], req.get_body()))

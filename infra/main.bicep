@@ -33,6 +33,11 @@ param maxDeliveryCount int = 10
 @description('Peek-lock duration of the stage queues (ISO 8601, at most PT5M); the host renews it while a function runs')
 param queueLockDuration string = 'PT1M'
 
+@description('Duplicate detection window of the stage queues in seconds: the queues\' duplicateDetectionHistoryTimeWindow and the app\'s TRIBUTARY_DUPLICATE_DETECTION_WINDOW_SECONDS (a dead-letter replay waits this long after a message\'s enqueue, or its resend would be dropped)')
+@minValue(20)
+@maxValue(604800)
+param duplicateDetectionWindowSeconds int = 600
+
 @description('Bolt URI of the Neo4j graph (Aura: neo4j+s://<id>.databases.neo4j.io)')
 param neo4jUri string
 
@@ -164,6 +169,7 @@ module serviceBus 'modules/servicebus.bicep' = {
     queueNames: queueNames
     maxDeliveryCount: maxDeliveryCount
     lockDuration: queueLockDuration
+    duplicateDetectionWindow: 'PT${duplicateDetectionWindowSeconds}S'
   }
 }
 
@@ -270,6 +276,7 @@ module functionApp 'modules/functionapp.bicep' = {
     queueNames: queueNames
     serviceBusNamespace: serviceBus.outputs.fullyQualifiedNamespace
     maxDeliveryCount: maxDeliveryCount
+    duplicateDetectionWindowSeconds: duplicateDetectionWindowSeconds
     jobStore: jobStore
     cosmosEndpoint: jobStore == 'cosmos' ? cosmos.outputs.endpoint : ''
     cosmosDatabase: cosmosDatabase

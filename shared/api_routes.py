@@ -27,6 +27,7 @@ from shared.api_search import SearchAnswer, SearchQuery
 from shared.api_stats import Stats
 from shared.api_trace import TraceAnswer
 from shared.bulk.models import BulkAccepted, BulkRequest, BulkStatus
+from shared.pipeline.deadletters import DeadLetterSummary, ReplayReport, ReplayRequest
 from shared.pipeline.retry import RetryOutcome
 
 ROUTE_PREFIX = "api"  # host.json extensions.http.routePrefix (the default)
@@ -207,3 +208,36 @@ ROUTES: tuple[ApiRoute, ...] = (
     HEALTH, OPENAPI, JOB, JOBS, JOB_RETRY, STATS, SEARCH, DOCUMENT_DELETE, BULK_START, BULK_STATUS, BULK_CANCEL,
     TRACE,
 )  # fmt: skip
+
+_QUEUE = {"queue": "a stage name (enrich, extract, graph, vector, cleanup, delete) or a configured queue name"}
+DEAD_LETTERS = ApiRoute(
+    name="dead_letters",
+    method="GET",
+    route="deadletters/{queue}",
+    auth="function",
+    summary="A stage queue's dead letters: counts by reason (and by reason code) and the oldest few, without bodies.",
+    answers={
+        200: Answer("the counts and samples", DeadLetterSummary),
+        404: _problem("no such stage or queue (`deadletter.queue_unknown`)"),
+        501: _problem("this bus holds no dead letters (`deadletter.bus_unsupported`)"),
+    },
+    path_params=_QUEUE,
+    tag="dead letters",
+)
+DEAD_LETTERS_REPLAY = ApiRoute(
+    name="dead_letters_replay",
+    method="POST",
+    route="deadletters/{queue}/replay",
+    auth="function",
+    summary="Resend dead letters with their original MessageId (held inside the duplicate window, skipped when "
+    "superseded) and reopen their jobs.",
+    answers={
+        200: Answer("what moved: replayed, held and skipped messages, each with why", ReplayReport),
+        404: _problem("no such stage or queue (`deadletter.queue_unknown`)"),
+        501: _problem("this bus holds no dead letters (`deadletter.bus_unsupported`)"),
+    },
+    body=ReplayRequest,
+    path_params=_QUEUE,
+    tag="dead letters",
+)
+ROUTES += (DEAD_LETTERS, DEAD_LETTERS_REPLAY)

@@ -21,7 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Tr
 from rich.table import Table
 from typer.core import TyperGroup
 
-from shared import cli_ops
+from shared import cli_deadletters, cli_ops
 from shared.api_jobs import JobDetail
 from shared.api_search import search as search_chunks
 from shared.app_ports import app_ports
@@ -613,6 +613,37 @@ def trace(
     with opened:
         code = show_trace(
             store, settings.data_dir / "telemetry", tracking_id, events=events, output=output, console=console
+        )
+    raise typer.Exit(code)
+
+
+@app.command()
+def deadletters(
+    first: Annotated[str | None, typer.Argument(metavar="QUEUE|replay", help="a queue to list, or replay")] = None,
+    queue: Annotated[str | None, typer.Argument(metavar="QUEUE", help="replay: which queue")] = None,
+    reason: Annotated[str | None, typer.Option(help="replay: only this DeadLetterReason or reason code")] = None,
+    job: Annotated[str | None, typer.Option("--job", help="replay: only this job's messages")] = None,
+    limit: Annotated[int, typer.Option(help="replay: at most this many messages")] = 100,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="replay: report what would move, move nothing")] = False,
+    url: Annotated[str | None, typer.Option(help="a running host (default: the local one, opened here)")] = None,
+    key: Annotated[str | None, typer.Option(help="its function key (with --url)")] = None,
+    output: OutputOption = Output.TABLE,
+    data_dir: DataDir = None,
+    verbose: Verbose = False,
+) -> None:
+    """List the stage queues' dead letters (`deadletters [QUEUE]`), or replay them (`deadletters replay QUEUE`)."""
+    try:
+        invocation = cli_deadletters.parse(first, queue, reason=reason, job_id=job, limit=limit, dry_run=dry_run)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
+    _configure_logging(logging.INFO if verbose else logging.ERROR)
+    if url:
+        source = cli_deadletters.ApiSource(url, key or "")
+        raise typer.Exit(cli_deadletters.run(source, invocation, output=output, console=console))
+    with _local_host(data_dir) as host:
+        local = cli_deadletters.LocalSource(app_ports())
+        code = cli_deadletters.run(
+            local, invocation, output=output, console=console, after_replay=lambda: host.run_until_idle(timeout=3600)
         )
     raise typer.Exit(code)
 

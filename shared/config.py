@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     batch_max_chunks: int = Field(64, description="chunks per message batch")
     claim_check_bytes: int = Field(192_000, description="payloads above this travel as a blob pointer")
     max_delivery_count: int = Field(10, description="deliveries before a failing message is dead-lettered")
+    duplicate_detection_window_seconds: int = Field(
+        600,
+        ge=1,
+        le=7 * 24 * 3600,
+        description="the stage queues' duplicate detection window, assumed by a dead-letter replay where the bus "
+        "cannot read it (no management rights): a message is resent only once this has passed since it was enqueued",
+    )
 
     embedding_dimension: int = Field(
         256,

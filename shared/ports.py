@@ -3,7 +3,7 @@
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,6 +26,7 @@ from shared.domain import (
     Stage,
 )
 from shared.domain.bulk_jobs import BulkItem, BulkJob, BulkState
+from shared.domain.bus import OutgoingMessage, PropertyValue
 from shared.domain.job_queries import JobFilter, JobGroup, JobKey
 from shared.domain.search_filter import SearchFilter
 from shared.domain.stage_events import StageEvent
@@ -252,6 +253,13 @@ class JobStore(Protocol):
 
     def jobs_by_tracking_id(self, tracking_id: str, limit: int = 100) -> list[Job]:
         """At most `limit` jobs whose tracking id is `tracking_id`, newest first (created_at, then job_id)."""
+
+    def reopen_batch(self, job_id: str, stage: Stage, batch: int) -> bool:
+        """Undo the dead-lettering of one batch before its message is replayed, atomically: remove its
+        DEAD_LETTERED marker (a DONE marker is never touched) and take it off the stage's dead_lettered counter; a
+        FAILED job with no dead-lettered batch left and its batch count known goes back to PROCESSING with its reason
+        code cleared (last_error stays for the record). Returns whether a marker was removed; False for an unknown
+        job or a batch without a dead-lettered marker (a second call changes nothing)."""
         ...
 
 
@@ -570,3 +578,75 @@ class BatchExtractor(Extractor, Protocol):
     """An extractor that accounts per job batch (the LLM extractor: its budget is per job, its cost recorded)."""
 
     def extract_batch(self, chunks: Sequence[Chunk], job_id: str | None, batch: int) -> ExtractionRun: ...
+
+
+# Dead letters (shared/pipeline/deadletters.py). A port of its own rather than more of `Bus`: the stages only send,
+# and the in-process test bus (and any future send-only bus) need not pretend to hold dead letters; a bus that can
+# is checked with isinstance(bus, DeadLetterQueues).
+
+
+class DeadLetter(BaseModel):
+    """One message of a queue's dead-letter subqueue, as the broker holds it (`lock_token` None: peeked only)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    queue: str
+    sequence_number: int
+    message_id: str
+    body: bytes
+    application_properties: dict[str, PropertyValue]
+    content_type: str | None = None
+    subject: str | None = None
+    correlation_id: str | None = None
+    delivery_count: int = 0
+    enqueued_time: datetime
+    dead_letter_reason: str | None = None
+    dead_letter_error_description: str | None = None
+    lock_token: str | None = None
+
+    def resend(self) -> OutgoingMessage:
+        """The message to send again: the original MessageId, body, properties, content type and subject."""
+        return OutgoingMessage(
+            body=self.body,
+            message_id=self.message_id,
+            application_properties=dict(self.application_properties),
+            content_type=self.content_type,
+            subject=self.subject,
+            correlation_id=self.correlation_id,
+        )
+
+
+class DeadLetterReceiver(Protocol):
+    """Peek-lock on one dead-letter subqueue; what it receives stays locked until completed or released."""
+
+    def receive(self, max_messages: int) -> list[DeadLetter]:
+        """Up to `max_messages`, oldest first ([] when none is left unlocked)."""
+        ...
+
+    def complete(self, message: DeadLetter) -> None:
+        """Remove the message from the dead-letter subqueue for good."""
+        ...
+
+    def release(self, message: DeadLetter) -> None:
+        """Unlock it, left where it is."""
+        ...
+
+
+@runtime_checkable
+class DeadLetterQueues(Protocol):
+    def duplicate_detection_window(self, queue: str) -> timedelta | None:
+        """How long the queue drops a MessageId it accepted (timedelta(0): it does not detect duplicates); None
+        when this bus cannot read it (no management rights). Raises for an unknown queue where it can tell."""
+        ...
+
+    def peek_dead_letters(self, queue: str, max_messages: int) -> list[DeadLetter]:
+        """Up to `max_messages` of the dead-letter subqueue, oldest first, without locking them."""
+        ...
+
+    def dead_letter_receiver(self, queue: str) -> AbstractContextManager[DeadLetterReceiver]:
+        """A receiver of the dead-letter subqueue; leaving it releases what is still locked."""
+        ...
+
+    def resend(self, queue: str, message: DeadLetter) -> None:
+        """Send `message.resend()` to the queue (dropped by duplicate detection inside the window)."""
+        ...

@@ -26,6 +26,7 @@ param workContainer string
 param queueNames object
 param serviceBusNamespace string
 param maxDeliveryCount int
+param duplicateDetectionWindowSeconds int
 @allowed(['cosmos', 'postgres'])
 param jobStore string
 param cosmosEndpoint string
@@ -101,6 +102,7 @@ var tributarySettings = {
   TRIBUTARY_BATCH_MAX_CHUNKS: '64'
   TRIBUTARY_CLAIM_CHECK_BYTES: '192000'
   TRIBUTARY_MAX_DELIVERY_COUNT: string(maxDeliveryCount)
+  TRIBUTARY_DUPLICATE_DETECTION_WINDOW_SECONDS: string(duplicateDetectionWindowSeconds)
   TRIBUTARY_EMBEDDING_DIMENSION: string(embeddingDimension)
   // Empty: the YAML files packaged with the app.
   TRIBUTARY_EXTRACTION_SCHEMA: ''

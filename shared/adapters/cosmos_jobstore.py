@@ -1028,6 +1028,40 @@ class CosmosJobStore:
             found = self._jobs().query_items(query, parameters=parameters, enable_cross_partition_query=True)
             return [_job_from_document(d) for d in found]
 
+    # -- dead-letter replay (shared/pipeline/deadletters.py)
+
+    def reopen_batch(self, job_id: str, stage: Stage, batch: int) -> bool:
+        """Remove the batch's DEAD_LETTERED marker and its count in one compare-and-set of the job document; a
+        FAILED job with none left (and its batch count known) goes back to PROCESSING, reason code cleared, last
+        error kept. Whether a marker was removed."""
+        marker = _marker_key(Stage(stage), batch)
+        dead_key = _counter_key(Stage(stage), BatchOutcome.DEAD_LETTERED)
+        removed = False
+
+        def reopen(document: dict[str, Any]) -> bool:
+            nonlocal removed
+            removed = False  # an attempt that lost its compare-and-set removed nothing
+            markers: dict[str, Any] = document.get("markers", {})
+            value = markers.get(marker)
+            if value is None or _stage_event(job_id, marker, value).outcome is not BatchOutcome.DEAD_LETTERED:
+                return False  # absent, or DONE: never touched (either shape of marker)
+            del markers[marker]
+            counters: dict[str, int] = document.setdefault("counters", {})
+            counters[dead_key] = max(counters.get(dead_key, 0) - 1, 0)
+            none_left = not any(counters.get(_counter_key(s, BatchOutcome.DEAD_LETTERED), 0) > 0 for s in Stage)
+            if (
+                document.get("state") == JobState.FAILED.value
+                and none_left
+                and document.get("batches_expected") is not None
+            ):
+                document.update(state=JobState.PROCESSING.value, reason_code=None)
+            document["updated_at"] = _now()
+            removed = True
+            return True
+
+        self._compare_and_set(job_id, reopen)
+        return removed
+
 
 # -- the document shape ----------------------------------------------------------------------------------------
 

@@ -249,6 +249,12 @@ _COMPLETE = " AND ".join(
         _NOTHING_DEAD_LETTERED,
     ]
 )
+# A replay reopens a failed job only once none of its batches is dead-lettered any more, and only when parsing
+# finished (a job that failed before its batch count was known could never finish: retry it instead).
+_REOPEN_JOB = (
+    "UPDATE jobs SET state = :processing, reason_code = NULL, updated_at = :now"
+    f" WHERE job_id = :job_id AND state = :failed AND {_EXPECTED_IS_KNOWN} AND {_NOTHING_DEAD_LETTERED}"
+)
 _FINISH = f"UPDATE jobs SET state = :succeeded, updated_at = :now WHERE job_id = :job_id AND {_COMPLETE}"
 # The new version is committed only over the version the job was built against, and only in the generation the
 # job was created in (a delete since then opened another); a job that lost either race still succeeds, but leaves
@@ -975,6 +981,39 @@ class SQLJobStore(ABC):
         query = _SELECT_JOBS_WITH_STAGES.format(source=source) + " ORDER BY j.created_at DESC, j.job_id DESC, s.stage"
         with self._tx(write=False) as tx:
             return self._jobs_from_rows(tx.all(query, tracking_id=tracking_id, limit=limit))
+
+    # -- dead-letter replay (shared/pipeline/deadletters.py)
+
+    def reopen_batch(self, job_id: str, stage: Stage, batch: int) -> bool:
+        """Remove the batch's DEAD_LETTERED marker and its count; a FAILED job with none left goes back to
+        PROCESSING (reason code cleared, last error kept). Whether a marker was removed."""
+        stage_value = Stage(stage).value
+        with self._tx(write=True) as tx:
+            # Lock order as in record_batch: marker, then stage row, then job row.
+            removed = tx.execute(
+                "DELETE FROM batch_markers WHERE job_id = :job_id AND stage = :stage AND batch = :batch"
+                " AND outcome = :dead_lettered",
+                job_id=job_id,
+                stage=stage_value,
+                batch=batch,
+                dead_lettered=BatchOutcome.DEAD_LETTERED.value,
+            )
+            if removed != 1:
+                return False
+            tx.execute(
+                "UPDATE job_stages SET dead_lettered = dead_lettered - 1"
+                " WHERE job_id = :job_id AND stage = :stage AND dead_lettered > 0",
+                job_id=job_id,
+                stage=stage_value,
+            )
+            tx.execute(
+                _REOPEN_JOB,
+                job_id=job_id,
+                now=self._now(),
+                failed=JobState.FAILED.value,
+                processing=JobState.PROCESSING.value,
+            )
+        return True
 
 
 _SELECT_EVENTS = (

@@ -5,12 +5,21 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping, Sequence
-from contextlib import suppress
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from azure.core.exceptions import HttpResponseError, ServiceRequestError
-from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusMessageBatch, ServiceBusSender
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError, ServiceRequestError
+from azure.servicebus import (
+    ServiceBusClient,
+    ServiceBusMessage,
+    ServiceBusMessageBatch,
+    ServiceBusReceivedMessage,
+    ServiceBusReceiver,
+    ServiceBusSender,
+    ServiceBusSubQueue,
+)
 from azure.servicebus.exceptions import (
     MessageSizeExceededError,
     MessagingEntityDisabledError,
@@ -26,8 +35,9 @@ from azure.servicebus.management import ServiceBusAdministrationClient
 
 from shared.adapters.bus_messages import to_outgoing
 from shared.connections import connection_section, token_credential
-from shared.domain import Envelope, Reason, TransientError
+from shared.domain import Envelope, Reason, TransientError, TributaryError
 from shared.domain.bus import MAX_MESSAGE_BYTES, MessageTooLargeError, OutgoingMessage
+from shared.ports import DeadLetter, DeadLetterReceiver
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +169,109 @@ class ServiceBusBus:
                 self._admin.close()
             if self._credential is not None:
                 self._credential.close()
+
+    # -- dead letters (shared.ports.DeadLetterQueues)
+
+    def duplicate_detection_window(self, queue: str) -> timedelta | None:
+        """The queue's DuplicateDetectionHistoryTimeWindow (timedelta(0) without duplicate detection), read through
+        the management API; None without the rights to read it (the app's identity has Data Sender/Receiver only)."""
+        if self._admin is None:
+            return None
+        try:
+            properties = self._admin.get_queue(queue)
+        except ResourceNotFoundError as error:
+            raise TributaryError(
+                Reason.BUS_ENTITY_NOT_FOUND, f"the messaging entity {queue!r} could not be found"
+            ) from error
+        except (HttpResponseError, ServiceRequestError) as error:
+            log.warning("cannot read the duplicate detection window of %s (%s)", queue, type(error).__name__)
+            return None
+        if not properties.requires_duplicate_detection:
+            return timedelta(0)
+        window = properties.duplicate_detection_history_time_window
+        return window if isinstance(window, timedelta) else None
+
+    def peek_dead_letters(self, queue: str, max_messages: int) -> list[DeadLetter]:
+        peeked: list[DeadLetter] = []
+        with self.client.get_queue_receiver(queue, sub_queue=ServiceBusSubQueue.DEAD_LETTER) as receiver:
+            next_sequence = 0  # 0: the SDK starts at the first message
+            while len(peeked) < max_messages:
+                page = receiver.peek_messages(min(max_messages - len(peeked), 250), sequence_number=next_sequence)
+                if not page:
+                    break
+                peeked += [_dead_letter(queue, message, peeked=True) for message in page]
+                next_sequence = (page[-1].sequence_number or 0) + 1
+        return peeked[:max_messages]
+
+    @contextmanager
+    def dead_letter_receiver(self, queue: str) -> Iterator[DeadLetterReceiver]:
+        with self.client.get_queue_receiver(queue, sub_queue=ServiceBusSubQueue.DEAD_LETTER) as receiver:
+            wrapped = _ServiceBusDeadLetterReceiver(queue, receiver)
+            try:
+                yield wrapped
+            finally:
+                wrapped.release_all()
+
+    def resend(self, queue: str, message: DeadLetter) -> None:
+        with self._lock:
+            try:
+                self._sender(queue).send_messages(to_servicebus_message(message.resend()))
+            except RETRYABLE_ERRORS as error:
+                self._drop_sender(queue)
+                raise TransientError(Reason.BUS_SEND_FAILED, f"{queue}: {type(error).__name__}: {error}") from error
+
+
+class _ServiceBusDeadLetterReceiver:
+    """Peek-lock on a dead-letter subqueue; the SDK message of each lock is kept to settle it."""
+
+    def __init__(self, queue: str, receiver: ServiceBusReceiver) -> None:
+        self.queue = queue
+        self.receiver = receiver
+        self._locked: dict[str, ServiceBusReceivedMessage] = {}
+
+    def receive(self, max_messages: int) -> list[DeadLetter]:
+        if max_messages < 1:
+            return []
+        received = self.receiver.receive_messages(max_message_count=max_messages, max_wait_time=5)
+        for message in received:
+            self._locked[str(message.lock_token)] = message
+        return [_dead_letter(self.queue, message) for message in received]
+
+    def complete(self, message: DeadLetter) -> None:
+        self.receiver.complete_message(self._locked.pop(message.lock_token or ""))
+
+    def release(self, message: DeadLetter) -> None:
+        self.receiver.abandon_message(self._locked.pop(message.lock_token or ""))
+
+    def release_all(self) -> None:
+        for token in list(self._locked):
+            with suppress(Exception):  # a lapsed lock is released all the same
+                self.receiver.abandon_message(self._locked.pop(token))
+
+
+def _text(value: Any) -> Any:
+    # Received application properties come back with bytes keys and bytes string values (pyamqp).
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _dead_letter(queue: str, message: ServiceBusReceivedMessage, *, peeked: bool = False) -> DeadLetter:
+    body = message.body if isinstance(message.body, bytes) else b"".join(message.body)
+    return DeadLetter(
+        queue=queue,
+        sequence_number=message.sequence_number or 0,
+        message_id=message.message_id or "",
+        body=body,
+        application_properties={_text(k): _text(v) for k, v in (message.application_properties or {}).items()},
+        content_type=message.content_type,
+        subject=message.subject,
+        correlation_id=message.correlation_id,
+        delivery_count=(message.delivery_count or 0) + 1,  # as the Functions host reports it (see tests/support/bus)
+        # The service keeps the original enqueue time on a dead-lettered message: the start of its MessageId's window.
+        enqueued_time=message.enqueued_time_utc or datetime.now(UTC),
+        dead_letter_reason=message.dead_letter_reason,
+        dead_letter_error_description=message.dead_letter_error_description,
+        lock_token=None if peeked else str(message.lock_token),
+    )
 
 
 def _try_add(batch: ServiceBusMessageBatch, message: OutgoingMessage) -> bool:

@@ -75,7 +75,11 @@ def ensure_queues(broker: LocalBroker, settings: Settings) -> None:
     trigger's poison queue, which the Functions host creates itself, plain."""
     lock = timedelta(seconds=settings.devhost_lock_seconds)
     stage = QueueProperties(
-        lock_duration=lock, max_delivery_count=settings.max_delivery_count, requires_duplicate_detection=True
+        lock_duration=lock,
+        max_delivery_count=settings.max_delivery_count,
+        requires_duplicate_detection=True,
+        # The Bicep template gives the queues the window the app is told (TRIBUTARY_DUPLICATE_DETECTION_WINDOW_SECONDS).
+        duplicate_detection_history_time_window=timedelta(seconds=settings.duplicate_detection_window_seconds),
     )
     for queue in settings.queues.values():
         broker.create_queue(queue, stage)

@@ -218,6 +218,14 @@ class Reason(StrEnum):
     # Added with the trace API (GET /api/trace/{tracking_id}, client tracking ids)
     INGEST_TRACKING_ID_INVALID = "ingest.tracking_id_invalid"
     TRACE_NOT_FOUND = "trace.not_found"
+    # Added with the dead-letter listing and replay
+    DEADLETTER_BUS_UNSUPPORTED = "deadletter.bus_unsupported"
+    DEADLETTER_DUPLICATE_WINDOW_OPEN = "deadletter.duplicate_window_open"
+    DEADLETTER_JOB_FINISHED = "deadletter.job_finished"
+    DEADLETTER_JOB_INCOMPLETE = "deadletter.job_incomplete"
+    DEADLETTER_JOB_SUPERSEDED = "deadletter.job_superseded"
+    DEADLETTER_NOT_REPLAYABLE = "deadletter.not_replayable"
+    DEADLETTER_QUEUE_UNKNOWN = "deadletter.queue_unknown"
 
 
 _R = Reason
@@ -397,6 +405,14 @@ DESCRIPTIONS: dict[Reason, str] = {
     _R.INGEST_TRACKING_ID_INVALID: "The blob's tracking_id metadata was refused (over 128 characters, or not only "
     "letters, digits and - _ . :); the job is tracked by its trace id.",
     _R.TRACE_NOT_FOUND: "No job has this id or tracking id; check the id, or list jobs to find the file's.",
+    _R.DEADLETTER_BUS_UNSUPPORTED: "This bus cannot read its dead-letter subqueues; use the local host or Service Bus.",
+    _R.DEADLETTER_DUPLICATE_WINDOW_OPEN: "Held: a resend inside the duplicate detection window would be dropped; "
+    "replay after the time given.",
+    _R.DEADLETTER_JOB_FINISHED: "The message's job has succeeded or was skipped since; nothing to replay.",
+    _R.DEADLETTER_JOB_INCOMPLETE: "The job failed before its file was fully parsed; retry the job instead.",
+    _R.DEADLETTER_JOB_SUPERSEDED: "A newer job of the document exists (a retry, a new upload, a delete); retry that.",
+    _R.DEADLETTER_NOT_REPLAYABLE: "Only ingest jobs' messages are replayed; repeat a delete with its API.",
+    _R.DEADLETTER_QUEUE_UNKNOWN: "No stage or configured queue has this name; use a stage name or a queue setting.",
 }
 
 

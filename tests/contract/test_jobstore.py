@@ -1388,3 +1388,128 @@ def test_jobs_by_tracking_id_finds_only_that_ids_jobs_newest_first(job_store: Jo
     assert [job.job_id for job in newest_two] == ["d", "c"]
     assert job_store.jobs_by_tracking_id("order-4") == []  # an exact match, not a prefix
     assert job_store.jobs_by_tracking_id("order-42", limit=0) == []
+
+
+# --- reopen_batch (dead-letter replay) -----------------------------------------------------------------------
+
+
+def dead_lettered_job(store: JobStore, job_id: str = "job-1", *, batches: tuple[int, ...] = (1,)) -> Job:
+    """A job of 3 batches whose graph `batches` were dead-lettered (as shared.pipeline.stages.record_dead_letter
+    leaves it), the other graph batches and every vector batch done."""
+    processing_job(store, job_id, expected=3)
+    for batch in range(3):
+        store.record_batch(job_id, Stage.VECTOR, batch, BatchOutcome.DONE)
+        if batch not in batches:
+            store.record_batch(job_id, Stage.GRAPH, batch, BatchOutcome.DONE)
+    for batch in batches:
+        store.record_batch(job_id, Stage.GRAPH, batch, BatchOutcome.DEAD_LETTERED, reason_code="graph.unavailable")
+    assert store.transition(
+        job_id,
+        JobState.FAILED,
+        allowed_from={JobState.PROCESSING},
+        reason_code="graph.unavailable",
+        last_error="graph batch 1: down",
+    )
+    return stored(store, job_id)
+
+
+def test_reopen_batch_removes_the_dead_letter_and_reopens_the_job_which_can_then_finish(job_store: JobStore) -> None:
+    # GIVEN a job failed by one dead-lettered graph batch
+    dead_lettered_job(job_store)
+    assert job_store.finish_if_complete("job-1") is None
+
+    # WHEN the batch is reopened for a replay
+    reopened = job_store.reopen_batch("job-1", Stage.GRAPH, 1)
+
+    # THEN the marker and its count are gone and the job processes again, its last error kept for the record
+    job = stored(job_store)
+    assert reopened is True
+    assert job.counters(Stage.GRAPH) == StageCounters(done=2, dead_lettered=0)
+    assert (job.state, job.reason_code, job.last_error) == (JobState.PROCESSING, None, "graph batch 1: down")
+    # AND the replayed batch, now done, counts (its marker is new again) and finishes the job
+    assert job_store.record_batch("job-1", Stage.GRAPH, 1, BatchOutcome.DONE, Counts(chunks=5)) is True
+    finished = job_store.finish_if_complete("job-1")
+    assert finished is not None
+    assert finished.state is JobState.SUCCEEDED
+    assert stored(job_store).totals.chunks == 5
+
+
+def test_reopen_batch_twice_changes_nothing_the_second_time(job_store: JobStore) -> None:
+    # GIVEN a reopened batch
+    dead_lettered_job(job_store)
+    assert job_store.reopen_batch("job-1", Stage.GRAPH, 1)
+    before = stored(job_store)
+
+    # WHEN it is reopened again (a replay run again after a crash)
+    again = job_store.reopen_batch("job-1", Stage.GRAPH, 1)
+
+    # THEN nothing moves: no counter below zero, no state change
+    assert again is False
+    after = stored(job_store)
+    assert (after.state, after.stages, after.totals) == (before.state, before.stages, before.totals)
+
+
+def test_reopen_batch_never_touches_a_done_marker_or_an_unknown_job(job_store: JobStore) -> None:
+    # GIVEN a failed job whose graph batch 0 is done
+    dead_lettered_job(job_store)
+
+    # WHEN a done batch, a batch with no marker, and an unknown job are "reopened"
+    answers = [
+        job_store.reopen_batch("job-1", Stage.GRAPH, 0),
+        job_store.reopen_batch("job-1", Stage.ENRICH, 0),
+        job_store.reopen_batch("no-such-job", Stage.GRAPH, 1),
+    ]
+
+    # THEN none is, and the job is still failed with its reason
+    assert answers == [False, False, False]
+    job = stored(job_store)
+    assert job.counters(Stage.GRAPH) == StageCounters(done=2, dead_lettered=1)
+    assert (job.state, job.reason_code) == (JobState.FAILED, "graph.unavailable")
+
+
+def test_a_job_with_another_dead_lettered_batch_stays_failed_until_the_last_is_reopened(job_store: JobStore) -> None:
+    # GIVEN a job failed by two dead-lettered graph batches
+    dead_lettered_job(job_store, batches=(1, 2))
+
+    # WHEN the first is reopened
+    assert job_store.reopen_batch("job-1", Stage.GRAPH, 1)
+
+    # THEN the job stays failed (batch 2 will never complete unless it is replayed too)
+    assert stored(job_store).state is JobState.FAILED
+    # AND reopening the last one moves it back to processing
+    assert job_store.reopen_batch("job-1", Stage.GRAPH, 2)
+    assert stored(job_store).state is JobState.PROCESSING
+
+
+def test_a_job_failed_before_its_batch_count_was_known_is_not_reopened(job_store: JobStore) -> None:
+    # GIVEN a job whose enrich batch was dead-lettered while parsing had not finished, then failed
+    processing_job(job_store, expected=None)
+    job_store.record_batch("job-1", Stage.ENRICH, 0, BatchOutcome.DEAD_LETTERED, reason_code="embed.refused")
+    assert job_store.transition("job-1", JobState.FAILED, allowed_from={JobState.PROCESSING})
+
+    # WHEN its batch is reopened
+    assert job_store.reopen_batch("job-1", Stage.ENRICH, 0)
+
+    # THEN the marker goes but the job stays failed: it could never finish (a retry of the job is the way)
+    job = stored(job_store)
+    assert job.counters(Stage.ENRICH).dead_lettered == 0
+    assert job.state is JobState.FAILED
+
+
+def test_threads_reopening_the_same_batch_reopen_it_once(job_store: JobStore) -> None:
+    # GIVEN a failed job
+    dead_lettered_job(job_store)
+
+    # WHEN 8 threads reopen its batch at once
+    start = threading.Barrier(THREADS)
+
+    def worker(_: int) -> bool:
+        start.wait(timeout=30)
+        return job_store.reopen_batch("job-1", Stage.GRAPH, 1)
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        answers = list(pool.map(worker, range(THREADS)))
+
+    # THEN exactly one removed the marker, and the counter went down once
+    assert answers.count(True) == 1
+    assert stored(job_store).counters(Stage.GRAPH) == StageCounters(done=2, dead_lettered=0)

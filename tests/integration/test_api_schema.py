@@ -100,8 +100,14 @@ def test_a_route_needing_a_key_refuses_a_request_without_one_as_azure_does(
 ) -> None:
     # GIVEN a request that would otherwise be answered (path parameters filled in)
     base, key = served
-    names = {"job_id": "some-job", "document_id": "some-document", "bulk_id": "some-bulk", "tracking_id": "some-trace"}
-    url = f"{base}/{route.route.format(**names)}"
+    filled = {
+        "job_id": "some-job",
+        "document_id": "some-document",
+        "bulk_id": "some-bulk",
+        "tracking_id": "some-trace",
+        "queue": "graph",
+    }
+    url = f"{base}/{route.route.format(**filled)}"
     # WHEN it comes without a key, or with a wrong one THEN the host refuses it: 401 with no body, before the function
     assert _status(url, route.method, {}) == (401, b"")
     assert _status(url, route.method, {"x-functions-key": key + "x"}) == (401, b"")

@@ -59,6 +59,8 @@ def test_function_app_registers_every_trigger_with_settings_by_name():
         "vector": "serviceBusTrigger",
         "cleanup": "serviceBusTrigger",
         "delete": "serviceBusTrigger",
+        "dead_letters": "httpTrigger",
+        "dead_letters_replay": "httpTrigger",
     }
     assert triggers["ingest"]["path"] == "%TRIBUTARY_INCOMING_CONTAINER%/{name}"
     assert triggers["ingest"]["source"] == "EventGrid"
