@@ -118,6 +118,21 @@ resource jobs 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@202
               order: 'descending'
             }
           ]
+          // GET /api/trace/{tracking_id}: the jobs of a tracking id, newest first.
+          [
+            {
+              path: '/tracking_id'
+              order: 'ascending'
+            }
+            {
+              path: '/created_at'
+              order: 'descending'
+            }
+            {
+              path: '/job_id'
+              order: 'descending'
+            }
+          ]
         ]
       }
     }

@@ -61,6 +61,7 @@ def test_function_app_registers_every_trigger_with_settings_by_name():
         "delete": "serviceBusTrigger",
         "dead_letters": "httpTrigger",
         "dead_letters_replay": "httpTrigger",
+        "trace": "httpTrigger",
     }
     assert triggers["ingest"]["path"] == "%TRIBUTARY_INCOMING_CONTAINER%/{name}"
     assert triggers["ingest"]["source"] == "EventGrid"
