@@ -215,6 +215,8 @@ class Reason(StrEnum):
     RETRY_BLOB_MISSING = "retry.blob_missing"
     RETRY_JOB_NOT_FINISHED = "retry.job_not_finished"
     RETRY_NOT_SUPPORTED = "retry.not_supported"
+    # Added with completion notifications (TRIBUTARY_NOTIFY_*)
+    NOTIFY_DELIVERY_FAILED = "notify.delivery_failed"
 
 
 _R = Reason
@@ -391,6 +393,8 @@ DESCRIPTIONS: dict[Reason, str] = {
     _R.RETRY_BLOB_MISSING: "The failed job's file is no longer in its container; upload it again instead.",
     _R.RETRY_JOB_NOT_FINISHED: "The job has not finished yet; only a failed job can be retried.",
     _R.RETRY_NOT_SUPPORTED: "Only ingest jobs are retried; a delete is repeated with DELETE /api/documents/{id}.",
+    _R.NOTIFY_DELIVERY_FAILED: "The job's completion event was not delivered after retries; it is kept under "
+    "notifications/dead-letter/ in the work container. The job's own state is unaffected.",
 }
 
 

@@ -1,0 +1,73 @@
+"""Deliver a completion event, or keep it: a delivery that keeps failing leaves a dead-letter record (the event, the
+error and the attempts, as a blob in the work container), an issue on the job with `notify.delivery_failed`, a log
+line and a count. Nothing here raises: the job's state is already written, and a stage must not fail (and be
+redelivered) because a receiver is down.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+
+from shared.domain import ParseIssue, Reason
+from shared.domain.notifications import DeliveryFailedError, Notification
+from shared.ports import Ports
+from shared.telemetry import metrics
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTER_PREFIX = "notifications/dead-letter/"
+ISSUE_LOCATOR = "notification"
+
+
+def dead_letter_path(event: Notification) -> str:
+    """Where the record of an event that could not be delivered is kept (one per event: a resend overwrites it)."""
+    return f"{DEAD_LETTER_PREFIX}{event.id}.json"
+
+
+def wanted(event: Notification, ports: Ports) -> bool:
+    """Whether the settings ask for this event (TRIBUTARY_NOTIFY_EVENTS)."""
+    return ports.settings.notify_events == "all" or event.failed
+
+
+def announce(event: Notification, ports: Ports) -> None:
+    """Send `event` through the configured notifier; on failure keep a dead-letter record. Never raises."""
+    notifier = ports.notifier
+    if notifier is None or not wanted(event, ports):
+        return
+    try:
+        notifier.publish(event)
+    except DeliveryFailedError as failure:
+        _dead_letter(event, failure, ports)
+    except Exception as error:  # a bug in an adapter must not fail the stage either: recorded the same way
+        _dead_letter(event, DeliveryFailedError(notifier.target, 0, f"{type(error).__name__}: {error}"), ports)
+    else:
+        metrics.notification_sent(event.type, "delivered")
+
+
+def _dead_letter(event: Notification, failure: DeliveryFailedError, ports: Ports) -> None:
+    metrics.notification_sent(event.type, "dead_lettered")
+    log.warning(
+        "%s: event %s (%s) for job %s: %s", Reason.NOTIFY_DELIVERY_FAILED, event.id, event.type, event.job_id, failure
+    )
+    record = {
+        "reason_code": Reason.NOTIFY_DELIVERY_FAILED.value,
+        "target": failure.target,
+        "attempts": failure.attempts,
+        "error": failure.detail[:2000],
+        "failed_at": datetime.now(UTC).isoformat(),
+        "notification": event.model_dump(mode="json"),
+    }
+    try:
+        body = json.dumps(record, ensure_ascii=False, indent=1).encode("utf-8")
+        ports.blobs.upload(ports.settings.work_container, dead_letter_path(event), body)
+        detail = f"event {event.id} to {failure.target}: {failure.detail} after {failure.attempts} attempt(s)"
+        issue = ParseIssue(locator=ISSUE_LOCATOR, reason_code=Reason.NOTIFY_DELIVERY_FAILED, detail=detail[:2000])
+        if event.type.startswith("io.tributary.job."):  # a bulk run has no issue list: its record is the blob
+            ports.jobs.record_issues(event.job_id, [issue])
+    except Exception:
+        # The record could not be kept either (storage or the job store down): the log line above is what is left.
+        log.exception(
+            "%s: the dead-letter record of event %s could not be written", Reason.NOTIFY_DELIVERY_FAILED, event.id
+        )
