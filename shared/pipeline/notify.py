@@ -59,15 +59,24 @@ def _dead_letter(event: Notification, failure: DeliveryFailedError, ports: Ports
         "failed_at": datetime.now(UTC).isoformat(),
         "notification": event.model_dump(mode="json"),
     }
+    path = dead_letter_path(event)
     try:
         body = json.dumps(record, ensure_ascii=False, indent=1).encode("utf-8")
-        ports.blobs.upload(ports.settings.work_container, dead_letter_path(event), body)
-        detail = f"event {event.id} to {failure.target}: {failure.detail} after {failure.attempts} attempt(s)"
-        issue = ParseIssue(locator=ISSUE_LOCATOR, reason_code=Reason.NOTIFY_DELIVERY_FAILED, detail=detail[:2000])
-        if event.type.startswith("io.tributary.job."):  # a bulk run has no issue list: its record is the blob
-            ports.jobs.record_issues(event.job_id, [issue])
+        ports.blobs.upload(ports.settings.work_container, path, body)
     except Exception:
-        # The record could not be kept either (storage or the job store down): the log line above is what is left.
+        # Storage is down too: the log lines are what is left of the event (the job's issue below still says so).
         log.exception(
             "%s: the dead-letter record of event %s could not be written", Reason.NOTIFY_DELIVERY_FAILED, event.id
+        )
+    if not event.type.startswith("io.tributary.job."):  # a bulk run has no issue list: its record is the blob
+        return
+    detail = (
+        f"event {event.id} to {failure.target}: {failure.detail} after {failure.attempts} attempt(s); kept as {path}"
+    )
+    issue = ParseIssue(locator=ISSUE_LOCATOR, reason_code=Reason.NOTIFY_DELIVERY_FAILED, detail=detail[:2000])
+    try:
+        ports.jobs.record_issues(event.job_id, [issue])
+    except Exception:
+        log.exception(
+            "%s: the issue of event %s could not be recorded on its job", Reason.NOTIFY_DELIVERY_FAILED, event.id
         )

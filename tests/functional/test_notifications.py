@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,11 +18,12 @@ from shared.adapters.notify_eventgrid import EventGridNotifier
 from shared.adapters.notify_webhook import WebhookNotifier
 from shared.bulk import activities
 from shared.domain import JobState, Reason
-from shared.domain.notifications import event_id
+from shared.domain.notifications import Notification, event_id
 from shared.pipeline.stages import process_message
-from shared.ports import Notifier, Ports
+from shared.ports import BlobStore, Notifier, Ports
 from tests.functional.test_bulk_activities import TEXTS, ingested, list_all, run_item, start_run
 from tests.support.event_receiver import Answer, EventReceiver
+from tests.support.host_pipeline import HostPipelineFactory
 from tests.support.inprocess import drain
 from tests.support.pipeline import Pipeline, PipelineFactory
 
@@ -284,3 +286,90 @@ def test_event_grid_gets_the_same_event_as_a_cloudevents_batch_with_its_key(
 
 def dead_letter_path_of(event_id_: str) -> str:
     return f"notifications/dead-letter/{event_id_}.json"
+
+
+def test_the_local_host_wires_the_webhook_from_its_setting(
+    make_host_pipeline: HostPipelineFactory, event_receiver: EventReceiver
+) -> None:
+    # GIVEN the app on the local host (Azurite, the local broker) with TRIBUTARY_NOTIFY_WEBHOOK_URL set
+    pipeline = make_host_pipeline(notify_webhook_url=f"{event_receiver.url}/hook")
+
+    # WHEN a file is uploaded and the host runs every stage
+    job = pipeline.drop("docs/ada.txt", TEXT)
+
+    # THEN the app's own wiring sent the one event of its end
+    assert job.state is JobState.SUCCEEDED
+    [event] = event_receiver.events()
+    assert (event["id"], event["type"]) == (event_id("job", job.job_id, "succeeded"), "io.tributary.job.succeeded")
+    assert event["source"] == f"/tributary/{pipeline.ports.blobs.account}/jobs"  # devstoreaccount1 on Azurite
+
+
+class UploadsFail:
+    """A blob store whose uploads under `prefix` fail: the dead-letter record cannot be kept either."""
+
+    def __init__(self, inner: BlobStore, prefix: str) -> None:
+        self._inner, self._prefix = inner, prefix
+
+    def upload(self, container: str, path: str, data: Any) -> Any:
+        if path.startswith(self._prefix):
+            raise OSError("storage is down")
+        return self._inner.upload(container, path, data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def test_a_notification_that_cannot_even_be_dead_lettered_never_fails_the_stage(
+    make_pipeline: PipelineFactory, event_receiver: EventReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a receiver that is down and storage that refuses the dead-letter record
+    url = f"{event_receiver.url}/hook"
+
+    def broken(ports: Ports) -> Ports:
+        return dataclasses.replace(
+            ports,
+            blobs=UploadsFail(ports.blobs, "notifications/"),  # type: ignore[arg-type]
+            notifier=WebhookNotifier(url, retries=0, timeout=2.0),
+        )
+
+    pipeline = make_pipeline(wrap=broken)
+    event_receiver.answer_with(then=503)
+
+    # WHEN a file runs through
+    job = pipeline.job(pipeline.drop("docs/ada.txt", TEXT))
+
+    # THEN the job succeeded all the same, and the log says what was lost, by its reason code
+    assert job.state is JobState.SUCCEEDED
+    assert len(event_receiver.requests) == 1
+    lost = [record for record in caplog.records if Reason.NOTIFY_DELIVERY_FAILED in record.getMessage()]
+    assert any(
+        "record of event" in record.getMessage() and "could not be written" in record.getMessage() for record in lost
+    )
+    # AND the job still says the event was not delivered
+    [issue] = pipeline.ports.jobs.list_issues(job.job_id)
+    assert issue.reason_code == Reason.NOTIFY_DELIVERY_FAILED
+
+
+def test_a_live_event_grid_topic_accepts_the_event() -> None:
+    # GIVEN a real topic, when one is configured for the tests
+    endpoint = os.environ.get("TRIBUTARY_TEST_EVENTGRID_ENDPOINT")
+    if not endpoint:
+        reason = "TRIBUTARY_TEST_EVENTGRID_ENDPOINT (and _KEY, or a signed-in identity) not set: no live Event Grid"
+        print(f"SKIPPED: {reason}")
+        pytest.skip(reason)
+    notifier = EventGridNotifier(endpoint, os.environ.get("TRIBUTARY_TEST_EVENTGRID_KEY"), retries=2, timeout=20.0)
+    event = Notification(
+        id=event_id("job", "live-test", "succeeded"),
+        source="/tributary/test/jobs",
+        type="io.tributary.job.succeeded",
+        subject="incoming/live-test.txt",
+        time=datetime.now(UTC),
+        data={"job_id": "live-test", "state": "succeeded"},
+        job_id="live-test",
+        failed=False,
+    )
+    # WHEN it is published, THEN the topic accepts it (DeliveryFailedError otherwise)
+    try:
+        notifier.publish(event)
+    finally:
+        notifier.close()
