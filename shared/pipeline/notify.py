@@ -10,6 +10,8 @@ import json
 import logging
 from datetime import UTC, datetime
 
+from pydantic import BaseModel, ConfigDict
+
 from shared.domain import ParseIssue, Reason
 from shared.domain.notifications import DeliveryFailedError, Notification
 from shared.ports import Ports
@@ -80,3 +82,45 @@ def _dead_letter(event: Notification, failure: DeliveryFailedError, ports: Ports
         log.exception(
             "%s: the issue of event %s could not be recorded on its job", Reason.NOTIFY_DELIVERY_FAILED, event.id
         )
+
+
+class Resent(BaseModel):
+    """What a resend did with one dead-lettered event."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    type: str
+    job_id: str
+    delivered: bool
+    detail: str = ""
+
+
+def resend_dead_letters(ports: Ports, limit: int = 1000) -> list[Resent]:
+    """Publish each dead-lettered event again (same id: a receiver that got it meanwhile drops it); a delivered one's
+    record is deleted, a failed one's record is rewritten with the new error and attempts. The job's issue stays: it
+    is the job's history. Raises LookupError when no notifier is configured."""
+    notifier = ports.notifier
+    if notifier is None:
+        raise LookupError("no notifier: set TRIBUTARY_NOTIFY_WEBHOOK_URL or TRIBUTARY_NOTIFY_EVENTGRID_ENDPOINT")
+    container = ports.settings.work_container
+    done: list[Resent] = []
+    for blob in ports.blobs.list_blobs(container, DEAD_LETTER_PREFIX):
+        if len(done) >= limit:
+            break
+        record = json.loads(ports.blobs.download_bytes(container, blob.path))
+        event = Notification.model_validate(record["notification"])
+        try:
+            notifier.publish(event)
+        except DeliveryFailedError as failure:
+            record |= {"target": failure.target, "attempts": record.get("attempts", 0) + failure.attempts}
+            record |= {"error": failure.detail[:2000], "failed_at": datetime.now(UTC).isoformat()}
+            ports.blobs.upload(container, blob.path, json.dumps(record, ensure_ascii=False, indent=1).encode("utf-8"))
+            done.append(
+                Resent(event_id=event.id, type=event.type, job_id=event.job_id, delivered=False, detail=str(failure))
+            )
+            continue
+        metrics.notification_sent(event.type, "delivered")
+        ports.blobs.delete(container, blob.path)
+        done.append(Resent(event_id=event.id, type=event.type, job_id=event.job_id, delivered=True))
+    return done

@@ -10,6 +10,7 @@ import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,9 +20,11 @@ from shared.adapters.notify_webhook import WebhookNotifier
 from shared.bulk import activities
 from shared.domain import JobState, Reason
 from shared.domain.notifications import Notification, event_id
+from shared.pipeline.notify import resend_dead_letters
 from shared.pipeline.stages import process_message
 from shared.ports import BlobStore, Notifier, Ports
 from tests.functional.test_bulk_activities import TEXTS, ingested, list_all, run_item, start_run
+from tests.functional.test_cli import tributary
 from tests.support.event_receiver import Answer, EventReceiver
 from tests.support.host_pipeline import HostPipelineFactory
 from tests.support.inprocess import drain
@@ -373,3 +376,62 @@ def test_a_live_event_grid_topic_accepts_the_event() -> None:
         notifier.publish(event)
     finally:
         notifier.close()
+
+
+def test_resending_delivers_a_dead_lettered_event_with_its_id_or_keeps_it_with_the_new_error(
+    make_pipeline: PipelineFactory, event_receiver: EventReceiver
+) -> None:
+    # GIVEN an event dead-lettered while the receiver was down
+    pipeline = webhook_pipeline(make_pipeline, event_receiver, notify_retries=0)
+    event_receiver.answer_with(then=503)
+    job = pipeline.job(pipeline.drop("docs/ada.txt", TEXT))
+    path = dead_letter_path_of(event_id("job", job.job_id, "succeeded"))
+    ports = pipeline.ports
+
+    # WHEN it is resent while the receiver is still down
+    [still] = resend_dead_letters(ports)
+
+    # THEN it is kept, its record counting every attempt
+    assert not still.delivered
+    assert json.loads(ports.blobs.download_bytes("work", path))["attempts"] == 2
+
+    # WHEN it is resent once the receiver is back
+    event_receiver.answer_with(then=200)
+    [resent] = resend_dead_letters(ports)
+
+    # THEN it was delivered with its own id, and its record is gone
+    assert resent.delivered
+    assert [event["id"] for event in event_receiver.events()] == [event_id("job", job.job_id, "succeeded")] * 3
+    assert not list(ports.blobs.list_blobs("work", "notifications/"))
+
+
+def test_the_cli_lists_and_resends_undelivered_events(tmp_path: Path, event_receiver: EventReceiver) -> None:
+    # GIVEN a file ingested by `tributary ingest` while the webhook answered 500
+    settings = {"TRIBUTARY_NOTIFY_WEBHOOK_URL": f"{event_receiver.url}/hook", "TRIBUTARY_NOTIFY_RETRIES": "0"}
+    event_receiver.answer_with(then=500)
+    source = tmp_path / "files"
+    source.mkdir()
+    (source / "ada.txt").write_bytes(TEXT)
+    data_dir = tmp_path / "data"
+    ingest = tributary("ingest", source, data_dir=data_dir, settings=settings)
+    assert ingest.returncode == 0, ingest.stdout + ingest.stderr
+
+    # WHEN the undelivered events are listed
+    listed = tributary("notifications", "list", "-o", "json", data_dir=data_dir, settings=settings)
+
+    # THEN the one event is there with its error
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    [record] = json.loads(listed.stdout)["dead_letters"]
+    assert record["notification"]["type"] == "io.tributary.job.succeeded"
+    assert "HTTP 500" in record["error"]
+
+    # WHEN the receiver is back and they are resent
+    event_receiver.answer_with(then=200)
+    resent = tributary("notifications", "resend", "-o", "json", data_dir=data_dir, settings=settings)
+
+    # THEN it was delivered under the same id, and none is left
+    assert resent.returncode == 0, resent.stdout + resent.stderr
+    assert json.loads(resent.stdout)["resent"][0]["delivered"] is True
+    assert [event["id"] for event in event_receiver.events()] == [record["notification"]["id"]] * 2
+    empty = tributary("notifications", "list", "-o", "json", data_dir=data_dir, settings=settings)
+    assert json.loads(empty.stdout) == {"dead_letters": []}
