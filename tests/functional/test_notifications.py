@@ -18,6 +18,7 @@ import pytest
 from shared.adapters.notify_eventgrid import EventGridNotifier
 from shared.adapters.notify_webhook import WebhookNotifier
 from shared.bulk import activities
+from shared.bulk.starter import run_status
 from shared.domain import JobState, Reason
 from shared.domain.notifications import Notification, event_id
 from shared.pipeline.notify import resend_dead_letters
@@ -435,3 +436,27 @@ def test_the_cli_lists_and_resends_undelivered_events(tmp_path: Path, event_rece
     assert [event["id"] for event in event_receiver.events()] == [record["notification"]["id"]] * 2
     empty = tributary("notifications", "list", "-o", "json", data_dir=data_dir, settings=settings)
     assert json.loads(empty.stdout) == {"dead_letters": []}
+
+
+def test_a_terminated_bulk_run_is_announced_cancelled_by_the_read_that_closes_it(
+    make_pipeline: PipelineFactory, event_receiver: EventReceiver
+) -> None:
+    # GIVEN a run that ran one of its three blobs before it was terminated
+    pipeline = webhook_pipeline(make_pipeline, event_receiver)
+    ingested(pipeline)
+    ports = pipeline.ports
+    run = start_run(pipeline, '{"operation": "reprocess", "prefix": "docs/"}')
+    paths = list_all(run, ports, size=10)
+    run_item(run, paths[0], ports)
+    drain(pipeline.bus, ports)
+    event_receiver.requests.clear()
+
+    # WHEN its status is read twice after Durable says Terminated (GET /api/bulk/{id} passes the app's ports)
+    run_status(ports.jobs, run.bulk_id, "Terminated", ports=ports)
+    run_status(ports.jobs, run.bulk_id, "Terminated", ports=ports)
+
+    # THEN the first read closed it and announced it cancelled, with what ran; the second announced nothing
+    [event] = event_receiver.events()
+    assert (event["type"], event["id"]) == ("io.tributary.bulk.cancelled", event_id("bulk", run.bulk_id, "cancelled"))
+    assert event["data"]["reason_code"] == Reason.BULK_CANCELLED
+    assert (event["data"]["counts"]["done"], event["data"]["counts"]["not_run"]) == (1, 2)
