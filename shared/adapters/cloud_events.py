@@ -88,11 +88,18 @@ def retry_after_seconds(error: HttpResponseError) -> float | None:
 
 
 def deliver(
-    attempt: Callable[[float], None], *, target: str, retries: int, timeout: float, sleep: Callable[[float], None]
+    attempt: Callable[[float], None],
+    *,
+    target: str,
+    retries: int,
+    timeout: float,
+    sleep: Callable[[float], None],
+    redact: Callable[[str], str] = str,
 ) -> int:
     """Call `attempt(seconds left)` until it returns, at most 1 + `retries` times and within `timeout` seconds.
 
-    Returns the attempts made; raises DeliveryFailedError when the last one failed, or at once on a final failure."""
+    Returns the attempts made; raises DeliveryFailedError when the last one failed, or at once on a final failure.
+    `redact` cleans every error text before it is logged or raised (an HTTP library may quote the URL and its key)."""
     deadline = time.monotonic() + timeout
     attempts = 0
     while True:
@@ -106,11 +113,11 @@ def deliver(
                 wait = BACKOFF_SECONDS * 2 ** (attempts - 1) * random.uniform(0.5, 1.0)
             left = deadline - time.monotonic()
             if attempts > retries or wait >= left:
-                raise DeliveryFailedError(target, attempts, str(failure)) from failure
-            log.info("notification to %s: %s; retrying in %.2f s", target, failure, wait)
+                raise DeliveryFailedError(target, attempts, redact(str(failure))) from None
+            log.info("notification to %s: %s; retrying in %.2f s", target, redact(str(failure)), wait)
             sleep(wait)
         except Exception as failure:  # final: a refusal (400, 401, 403, 404, 413) will not change by retrying
-            raise DeliveryFailedError(target, attempts, f"{type(failure).__name__}: {failure}") from failure
+            raise DeliveryFailedError(target, attempts, redact(f"{type(failure).__name__}: {failure}")) from None
 
 
 def public_target(url: str) -> str:

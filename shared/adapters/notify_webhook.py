@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from urllib.parse import urlsplit
 
 from azure.core import PipelineClient
 from azure.core.pipeline.policies import HeadersPolicy, UserAgentPolicy
@@ -40,7 +41,13 @@ class WebhookNotifier:
             retries=self._retries,
             timeout=self._timeout,
             sleep=time.sleep,
+            redact=self._redact,
         )
+
+    def _redact(self, text: str) -> str:
+        """`text` without the URL's query string (where a webhook's key usually travels)."""
+        query = urlsplit(self._url).query
+        return text.replace(query, "<query>") if query else text
 
     def _post(self, body: bytes, seconds: float) -> None:
         request = HttpRequest("POST", self._url, content=body, headers={"Content-Type": MEDIA_TYPE})

@@ -185,3 +185,21 @@ def test_the_event_grid_notifier_takes_a_key_or_a_token_credential() -> None:
     finally:
         keyed.close()
         by_identity.close()
+
+
+def test_error_texts_are_redacted_before_they_are_kept() -> None:
+    # GIVEN an HTTP library quoting the URL with its key in an error, and the webhook's redaction
+    notifier = WebhookNotifier("https://hooks.example.net/t?code=SECRET", retries=1)
+    attempt = Attempts(
+        RetryableError("Max retries exceeded with url: /t?code=SECRET"),
+        ValueError("refused: /t?code=SECRET"),
+    )
+
+    # WHEN delivery fails
+    with pytest.raises(DeliveryFailedError) as failed:
+        deliver(attempt, target=notifier.target, retries=1, timeout=5, sleep=lambda s: None, redact=notifier._redact)
+
+    # THEN neither the error kept nor its chain holds the key
+    assert failed.value.detail == "ValueError: refused: /t?<query>"
+    assert failed.value.__cause__ is None
+    notifier.close()
