@@ -38,7 +38,8 @@ async def bulk_start(req: func.HttpRequest, client: df.DurableOrchestrationClien
 async def bulk_status(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     bulk_id = req.route_params["bulk_id"]
     runtime, custom = await _durable_status(client, bulk_id)
-    status = run_status(app_ports().jobs, bulk_id, runtime, custom)
+    ports = app_ports()
+    status = run_status(ports.jobs, bulk_id, runtime, custom, ports=ports)
     if isinstance(status, Refusal):
         return _problem(status)
     return func.HttpResponse(status.model_dump_json(), mimetype="application/json", status_code=200)

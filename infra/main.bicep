@@ -51,6 +51,16 @@ param neo4jPassword string
 @description('Neo4j database (empty: the server\'s default)')
 param neo4jDatabase string = ''
 
+@description('Webhook a CloudEvents event is POSTed to when a job or bulk run ends (empty: none). A URL holding a key: pass a Key Vault reference, @Microsoft.KeyVault(SecretUri=...)')
+param notifyWebhookUrl string = ''
+
+@description('Event Grid topic endpoint the same events go to (empty: none); grant the app\'s identity EventGrid Data Sender on the topic')
+param notifyEventGridEndpoint string = ''
+
+@allowed(['all', 'failed'])
+@description('Which ends are announced: all, or only failures')
+param notifyEvents string = 'all'
+
 @allowed(['free', 'basic', 'standard'])
 @description('Azure AI Search tier')
 param searchSku string = 'basic'
@@ -293,6 +303,9 @@ module functionApp 'modules/functionapp.bicep' = {
     neo4jUser: neo4jUser
     neo4jDatabase: neo4jDatabase
     neo4jPasswordReference: keyVault.outputs.neo4jPasswordReference
+    notifyWebhookUrl: notifyWebhookUrl
+    notifyEventGridEndpoint: notifyEventGridEndpoint
+    notifyEvents: notifyEvents
   }
 }
 

@@ -29,6 +29,7 @@ from shared.cli_bulk import Action, BulkApi, bulk_command, request_body
 from shared.cli_communities import run as run_communities
 from shared.cli_communities import show as show_communities
 from shared.cli_extraction import extraction_table
+from shared.cli_notifications import NotificationAction, notifications_command
 from shared.cli_ops import Output, OutputOption
 from shared.cli_trace import show_trace
 from shared.config import STORAGE_CONNECTION, Settings
@@ -645,6 +646,20 @@ def deadletters(
         code = cli_deadletters.run(
             local, invocation, output=output, console=console, after_replay=lambda: host.run_until_idle(timeout=3600)
         )
+    raise typer.Exit(code)
+
+
+@app.command()
+def notifications(
+    action: Annotated[NotificationAction, typer.Argument(help="list the undelivered events, or resend them")],
+    data_dir: DataDir = None,
+    output: OutputOption = Output.TABLE,
+) -> None:
+    """Completion events that were not delivered (kept in the work container): list them, or send them again
+    (exits 1 if one still fails, 2 with no notifier configured)."""
+    _configure_logging(logging.ERROR)
+    with _local_host(data_dir):
+        code = notifications_command(action, app_ports(), output, console=console, errors=errors)
     raise typer.Exit(code)
 
 

@@ -204,6 +204,29 @@ class Settings(BaseSettings):
         600, ge=50, description="output tokens of a community summary when a chat model writes it"
     )
 
+    notify_webhook_url: str | None = Field(
+        None,
+        description="https URL a CloudEvents 1.0 event (structured JSON) is POSTed to when a job or bulk run ends "
+        "(empty: none); a secret in its query string belongs in a Key Vault reference",
+    )
+    notify_eventgrid_endpoint: str | None = Field(
+        None,
+        description="Event Grid topic endpoint (https://<topic>.<region>-1.eventgrid.azure.net/api/events) the same "
+        "events are published to (empty: none); managed identity needs the EventGrid Data Sender role",
+    )
+    notify_eventgrid_key: str | None = Field(
+        None, description="the topic's access key instead of managed identity; on Azure a Key Vault reference"
+    )
+    notify_events: Literal["all", "failed"] = Field(
+        "all", description="which ends are announced: all, or failed jobs and bulk runs that failed or were cancelled"
+    )
+    notify_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, description="time one event's delivery may take, retries included, before it is dead-lettered"
+    )
+    notify_retries: int = Field(
+        3, ge=0, le=10, description="retries of a failed delivery (5xx, 408, 429, connection) within the timeout"
+    )
+
     @cached_property
     def queues(self) -> dict[str, str]:
         """Stage name to queue name."""

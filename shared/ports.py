@@ -28,6 +28,7 @@ from shared.domain import (
 from shared.domain.bulk_jobs import BulkItem, BulkJob, BulkState
 from shared.domain.bus import OutgoingMessage, PropertyValue
 from shared.domain.job_queries import JobFilter, JobGroup, JobKey
+from shared.domain.notifications import Notification
 from shared.domain.search_filter import SearchFilter
 from shared.domain.stage_events import StageEvent
 
@@ -547,6 +548,22 @@ class DocumentReader(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class Notifier(Protocol):
+    """Where the end of a job or a bulk run is announced, as a CloudEvents 1.0 event (a webhook, an Event Grid topic).
+
+    `target` names it in records and logs and never holds a secret (no key, no query string)."""
+
+    target: str
+
+    def publish(self, event: Notification) -> None:
+        """Deliver the event, retrying within the configured attempts and time cap; raises
+        `domain.notifications.DeliveryFailedError` (with the attempts made) when every attempt failed."""
+        ...
+
+    def close(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class Ports:
     """Everything a stage handler may touch, wired once by the host (embedded, devhost or Azure)."""
@@ -561,6 +578,7 @@ class Ports:
     settings: Settings
     ocr: DocumentReader | None = None  # only when OCR is configured (TRIBUTARY_DOCUMENT_INTELLIGENCE_ENDPOINT)
     chat: ChatModel | None = None  # only when a chat model is configured (the LLM extractor, community summaries)
+    notifier: Notifier | None = None  # only when a webhook or an Event Grid topic is configured (TRIBUTARY_NOTIFY_*)
 
 
 @dataclass(frozen=True)

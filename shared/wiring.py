@@ -35,6 +35,7 @@ from shared.ports import (
     Extractor,
     GraphSink,
     JobStore,
+    Notifier,
     Ports,
     VectorSink,
 )
@@ -307,6 +308,28 @@ def _open_llm(
     )
 
 
+def _open_no_notifier(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> None:
+    return None
+
+
+def _open_notifier(settings: Settings, environ: Mapping[str, str], stack: ExitStack) -> Notifier:
+    """The webhook, the Event Grid topic, or both (each event to each), as the TRIBUTARY_NOTIFY_* settings say."""
+    from shared.adapters.notify_eventgrid import EventGridNotifier
+    from shared.adapters.notify_fanout import FanOutNotifier
+    from shared.adapters.notify_webhook import WebhookNotifier
+
+    retries, timeout = settings.notify_retries, settings.notify_timeout_seconds
+    notifiers: list[Notifier] = []
+    if settings.notify_webhook_url:
+        notifiers.append(WebhookNotifier(settings.notify_webhook_url, retries=retries, timeout=timeout))
+    if endpoint := settings.notify_eventgrid_endpoint:
+        key = settings.notify_eventgrid_key
+        notifiers.append(EventGridNotifier(endpoint, key, retries=retries, timeout=timeout))
+    notifier = notifiers[0] if len(notifiers) == 1 else FanOutNotifier(notifiers)
+    stack.callback(notifier.close)
+    return notifier
+
+
 # --- what each backend needs set ----------------------------------------------------------------------------
 
 
@@ -503,6 +526,26 @@ for _builtin in (
         _needs_llm,
         needs=("chat", "jobs", "blobs"),
     ),
+    Backend("notifier", "none", "TRIBUTARY_NOTIFY_WEBHOOK_URL", False, _open_no_notifier, "shared.wiring"),
+    Backend(
+        "notifier", "webhook", "TRIBUTARY_NOTIFY_WEBHOOK_URL", False, _open_notifier, "shared.adapters.notify_webhook"
+    ),
+    Backend(
+        "notifier",
+        "eventgrid",
+        "TRIBUTARY_NOTIFY_EVENTGRID_ENDPOINT",
+        False,
+        _open_notifier,
+        "shared.adapters.notify_eventgrid",
+    ),
+    Backend(
+        "notifier",
+        "webhook+eventgrid",
+        "TRIBUTARY_NOTIFY_EVENTGRID_ENDPOINT",
+        False,
+        _open_notifier,
+        "shared.adapters.notify_fanout",
+    ),
 ):
     register(_builtin)
 
@@ -518,7 +561,13 @@ def _chosen_names(settings: Settings) -> dict[str, str]:
         "extractor": settings.extractor,
         "ocr": "document_intelligence" if settings.document_intelligence_endpoint else "none",
         "chat": "azure_openai" if settings.azure_openai_chat_deployment else "none",
+        "notifier": _notifier_name(settings),
     }
+
+
+def _notifier_name(settings: Settings) -> str:
+    targets = {"webhook": settings.notify_webhook_url, "eventgrid": settings.notify_eventgrid_endpoint}
+    return "+".join(name for name, value in targets.items() if value) or "none"
 
 
 def backends() -> list[Backend]:

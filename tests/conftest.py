@@ -12,4 +12,5 @@ pytest_plugins = [
     "tests.support.bus",
     "tests.support.devhost",
     "tests.support.host_pipeline",
+    "tests.support.event_receiver",
 ]

@@ -45,6 +45,11 @@ param neo4jUri string
 param neo4jUser string
 param neo4jDatabase string
 param neo4jPasswordReference string
+@description('Completion notifications (empty: off); the Event Grid topic is reached with the app\'s identity')
+param notifyWebhookUrl string = ''
+param notifyEventGridEndpoint string = ''
+@allowed(['all', 'failed'])
+param notifyEvents string = 'all'
 
 // The worker's thread pool: host.json's serviceBus.maxConcurrentCalls (8) times the six queue functions
 // (shared/config.py WORKER_THREADS; a test keeps the two equal).
@@ -145,6 +150,11 @@ var tributarySettings = {
   TRIBUTARY_NEO4J_USER: neo4jUser
   TRIBUTARY_NEO4J_PASSWORD: neo4jPasswordReference
   TRIBUTARY_NEO4J_DATABASE: neo4jDatabase
+  TRIBUTARY_NOTIFY_WEBHOOK_URL: notifyWebhookUrl
+  TRIBUTARY_NOTIFY_EVENTGRID_ENDPOINT: notifyEventGridEndpoint
+  TRIBUTARY_NOTIFY_EVENTS: notifyEvents
+  TRIBUTARY_NOTIFY_TIMEOUT_SECONDS: '5.0'
+  TRIBUTARY_NOTIFY_RETRIES: '3'
 }
 
 // What only one job store reads.

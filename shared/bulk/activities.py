@@ -26,6 +26,7 @@ from shared.bulk.status import summary_of
 from shared.communities import refresh_communities
 from shared.domain import Reason
 from shared.domain.bulk_jobs import BulkItem, BulkState, ItemOutcome
+from shared.pipeline.job_events import bulk_ended
 from shared.ports import BlobInfo, Ports
 
 log = logging.getLogger(__name__)
@@ -75,10 +76,12 @@ def settle_batch(data: dict[str, Any], ports: Ports) -> dict[str, Any]:
 def finish(data: dict[str, Any], ports: Ports) -> dict[str, Any]:
     """Close the bulk job and answer its summary, read from the job store."""
     request = BulkFinish.model_validate(data)
-    ports.jobs.finish_bulk_job(request.bulk_id, BulkState.COMPLETED)
+    closed = ports.jobs.finish_bulk_job(request.bulk_id, BulkState.COMPLETED)
     summary = summary_of(ports.jobs, request.bulk_id)
     if summary is None:  # begin recorded it: only a store wiped in between
         raise LookupError(f"{Reason.BULK_NOT_FOUND}: {request.bulk_id}")
+    if closed:  # a redelivered finish activity finds the run closed already: announced once
+        bulk_ended(summary, ports)
     return summary.model_dump(mode="json")
 
 

@@ -21,7 +21,7 @@ from shared.bulk.status import reconcile
 from shared.config import Settings
 from shared.domain import Reason
 from shared.domain.bulk_jobs import BulkJob, BulkState
-from shared.ports import JobStore
+from shared.ports import JobStore, Ports
 
 ITEMS_SHOWN = 100  # items listed in a status answer; `tributary bulk` pages through the rest
 
@@ -107,11 +107,11 @@ def record_run(jobs: JobStore, run: BulkRun | BulkBegin, now: datetime) -> BulkJ
 
 
 def run_status(
-    jobs: JobStore, bulk_id: str, runtime_status: str | None, custom_status: Any = None
+    jobs: JobStore, bulk_id: str, runtime_status: str | None, custom_status: Any = None, ports: Ports | None = None
 ) -> BulkStatus | Refusal:
-    """A run's status: its summary from the job store (closed first if Durable says it ended without closing it),
-    Durable's runtime status, its latest progress and its first items."""
-    summary = reconcile(jobs, bulk_id, runtime_status)
+    """A run's status: its summary from the job store (closed first if Durable says it ended without closing it,
+    and then announced when `ports` are given), Durable's runtime status, its latest progress and its first items."""
+    summary = reconcile(jobs, bulk_id, runtime_status, ports)
     if summary is None:
         return Refusal(status=404, reason_code=Reason.BULK_NOT_FOUND, detail=f"no bulk run {bulk_id!r}")
     progress = BulkProgress.model_validate(custom_status) if isinstance(custom_status, dict) else None

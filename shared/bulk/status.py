@@ -11,7 +11,8 @@ from __future__ import annotations
 from shared.bulk.models import BulkSummary
 from shared.domain import Reason
 from shared.domain.bulk_jobs import BulkState
-from shared.ports import JobStore
+from shared.pipeline.job_events import bulk_ended
+from shared.ports import JobStore, Ports
 
 # Durable's runtime statuses (OrchestrationRuntimeStatus values) that end a run without its last activity.
 _ENDED_WITHOUT_FINISH = {
@@ -40,10 +41,19 @@ def summary_of(jobs: JobStore, bulk_id: str) -> BulkSummary | None:
     )
 
 
-def reconcile(jobs: JobStore, bulk_id: str, runtime_status: str | None) -> BulkSummary | None:
-    """The summary, after closing a bulk job whose orchestration ended without closing it (terminated, failed)."""
+def reconcile(
+    jobs: JobStore, bulk_id: str, runtime_status: str | None, ports: Ports | None = None
+) -> BulkSummary | None:
+    """The summary, after closing a bulk job whose orchestration ended without closing it (terminated, failed).
+
+    With `ports`, the read that closes it also announces its end (shared/pipeline/job_events.py): later than the
+    stop itself, since nothing of ours runs at the stop, but once."""
     ended = _ENDED_WITHOUT_FINISH.get(runtime_status or "")
+    closed = False
     if ended is not None:
         state, reason = ended
-        jobs.finish_bulk_job(bulk_id, state, reason_code=reason)  # no-op when closed already
-    return summary_of(jobs, bulk_id)
+        closed = jobs.finish_bulk_job(bulk_id, state, reason_code=reason)  # no-op when closed already
+    summary = summary_of(jobs, bulk_id)
+    if closed and summary is not None and ports is not None:
+        bulk_ended(summary, ports)
+    return summary

@@ -226,6 +226,8 @@ class Reason(StrEnum):
     DEADLETTER_JOB_SUPERSEDED = "deadletter.job_superseded"
     DEADLETTER_NOT_REPLAYABLE = "deadletter.not_replayable"
     DEADLETTER_QUEUE_UNKNOWN = "deadletter.queue_unknown"
+    # Added with completion notifications (TRIBUTARY_NOTIFY_*)
+    NOTIFY_DELIVERY_FAILED = "notify.delivery_failed"
 
 
 _R = Reason
@@ -413,6 +415,8 @@ DESCRIPTIONS: dict[Reason, str] = {
     _R.DEADLETTER_JOB_SUPERSEDED: "A newer job of the document exists (a retry, a new upload, a delete); retry that.",
     _R.DEADLETTER_NOT_REPLAYABLE: "Only ingest jobs' messages are replayed; repeat a delete with its API.",
     _R.DEADLETTER_QUEUE_UNKNOWN: "No stage or configured queue has this name; use a stage name or a queue setting.",
+    _R.NOTIFY_DELIVERY_FAILED: "The job's completion event was not delivered after retries; it is kept under "
+    "notifications/dead-letter/ in the work container. The job's own state is unaffected.",
 }
 
 

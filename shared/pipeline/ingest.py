@@ -18,7 +18,6 @@ from shared.domain import (
     DocumentRef,
     IngestOutcome,
     Job,
-    JobKind,
     JobState,
     ParseIssue,
     PermanentError,
@@ -35,6 +34,7 @@ from shared.parsing.sniff import EXTENSION_MISMATCH
 from shared.pipeline.chunking import batched, chunk_records, chunk_settings
 from shared.pipeline.envelopes import make_envelope
 from shared.pipeline.finishing import finish_if_complete
+from shared.pipeline.job_events import job_ended
 from shared.ports import BlobInfo, Ports
 from shared.telemetry import blob_event_span, current_trace_id, current_traceparent, ingest_span, metrics
 
@@ -114,7 +114,7 @@ def _parse_and_publish(event: BlobEvent, job: Job, info: BlobInfo, head: bytes, 
         issues.flush()
     except PermanentError as error:
         issues.flush()  # what was found before the file failed is still worth showing
-        _fail(job.job_id, error, ports, info.size)
+        _fail(job.job_id, error, ports)
         return _outcome(job.job_id, doc_id, event, JobState.FAILED, info, error=error)
 
     ports.jobs.set_batches_expected(job.job_id, batches)
@@ -311,7 +311,7 @@ def _skip(event: BlobEvent, doc_id: str, version: str, info: BlobInfo, ports: Po
     )
     stored, created = ports.jobs.create_job(skip)
     if created:
-        metrics.job_ended(stored.kind, stored.state, stored.size, stored.reason_code)
+        job_ended(stored, ports)
     return _outcome(stored.job_id, doc_id, event, JobState.SKIPPED, info, reason_code="unchanged", detail=why)
 
 
@@ -320,11 +320,11 @@ def _refuse(
 ) -> IngestOutcome:
     base_version, generation = _base(doc_id, ports)
     job, _ = ports.jobs.create_job(_new_job(event, doc_id, version, base_version, info, generation))
-    _fail(job.job_id, error, ports, info.size)
+    _fail(job.job_id, error, ports)
     return _outcome(job.job_id, doc_id, event, JobState.FAILED, info, error=error)
 
 
-def _fail(job_id_: str, error: PermanentError, ports: Ports, size: int) -> None:
+def _fail(job_id_: str, error: PermanentError, ports: Ports) -> None:
     failed = ports.jobs.transition(
         job_id_,
         JobState.FAILED,
@@ -332,8 +332,9 @@ def _fail(job_id_: str, error: PermanentError, ports: Ports, size: int) -> None:
         reason_code=error.reason_code,
         last_error=error.detail[:2000],
     )
-    if failed:
-        metrics.job_ended(JobKind.INGEST, JobState.FAILED, size, error.reason_code)
+    job = ports.jobs.get_job(job_id_) if failed else None
+    if job is not None:
+        job_ended(job, ports)
 
 
 def _outcome(

@@ -24,6 +24,7 @@ from shared.domain import (
 from shared.pipeline import batch_context, cleanup, delete, enrich, extract, graph_sink, vector_sink
 from shared.pipeline.envelopes import make_envelope, open_payload
 from shared.pipeline.finishing import finish_if_complete
+from shared.pipeline.job_events import job_ended
 from shared.pipeline.outputs import StageOutput
 from shared.ports import Ports
 from shared.telemetry import current_traceparent, metrics
@@ -104,7 +105,7 @@ def _finish(envelope: Envelope, ports: Ports) -> Job | None:
         return None
     finished = ports.jobs.get_job(envelope.job_id)
     if finished is not None:
-        metrics.job_ended(finished.kind, finished.state, finished.size)
+        job_ended(finished, ports)
     return finished
 
 
@@ -169,6 +170,6 @@ def record_dead_letter(envelope: Envelope, reason_code: str, detail: str, ports:
         reason_code=reason_code,
         last_error=f"{envelope.stage} batch {envelope.batch}: {detail}"[:2000],
     )
-    if failed:
-        job = ports.jobs.get_job(envelope.job_id)
-        metrics.job_ended(job.kind if job else "", JobState.FAILED, job.size if job else 0, reason_code)
+    job = ports.jobs.get_job(envelope.job_id) if failed else None
+    if job is not None:
+        job_ended(job, ports)

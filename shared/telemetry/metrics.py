@@ -34,6 +34,7 @@ _llm_requests = _counter(Metric.LLM_REQUESTS)
 _llm_chunks = _counter(Metric.LLM_CHUNKS)
 _stage_duration = _histogram(Metric.STAGE_DURATION)
 _queue_age = _histogram(Metric.QUEUE_AGE)
+_notifications = _counter(Metric.NOTIFICATIONS)
 
 
 def job_ended(kind: str, state: str, size: int, reason_code: str | None = None) -> None:
@@ -86,3 +87,8 @@ def extraction_recorded(record: BatchExtraction) -> None:
     if record.fallback_chunks:  # only the LLM extractor falls back; the offline ones record none
         reason = {Attr.CHUNK_SOURCE.value: "fallback", Attr.FALLBACK_REASON.value: record.fallback_reason or ""}
         _llm_chunks.add(record.fallback_chunks, reason)
+
+
+def notification_sent(event_type: str, outcome: str) -> None:
+    """A completion event delivered, or dead-lettered after its retries."""
+    _notifications.add(1, {Attr.CLOUDEVENTS_TYPE.value: event_type, Attr.OUTCOME.value: outcome})

@@ -61,6 +61,7 @@ class Attr(StrEnum):
     GEN_AI_INPUT_TOKENS = "gen_ai.usage.input_tokens"
     GEN_AI_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
     GEN_AI_TOKEN_TYPE = "gen_ai.token.type"  # input | output
+    CLOUDEVENTS_TYPE = "cloudevents.event_type"  # a completion notification's type (io.tributary.job.succeeded, ...)
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,12 @@ class Metric:
     )
     DEAD_LETTERS = Instrument(
         "tributary.dead_letters", "counter", "{message}", "stage messages that will never complete, by reason code"
+    )
+    NOTIFICATIONS = Instrument(
+        "tributary.notifications",
+        "counter",
+        "{event}",
+        "completion events sent, by cloudevents.event_type and outcome: delivered | dead_lettered",
     )
 
     @classmethod

@@ -33,6 +33,7 @@ NOT_ON_AZURE: dict[str, str] = {
     "SearchConnection": "a connection string holds a key: the identity-based children are set instead",
     "OpenAIConnection": "a connection string holds a key: the identity-based children are set instead",
     "TRIBUTARY_DOCUMENT_INTELLIGENCE_KEY": "a key: the reader uses the identity when it is unset",
+    "TRIBUTARY_NOTIFY_EVENTGRID_KEY": "a key: the Event Grid notifier uses the identity when it is unset",
     "TRIBUTARY_DATA_DIR": "state of the embedded backends (SQLite, LanceDB, the local broker), refused on Azure",
     "TRIBUTARY_STORAGE_ACCOUNT": "the local folder's account name; on Azure the storage connection names the account",
     "TRIBUTARY_DEVHOST_LOCK_SECONDS": "the local broker's lock; on Azure the queues' lockDuration (queueLockDuration)",

@@ -152,6 +152,7 @@ def test_a_production_wiring_with_identity_based_connections_passes_the_check_on
         "extractor": "rules",
         "ocr": "none",
         "chat": "none",
+        "notifier": "none",
     }
     assert not any(choice.local_only for choice in chosen.values())
     # AND OCR is chosen by its endpoint being set
@@ -234,7 +235,8 @@ def test_health_reports_the_config_error_on_azure(fresh_ports: None, monkeypatch
     assert response.status_code == 503
     assert body["reason_code"] == "config.local_backend_on_azure"
     assert body["on_azure"] is True
-    assert set(body["wiring"]) == {"blobs", "bus", "jobs", "graph", "vectors", "embedder", "extractor", "ocr", "chat"}
+    ports = {"blobs", "bus", "jobs", "graph", "vectors", "embedder", "extractor", "ocr", "chat", "notifier"}
+    assert set(body["wiring"]) == ports
 
 
 def test_health_reports_an_invalid_setting(fresh_ports: None, monkeypatch: pytest.MonkeyPatch) -> None:
