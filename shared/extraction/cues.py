@@ -8,7 +8,7 @@ from functools import cached_property
 
 from shared.extraction.lexicons import Key, lexicon
 from shared.extraction.schema import NAME_PLACEHOLDER, ROLE_PLACEHOLDER, ExtractionSchema
-from shared.extraction.tokens import WORD, WORD_RUN, Token, tokens
+from shared.extraction.tokens import WORD, WORD_RUN, Token, tokens, word_run_keys, word_runs
 
 CANDIDATES_MEMO = 1 << 12  # trigger texts remembered with their relations; cleared when full
 COORDINATORS = frozenset({",", "and", ", and", "&", "as well as"})
@@ -125,8 +125,9 @@ class Cues:
                 return [max(WORD_RUN.findall(role), key=len) for role in role_words]
             return [max((run for word in phrase.split() for run in WORD_RUN.findall(word)), key=len)]
 
-        self._trigger_keys = frozenset(key for phrase in phrases for key in key_words(phrase))
-        self._shortest_key = min(map(len, self._trigger_keys), default=0)
+        keys = {key for phrase in phrases for key in key_words(phrase)}
+        self._trigger_keys = word_run_keys(keys)
+        self._shortest_key = min(map(len, keys), default=0)
         self._candidates_memo: dict[str, tuple[tuple[str, bool], ...]] = {}
         longest = max((len(WORD.findall(phrase.replace(ROLE_PLACEHOLDER, "x"))) for phrase in phrases), default=0)
         self._tail_words = longest + self.max_words_after_trigger
@@ -191,6 +192,15 @@ class Cues:
         return table
 
     @cached_property
+    def locative_words(self) -> frozenset[str]:
+        """Words whose name is typed by whether a locative stands before it ("in Florence"): a one-word name that
+        needs one, and a personal word that is a whole known name (a split part of a longer group asks too)."""
+        words = {word for word, (_, _, needs_locative) in self.single_words.items() if needs_locative}
+        for table in (self.known, self.known_in_context):
+            words.update(key[0] for key in table if len(key) == 1 and self.is_personal_word(key[0]))
+        return frozenset(words)
+
+    @cached_property
     def longest_lexicon_name(self) -> int:
         return max((len(key) for key in self.known), default=0)
 
@@ -225,7 +235,7 @@ class Cues:
 
     def may_hold_trigger(self, text: str) -> bool:
         """Whether the text holds a trigger's rare word: most gaps ("and", ",", "said") and many sentences do not."""
-        return len(text) >= self._shortest_key and not self._trigger_keys.isdisjoint(WORD_RUN.findall(text.casefold()))
+        return len(text) >= self._shortest_key and not self._trigger_keys.isdisjoint(word_runs(text))
 
     def last_trigger(self, gap: str) -> Trigger | None:
         """The trigger nearest the end of a gap, if few enough words follow it."""
@@ -235,7 +245,7 @@ class Cues:
         starts = [word.start() for word in WORD.finditer(gap)]
         offset = starts[-self._tail_words] if len(starts) > self._tail_words else 0
         tail = gap[offset:]
-        if offset and self._trigger_keys.isdisjoint(WORD_RUN.findall(tail.casefold())):
+        if offset and self._trigger_keys.isdisjoint(word_runs(tail)):
             return None
         matches = list(self._trigger_search.finditer(tail)) if self._trigger_phrases else []
         if not matches:
