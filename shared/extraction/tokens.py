@@ -47,7 +47,9 @@ _UPPER = "".join(re.escape(c) for c in map(chr, range(0x10000)) if c.isupper())
 # The words TOKEN finds that start with a capital, found without tokenising the rest of the sentence: a word
 # starts where no word character (nor one joined by a hyphen or apostrophe) stands before it.
 # The capital comes first so that the engine scans for it, the look-behinds checking the character before it.
-_CAPITALISED_WORD = r"[" + _UPPER + r"](?<!\w.)(?<!\w[-'’].)(?:(?<=[A-Z])\.(?:[A-Z]\.)+|\w*(?:[-'’](?![sS](?![\w'’-]))\w+)*)"
+_CAPITALISED_WORD = (
+    r"[" + _UPPER + r"](?<!\w.)(?<!\w[-'’].)(?:(?<=[A-Z])\.(?:[A-Z]\.)+|\w*(?:[-'’](?![sS](?![\w'’-]))\w+)*)"
+)
 CAPITALISED = re.compile(r"(" + _CAPITALISED_WORD + r")(?:['’][sS](?![\w'’-]))?")
 
 
