@@ -65,7 +65,8 @@ class MentionFinder:
             if len(self._runs) > RUN_MEMO:
                 self._runs.clear()
             self._runs[memo_key] = found
-        return [Mention(first + start, last + start, *rest) for first, last, rest in found]
+        # tuple.__new__ skips the NamedTuple's __new__, a Python function: this builds most mentions.
+        return [tuple.__new__(Mention, (first + start, last + start, *rest)) for first, last, rest in found]
 
     def _classify_run(self, sentence: str, run: re.Match[str], shouting: bool) -> list[Mention]:
         found: list[Mention] = []
