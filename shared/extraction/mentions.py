@@ -16,6 +16,7 @@ MAX_GROUP_TOKENS = 16  # a longer capitalised run is a Title Case headline or ju
 NAME_WORD_MEMO = 1 << 16  # words remembered as name words or not; cleared when full
 GROUP_MEMO = 1 << 15  # groups of several words remembered with their mentions; cleared when full
 RUN_MEMO = 1 << 15  # runs of capitalised words remembered with their mentions; cleared when full
+Relative = tuple[Any, ...]  # a Mention's fields with offsets from the start of its run
 CONTEXT_CHARS = 80  # how far before a mention cue words are looked for; keeps every look-behind bounded
 
 
@@ -28,45 +29,55 @@ class MentionFinder:
         self._name_words: dict[str, str] = {}
         # (group text, locative before it, sentence all capitals) -> its mentions, offsets from the group's start.
         self._groups: dict[tuple[str, bool, bool], list[tuple[int, int, tuple[Any, ...]]]] = {}
-        # (run text, sentence all capitals, locative before it) -> its mentions, offsets from the run's start.
-        self._runs: dict[tuple[str, bool, bool], list[tuple[int, int, tuple[Any, ...]]]] = {}
+        # (run text, sentence all capitals) -> its mentions, offsets from the run's start; and with a third key,
+        # whether a locative stands before it, for the runs whose first word needs to know ("in Florence").
+        self._runs: dict[tuple[str, bool], list[Relative]] = {}
+        self._runs_in_context: dict[tuple[str, bool, bool], list[Relative]] = {}
         self._name_run = name_runs(cues.particles | cues.head_joiners)
 
     def find(self, sentence: str) -> list[Mention]:
         """Mentions of one sentence, in order; untyped ones are kept for the second pass."""
         mentions = []
         shouting = sentence.isupper()  # acronyms are no cue in a sentence all in capitals
+        runs = self._runs
         for run in self._name_run.finditer(sentence):
-            for mention in self._run_mentions(sentence, run, shouting):
+            found = runs.get((run.group(), shouting))  # most runs: seen before, one look-up
+            if found is None:
+                found = self._run_mentions(sentence, run, shouting)
+            start = run.start()
+            for first, last, *rest in found:
+                # tuple.__new__ skips the NamedTuple's __new__, a Python function: this builds most mentions.
+                mention = tuple.__new__(Mention, (first + start, last + start, *rest))
                 mentions.append(self._by_pattern(sentence, mention) if mention.type is None else mention)
         # The score test anywhere first: most sentences with digits hold no score ("1996", "2.5").
         if self.cues.team_type is not None and _ANY_SCORE.search(sentence):
             return self._teams(sentence, mentions, self.cues.team_type)
         return mentions
 
-    def _run_mentions(self, sentence: str, run: re.Match[str], shouting: bool) -> list[Mention]:
-        """The mentions of one run of capitalised words, remembered: the same runs recur sentence after sentence.
+    def _run_mentions(self, sentence: str, run: re.Match[str], shouting: bool) -> list[Relative]:
+        """The mentions of one run of capitalised words, classified once: the same runs recur sentence after sentence.
 
         What classifying a run reads besides its own text: whether the sentence is all capitals, and whether a
-        locative stands before it when its first word is a name that needs one ("in Florence"); every other
-        context it reads lies inside the run. Both are in the key; mentions are kept relative to the run's start
-        (patterns and scores, which read what follows, are applied afterwards).
+        locative stands before it when its first word is a name that needs one; every other context it reads lies
+        inside the run. Both are in a key; mentions are kept relative to the run's start (patterns and scores,
+        which read what follows, are applied afterwards).
         """
         start = run.start()
         first_word = run.group(1)
         key = self._name_words.get(first_word)
         if key is None:
             key = self._name_key(first_word)
-        after_locative = key in self.cues.locative_words and self._after_locative(sentence, start)
-        memo_key = (run.group(), shouting, after_locative)
-        found = self._runs.get(memo_key)
+        in_context = key in self.cues.locative_words
+        after_locative = in_context and self._after_locative(sentence, start)
+        memo: dict[Any, list[Relative]] = self._runs_in_context if in_context else self._runs
+        memo_key = (run.group(), shouting, after_locative) if in_context else (run.group(), shouting)
+        found = memo.get(memo_key)
         if found is None:
-            found = [(m.start - start, m.end - start, m[2:]) for m in self._classify_run(sentence, run, shouting)]
-            if len(self._runs) > RUN_MEMO:
-                self._runs.clear()
-            self._runs[memo_key] = found
-        # tuple.__new__ skips the NamedTuple's __new__, a Python function: this builds most mentions.
-        return [tuple.__new__(Mention, (first + start, last + start, *rest)) for first, last, rest in found]
+            found = [(m.start - start, m.end - start, *m[2:]) for m in self._classify_run(sentence, run, shouting)]
+            if len(memo) > RUN_MEMO:
+                memo.clear()
+            memo[memo_key] = found
+        return found
 
     def _classify_run(self, sentence: str, run: re.Match[str], shouting: bool) -> list[Mention]:
         found: list[Mention] = []
