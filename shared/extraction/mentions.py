@@ -40,6 +40,7 @@ class MentionFinder:
         mentions = []
         shouting = sentence.isupper()  # acronyms are no cue in a sentence all in capitals
         runs = self._runs
+        screen = self.cues.pattern_screen
         for run in self._name_run.finditer(sentence):
             found = runs.get((run.group(), shouting))  # most runs: seen before, one look-up
             if found is None:
@@ -48,7 +49,10 @@ class MentionFinder:
             for first, last, *rest in found:
                 # tuple.__new__ skips the NamedTuple's __new__, a Python function: this builds most mentions.
                 mention = tuple.__new__(Mention, (first + start, last + start, *rest))
-                mentions.append(self._by_pattern(sentence, mention) if mention.type is None else mention)
+                # One anchored test of every pattern's words after an untyped name first: it almost always fails.
+                if mention.type is None and (screen is None or screen.match(sentence, mention.end)):
+                    mention = self._by_pattern(sentence, mention)
+                mentions.append(mention)
         # The score test anywhere first: most sentences with digits hold no score ("1996", "2.5").
         if self.cues.team_type is not None and _ANY_SCORE.search(sentence):
             return self._teams(sentence, mentions, self.cues.team_type)
@@ -359,9 +363,6 @@ class MentionFinder:
         return None
 
     def _by_pattern(self, sentence: str, mention: Mention) -> Mention:
-        screen = self.cues.pattern_screen
-        if screen is not None and not screen.match(sentence, mention.end):
-            return mention  # no pattern's words follow the name: one anchored test for them all
         for pattern in self.cues.patterns:
             after = pattern.after.match(sentence, mention.end) if pattern.after else None
             if pattern.after is not None and after is None:
