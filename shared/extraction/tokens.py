@@ -58,13 +58,13 @@ def name_runs(connectors: frozenset[str]) -> re.Pattern[str]:
     ". " ("Dr. Zoë Okafor") or by one connector word ("Rio de Janeiro", "Marsh & Pike").
 
     Every name group lies inside one run, so grouping can work run by run; a run may still hold several groups
-    (the connector and the full stop join only in context). Connectors are matched ignoring case, the way
-    casefolded words are compared, when they are ASCII (where the two agree); any other list falls back to any
-    one word, a wider run that still holds every group.
+    (the full stop and "of" join only in context). `connectors` are casefolded; an ASCII word casefolds as a
+    regex ignores case, and any word with another character joins a run too (a wider run, never a missed join:
+    "straße" casefolds to "strasse").
     """
-    words = sorted(connectors, key=len, reverse=True)
-    connector = "(?i:" + "|".join(map(re.escape, words)) + ")" if words and all(map(str.isascii, words)) else r"\S+"
-    return re.compile("(" + _CAPITALISED_WORD + ")(?:(?: |\\. | " + connector + " )" + _CAPITALISED_WORD + ")*")
+    words = "|".join(map(re.escape, sorted(connectors, key=len, reverse=True)))
+    connector = f"(?i:{words})|\\S*[^\\x00-\\x7f]\\S*" if words else r"\S*[^\x00-\x7f]\S*"
+    return re.compile(f"({_CAPITALISED_WORD})(?:(?: |\\. | (?:{connector}) ){_CAPITALISED_WORD})*")
 
 
 _PART_SEPARATOR = re.compile(r"[-'’]")
