@@ -16,7 +16,7 @@ MAX_GROUP_TOKENS = 16  # a longer capitalised run is a Title Case headline or ju
 NAME_WORD_MEMO = 1 << 16  # words remembered as name words or not; cleared when full
 GROUP_MEMO = 1 << 15  # groups of several words remembered with their mentions; cleared when full
 RUN_MEMO = 1 << 15  # runs of capitalised words remembered with their mentions; cleared when full
-Relative = tuple[Any, ...]  # a Mention's fields with offsets from the start of its run
+Relative = tuple[int, int, tuple[Any, ...]]  # a Mention's offsets from the start of its run, its other fields
 CONTEXT_CHARS = 80  # how far before a mention cue words are looked for; keeps every look-behind bounded
 
 
@@ -46,9 +46,9 @@ class MentionFinder:
             if found is None:
                 found = self._run_mentions(sentence, run, shouting)
             start = run.start()
-            for first, last, *rest in found:
+            for first, last, rest in found:
                 # tuple.__new__ skips the NamedTuple's __new__, a Python function: this builds most mentions.
-                mention = tuple.__new__(Mention, (first + start, last + start, *rest))
+                mention = tuple.__new__(Mention, (first + start, last + start) + rest)
                 # One anchored test of every pattern's words after an untyped name first: it almost always fails.
                 if mention.type is None and (screen is None or screen.match(sentence, mention.end)):
                     mention = self._by_pattern(sentence, mention)
@@ -77,7 +77,7 @@ class MentionFinder:
         memo_key = (run.group(), shouting, after_locative) if in_context else (run.group(), shouting)
         found = memo.get(memo_key)
         if found is None:
-            found = [(m.start - start, m.end - start, *m[2:]) for m in self._classify_run(sentence, run, shouting)]
+            found = [(m.start - start, m.end - start, m[2:]) for m in self._classify_run(sentence, run, shouting)]
             if len(memo) > RUN_MEMO:
                 memo.clear()
             memo[memo_key] = found
