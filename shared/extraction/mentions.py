@@ -48,7 +48,7 @@ class MentionFinder:
             start = run.start()
             for first, last, rest in found:
                 # tuple.__new__ skips the NamedTuple's __new__, a Python function: this builds most mentions.
-                mention = tuple.__new__(Mention, (first + start, last + start) + rest)
+                mention = tuple.__new__(Mention, (first + start, last + start, *rest))
                 # One anchored test of every pattern's words after an untyped name first: it almost always fails.
                 if mention.type is None and (screen is None or screen.match(sentence, mention.end)):
                     mention = self._by_pattern(sentence, mention)

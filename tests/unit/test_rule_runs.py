@@ -5,6 +5,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from shared.extraction import sentences
 from shared.extraction.cues import Cues
 from shared.extraction.mentions import MentionFinder
 from shared.extraction.schema import load_schema
@@ -113,3 +114,22 @@ def test_a_connector_that_casefolds_to_ascii_still_joins_a_run() -> None:
 
     # THEN the first two joins make one run each (grouping decides the rest); "and" ends a run
     assert found == ["Anna straße Berg", "Rio DE Janeiro", "Anna", "Berg"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from("aB1. -*+#>|_`[]()!?\u00a0\t\n'\"é"), max_size=40))
+@example(text="1. Barcelona 10 7 2 1")  # a numbered list item
+@example(text="# Heading. Then text")
+@example(text="> Quoted. Text")
+def test_a_plain_text_splits_as_the_markdown_steps_split_it(text: str) -> None:
+    # GIVEN any short text, Markdown marks and odd spaces included
+    abbreviations = frozenset({"dr"})
+
+    # WHEN it is split with the plain-text shortcut and with every Markdown step
+    fast = sentences.split_sentences(text, abbreviations)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sentences, "_is_plain", lambda text: False)
+        full = sentences.split_sentences(text, abbreviations)
+
+    # THEN the sentences are the same
+    assert fast == full
