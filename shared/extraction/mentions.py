@@ -16,7 +16,8 @@ MAX_GROUP_TOKENS = 16  # a longer capitalised run is a Title Case headline or ju
 NAME_WORD_MEMO = 1 << 16  # words remembered as name words or not; cleared when full
 GROUP_MEMO = 1 << 15  # groups of several words remembered with their mentions; cleared when full
 RUN_MEMO = 1 << 15  # runs of capitalised words remembered with their mentions; cleared when full
-Relative = tuple[int, int, tuple[Any, ...]]  # a Mention's offsets from the start of its run, its other fields
+Relative = tuple[Any, ...]  # a Mention's fields, offsets from the start of its run
+RunMemo = dict[str, tuple[Relative, ...]]
 CONTEXT_CHARS = 80  # how far before a mention cue words are looked for; keeps every look-behind bounded
 
 
@@ -28,27 +29,30 @@ class MentionFinder:
         # Capitalised word -> its key (casefolded) when it can be part of a name, else "" (memo).
         self._name_words: dict[str, str] = {}
         # (group text, locative before it, sentence all capitals) -> its mentions, offsets from the group's start.
-        self._groups: dict[tuple[str, bool, bool], list[tuple[int, int, tuple[Any, ...]]]] = {}
-        # (run text, sentence all capitals) -> its mentions, offsets from the run's start; and with a third key,
-        # whether a locative stands before it, for the runs whose first word needs to know ("in Florence").
-        self._runs: dict[tuple[str, bool], list[Relative]] = {}
-        self._runs_in_context: dict[tuple[str, bool, bool], list[Relative]] = {}
+        self._groups: dict[tuple[str, bool, bool], tuple[Relative, ...]] = {}
+        # [sentence all capitals][run text] -> its mentions, offsets from the run's start; and by whether a
+        # locative stands before it too, for the runs whose first word needs to know ("in Florence"). Keyed on the
+        # text alone, a string: no tuple to build per run, and nothing the garbage collector has to follow.
+        self._runs: tuple[RunMemo, RunMemo] = ({}, {})
+        self._runs_in_context: dict[tuple[bool, bool], RunMemo] = {
+            (shouting, after): {} for shouting in (False, True) for after in (False, True)
+        }
         self._name_run = name_runs(cues.particles | cues.head_joiners)
 
     def find(self, sentence: str) -> list[Mention]:
         """Mentions of one sentence, in order; untyped ones are kept for the second pass."""
         mentions = []
         shouting = sentence.isupper()  # acronyms are no cue in a sentence all in capitals
-        runs = self._runs
+        runs = self._runs[shouting]
         screen = self.cues.pattern_screen
         for run in self._name_run.finditer(sentence):
-            found = runs.get((run.group(), shouting))  # most runs: seen before, one look-up
+            found = runs.get(run.group())  # most runs: seen before, one look-up
             if found is None:
                 found = self._run_mentions(sentence, run, shouting)
             start = run.start()
-            for first, last, rest in found:
+            for relative in found:
                 # tuple.__new__ skips the NamedTuple's __new__, a Python function: this builds most mentions.
-                mention = tuple.__new__(Mention, (first + start, last + start, *rest))
+                mention = tuple.__new__(Mention, (relative[0] + start, relative[1] + start, *relative[2:]))
                 # One anchored test of every pattern's words after an untyped name first: it almost always fails.
                 if mention.type is None and (screen is None or screen.match(sentence, mention.end)):
                     mention = self._by_pattern(sentence, mention)
@@ -58,7 +62,7 @@ class MentionFinder:
             return self._teams(sentence, mentions, self.cues.team_type)
         return mentions
 
-    def _run_mentions(self, sentence: str, run: re.Match[str], shouting: bool) -> list[Relative]:
+    def _run_mentions(self, sentence: str, run: re.Match[str], shouting: bool) -> tuple[Relative, ...]:
         """The mentions of one run of capitalised words, classified once: the same runs recur sentence after sentence.
 
         What classifying a run reads besides its own text: whether the sentence is all capitals, and whether a
@@ -73,14 +77,18 @@ class MentionFinder:
             key = self._name_key(first_word)
         in_context = key in self.cues.locative_words
         after_locative = in_context and self._after_locative(sentence, start)
-        memo: dict[Any, list[Relative]] = self._runs_in_context if in_context else self._runs
-        memo_key = (run.group(), shouting, after_locative) if in_context else (run.group(), shouting)
-        found = memo.get(memo_key)
+        memo = self._runs_in_context[shouting, after_locative] if in_context else self._runs[shouting]
+        text = run.group()
+        found = memo.get(text)
         if found is None:
-            found = [(m.start - start, m.end - start, m[2:]) for m in self._classify_run(sentence, run, shouting)]
+            # Flat tuples, not lists: a tuple of plain values leaves the garbage collector's care once examined.
+            # Containers that survive bring the next full collection sooner, and one costs 30-60 ms here (the lists).
+            found = tuple(
+                [(m.start - start, m.end - start, *m[2:]) for m in self._classify_run(sentence, run, shouting)]
+            )
             if len(memo) > RUN_MEMO:
                 memo.clear()
-            memo[memo_key] = found
+            memo[text] = found
         return found
 
     def _classify_run(self, sentence: str, run: re.Match[str], shouting: bool) -> list[Mention]:
@@ -118,11 +126,11 @@ class MentionFinder:
         key = (sentence[start:end], after_locative, shouting)
         found = self._groups.get(key)
         if found is None:
-            found = [(m.start - start, m.end - start, m[2:]) for m in self._classify(sentence, group)]
+            found = tuple([(m.start - start, m.end - start, *m[2:]) for m in self._classify(sentence, group)])
             if len(self._groups) > GROUP_MEMO:
                 self._groups.clear()
             self._groups[key] = found
-        return [Mention(first + start, last + start, *rest) for first, last, rest in found]
+        return [tuple.__new__(Mention, (m[0] + start, m[1] + start, *m[2:])) for m in found]
 
     def _name_key(self, text: str) -> str:
         key = text.casefold()
