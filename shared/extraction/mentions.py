@@ -82,7 +82,7 @@ class MentionFinder:
         found = memo.get(text)
         if found is None:
             # Flat tuples, not lists: a tuple of plain values leaves the garbage collector's care once examined.
-            # Containers that survive bring the next full collection sooner, and one costs 30-60 ms here (the lists).
+            # Containers that survive bring the next full collection sooner, and one costs 30-60 ms in this process.
             found = tuple(
                 [(m.start - start, m.end - start, *m[2:]) for m in self._classify_run(sentence, run, shouting)]
             )

@@ -1,6 +1,8 @@
 """The rule extractor's fast paths give what the plain computation gives: names found run by run and remembered,
 trigger words tested on bytes, sentence ends screened on one mark."""
 
+import gc
+
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -133,3 +135,20 @@ def test_a_plain_text_splits_as_the_markdown_steps_split_it(text: str) -> None:
 
     # THEN the sentences are the same
     assert fast == full
+
+
+def test_remembered_runs_leave_the_garbage_collectors_care(cues: Cues) -> None:
+    # GIVEN a finder that has read names alone, names in groups and a name after a locative
+    finder = MentionFinder(cues)
+    for sentence in ("Zoë Okafor met Peter Blackburn of Brightwater Labs.", "She moved to Florence.", "NATO said."):
+        finder.find(sentence)
+
+    # WHEN the collector has examined them twice (a tuple is let go once the tuples it holds were, the next time)
+    gc.collect()
+    gc.collect()
+
+    # THEN no remembered mentions are containers it must follow again (each full collection would)
+    memos = [*finder._runs, *finder._runs_in_context.values(), finder._groups]
+    remembered = [found for memo in memos for found in memo.values()]
+    assert remembered
+    assert not any(gc.is_tracked(found) for found in remembered)
