@@ -26,7 +26,8 @@ the extractor is built.
 
 `--against DIR` measures speed only, against another checkout (the reference, e.g. the main branch): this bench
 and DIR's own perf/bench_extract.py run in turn, each in a fresh process, `--rounds` times; the best and the median
-of each side are printed. Alternating keeps the two sides under the same load from other work on the machine.
+of each side are printed, the median first pass, and the load average before and after. Alternating keeps the two
+sides under the same load from other work on the machine.
 """
 
 import argparse
@@ -246,6 +247,7 @@ def run(name: str, data: list[Article], repeat: int, show_misses: int, schema: P
 
 
 _SPEED = re.compile(r"speed: ([\d.]+) MB/s")
+_FIRST_PASS = re.compile(r"first pass ([\d.]+) MB/s")
 
 
 def compare(extractor: str, against: Path, wheel: Path, rounds: int, repeat: int, stated_only: bool) -> None:
@@ -253,18 +255,24 @@ def compare(extractor: str, against: Path, wheel: Path, rounds: int, repeat: int
     own = [str(Path(__file__).resolve()), *(["--stated-only"] if stated_only else [])]
     sides = {"this checkout": own, str(against): [str(against / "perf" / "bench_extract.py")]}
     speeds: dict[str, list[float]] = {side: [] for side in sides}
+    first_passes: dict[str, list[float]] = {side: [] for side in sides}
+    load_before = os.getloadavg()
     for _ in range(rounds):
         for side, bench in sides.items():
             command = [sys.executable, *bench, "--extractor", extractor, "--repeat", str(repeat)]
             output = subprocess.run([*command, "--wheel", str(wheel)], check=True, capture_output=True, text=True)
-            found = _SPEED.search(output.stdout)
-            if found is None:
+            found, first = _SPEED.search(output.stdout), _FIRST_PASS.search(output.stdout)
+            if found is None or first is None:
                 raise SystemExit(f"{bench} printed no speed:\n{output.stdout}{output.stderr}")
             speeds[side].append(float(found.group(1)))
-    print(f"extractor {extractor}, {rounds} alternating rounds of --repeat {repeat}, MB/s per core:")
+            first_passes[side].append(float(first.group(1)))
+    load = ", ".join(f"{before:.2f} → {after:.2f}" for before, after in zip(load_before, os.getloadavg(), strict=True))
+    print(f"extractor {extractor}, {rounds} alternating rounds of --repeat {repeat}, MB/s per core")
+    print(f"load average (1, 5, 15 min) before → after: {load}")
     for side, figures in speeds.items():
         listed = ", ".join(f"{figure:.2f}" for figure in figures)
-        print(f"  {side}: best {max(figures):.2f}, median {statistics.median(figures):.2f} ({listed})")
+        print(f"  {side}: best {max(figures):.2f}, median {statistics.median(figures):.2f} ({listed}); ", end="")
+        print(f"first pass median {statistics.median(first_passes[side]):.2f}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
