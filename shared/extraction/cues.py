@@ -5,12 +5,14 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cached_property
+from typing import NamedTuple
 
 from shared.extraction.lexicons import Key, lexicon
 from shared.extraction.schema import NAME_PLACEHOLDER, ROLE_PLACEHOLDER, ExtractionSchema
 from shared.extraction.tokens import WORD, WORD_RUN, Token, tokens, word_run_keys, word_runs
 
 CANDIDATES_MEMO = 1 << 12  # trigger texts remembered with their relations; cleared when full
+TRIGGER_MEMO = 1 << 14  # gaps holding a trigger's rare word, remembered with the trigger found; cleared when full
 COORDINATORS = frozenset({",", "and", ", and", "&", "as well as"})
 _COORDINATION_WORD = re.compile(r"[\w-]+|[,&]")
 
@@ -38,8 +40,7 @@ def compile_pattern(pattern: str, entity_type: str) -> Pattern:
     return Pattern(entity_type, before, after, tail)
 
 
-@dataclass(frozen=True)
-class Trigger:
+class Trigger(NamedTuple):  # a tuple of plain values: remembered per gap, and the garbage collector lets it go
     """A trigger phrase found in a gap, with the relations it may express (in schema order)."""
 
     start: int
@@ -129,6 +130,7 @@ class Cues:
         self._trigger_keys = word_run_keys(keys)
         self._shortest_key = min(map(len, keys), default=0)
         self._candidates_memo: dict[str, tuple[tuple[str, bool], ...]] = {}
+        self._trigger_memo: dict[str, Trigger | None] = {}
         longest = max((len(WORD.findall(phrase.replace(ROLE_PLACEHOLDER, "x"))) for phrase in phrases), default=0)
         self._tail_words = longest + self.max_words_after_trigger
 
@@ -241,6 +243,16 @@ class Cues:
         """The trigger nearest the end of a gap, if few enough words follow it."""
         if not self.may_hold_trigger(gap):  # one set test instead of the alternation
             return None
+        # Gaps recur ("works at", ", which is based in"): the alternation runs once per gap text.
+        if gap in self._trigger_memo:
+            return self._trigger_memo[gap]
+        found = self._last_trigger(gap)
+        if len(self._trigger_memo) > TRIGGER_MEMO:
+            self._trigger_memo.clear()
+        self._trigger_memo[gap] = found
+        return found
+
+    def _last_trigger(self, gap: str) -> Trigger | None:
         # Only the gap's last words can hold it: at most max_words_after_trigger words follow a trigger.
         starts = [word.start() for word in WORD.finditer(gap)]
         offset = starts[-self._tail_words] if len(starts) > self._tail_words else 0

@@ -152,3 +152,24 @@ def test_remembered_runs_leave_the_garbage_collectors_care(cues: Cues) -> None:
     remembered = [found for memo in memos for found in memo.values()]
     assert remembered
     assert not any(gc.is_tracked(found) for found in remembered)
+
+
+GAP_WORDS = st.sampled_from(
+    ["works", "at", "is", "based", "in", "funded", "by", "the", "and", ",", "CEO", "of", "said"]
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seen=st.lists(st.lists(GAP_WORDS, max_size=6).map(" ".join), max_size=10), gap=st.lists(GAP_WORDS).map(" ".join))
+def test_a_remembered_gap_gives_the_trigger_fresh_cues_give(seen: list[str], gap: str) -> None:
+    # GIVEN cues that have looked for triggers in other gaps (remembered) and fresh ones
+    schema = load_schema()
+    warm = Cues(schema)
+    for other in [*seen, gap]:
+        warm.last_trigger(f" {other} ")
+
+    # WHEN both look in the same gap
+    found = warm.last_trigger(f" {gap} ")
+
+    # THEN the memory changes nothing
+    assert found == Cues(schema).last_trigger(f" {gap} ")
