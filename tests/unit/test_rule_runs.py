@@ -12,7 +12,7 @@ from shared.extraction.cues import Cues
 from shared.extraction.mentions import MentionFinder
 from shared.extraction.schema import load_schema
 from shared.extraction.sentences import _ANY_SENTENCE_END, _SENTENCE_END
-from shared.extraction.tokens import WORD_RUN, Mention, name_runs, word_run_keys, word_runs
+from shared.extraction.tokens import WORD_RUN, Mention, Token, name_runs, word_run_keys, word_runs
 
 # Words and joins that make names, break them, or sit on a run's edge ("JAMES'S’" is one word, "JAMES'S" a
 # possessive; "in Florence" is the city, "Florence said" may be a person).
@@ -173,3 +173,20 @@ def test_a_remembered_gap_gives_the_trigger_fresh_cues_give(seen: list[str], gap
 
     # THEN the memory changes nothing
     assert found == Cues(schema).last_trigger(f" {gap} ")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sentence=SENTENCES)
+def test_a_one_word_run_is_classified_as_its_grouping_would_classify_it(cues: Cues, sentence: str) -> None:
+    # GIVEN the runs of a sentence that are one word each
+    finder = MentionFinder(cues)
+    for run in finder._name_run.finditer(sentence):
+        if run.end(1) != run.end():
+            continue
+        key = finder._name_key(run.group(1))
+
+        # WHEN the word is classified alone (the shortcut) and through the grouping of its run
+        alone = finder._classify_word(sentence, Token(run.group(1), run.start(), run.end(), key)) if key else []
+
+        # THEN both give the same mentions
+        assert alone == finder._classify_run(sentence, run, sentence.isupper())
