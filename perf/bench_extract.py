@@ -252,8 +252,12 @@ _FIRST_PASS = re.compile(r"first pass ([\d.]+) MB/s")
 
 def compare(extractor: str, against: Path, wheel: Path, rounds: int, repeat: int, stated_only: bool) -> None:
     """MB/s per core of this checkout and of `against`, each bench in a fresh process, alternated `rounds` times."""
-    own = [str(Path(__file__).resolve()), *(["--stated-only"] if stated_only else [])]
-    sides = {"this checkout": own, str(against): [str(against / "perf" / "bench_extract.py")]}
+    # Both sides get --stated-only (the reference's bench must know it): each on the schema the other runs on.
+    options = ["--stated-only"] if stated_only else []
+    sides = {
+        "this checkout": [str(Path(__file__).resolve()), *options],
+        str(against): [str(against / "perf" / "bench_extract.py"), *options],
+    }
     speeds: dict[str, list[float]] = {side: [] for side in sides}
     first_passes: dict[str, list[float]] = {side: [] for side in sides}
     load_before = os.getloadavg()
