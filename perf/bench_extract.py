@@ -26,8 +26,8 @@ the extractor is built.
 
 `--against DIR` measures speed only, against another checkout (the reference, e.g. the main branch): this bench
 and DIR's own perf/bench_extract.py run in turn, each in a fresh process, `--rounds` times; the best and the median
-of each side are printed, the median first pass, and the load average before and after. Alternating keeps the two
-sides under the same load from other work on the machine.
+of each side are printed, the median first pass, the median of the rounds' ratios and the load average before and
+after. Alternating keeps the two sides under the same load from other work on the machine.
 """
 
 import argparse
@@ -277,6 +277,10 @@ def compare(extractor: str, against: Path, wheel: Path, rounds: int, repeat: int
         listed = ", ".join(f"{figure:.2f}" for figure in figures)
         print(f"  {side}: best {max(figures):.2f}, median {statistics.median(figures):.2f} ({listed}); ", end="")
         print(f"first pass median {statistics.median(first_passes[side]):.2f}")
+    # Each round's two runs follow each other: their ratio moves less with the load than either side does.
+    ours, reference = speeds.values()
+    ratios = [mine / theirs for mine, theirs in zip(ours, reference, strict=True)]
+    print(f"  ratio this checkout / {against.name}, median of the rounds: {statistics.median(ratios):.2f}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
