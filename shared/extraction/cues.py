@@ -13,6 +13,7 @@ from shared.extraction.tokens import WORD, WORD_RUN, Token, tokens, word_run_key
 
 CANDIDATES_MEMO = 1 << 12  # trigger texts remembered with their relations; cleared when full
 TRIGGER_MEMO = 1 << 14  # gaps holding a trigger's rare word, remembered with the trigger found; cleared when full
+MEMO_CHARS = 200  # longer texts are not remembered: they seldom recur, and the memos' memory stays bounded
 COORDINATORS = frozenset({",", "and", ", and", "&", "as well as"})
 _COORDINATION_WORD = re.compile(r"[\w-]+|[,&]")
 
@@ -247,6 +248,8 @@ class Cues:
         if gap in self._trigger_memo:
             return self._trigger_memo[gap]
         found = self._last_trigger(gap)
+        if len(gap) > MEMO_CHARS:
+            return found
         if len(self._trigger_memo) > TRIGGER_MEMO:
             self._trigger_memo.clear()
         self._trigger_memo[gap] = found

@@ -4,7 +4,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from shared.extraction.cues import Cues, Split
+from shared.extraction.cues import MEMO_CHARS, Cues, Split
 from shared.extraction.tokens import CAPITALISED, TOKEN, WORD, Mention, Token, looks_like_name, name_runs
 
 # " 2", " 10 7 2 1": small whole numbers right after a name; not "1996", "2.5", "6-3" or "2nd".
@@ -88,6 +88,8 @@ class MentionFinder:
             else:
                 classified = self._classify_run(sentence, run, shouting)
             found = tuple([(m.start - start, m.end - start, *m[2:]) for m in classified])
+            if len(text) > MEMO_CHARS:
+                return found
             if len(memo) > RUN_MEMO:
                 memo.clear()
             memo[text] = found

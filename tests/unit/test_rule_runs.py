@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from shared.extraction import sentences
-from shared.extraction.cues import Cues
+from shared.extraction.cues import MEMO_CHARS, Cues
 from shared.extraction.mentions import MentionFinder
 from shared.extraction.schema import load_schema
 from shared.extraction.sentences import _ANY_SENTENCE_END, _SENTENCE_END
@@ -190,3 +190,16 @@ def test_a_one_word_run_is_classified_as_its_grouping_would_classify_it(cues: Cu
 
         # THEN both give the same mentions
         assert alone == finder._classify_run(sentence, run, sentence.isupper())
+
+
+def test_a_run_longer_than_the_memo_limit_is_found_but_not_remembered(cues: Cues) -> None:
+    # GIVEN a Title Case headline whose one run is longer than the memos keep
+    headline = " ".join(["Brightwater Labs Opens New Harbour Office"] * 6) + " today."
+    finder = MentionFinder(cues)
+
+    # WHEN it is read twice
+    first, second = finder.find(headline), finder.find(headline)
+
+    # THEN it gives the same mentions both times, and no memo holds its text
+    assert first == second == MentionFinder(cues).find(headline)
+    assert all(len(text) <= MEMO_CHARS for memo in (*finder._runs, *finder._runs_in_context.values()) for text in memo)
