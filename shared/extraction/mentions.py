@@ -81,12 +81,12 @@ class MentionFinder:
         text = run.group()
         found = memo.get(text)
         if found is None:
-            # Flat tuples, not lists: a tuple of plain values leaves the garbage collector's care once examined.
-            # Containers that survive bring the next full collection sooner, and one costs 30-60 ms in this process.
             if run.end(1) == run.end():  # one word (most runs): no grouping to do
                 classified = self._classify_word(sentence, Token(first_word, start, run.end(), key)) if key else []
             else:
                 classified = self._classify_run(sentence, run, shouting)
+            # Flat tuples, not lists: a tuple of plain values leaves the garbage collector's care once examined.
+            # Containers that survive bring the next full collection sooner, and one costs 30-60 ms in this process.
             found = tuple([(m.start - start, m.end - start, *m[2:]) for m in classified])
             if len(text) > MEMO_CHARS:
                 return found
