@@ -37,6 +37,8 @@ class _RelationDraft:
 
 def _display_name(names: list[str]) -> str:
     """The first surface form that is not all capitals: "São Paulo" rather than a dateline's "SÃO PAULO"."""
+    if not names[0].isupper():
+        return names[0]  # most names: no generator to run
     return next((name for name in names if not name.isupper()), names[0])
 
 

@@ -5,12 +5,15 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cached_property
+from typing import NamedTuple
 
 from shared.extraction.lexicons import Key, lexicon
 from shared.extraction.schema import NAME_PLACEHOLDER, ROLE_PLACEHOLDER, ExtractionSchema
-from shared.extraction.tokens import WORD, WORD_RUN, Token, tokens
+from shared.extraction.tokens import WORD, WORD_RUN, Token, tokens, word_run_keys, word_runs
 
 CANDIDATES_MEMO = 1 << 12  # trigger texts remembered with their relations; cleared when full
+TRIGGER_MEMO = 1 << 14  # gaps holding a trigger's rare word, remembered with the trigger found; cleared when full
+MEMO_CHARS = 200  # longer texts are not remembered: they seldom recur, and the memos' memory stays bounded
 COORDINATORS = frozenset({",", "and", ", and", "&", "as well as"})
 _COORDINATION_WORD = re.compile(r"[\w-]+|[,&]")
 
@@ -38,8 +41,7 @@ def compile_pattern(pattern: str, entity_type: str) -> Pattern:
     return Pattern(entity_type, before, after, tail)
 
 
-@dataclass(frozen=True)
-class Trigger:
+class Trigger(NamedTuple):  # a tuple of plain values: remembered per gap, and the garbage collector lets it go
     """A trigger phrase found in a gap, with the relations it may express (in schema order)."""
 
     start: int
@@ -125,9 +127,11 @@ class Cues:
                 return [max(WORD_RUN.findall(role), key=len) for role in role_words]
             return [max((run for word in phrase.split() for run in WORD_RUN.findall(word)), key=len)]
 
-        self._trigger_keys = frozenset(key for phrase in phrases for key in key_words(phrase))
-        self._shortest_key = min(map(len, self._trigger_keys), default=0)
+        keys = {key for phrase in phrases for key in key_words(phrase)}
+        self._trigger_keys = word_run_keys(keys)
+        self._shortest_key = min(map(len, keys), default=0)
         self._candidates_memo: dict[str, tuple[tuple[str, bool], ...]] = {}
+        self._trigger_memo: dict[str, Trigger | None] = {}
         longest = max((len(WORD.findall(phrase.replace(ROLE_PLACEHOLDER, "x"))) for phrase in phrases), default=0)
         self._tail_words = longest + self.max_words_after_trigger
 
@@ -191,6 +195,15 @@ class Cues:
         return table
 
     @cached_property
+    def locative_words(self) -> frozenset[str]:
+        """Words whose name is typed by whether a locative stands before it ("in Florence"): a one-word name that
+        needs one, and a personal word that is a whole known name (a split part of a longer group asks too)."""
+        words = {word for word, (_, _, needs_locative) in self.single_words.items() if needs_locative}
+        for table in (self.known, self.known_in_context):
+            words.update(key[0] for key in table if len(key) == 1 and self.is_personal_word(key[0]))
+        return frozenset(words)
+
+    @cached_property
     def longest_lexicon_name(self) -> int:
         return max((len(key) for key in self.known), default=0)
 
@@ -225,17 +238,29 @@ class Cues:
 
     def may_hold_trigger(self, text: str) -> bool:
         """Whether the text holds a trigger's rare word: most gaps ("and", ",", "said") and many sentences do not."""
-        return len(text) >= self._shortest_key and not self._trigger_keys.isdisjoint(WORD_RUN.findall(text.casefold()))
+        return len(text) >= self._shortest_key and not self._trigger_keys.isdisjoint(word_runs(text))
 
     def last_trigger(self, gap: str) -> Trigger | None:
         """The trigger nearest the end of a gap, if few enough words follow it."""
         if not self.may_hold_trigger(gap):  # one set test instead of the alternation
             return None
+        # Gaps recur ("works at", ", which is based in"): the alternation runs once per gap text.
+        if gap in self._trigger_memo:
+            return self._trigger_memo[gap]
+        found = self._last_trigger(gap)
+        if len(gap) > MEMO_CHARS:
+            return found
+        if len(self._trigger_memo) > TRIGGER_MEMO:
+            self._trigger_memo.clear()
+        self._trigger_memo[gap] = found
+        return found
+
+    def _last_trigger(self, gap: str) -> Trigger | None:
         # Only the gap's last words can hold it: at most max_words_after_trigger words follow a trigger.
         starts = [word.start() for word in WORD.finditer(gap)]
         offset = starts[-self._tail_words] if len(starts) > self._tail_words else 0
         tail = gap[offset:]
-        if offset and self._trigger_keys.isdisjoint(WORD_RUN.findall(tail.casefold())):
+        if offset and self._trigger_keys.isdisjoint(word_runs(tail)):
             return None
         matches = list(self._trigger_search.finditer(tail)) if self._trigger_phrases else []
         if not matches:

@@ -4,16 +4,20 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from shared.extraction.cues import Cues, Split
-from shared.extraction.tokens import CAPITALISED, TOKEN, WORD, Mention, Token, looks_like_name
+from shared.extraction.cues import MEMO_CHARS, Cues, Split
+from shared.extraction.tokens import CAPITALISED, TOKEN, WORD, Mention, Token, looks_like_name, name_runs
 
-_DIGIT = re.compile(r"\d")
 # " 2", " 10 7 2 1": small whole numbers right after a name; not "1996", "2.5", "6-3" or "2nd".
-_SCORES = re.compile(r"(?: \d{1,3}(?!\w|[.,:/-]\d))+")
+_SCORE = r" \d{1,3}(?!\w|[.,:/-]\d)"
+_SCORES = re.compile(f"(?:{_SCORE})+")
+_ANY_SCORE = re.compile(_SCORE)
 MAX_UNTYPED_WORDS = 4
 MAX_GROUP_TOKENS = 16  # a longer capitalised run is a Title Case headline or junk, not a sequence of names
 NAME_WORD_MEMO = 1 << 16  # words remembered as name words or not; cleared when full
 GROUP_MEMO = 1 << 15  # groups of several words remembered with their mentions; cleared when full
+RUN_MEMO = 1 << 15  # runs of capitalised words remembered with their mentions; cleared when full
+Relative = tuple[Any, ...]  # a Mention's fields, offsets from the start of its run
+RunMemo = dict[str, tuple[Relative, ...]]
 CONTEXT_CHARS = 80  # how far before a mention cue words are looked for; keeps every look-behind bounded
 
 
@@ -25,26 +29,80 @@ class MentionFinder:
         # Capitalised word -> its key (casefolded) when it can be part of a name, else "" (memo).
         self._name_words: dict[str, str] = {}
         # (group text, locative before it, sentence all capitals) -> its mentions, offsets from the group's start.
-        self._groups: dict[tuple[str, bool, bool], list[tuple[int, int, tuple[Any, ...]]]] = {}
+        self._groups: dict[tuple[str, bool, bool], tuple[Relative, ...]] = {}
+        # [sentence all capitals][run text] -> its mentions, offsets from the run's start; and by whether a
+        # locative stands before it too, for the runs whose first word needs to know ("in Florence"). Keyed on the
+        # text alone, a string: no tuple to build per run, and nothing the garbage collector has to follow.
+        self._runs: tuple[RunMemo, RunMemo] = ({}, {})
+        self._runs_in_context: dict[tuple[bool, bool], RunMemo] = {
+            (shouting, after): {} for shouting in (False, True) for after in (False, True)
+        }
+        self._name_run = name_runs(cues.particles | cues.head_joiners)
 
     def find(self, sentence: str) -> list[Mention]:
         """Mentions of one sentence, in order; untyped ones are kept for the second pass."""
         mentions = []
-        shouting: bool | None = None  # whether the sentence is all capitals, once a group needs to know
-        for group in self._name_groups(sentence):
-            if len(group) == 1:  # most groups: one word, typed by one look-up
-                found = self._classify_word(sentence, group[0])
-            elif len(group) > MAX_GROUP_TOKENS:
-                continue
-            else:
-                if shouting is None:
-                    shouting = sentence.isupper()
-                found = self._classify_group(sentence, group, shouting)
-            for mention in found:
-                mentions.append(self._by_pattern(sentence, mention) if mention.type is None else mention)
-        if self.cues.team_type is not None and _DIGIT.search(sentence):
+        shouting = sentence.isupper()  # acronyms are no cue in a sentence all in capitals
+        runs = self._runs[shouting]
+        screen = self.cues.pattern_screen
+        for run in self._name_run.finditer(sentence):
+            found = runs.get(run.group())  # most runs: seen before, one look-up
+            if found is None:
+                found = self._run_mentions(sentence, run, shouting)
+            start = run.start()
+            for relative in found:
+                # tuple.__new__ skips the NamedTuple's __new__, a Python function: this builds most mentions.
+                mention = tuple.__new__(Mention, (relative[0] + start, relative[1] + start, *relative[2:]))
+                # One anchored test of every pattern's words after an untyped name first: it almost always fails.
+                if mention.type is None and (screen is None or screen.match(sentence, mention.end)):
+                    mention = self._by_pattern(sentence, mention)
+                mentions.append(mention)
+        # The score test anywhere first: most sentences with digits hold no score ("1996", "2.5").
+        if self.cues.team_type is not None and _ANY_SCORE.search(sentence):
             return self._teams(sentence, mentions, self.cues.team_type)
         return mentions
+
+    def _run_mentions(self, sentence: str, run: re.Match[str], shouting: bool) -> tuple[Relative, ...]:
+        """The mentions of one run of capitalised words, classified once: the same runs recur sentence after sentence.
+
+        What classifying a run reads besides its own text: whether the sentence is all capitals, and whether a
+        locative stands before it when its first word is a name that needs one; every other context it reads lies
+        inside the run. Both are in a key; mentions are kept relative to the run's start (patterns and scores,
+        which read what follows, are applied afterwards).
+        """
+        start = run.start()
+        first_word = run.group(1)
+        key = self._name_words.get(first_word)
+        if key is None:
+            key = self._name_key(first_word)
+        in_context = key in self.cues.locative_words
+        after_locative = in_context and self._after_locative(sentence, start)
+        memo = self._runs_in_context[shouting, after_locative] if in_context else self._runs[shouting]
+        text = run.group()
+        found = memo.get(text)
+        if found is None:
+            if run.end(1) == run.end():  # one word (most runs): no grouping to do
+                classified = self._classify_word(sentence, Token(first_word, start, run.end(), key)) if key else []
+            else:
+                classified = self._classify_run(sentence, run, shouting)
+            # Flat tuples, not lists: a tuple of plain values leaves the garbage collector's care once examined.
+            # Containers that survive bring the next full collection sooner, and one costs 30-60 ms in this process.
+            found = tuple([(m.start - start, m.end - start, *m[2:]) for m in classified])
+            if len(text) > MEMO_CHARS:
+                return found
+            if len(memo) > RUN_MEMO:
+                memo.clear()
+            memo[text] = found
+        return found
+
+    def _classify_run(self, sentence: str, run: re.Match[str], shouting: bool) -> list[Mention]:
+        found: list[Mention] = []
+        for group in self._name_groups(sentence, run.start(), run.end()):
+            if len(group) == 1:  # most groups: one word, typed by one look-up
+                found.extend(self._classify_word(sentence, group[0]))
+            elif len(group) <= MAX_GROUP_TOKENS:
+                found.extend(self._classify_group(sentence, group, shouting))
+        return found
 
     def _teams(self, sentence: str, mentions: list[Mention], team_type: str) -> list[Mention]:
         """Sports results: "Barcelona 2 Valencia 1" (two names before scores) or a standings row "Barcelona 10 7 2
@@ -68,15 +126,15 @@ class MentionFinder:
         """
         start, end = group[0].start, group[-1].end
         first = self.cues.single_words.get(group[0].key)
-        after_locative = first is not None and first[2] and self._after_locative(sentence, group[0])
+        after_locative = first is not None and first[2] and self._after_locative(sentence, group[0].start)
         key = (sentence[start:end], after_locative, shouting)
         found = self._groups.get(key)
         if found is None:
-            found = [(m.start - start, m.end - start, m[2:]) for m in self._classify(sentence, group)]
+            found = tuple([(m.start - start, m.end - start, *m[2:]) for m in self._classify(sentence, group)])
             if len(self._groups) > GROUP_MEMO:
                 self._groups.clear()
             self._groups[key] = found
-        return [Mention(first + start, last + start, *rest) for first, last, rest in found]
+        return [tuple.__new__(Mention, (m[0] + start, m[1] + start, *m[2:])) for m in found]
 
     def _name_key(self, text: str) -> str:
         key = text.casefold()
@@ -87,16 +145,19 @@ class MentionFinder:
         self._name_words[text] = key
         return key
 
-    def _name_groups(self, sentence: str) -> list[list[Token]]:
-        """Runs of name words, only the capitalised words of the sentence tokenised: what lies between two of
-        them either continues a name (one space), joins it (one connector word between single spaces) or ends it.
+    def _name_groups(self, sentence: str, start: int, end: int) -> list[list[Token]]:
+        """Groups of name words in sentence[start:end], only its capitalised words tokenised: what lies between two
+        of them either continues a name (one space), joins it (one connector word between single spaces) or ends it.
         """
         groups: list[list[Token]] = []
         current: list[Token] = []
         name_words = self._name_words
         honorifics = self.cues.honorifics
         previous_end = -1
-        for match in CAPITALISED.finditer(sentence):
+        # Not `endpos`: a word's look-aheads read past the run's end ("JAMES'S’" is one word, "JAMES'S" a possessive).
+        for match in CAPITALISED.finditer(sentence, start):
+            if match.start() >= end:
+                break
             text = match.group(1)
             key = name_words.get(text)
             if key is None:
@@ -211,7 +272,7 @@ class MentionFinder:
             if entity_type is None:
                 return []  # "Chairman" alone names no one
             # "Florence" alone may be a person; "in Florence" is the city.
-            if not needs_locative or self._after_locative(sentence, token):
+            if not needs_locative or self._after_locative(sentence, token.start):
                 return [Mention(token.start, token.end, token.text, entity_type, 1, listed=listed)]
         shape = self._type_by_shape(sentence, [token])
         return [Mention(token.start, token.end, token.text, shape, 1, guessed=shape is not None)]
@@ -277,12 +338,12 @@ class MentionFinder:
         entity_type = self.cues.known.get(key) or self.cues.known_in_context.get(key)
         if entity_type is None:
             return None
-        if len(key) == 1 and self.cues.is_personal_word(key[0]) and not self._after_locative(sentence, group[0]):
+        if len(key) == 1 and self.cues.is_personal_word(key[0]) and not self._after_locative(sentence, group[0].start):
             return None
         return [], group, entity_type, []
 
-    def _after_locative(self, sentence: str, token: Token) -> bool:
-        before = WORD.findall(sentence[max(0, token.start - CONTEXT_CHARS) : token.start])
+    def _after_locative(self, sentence: str, start: int) -> bool:
+        before = WORD.findall(sentence[max(0, start - CONTEXT_CHARS) : start])
         return bool(before) and before[-1].casefold() in self.cues.locatives
 
     def _split_by_first_word(self, group: list[Token]) -> Split | None:
@@ -314,9 +375,6 @@ class MentionFinder:
         return None
 
     def _by_pattern(self, sentence: str, mention: Mention) -> Mention:
-        screen = self.cues.pattern_screen
-        if screen is not None and not screen.match(sentence, mention.end):
-            return mention  # no pattern's words follow the name: one anchored test for them all
         for pattern in self.cues.patterns:
             after = pattern.after.match(sentence, mention.end) if pattern.after else None
             if pattern.after is not None and after is None:

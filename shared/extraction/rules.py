@@ -77,23 +77,26 @@ class RuleBasedExtractor:
         lexicon = self._lexicon(readings)
         collector = Collector(self.schema)
         for reading in readings:
-            self._collect_row(reading, collector)
+            if reading.cells:  # prose has no row
+                self._collect_row(reading, collector)
             for sentence in reading.sentences:
-                self._collect_sentence(reading.chunk_id, sentence, lexicon, collector)
+                if sentence.mentions:  # a sentence without a name adds nothing
+                    self._collect_sentence(reading.chunk_id, sentence, lexicon, collector)
         return collector.extraction()
 
     # First pass.
 
     def _read(self, chunk: Chunk) -> list[_Reading]:
         """One reading per row the chunk packs (each row's cells relate only among themselves), else its text."""
-        rows = [entry.fields for entry in chunk.records if entry.fields]
+        records = chunk.records
+        rows = [entry.fields for entry in records if entry.fields] if records else None
         if rows:
             readings = [self._read_fields(chunk.chunk_id, fields, "") for fields in rows]
         else:
             fields = self._fields_in_text(chunk.text)
             reading = self._read_fields(chunk.chunk_id, fields, chunk.text) if fields else None
             readings = [reading or _Reading(chunk.chunk_id, {}, chunk.text, self._sentences(chunk.text))]
-        for entry in chunk.records:
+        for entry in records:
             readings[0].declared.extend((mention.type, mention.name) for mention in entry.mentions)
             readings[0].declared_links.extend(entry.links)
         return readings
@@ -171,8 +174,6 @@ class RuleBasedExtractor:
     # Second pass.
 
     def _collect_row(self, reading: _Reading, collector: Collector) -> None:
-        if not reading.cells:
-            return  # prose: no row
         for entity_type, name in reading.cells.values():
             collector.entity(entity_type, name, reading.chunk_id)
         for rule in self.schema.column_relations:
@@ -202,7 +203,7 @@ class RuleBasedExtractor:
                 if found is not None:
                     ids[mention.type, mention.name] = found
         linked: set[frozenset[tuple[str, str]]] = set()
-        for link in self._linker.links(sentence.text, mentions):
+        for link in self._linker.links(sentence.text, mentions) if len(mentions) > 1 else ():
             source = (link.source.type or "", link.source.name)
             target = (link.target.type or "", link.target.name)
             collector.relation(source, link.relation, target, chunk_id, sentence.text)

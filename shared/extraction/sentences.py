@@ -6,6 +6,8 @@ import unicodedata
 from collections.abc import Iterator
 
 _SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*\s+")
+# Whether a text holds a sentence end at all: the same test on one mark, twice as fast to run as the above.
+_ANY_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s")
 _WORD_BEFORE = re.compile(r"([\w.]+)$")
 _MARKDOWN_BLOCK_START = re.compile(r"^(?:#{1,6}\s|[-*+>]\s|\d+[.)]\s|\|)")
 _HEADER_LINE = re.compile(r"^(?:\*\*|__)?(\w+(?: \w+){0,2}):(?:\*\*|__)?\s")
@@ -25,12 +27,28 @@ def split_sentences(text: str, abbreviations: frozenset[str] = frozenset()) -> l
     sentences: list[str] = []
     if not text.isascii():  # ASCII is NFC already, and str knows whether it is ASCII without a scan
         text = unicodedata.normalize("NFC", text)
+    if _is_plain(text):
+        return _sentences_in(text.strip(), abbreviations)
     for block in _blocks(text) if _LINE_BREAK.search(text) else _one_line_block(text):
         # The inline-break regex is tried at every position: look for the characters it needs first.
         pieces = _INLINE_BREAK.split(block) if "|" in block or _LIST_MARK.search(block) else (block,)
         for piece in pieces:
             sentences.extend(_sentences_in(_clean_markdown(piece), abbreviations))
     return sentences
+
+
+def _is_plain(text: str) -> bool:
+    """A one-line text with nothing for the Markdown steps to do: the usual chunk of prose, a cell, a sentence.
+
+    Printable: no line break, and no space but " " (so a list mark is "- ", "* " or "+ "). A few substring tests
+    cost less than the scans they spare.
+    """
+    if not text.isprintable():
+        return False
+    if "|" in text or "*" in text or "_" in text or "`" in text or "](" in text or "- " in text or "+ " in text:
+        return False
+    line = text.lstrip()
+    return "  " not in text and not (line and (line[0] in "#>" or line[0].isdigit()))
 
 
 def _blocks(text: str) -> Iterator[str]:
@@ -78,7 +96,7 @@ def _clean_markdown(block: str) -> str:
 
 
 def _sentences_in(block: str, abbreviations: frozenset[str]) -> list[str]:
-    if not _SENTENCE_END.search(block):
+    if not _ANY_SENTENCE_END.search(block):
         return [block] if block else []  # one sentence (blocks come stripped)
     sentences, start = [], 0
     for end in _SENTENCE_END.finditer(block):
