@@ -266,7 +266,8 @@ def _dead_letter(queue: str, message: ServiceBusReceivedMessage, *, peeked: bool
         subject=message.subject,
         correlation_id=message.correlation_id,
         delivery_count=(message.delivery_count or 0) + 1,  # as the Functions host reports it (see tests/support/bus)
-        # The service keeps the original enqueue time on a dead-lettered message: the start of its MessageId's window.
+        # The start of its MessageId's window: the original enqueue time, or if the service stamps the dead-lettering
+        # instead, a later one, with which a replay only holds the message longer (never resends inside the window).
         enqueued_time=message.enqueued_time_utc or datetime.now(UTC),
         dead_letter_reason=message.dead_letter_reason,
         dead_letter_error_description=message.dead_letter_error_description,
