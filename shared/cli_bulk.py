@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -20,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from shared.bulk.models import BulkAccepted, BulkStatus
-from shared.cli_ops import Output
+from shared.cli_ops import ApiRefusedError, Output, call_api
 
 _ENDED = frozenset({"Completed", "Terminated", "Failed", "Canceled"})
 
@@ -52,24 +50,14 @@ class BulkApi:
         return BulkStatus.model_validate(self._call("POST", f"/api/bulk/{bulk_id}/cancel"))
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            self.base_url.rstrip("/") + path,
-            data=data,
-            method=method,
-            headers={"x-functions-key": self.key, "Content-Type": "application/json"},
-        )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return dict(json.loads(response.read() or b"{}"))
-        except urllib.error.HTTPError as error:
-            text = error.read()
-            try:
-                problem = json.loads(text)
-            except ValueError:
-                problem = {"detail": text.decode("utf-8", "replace")[:500]}
+            return call_api(self.base_url, self.key, method, path, body, timeout=self.timeout)
+        except ApiRefusedError as error:
+            problem = error.document()
+            if problem is None:
+                problem = {"detail": error.body.decode("utf-8", "replace")[:500]}
             raise BulkApiError(
-                error.code, problem if isinstance(problem, dict) else {"detail": str(problem)}
+                error.status, problem if isinstance(problem, dict) else {"detail": str(problem)}
             ) from error
 
 

@@ -11,10 +11,7 @@ without dead letters, bad options: the problem is printed).
 
 from __future__ import annotations
 
-import json
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +20,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from shared.cli_ops import Output, print_json
+from shared.cli_ops import ApiRefusedError, Output, call_api, print_json
 from shared.domain import Stage, TributaryError
 from shared.pipeline.deadletters import (
     DeadLetterSummary,
@@ -124,23 +121,13 @@ class ApiSource(DeadLetterSource):
         return ReplayReport.model_validate(self._call("POST", f"/api/deadletters/{_quoted(queue)}/replay", body))
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        request = urllib.request.Request(
-            self.base_url.rstrip("/") + path,
-            data=None if body is None else json.dumps(body).encode(),
-            method=method,
-            headers={"x-functions-key": self.key, "Content-Type": "application/json"},
-        )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return dict(json.loads(response.read() or b"{}"))
-        except urllib.error.HTTPError as error:
-            try:
-                problem = json.loads(error.read())
-            except ValueError:
-                problem = {}
+            return call_api(self.base_url, self.key, method, path, body, timeout=self.timeout)
+        except ApiRefusedError as error:
+            problem = error.document()
             problem = problem if isinstance(problem, dict) else {}
             raise DeadLetterRefusedError(
-                str(problem.get("reason_code", f"http.{error.code}")), str(problem.get("detail", error.reason))
+                str(problem.get("reason_code", f"http.{error.status}")), str(problem.get("detail", error.reason))
             ) from error
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from enum import StrEnum
 from typing import Annotated, Any
@@ -36,6 +38,41 @@ OutputOption = Annotated[
     Output,
     typer.Option("--output", "-o", help="table, or json: the HTTP API's JSON, for scripts", case_sensitive=False),
 ]
+
+
+class ApiRefusedError(RuntimeError):
+    """A host answered an API request with an error status: the status, its reason phrase and the body it sent."""
+
+    def __init__(self, status: int, reason: str, body: bytes) -> None:
+        super().__init__(f"HTTP {status} {reason}")
+        self.status = status
+        self.reason = reason
+        self.body = body
+
+    def document(self) -> Any:
+        """The body as JSON (normally a problem document); None when it is not JSON."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+
+def call_api(
+    base_url: str, key: str, method: str, path: str, body: dict[str, Any] | None = None, *, timeout: float
+) -> dict[str, Any]:
+    """One request to a host's HTTP API with its function key (`base_url` up to and without `/api`): the JSON answer.
+    Raises ApiRefusedError for an error status."""
+    request = urllib.request.Request(
+        base_url.rstrip("/") + path,
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={"x-functions-key": key, "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return dict(json.loads(response.read() or b"{}"))
+    except urllib.error.HTTPError as error:
+        raise ApiRefusedError(error.code, str(error.reason), error.read()) from error
 
 
 def print_json(body: Any) -> None:
