@@ -76,6 +76,7 @@ class Cues:
                 self.gazetteer.setdefault(key, type_name)
             self.patterns.extend(compile_pattern(pattern, type_name) for pattern in cues.patterns)
         self.longest_known = max((len(key) for key in self.gazetteer), default=0)
+        self.gazetteer_starts = frozenset(key[0] for key in self.gazetteer if key)
         # Every pattern has words after the name: one anchored regex of them all screens a mention first.
         afters = [pattern.after.pattern for pattern in self.patterns if pattern.after is not None]
         self.pattern_screen = (
@@ -202,6 +203,11 @@ class Cues:
         for table in (self.known, self.known_in_context):
             words.update(key[0] for key in table if len(key) == 1 and self.is_personal_word(key[0]))
         return frozenset(words)
+
+    @cached_property
+    def known_starts(self) -> frozenset[str]:
+        """The first words of the `known` names: a group none of whose words is one holds none."""
+        return frozenset(key[0] for key in self.known if key)
 
     @cached_property
     def longest_lexicon_name(self) -> int:

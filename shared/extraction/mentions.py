@@ -1,7 +1,6 @@
 """Mentions of one sentence: runs of capitalised name words, split and typed by the schema's cues."""
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 from shared.extraction.cues import MEMO_CHARS, Cues, Split
@@ -165,7 +164,7 @@ class MentionFinder:
             if not key:
                 continue  # "Of" in "University Of Lisbon" may still join; the gap decides below
             start = match.start()
-            token = Token(text, start, match.end(1), key)
+            token = tuple.__new__(Token, (text, start, match.end(1), key, False))  # no Python __new__ to run
             if current:
                 if start == previous_end + 1 and sentence[previous_end] == " ":
                     current.append(token)
@@ -201,31 +200,35 @@ class MentionFinder:
             return Token(word, start, start + len(word), key, connector=True)
         return None
 
-    def _is_connector_token(self, token: Token) -> bool:
-        return token.connector
-
     def _strip_connectors(self, group: list[Token]) -> list[Token]:
+        if not group or (not group[0].connector and not group[-1].connector):
+            return group  # most groups: a connector only ever stands inside (groups are not changed once built)
         start, end = 0, len(group)
-        while start < end and self._is_connector_token(group[start]):
+        while start < end and group[start].connector:
             start += 1
-        while end > start and self._is_connector_token(group[end - 1]):
+        while end > start and group[end - 1].connector:
             end -= 1
         return group[start:end]
 
     def _word_count(self, group: list[Token]) -> int:
-        return sum(not token.connector for token in group)
+        count = len(group)
+        for token in group:
+            if token.connector:
+                count -= 1
+        return count
 
     def _mention(
         self, sentence: str, group: list[Token], entity_type: str | None, listed: bool = False, guessed: bool = False
     ) -> Mention:
         start, end = group[0].start, group[-1].end
-        return Mention(start, end, sentence[start:end], entity_type, self._word_count(group), guessed, listed)
+        fields = (start, end, sentence[start:end], entity_type, self._word_count(group), guessed, listed)
+        return tuple.__new__(Mention, fields)
 
     def _first_words(self, group: list[Token], count: int) -> int:
         """Index just past the first `count` name words of the group."""
         seen = 0
         for index, token in enumerate(group):
-            seen += not self._is_connector_token(token)
+            seen += not token.connector
             if seen == count:
                 return index + 1
         return len(group)
@@ -239,28 +242,26 @@ class MentionFinder:
         titled = self._split_by_title(sentence, group)
         if titled is not None:
             return titled
-        # (split, typed by a packaged list, only guessed)
-        splits: tuple[tuple[Callable[[list[Token]], Split | None], bool, bool], ...] = (
-            (self._split_by_head, False, False),
-            (self._split_by_suffix, False, False),
-            (self._split_by_gazetteer, False, False),
-            (lambda group: self._split_by_known_whole(sentence, group), True, False),
-            (self._split_by_first_word, False, True),
-            (self._split_by_lexicon, True, False),
-        )
-        for split, listed, guessed in splits:
-            found = split(group)
-            if found is not None:
-                before, typed, entity_type, after = found
-                return [
-                    *self._classify(sentence, before),
-                    self._mention(sentence, typed, entity_type, listed, guessed),
-                    *self._classify(sentence, after),
-                ]
-        if self._word_count(group) > MAX_UNTYPED_WORDS:
-            return []
-        shape = self._type_by_shape(sentence, group)
-        return [self._mention(sentence, group, shape, guessed=shape is not None)]
+        # The splits in their order; the mention records whether a packaged list typed it (listed) or only a list
+        # of personal names did (guessed). A split is a 4-tuple, never empty: `or` takes the first that applies.
+        listed = guessed = False
+        found = self._split_by_head(group) or self._split_by_suffix(group) or self._split_by_gazetteer(group)
+        if found is None:
+            found, listed = self._split_by_known_whole(sentence, group), True
+        if found is None:
+            found, listed, guessed = self._split_by_first_word(group), False, True
+        if found is None:
+            found, listed, guessed = self._split_by_lexicon(group), True, False
+        if found is None:
+            if self._word_count(group) > MAX_UNTYPED_WORDS:
+                return []
+            shape = self._type_by_shape(sentence, group)
+            return [self._mention(sentence, group, shape, guessed=shape is not None)]
+        before, typed, entity_type, after = found
+        mention = self._mention(sentence, typed, entity_type, listed, guessed)
+        if not before and not after:
+            return [mention]  # the whole group: nothing left to classify
+        return [*self._classify(sentence, before), mention, *self._classify(sentence, after)]
 
     def _classify_word(self, sentence: str, token: Token) -> list[Mention]:
         """`_classify` of a one-word group (most groups), the splits that can apply to one word, in their order."""
@@ -273,18 +274,21 @@ class MentionFinder:
                 return []  # "Chairman" alone names no one
             # "Florence" alone may be a person; "in Florence" is the city.
             if not needs_locative or self._after_locative(sentence, token.start):
-                return [Mention(token.start, token.end, token.text, entity_type, 1, listed=listed)]
+                return [tuple.__new__(Mention, (token.start, token.end, token.text, entity_type, 1, False, listed))]
         shape = self._type_by_shape(sentence, [token])
-        return [Mention(token.start, token.end, token.text, shape, 1, guessed=shape is not None)]
+        return [tuple.__new__(Mention, (token.start, token.end, token.text, shape, 1, shape is not None, False))]
 
     def _split_by_title(self, sentence: str, group: list[Token]) -> list[Mention] | None:
         """'Dr Zoë Okafor', 'Managing Director Amara Nwosu': the last title word marks the name after it."""
-        titles = [index for index, token in enumerate(group) if token.key in self.cues.titles]
-        if not titles:
+        titles = self.cues.titles
+        last = -1
+        for index, token in enumerate(group):
+            if token.key in titles:
+                last = index
+        if last < 0:
             return None
-        if all(token.key in self.cues.titles for token in group if not self._is_connector_token(token)):
+        if all(token.key in titles for token in group if not token.connector):
             return []  # "Chief Scientist" alone names no one
-        last = titles[-1]
         name = self._strip_connectors(group[last + 1 :])
         if not name or (len(name) == 1 and self.cues.suffix_type(name[0]) is not None):
             return None  # "Brightwater Labs CEO", "Executive Council": other cues type the whole group
@@ -322,6 +326,8 @@ class MentionFinder:
 
     def _split_by_gazetteer(self, group: list[Token]) -> Split | None:
         keys = [token.key for token in group]
+        if self.cues.gazetteer_starts.isdisjoint(keys):
+            return None  # most groups: no name of the gazetteer starts at any of its words
         for length in range(min(self.cues.longest_known, len(group)), 0, -1):
             for start in range(len(group) - length + 1):
                 entity_type = self.cues.gazetteer.get(tuple(keys[start : start + length]))
@@ -357,6 +363,8 @@ class MentionFinder:
     def _split_by_lexicon(self, group: list[Token]) -> Split | None:
         """The longest `known` name inside the group ("Japan" in "JAPAN GET LUCKY WIN")."""
         keys = [token.key for token in group]
+        if self.cues.known_starts.isdisjoint(keys):
+            return None  # no known name starts at any of its words
         for length in range(min(self.cues.longest_lexicon_name, len(group)), 0, -1):
             for start in range(len(group) - length + 1):
                 entity_type = self.cues.known.get(tuple(keys[start : start + length]))
@@ -366,7 +374,7 @@ class MentionFinder:
 
     def _type_by_shape(self, sentence: str, group: list[Token]) -> str | None:
         """No cue typed the group: a known surname ending two or three words, or an acronym in running text."""
-        words = [token for token in group if not self._is_connector_token(token)]
+        words = [token for token in group if not token.connector]
         if 2 <= len(words) <= 3 and not group[0].text.isupper():
             return self.cues.last_words.get(words[-1].key)
         acronym = words[0].text.replace(".", "") if len(words) == 1 else ""  # "U.N." too
