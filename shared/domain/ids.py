@@ -76,11 +76,14 @@ def chunk_id(document_id: str, version: str, ordinal: int) -> str:
     return stable_hash("chunk", document_id, version, str(ordinal))
 
 
+_NOT_IN_CANONICAL = re.compile(r"[^\w\s&-]")
+_SPACES = re.compile(r"\s+")
+
+
 def canonical_name(name: str) -> str:
     """Case-, accent-spacing- and punctuation-insensitive form used to key entities."""
-    folded = unicodedata.normalize("NFKC", name).casefold()
-    folded = re.sub(r"[^\w\s&-]", "", folded)
-    return re.sub(r"\s+", " ", folded).strip()
+    folded = _NOT_IN_CANONICAL.sub("", unicodedata.normalize("NFKC", name).casefold())
+    return _SPACES.sub(" ", folded).strip()
 
 
 def entity_id(entity_type: str, name: str) -> str:

@@ -106,7 +106,8 @@ class Collector:
                     "entity_id": key,
                     "type": draft.type,
                     "name": name,
-                    "aliases": [alias for alias in names if alias != name],
+                    # names are unique: when the first is the display name (most), the rest are the aliases
+                    "aliases": names[1:] if name is names[0] else [alias for alias in names if alias != name],
                     "chunk_ids": list(draft.chunk_ids),
                 }
             )

@@ -212,6 +212,22 @@ class Cues:
         return frozenset(key[0] for key in self.known if key)
 
     @cached_property
+    def _split_words(self) -> tuple[frozenset[str], frozenset[str]]:
+        """(words that let a split apply wherever they stand in a group, those that do as its first word)."""
+        anywhere = {*self.titles, *self.suffixes, *self.legal_suffixes, *self.gazetteer_starts, *self.known_starts}
+        anywhere.update(key[0] for key in self.known_in_context if key)
+        return frozenset(anywhere), frozenset({*self.heads, *self.first_words})
+
+    def no_split_applies(self, keys: list[str]) -> bool:
+        """Whether no split of a group of several words can apply, by its words' keys: none is a title or a suffix,
+        none starts a name of the gazetteer or the packaged lists, and the first is neither a head nor a first name.
+
+        MentionFinder's splits in one set test; the splits themselves decide when this says one may apply.
+        """
+        anywhere, first = self._split_words
+        return keys[0] not in first and anywhere.isdisjoint(keys)
+
+    @cached_property
     def longest_lexicon_name(self) -> int:
         return max((len(key) for key in self.known), default=0)
 

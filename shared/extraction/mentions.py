@@ -239,6 +239,8 @@ class MentionFinder:
         group = self._strip_connectors(group)
         if not group:
             return []
+        if self.cues.no_split_applies([token.key for token in group]):
+            return self._untyped(sentence, group)  # most new groups: no word of theirs is a cue
         titled = self._split_by_title(sentence, group)
         if titled is not None:
             return titled
@@ -253,15 +255,19 @@ class MentionFinder:
         if found is None:
             found, listed, guessed = self._split_by_lexicon(group), True, False
         if found is None:
-            if self._word_count(group) > MAX_UNTYPED_WORDS:
-                return []
-            shape = self._type_by_shape(sentence, group)
-            return [self._mention(sentence, group, shape, guessed=shape is not None)]
+            return self._untyped(sentence, group)
         before, typed, entity_type, after = found
         mention = self._mention(sentence, typed, entity_type, listed, guessed)
         if not before and not after:
             return [mention]  # the whole group: nothing left to classify
         return [*self._classify(sentence, before), mention, *self._classify(sentence, after)]
+
+    def _untyped(self, sentence: str, group: list[Token]) -> list[Mention]:
+        """A group no split applies to: one mention typed by its shape at most, none if it is too long."""
+        if self._word_count(group) > MAX_UNTYPED_WORDS:
+            return []
+        shape = self._type_by_shape(sentence, group)
+        return [self._mention(sentence, group, shape, guessed=shape is not None)]
 
     def _classify_word(self, sentence: str, token: Token) -> list[Mention]:
         """`_classify` of a one-word group (most groups), the splits that can apply to one word, in their order."""
