@@ -44,16 +44,16 @@ class MentionFinder:
         shouting = sentence.isupper()  # acronyms are no cue in a sentence all in capitals
         runs = self._runs[shouting]
         screen = self.cues.pattern_screen
+        new = tuple.__new__  # skips the NamedTuple's __new__, a Python function: this builds most mentions
         for run in self._name_run.finditer(sentence):
             found = runs.get(run.group())  # most runs: seen before, one look-up
             if found is None:
                 found = self._run_mentions(sentence, run, shouting)
             start = run.start()
             for relative in found:
-                # tuple.__new__ skips the NamedTuple's __new__, a Python function: this builds most mentions.
-                mention = tuple.__new__(Mention, (relative[0] + start, relative[1] + start, *relative[2:]))
+                mention = new(Mention, (relative[0] + start, relative[1] + start, *relative[2:]))
                 # One anchored test of every pattern's words after an untyped name first: it almost always fails.
-                if mention.type is None and (screen is None or screen.match(sentence, mention.end)):
+                if relative[3] is None and (screen is None or screen.match(sentence, mention.end)):
                     mention = self._by_pattern(sentence, mention)
                 mentions.append(mention)
         # The score test anywhere first: most sentences with digits hold no score ("1996", "2.5").
@@ -81,7 +81,8 @@ class MentionFinder:
         found = memo.get(text)
         if found is None:
             if run.end(1) == run.end():  # one word (most runs): no grouping to do
-                classified = self._classify_word(sentence, Token(first_word, start, run.end(), key)) if key else []
+                token = tuple.__new__(Token, (first_word, start, run.end(), key, False))
+                classified = self._classify_word(sentence, token) if key else []
             else:
                 classified = self._classify_run(sentence, run, shouting)
             # Flat tuples, not lists: a tuple of plain values leaves the garbage collector's care once examined.
@@ -281,7 +282,7 @@ class MentionFinder:
             # "Florence" alone may be a person; "in Florence" is the city.
             if not needs_locative or self._after_locative(sentence, token.start):
                 return [tuple.__new__(Mention, (token.start, token.end, token.text, entity_type, 1, False, listed))]
-        shape = self._type_by_shape(sentence, [token])
+        shape = self._acronym_type(sentence, token.text)
         return [tuple.__new__(Mention, (token.start, token.end, token.text, shape, 1, shape is not None, False))]
 
     def _split_by_title(self, sentence: str, group: list[Token]) -> list[Mention] | None:
@@ -383,7 +384,11 @@ class MentionFinder:
         words = [token for token in group if not token.connector]
         if 2 <= len(words) <= 3 and not group[0].text.isupper():
             return self.cues.last_words.get(words[-1].key)
-        acronym = words[0].text.replace(".", "") if len(words) == 1 else ""  # "U.N." too
+        return self._acronym_type(sentence, words[0].text) if len(words) == 1 else None
+
+    def _acronym_type(self, sentence: str, word: str) -> str | None:
+        """The schema's acronym type for an acronym ("NASA", "U.N.") in a sentence not all in capitals."""
+        acronym = word.replace(".", "")
         if 2 <= len(acronym) <= 5 and acronym.isupper() and acronym.isalpha() and not sentence.isupper():
             return self.cues.acronym_type
         return None

@@ -88,14 +88,22 @@ class RuleBasedExtractor:
 
     def _read(self, chunk: Chunk) -> list[_Reading]:
         """One reading per row the chunk packs (each row's cells relate only among themselves), else its text."""
-        records = chunk.records
-        rows = [entry.fields for entry in records if entry.fields] if records else None
+        records, text = chunk.records, chunk.text
+        if not records:  # prose, the usual chunk: its text, or a table row serialised in it
+            fields = self._fields_in_text(text)
+            if fields:
+                return [self._read_fields(chunk.chunk_id, fields, text)]
+            return [_Reading(chunk.chunk_id, {}, text, self._sentences(text))]
+        rows = [entry.fields for entry in records if entry.fields]
         if rows:
             readings = [self._read_fields(chunk.chunk_id, fields, "") for fields in rows]
         else:
-            fields = self._fields_in_text(chunk.text)
-            reading = self._read_fields(chunk.chunk_id, fields, chunk.text) if fields else None
-            readings = [reading or _Reading(chunk.chunk_id, {}, chunk.text, self._sentences(chunk.text))]
+            fields = self._fields_in_text(text)
+            readings = [
+                self._read_fields(chunk.chunk_id, fields, text)
+                if fields
+                else _Reading(chunk.chunk_id, {}, text, self._sentences(text))
+            ]
         for entry in records:
             readings[0].declared.extend((mention.type, mention.name) for mention in entry.mentions)
             readings[0].declared_links.extend(entry.links)
@@ -117,10 +125,10 @@ class RuleBasedExtractor:
         return _Reading(chunk_id, cells, text, prose)
 
     def _sentences(self, text: str) -> list[Sentence]:
-        return [
-            Sentence(sentence, self._finder.find(sentence))
-            for sentence in split_sentences(text, self._cues.abbreviations)
-        ]
+        find = self._finder.find
+        # tuple.__new__: no NamedTuple __new__ (a Python function) to run per sentence.
+        sentences = split_sentences(text, self._cues.abbreviations)
+        return [tuple.__new__(Sentence, (sentence, find(sentence))) for sentence in sentences]
 
     def _fields_in_text(self, text: str) -> dict[str, str]:
         """A table row serialised as "header: value; header: value", when no fields came with the chunk."""
