@@ -19,11 +19,16 @@ def trim(text: str, limit: int = EVIDENCE_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-@dataclass
 class _EntityDraft:
-    type: str
-    names: dict[str, None] = field(default_factory=dict)  # ordered sets: first seen first
-    chunk_ids: dict[str, None] = field(default_factory=dict)
+    """An entity as recorded so far. A plain class with slots: one is made per new name, and a dataclass's
+    default factories cost more than its two dicts."""
+
+    __slots__ = ("chunk_ids", "names", "type")
+
+    def __init__(self, entity_type: str) -> None:
+        self.type = entity_type
+        self.names: dict[str, None] = {}  # ordered sets: first seen first
+        self.chunk_ids: dict[str, None] = {}
 
 
 @dataclass
@@ -47,11 +52,12 @@ class Collector:
 
     def __init__(self, schema: ExtractionSchema) -> None:
         self.schema = schema
+        self._types = schema.entity_types
         self.entities: dict[str, _EntityDraft] = {}
         self.relations: dict[str, _RelationDraft] = {}
 
     def entity(self, entity_type: str, name: str, chunk_id: str) -> str | None:
-        if entity_type not in self.schema.entity_types or not canonical(name):
+        if entity_type not in self._types or not canonical(name):
             return None
         key = memo_entity_id(entity_type, name)
         draft = self.entities.get(key)

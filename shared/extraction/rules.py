@@ -49,6 +49,15 @@ class _Reading:
     declared_links: list[Link] = field(default_factory=list)
 
 
+def _note(types: dict[str, str], name: str, entity_type: str) -> None:
+    """Record a name's type: its one type, or "" (ambiguous) once it has been given two."""
+    known = types.get(name)
+    if known is None:
+        types[name] = entity_type
+    elif known != entity_type:
+        types[name] = ""
+
+
 class RuleBasedExtractor:
     """Extractor driven by the schema's cues and triggers: deterministic, offline, no model."""
 
@@ -152,10 +161,11 @@ class RuleBasedExtractor:
         after "Coral Ledger Inc"). A name only guessed (by its shape or a list of personal names), and a person's
         surname ("Blackburn" after "Peter Blackburn"), count when nothing firm typed it.
         """
-        firm: dict[str, set[str]] = {}
-        guessed: dict[str, set[str]] = {}
-        surnames: dict[str, set[str]] = {}
-        without_form: dict[str, set[str]] = {}
+        # name -> its one type, or "" once a second type is seen: only unambiguous names are kept
+        firm: dict[str, str] = {}
+        guessed: dict[str, str] = {}
+        surnames: dict[str, str] = {}
+        without_form: dict[str, str] = {}
         typed: dict[tuple[str, str, bool], None] = {}  # (type, name, guessed), each once: names recur in a batch
         for reading in readings:
             if reading.declared or reading.cells:
@@ -164,19 +174,20 @@ class RuleBasedExtractor:
                 for mention in sentence.mentions:
                     if mention.type is not None:
                         typed[mention.type, mention.name, mention.guessed] = None
+        surname_types, legal_suffixes = self._cues.surname_alias_types, self._cues.legal_suffixes
         for entity_type, name, is_guess in typed:
             key = canonical(name)
-            (guessed if is_guess else firm).setdefault(key, set()).add(entity_type)
+            _note(guessed if is_guess else firm, key, entity_type)
             if " " not in key:
                 continue
             head, last = key.rsplit(" ", 1)
-            if entity_type in self._cues.surname_alias_types:
-                surnames.setdefault(last, set()).add(entity_type)
-            elif not is_guess and last in self._cues.legal_suffixes:
-                without_form.setdefault(head, set()).add(entity_type)
-        table = {name: (next(iter(found)), False) for name, found in {**surnames, **guessed}.items() if len(found) == 1}
+            if entity_type in surname_types:
+                _note(surnames, last, entity_type)
+            elif not is_guess and last in legal_suffixes:
+                _note(without_form, head, entity_type)
+        table = {name: (found, False) for name, found in {**surnames, **guessed}.items() if found}
         for names in (without_form, firm):  # firm names last: they win
-            table.update((name, (next(iter(found)), True)) for name, found in names.items() if len(found) == 1)
+            table.update((name, (found, True)) for name, found in names.items() if found)
         return table
 
     # Second pass.
