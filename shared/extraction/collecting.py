@@ -1,6 +1,5 @@
 """What one extract call finds, merged: one entity per id, one relation per id, chunk ids and aliases unioned."""
 
-from dataclasses import dataclass, field
 from functools import lru_cache
 
 from shared.domain import Extraction
@@ -31,13 +30,14 @@ class _EntityDraft:
         self.chunk_ids: dict[str, None] = {}
 
 
-@dataclass
 class _RelationDraft:
-    source_id: str
-    type: str
-    target_id: str
-    evidence: str
-    chunk_ids: dict[str, None] = field(default_factory=dict)
+    """A relation as recorded so far (slotted, as `_EntityDraft`)."""
+
+    __slots__ = ("chunk_ids", "evidence", "source_id", "target_id", "type")
+
+    def __init__(self, source_id: str, relation_type: str, target_id: str, evidence: str) -> None:
+        self.source_id, self.type, self.target_id, self.evidence = source_id, relation_type, target_id, evidence
+        self.chunk_ids: dict[str, None] = {}
 
 
 def _display_name(names: list[str]) -> str:

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from shared.extraction.cues import Cues
 from shared.extraction.schema import ExtractionSchema
-from shared.extraction.tokens import WORD, Mention
+from shared.extraction.tokens import WORD, Mention, retyped
 
 MIN_WORDS_WITHOUT_CUE = 2  # a lone capitalised word is too often a sentence opener or a common noun
 MAX_LOOKBACK = 8  # mentions searched back from a trigger for the relation's other end
@@ -116,7 +116,7 @@ class Linker:
         types = self._fit(source, relation, target, adjacent)
         if types is None:
             return None
-        return _Link(source._replace(type=types[0]), relation, target._replace(type=types[1]), moving)
+        return _Link(retyped(source, types[0]), relation, retyped(target, types[1]), moving)
 
     def _fit(self, source: Mention, relation: str, target: Mention, adjacent: bool) -> tuple[str, str] | None:
         """The (source type, target type) this relation gives the pair, or None when the schema refuses it.

@@ -4,7 +4,7 @@ import re
 from typing import Any
 
 from shared.extraction.cues import MEMO_CHARS, Cues, Split
-from shared.extraction.tokens import CAPITALISED, TOKEN, WORD, Mention, Token, looks_like_name, name_runs
+from shared.extraction.tokens import CAPITALISED, TOKEN, WORD, Mention, Token, looks_like_name, name_runs, retyped
 
 # " 2", " 10 7 2 1": small whole numbers right after a name; not "1996", "2.5", "6-3" or "2nd".
 _SCORE = r" \d{1,3}(?!\w|[.,:/-]\d)"
@@ -115,7 +115,7 @@ class MentionFinder:
                     scored[index] = numbers.group().count(" ")  # one space before each number
         if len(scored) < 2 and not any(count >= 3 for count in scored.values()):
             return mentions
-        return [m._replace(type=team_type, guessed=False) if i in scored else m for i, m in enumerate(mentions)]
+        return [retyped(m, team_type, guessed=False) if i in scored else m for i, m in enumerate(mentions)]
 
     def _classify_group(self, sentence: str, group: list[Token], shouting: bool) -> list[Mention]:
         """`_classify` of a group of several words, remembered: the same names recur batch after batch.

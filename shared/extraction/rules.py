@@ -22,7 +22,7 @@ from shared.extraction.mentions import CONTEXT_CHARS, MentionFinder
 from shared.extraction.names import clean_name
 from shared.extraction.schema import ExtractionSchema, normalise_header
 from shared.extraction.sentences import split_sentences
-from shared.extraction.tokens import WORD, Mention
+from shared.extraction.tokens import WORD, Mention, retyped
 
 __all__ = ["EVIDENCE_LIMIT", "RuleBasedExtractor", "Sentence", "split_sentences"]
 
@@ -263,17 +263,17 @@ class RuleBasedExtractor:
             return mention
         known, firm = lexicon.get(canonical(mention.name), (None, False))
         if mention.type is not None:
-            return mention._replace(type=known) if firm and known is not None else mention
+            return retyped(mention, known) if firm and known is not None else mention
         if known is not None:
-            return mention._replace(type=known)
+            return retyped(mention, known)
         if mention.words < MIN_WORDS_WITHOUT_CUE:
             return mention  # "Okafor said": a lone word stays unclaimed
         role = self._role_nearby(sentence, mention)
         if role is not None:
-            return mention._replace(type=role)
+            return retyped(mention, role)
         after = _WORD_AFTER.match(sentence, mention.end)
         speaker = self._cues.speakers.get(after.group(1).casefold()) if after else None
-        return mention if speaker is None else mention._replace(type=speaker, guessed=True)
+        return mention if speaker is None else retyped(mention, speaker, guessed=True)
 
     def _role_nearby(self, sentence: str, mention: Mention) -> str | None:
         """The type a role word marks next to the name: "engineer Tomás Ferreira", "Zoë Okafor, chief …"."""
