@@ -80,6 +80,8 @@ _PART_SEPARATOR = re.compile(r"[-'’]")
 
 def looks_like_name(text: str) -> bool:
     # Every hyphen/apostrophe part capitalised: "Jean-Luc", "O'Neill" yes; "Lisbon-based", "Kick-off" no.
+    if "-" not in text and "'" not in text and "’" not in text:
+        return text[:1].isupper()  # one part (most words): no split to make
     return all(part[:1].isupper() for part in _PART_SEPARATOR.split(text))
 
 
