@@ -22,6 +22,7 @@ PIECES = st.sampled_from(
         "Project", "Heron", "University", "Of", "of", "for", "de", "DE", "Rio", "Janeiro", "&", "Marsh", "Pike",
         "The", "THE", "BANK", "in", "In", "Florence", "Jackson", "said", "U.S.", "U.S", "NATO", "JAMES'S", "’",
         "'s", "CEO", "engineer", "Peter", "Blackburn", "Barcelona", "2", "10", "1996", "São", "Paulo", "Łukasz",
+        "KGaA", "Nordlicht", "Agrigento", "Museum", "Zzqx",
     ]
 )  # fmt: skip
 JOINS = st.sampled_from([" ", " ", " ", "", "  ", ". ", ", ", "-", "'"])
@@ -203,3 +204,78 @@ def test_a_run_longer_than_the_memo_limit_is_found_but_not_remembered(cues: Cues
     # THEN it gives the same mentions both times, and no memo holds its text
     assert first == second == MentionFinder(cues).find(headline)
     assert all(len(text) <= MEMO_CHARS for memo in (*finder._runs, *finder._runs_in_context.values()) for text in memo)
+
+
+def _tokens_of(sentence: str, finder: MentionFinder) -> list[list[Token]]:
+    return finder._name_groups(sentence, 0, len(sentence))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sentence=SENTENCES)
+@example(sentence="Chief Executive Peter Blackburn of Marsh & Pike Inc met Rio de Janeiro officials.")
+def test_no_split_applies_only_when_every_split_refuses_the_group(cues: Cues, sentence: str) -> None:
+    # GIVEN the name groups of a sentence (the packaged lists loaded: first names, places, legal forms)
+    finder = MentionFinder(cues)
+    for group in _tokens_of(sentence, finder):
+        group = finder._strip_connectors(group)
+        if len(group) < 2:
+            continue
+        # WHEN the one set test says no split can apply
+        if not cues.no_split_applies([token.key for token in group]):
+            continue
+        # THEN each split, asked in full, finds nothing either
+        assert finder._split_by_title(sentence, group) is None
+        assert finder._split_by_head(group) is None
+        assert finder._split_by_suffix(group) is None
+        assert finder._split_by_gazetteer(group) is None
+        assert finder._split_by_known_whole(sentence, group) is None
+        assert finder._split_by_first_word(group) is None
+        assert finder._split_by_lexicon(group) is None
+
+
+def test_no_split_applies_sees_each_kind_of_cue(cues: Cues) -> None:
+    # a title, a schema suffix, a legal form only the packaged list knows ("KGaA"), a head ("Museum"), a first name,
+    # a known place, a place known only in context ("Agrigento"): each lets a split apply; plain words do not
+    assert not cues.no_split_applies(["dr", "okafor"])
+    assert not cues.no_split_applies(["nordlicht", "gmbh"])
+    assert not cues.no_split_applies(["nordlicht", "kgaa"])
+    assert not cues.no_split_applies(["museum", "zzqx"])
+    assert not cues.no_split_applies(["peter", "blackburn"])
+    assert not cues.no_split_applies(["zzqx", "london"])
+    assert not cues.no_split_applies(["zzqx", "agrigento"])
+    assert cues.no_split_applies(["zzqx", "vvbq"])
+
+
+GAPS = st.lists(
+    st.sampled_from(
+        ["works", "at", "WORKS AT", "Works For", "is based in", "IS BASED IN", "leads", "LEADS", "funded", "by",
+         "a", "member", "of", "the", "chief", "executive", "CEO", "and", ",", "straße", "Łukasz", "said", "joined"]
+    ),
+    max_size=12,
+).map(" ".join)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(gap=GAPS)
+@example(gap="who WORKS AT")
+@example(gap="who Is Headquartered In")
+def test_the_ascii_trigger_search_finds_what_the_ignorecase_search_finds(cues: Cues, gap: str) -> None:
+    # GIVEN a gap between two names, in any case
+    # WHEN the last trigger is found (lower-cased search for ASCII, IGNORECASE otherwise)
+    found = cues._last_trigger(gap)
+    # THEN it is where the case-insensitive alternation puts it, with the same relations
+    matches = list(cues._trigger_search.finditer(gap))
+    if found is None:
+        assert not matches or len(WORD_RUN.findall(gap[matches[-1].end() :])) > cues.max_words_after_trigger
+    else:
+        assert (found.start, found.end) == matches[-1].span()
+        assert found.candidates == cues._candidates(matches[-1].group())
+
+
+def test_retyped_is_replace_built_directly() -> None:
+    from shared.extraction.tokens import retyped
+
+    mention = Mention(3, 9, "Okafor", None, 1, guessed=True, listed=True)
+    assert retyped(mention, "Person") == mention._replace(type="Person")
+    assert retyped(mention, "Place", guessed=False) == mention._replace(type="Place", guessed=False)
+    assert type(retyped(mention, "Person")) is Mention
