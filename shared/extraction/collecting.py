@@ -52,12 +52,11 @@ class Collector:
 
     def __init__(self, schema: ExtractionSchema) -> None:
         self.schema = schema
-        self._types = schema.entity_types
         self.entities: dict[str, _EntityDraft] = {}
         self.relations: dict[str, _RelationDraft] = {}
 
     def entity(self, entity_type: str, name: str, chunk_id: str) -> str | None:
-        if entity_type not in self._types or not canonical(name):
+        if entity_type not in self.schema.entity_types or not canonical(name):
             return None
         key = memo_entity_id(entity_type, name)
         draft = self.entities.get(key)

@@ -98,12 +98,7 @@ class RuleBasedExtractor:
     def _read(self, chunk: Chunk) -> list[_Reading]:
         """One reading per row the chunk packs (each row's cells relate only among themselves), else its text."""
         records, text = chunk.records, chunk.text
-        if not records:  # prose, the usual chunk: its text, or a table row serialised in it
-            fields = self._fields_in_text(text)
-            if fields:
-                return [self._read_fields(chunk.chunk_id, fields, text)]
-            return [_Reading(chunk.chunk_id, {}, text, self._sentences(text))]
-        rows = [entry.fields for entry in records if entry.fields]
+        rows = [entry.fields for entry in records if entry.fields] if records else None
         if rows:
             readings = [self._read_fields(chunk.chunk_id, fields, "") for fields in rows]
         else:
