@@ -81,8 +81,10 @@ class MentionFinder:
         found = memo.get(text)
         if found is None:
             if run.end(1) == run.end():  # one word (most runs): no grouping to do
-                token = tuple.__new__(Token, (first_word, start, run.end(), key, False))
-                classified = self._classify_word(sentence, token) if key else []
+                classified = []  # a word that cannot be part of a name names nothing
+                if key:
+                    token = tuple.__new__(Token, (first_word, start, run.end(), key, False))
+                    classified = self._classify_word(sentence, token)
             else:
                 classified = self._classify_run(sentence, run, shouting)
             # Flat tuples, not lists: a tuple of plain values leaves the garbage collector's care once examined.
