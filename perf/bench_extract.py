@@ -270,7 +270,7 @@ def unseen_speed(name: str, schema: Path | None, wheel: Path) -> None:
 
     A worker that has run for a while holds in its memos the names and gaps of other text of the same kind, none of
     the text in front of it. A fresh process per set keeps every memo (the extractor's and the modules' caches)
-    from carrying one rotation's text into the next; three sets time 1.5 MB of new text, not the test set's 0.25.
+    from carrying one rotation's text into the next; three sets time 1.6 MB of new text, not the test set's 0.24.
     """
     total_bytes = total_seconds = 0.0
     chunks = 0
